@@ -1,0 +1,5 @@
+"""AWorld Runtime reference server."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
