@@ -1,0 +1,129 @@
+"""The EventStore protocol: durable, per-task ordered event history plus the indexes derived
+from it (task records for listing and idempotency, sessions).
+
+Durability levels, chosen per append:
+
+* ``append(events)`` returns once the events are committed: they survive a crash of this
+  process (SIGKILL), which is what runners wait for between steps;
+* ``append(events, sync=True)`` also waits until the commit is flushed to disk (fsync): it
+  survives an OS crash or power loss. Acknowledgements a client sees (a task accepted, a
+  callback completed) use it.
+
+Appends from concurrent tasks are batched into one transaction (group commit), so durability
+does not cost one disk flush per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from aworld_client import Event, Session, TaskStatus
+
+__all__ = ["EventQuery", "EventStore", "Page", "TaskQuery", "TaskRecord"]
+
+
+@dataclass(slots=True, kw_only=True)
+class TaskRecord:
+    """Index row of one task, maintained by the store from the task's events.
+
+    Created by a ``TaskSubmitted`` event; ``status``/``updated_at`` follow every
+    ``TaskStatusChanged`` event in the same transaction as the event itself.
+    """
+
+    task_id: str
+    name: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    request_id: str = ""
+    status: TaskStatus = TaskStatus.PENDING
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class TaskQuery:
+    """Filter and page for :meth:`EventStore.list_tasks`. Empty filters match everything."""
+
+    session_id: str = ""
+    user_id: str = ""
+    statuses: Sequence[TaskStatus] = ()
+    page_size: int = 50
+    page_token: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class EventQuery:
+    """Filter for :meth:`EventStore.query_events`. Empty filters match everything.
+
+    ``topic`` and ``sender`` match events whose body is a MessageEmitted with that message
+    topic / sender.
+    """
+
+    task_id: str = ""
+    session_id: str = ""
+    topic: str = ""
+    sender: str = ""
+    limit: int = 1000
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """One page of results; ``next_page_token`` is empty on the last page."""
+
+    items: list[T] = field(default_factory=list)
+    next_page_token: str = ""
+
+
+class EventStore(Protocol):
+    """Durable event history. All methods are safe to call concurrently from one event loop."""
+
+    async def open(self) -> None:
+        """Create or open the storage (tables, files). Idempotent."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release resources. Pending appends complete first."""
+
+    async def append(self, events: Sequence[Event], *, sync: bool = False) -> None:
+        """Persist events in order; see the module docstring for what returning guarantees.
+
+        Each event's ``(task_id, seq)`` must be new: a duplicate raises ``FailedPrecondition``
+        and nothing of that call is written. A ``TaskSubmitted`` event creates the task's
+        record (its ``request_id`` becomes findable); ``TaskStatusChanged`` updates it.
+        """
+
+    async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:
+        """The task's events with ``seq > after_seq`` in seq order; ``limit`` 0 means all."""
+
+    async def last_seq(self, task_id: str) -> int:
+        """The highest seq stored for the task, 0 when it has none."""
+
+    async def query_events(self, query: EventQuery) -> list[Event]:
+        """Events matching the filter, ordered by (task, seq)."""
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """The task's record, or None."""
+
+    async def find_task_by_request_id(self, request_id: str) -> TaskRecord | None:
+        """The task first submitted with this request id, or None."""
+
+    async def list_tasks(self, query: TaskQuery) -> Page[TaskRecord]:
+        """Task records, newest first, paged with an opaque token."""
+
+    async def live_tasks(self) -> list[TaskRecord]:
+        """Records of tasks whose status is not terminal (to resume after a restart)."""
+
+    async def put_session(self, session: Session) -> None:
+        """Create or replace a session (committed, as ``append`` without sync)."""
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session, or None."""
+
+    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
+        """Sessions, newest first; ``user_id`` empty means all users."""
