@@ -16,7 +16,7 @@ EXPECTED = {
     "Swarm", "SwarmTopology", "Task", "TaskConfig", "TaskResponse", "TaskStatus",
     "TaskStatusChanged", "TaskSubmitted", "ToolCall", "ToolCallFinished", "ToolCallStarted",
     "ToolErrorPolicy", "TrajectoryAction", "TrajectoryItem", "TrajectoryMeta", "TrajectoryReward",
-    "TrajectoryState", "Usage", "WorkerInfo", "__version__",
+    "TrajectoryState", "Usage", "Worker", "WorkerInfo", "__version__",
 }  # fmt: skip
 
 

@@ -49,6 +49,7 @@ from aworld_client.trajectory import (
     TrajectoryReward,
     TrajectoryState,
 )
+from aworld_client.worker import Worker
 
 # The service message modules register their types on import.
 from aworld_client import runtime_service, worker_service  # noqa: F401  isort: skip
@@ -104,6 +105,7 @@ __all__ = [
     "TrajectoryReward",
     "TrajectoryState",
     "Usage",
+    "Worker",
     "WorkerInfo",
     "__version__",
 ]

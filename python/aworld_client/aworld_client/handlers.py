@@ -127,8 +127,11 @@ def _build(
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (annotation, default)
     handler_name = name or fn.__name__
+    # Hooks receive a description of the occurrence and read only the keys they declare;
+    # tools and agents must match their schema exactly.
+    extra = "ignore" if kind == HandlerKind.HOOK else "forbid"
     model = pydantic.create_model(  # type: ignore[call-overload]
-        f"{handler_name}_input", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+        f"{handler_name}_input", __config__=pydantic.ConfigDict(extra=extra), **fields
     )
     schema = model.model_json_schema()
     schema.pop("title", None)

@@ -1,0 +1,1 @@
+"""gRPC edge of the server: servicers that convert protobuf messages to domain types."""

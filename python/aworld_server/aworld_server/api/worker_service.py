@@ -1,0 +1,80 @@
+"""The WorkerService servicer: converts protobuf <-> domain types and drives the dispatcher.
+
+Authentication is not done here: a server interceptor will authenticate the stream before
+``Connect`` runs. What it establishes about the caller (for example, which handler names it
+may serve) belongs in :meth:`WorkerServiceServicer._admit`, the one place a Hello is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client.worker_service import ConnectRequest, Hello
+
+from aworld_server.dispatch import WorkerDispatcher, WorkerSession
+from aworld_server.errors import InvalidArgument
+
+__all__ = ["WorkerServiceServicer", "add_worker_service"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # type: ignore[misc]
+    """``WorkerService.Connect``: one bidirectional stream per connected worker."""
+
+    def __init__(self, dispatcher: WorkerDispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def Connect(  # noqa: N802  (gRPC method name)
+        self, request_iterator: AsyncIterator[Any], context: Any
+    ) -> AsyncIterator[Any]:
+        requests = aiter(request_iterator)
+        try:
+            session = self._admit(_hello(await anext(requests, None)), context)
+        except InvalidArgument as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        reader = asyncio.create_task(self._read(requests, session))
+        try:
+            async for response in session.outgoing():
+                yield response.to_proto()
+            if not reader.done():
+                # The server ended the session (e.g. replaced by a newer connection): say so,
+                # so the worker reconnects instead of taking it for a clean shutdown.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, session.close_reason)
+        finally:
+            reader.cancel()
+            self._dispatcher.disconnect(session, "stream ended")
+
+    def _admit(self, hello: Hello, context: Any) -> WorkerSession:
+        # Authorization of the authenticated caller against the Hello goes here.
+        return self._dispatcher.connect(hello, peer=context.peer())
+
+    async def _read(self, requests: AsyncIterator[Any], session: WorkerSession) -> None:
+        reason = "the worker closed the stream"
+        try:
+            async for request in requests:
+                self._dispatcher.receive(session, ConnectRequest.from_proto(request))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # transport errors end the session like a close
+            reason = f"stream failed: {error}"
+            log.debug("worker %s stream failed", session.worker_id, exc_info=True)
+        self._dispatcher.disconnect(session, reason)
+
+
+def _hello(first: Any) -> Hello:
+    if first is None or first.WhichOneof("kind") != "hello":
+        raise InvalidArgument("the first message on WorkerService.Connect must be a Hello")
+    return Hello.from_proto(first.hello)
+
+
+def add_worker_service(server: Any, dispatcher: WorkerDispatcher) -> WorkerServiceServicer:
+    """Serve WorkerService on ``server`` (a ``grpc.aio.Server``), backed by ``dispatcher``."""
+    servicer = WorkerServiceServicer(dispatcher)
+    worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
+    return servicer

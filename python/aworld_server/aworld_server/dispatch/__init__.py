@@ -1,0 +1,35 @@
+"""Remote handlers: the registry of connected workers and the dispatch of calls to them.
+
+``WorkerDispatcher`` is the one entry point; the WorkerService servicer
+(``aworld_server.api.worker_service``) feeds it worker streams, the runtime calls
+``call_attempt`` / ``call`` / ``cancel_task`` on it. Errors are drawn in ``_errors``.
+"""
+
+from aworld_server.dispatch._dispatcher import WorkerDispatcher
+from aworld_server.dispatch._errors import AttemptTimedOut, CallCancelled, InvalidInput, WorkerLost
+from aworld_server.dispatch._session import WorkerSession
+from aworld_server.dispatch._types import (
+    AttemptFinished,
+    AttemptStarted,
+    ChunkReceived,
+    CompletionRejected,
+    DispatchEvent,
+    DispatchObserver,
+    Pending,
+)
+
+__all__ = [
+    "AttemptFinished",
+    "AttemptStarted",
+    "AttemptTimedOut",
+    "CallCancelled",
+    "ChunkReceived",
+    "CompletionRejected",
+    "DispatchEvent",
+    "DispatchObserver",
+    "InvalidInput",
+    "Pending",
+    "WorkerDispatcher",
+    "WorkerLost",
+    "WorkerSession",
+]

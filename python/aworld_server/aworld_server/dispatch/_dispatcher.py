@@ -1,0 +1,458 @@
+"""``WorkerDispatcher``: runs handler calls on connected workers.
+
+Two sides meet here. The stream side (``connect`` / ``receive`` / ``disconnect``) is driven by
+the WorkerService servicer, one session per worker stream. The call side (``call_attempt``,
+``call``, ``cancel_task``) is used by the runtime. Everything runs on one event loop, so state
+is plain dicts and sets; waiting is done on futures and events, never by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from aworld_client import (
+    Failure,
+    HandlerInfo,
+    HandlerKind,
+    HandlerSpec,
+    Payload,
+    RetryPolicy,
+    WorkerInfo,
+)
+from aworld_client.worker_service import (
+    Call,
+    CallChunk,
+    CallCompleted,
+    CallRejected,
+    CancelCall,
+    ConnectRequest,
+    ConnectResponse,
+    Heartbeat,
+    Hello,
+    Welcome,
+)
+
+from aworld_server.dispatch._calls import CANCELLED, DUPLICATE, SUPERSEDED, Attempt, CallLedger
+from aworld_server.dispatch._errors import AttemptTimedOut, CallCancelled, WorkerLost
+from aworld_server.dispatch._registry import WorkerRegistry
+from aworld_server.dispatch._session import WorkerSession
+from aworld_server.dispatch._types import (
+    AttemptFinished,
+    AttemptStarted,
+    ChunkReceived,
+    CompletionRejected,
+    DispatchEvent,
+    DispatchObserver,
+    Pending,
+)
+from aworld_server.dispatch._validation import check_hello, check_input
+from aworld_server.errors import NotFound
+from aworld_server.retry import HandlerFailed, retry_async
+
+__all__ = ["WorkerDispatcher"]
+
+log = logging.getLogger(__name__)
+
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+class WorkerDispatcher:
+    """Tracks connected workers and runs call attempts on them.
+
+    ``heartbeat_interval`` and ``heartbeat_timeout`` are told to every worker in its Welcome; a
+    worker silent for ``heartbeat_timeout`` is presumed dead: its attempts fail with
+    :class:`WorkerLost` and it gets no new calls until it speaks again. ``default_timeout``
+    bounds an attempt whose handler declares no timeout.
+    """
+
+    def __init__(
+        self,
+        *,
+        heartbeat_interval: timedelta = timedelta(seconds=5),
+        heartbeat_timeout: timedelta = timedelta(seconds=15),
+        default_timeout: timedelta = timedelta(seconds=60),
+        observer: DispatchObserver | None = None,
+    ) -> None:
+        if heartbeat_timeout <= heartbeat_interval:
+            raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
+        self._heartbeat_interval = heartbeat_interval
+        self._heartbeat_timeout = heartbeat_timeout
+        self._default_timeout = default_timeout
+        self._observer = observer
+        self._registry = WorkerRegistry()
+        self._ledger = CallLedger()
+        self._rejected = 0
+
+    # --- stream side: driven by the WorkerService servicer ------------------------------------
+
+    def connect(self, hello: Hello, *, peer: str = "") -> WorkerSession:
+        """Admit a worker (raises InvalidArgument for a bad Hello) and queue its Welcome.
+
+        A worker reconnecting under an id that is still connected replaces the old session,
+        whose attempts fail with WorkerLost.
+        """
+        check_hello(hello)
+        worker_id = hello.worker_id or uuid.uuid4().hex
+        previous = self._registry.get(worker_id)
+        if previous is not None:
+            self.disconnect(previous, "replaced by a new connection")
+        session = WorkerSession(
+            worker_id=worker_id,
+            sdk=hello.sdk,
+            labels=dict(hello.labels),
+            specs={(s.name, s.kind): s for s in hello.handlers},
+            max_concurrency=hello.max_concurrency or 1,
+            peer=peer,
+        )
+        session.send(
+            ConnectResponse(
+                kind=Welcome(
+                    worker_id=worker_id,
+                    heartbeat_interval=self._heartbeat_interval,
+                    heartbeat_timeout=self._heartbeat_timeout,
+                )
+            )
+        )
+        self._registry.add(session)
+        self._watch(session)
+        log.info("worker %s connected from %s serving %s", worker_id, peer or "?",
+                 sorted(n for n, _ in session.specs))
+        return session
+
+    def receive(self, session: WorkerSession, request: ConnectRequest) -> None:
+        """Handle one message from the worker. Any message counts as a heartbeat."""
+        if session.closed:
+            return
+        self._watch(session)
+        if not session.alive:
+            self._revive(session)
+        message = request.kind
+        if isinstance(message, CallCompleted):
+            self._complete(session, message)
+        elif isinstance(message, CallChunk):
+            self._chunk(session, message)
+        elif isinstance(message, Heartbeat):
+            pass  # already counted as liveness above
+        elif isinstance(message, Hello):
+            log.warning("worker %s sent a second Hello; ignored", session.worker_id)
+
+    def disconnect(self, session: WorkerSession, reason: str) -> None:
+        """The stream ended (or is being replaced): forget the worker and fail its attempts."""
+        if session.closed:
+            return
+        log.info("worker %s disconnected: %s", session.worker_id, reason)
+        session.close(reason)
+        self._registry.remove(session)
+        self._lose_attempts(session, reason)
+
+    # --- call side: used by the runtime -------------------------------------------------------
+
+    async def call_attempt(
+        self,
+        call_id: str,
+        attempt: int,
+        handler: str,
+        kind: HandlerKind,
+        input: Payload,
+        *,
+        task_id: str = "",
+        session_id: str = "",
+        headers: Mapping[str, str] = _NO_HEADERS,
+        hook_point: str = "",
+        timeout: timedelta | None = None,
+    ) -> Payload | Pending:
+        """Run one attempt of a call on one worker and return its output.
+
+        Validates ``input`` against the handler's input schema (InvalidInput), waits for a
+        worker with a free slot (NotFound when none serves the handler), pushes the Call and
+        awaits its CallCompleted. ``timeout`` bounds the run on the worker (default: the
+        handler's declared timeout, else the dispatcher's), not the wait for a slot.
+
+        Raises HandlerFailed for the worker's failure, WorkerLost, AttemptTimedOut or
+        CallCancelled (see ``dispatch._errors``). Cancelling the awaiting coroutine cancels the
+        attempt on the worker too.
+        """
+        spec = self._registry.spec(handler, kind)
+        if spec is None:
+            raise NotFound(f"no connected worker serves {kind.name.lower()} {handler!r}")
+        check_input(spec, input)
+        current = Attempt(
+            call_id=call_id,
+            number=attempt,
+            handler=handler,
+            kind=kind,
+            task_id=task_id,
+            idempotent=spec.idempotent,
+        )
+        self._ledger.begin(current)
+        try:
+            session = await self._acquire(current)
+            limit = timeout or spec.default_timeout or self._default_timeout
+            session.send(
+                ConnectResponse(
+                    kind=Call(
+                        call_id=call_id,
+                        attempt=attempt,
+                        handler=handler,
+                        kind=kind,
+                        input=input,
+                        deadline=datetime.now(UTC) + limit,
+                        task_id=task_id,
+                        session_id=session_id,
+                        headers=dict(headers),
+                        hook_point=hook_point,
+                    )
+                )
+            )
+            self._emit(
+                AttemptStarted(
+                    call_id=call_id,
+                    attempt=attempt,
+                    handler=handler,
+                    kind=kind,
+                    task_id=task_id,
+                    worker_id=session.worker_id,
+                )
+            )
+            return await self._await_outcome(current, session, limit)
+        finally:
+            self._ledger.end(current)
+            if current.session is not None:
+                self._registry.release(current.session, current.key)
+
+    async def call(
+        self,
+        handler: str,
+        kind: HandlerKind,
+        input: Payload,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        call_id: str = "",
+        task_id: str = "",
+        session_id: str = "",
+        headers: Mapping[str, str] = _NO_HEADERS,
+        hook_point: str = "",
+        timeout: timedelta | None = None,
+    ) -> Payload | Pending:
+        """Run a call to completion: :meth:`call_attempt` under ``retry_async``, so an attempt
+        whose worker is lost runs again (attempt + 1) on another worker.
+
+        ``retry_policy`` defaults to the handler's declared policy, else RetryPolicy().
+        """
+        call_id = call_id or uuid.uuid4().hex
+        if retry_policy is None:
+            spec = self._spec_of(handler, kind)
+            retry_policy = spec.retry_policy if spec is not None else None
+
+        async def attempt(number: int) -> Payload | Pending:
+            return await self.call_attempt(
+                call_id,
+                number,
+                handler,
+                kind,
+                input,
+                task_id=task_id,
+                session_id=session_id,
+                headers=headers,
+                hook_point=hook_point,
+                timeout=timeout,
+            )
+
+        return await retry_async(attempt, retry_policy)
+
+    async def cancel_task(self, task_id: str, reason: str = "task_cancelled") -> int:
+        """Cancel every attempt of ``task_id``: running ones get a CancelCall, queued ones never
+        start. Their ``call_attempt`` raises CallCancelled. Returns how many were cancelled."""
+        cancelled = 0
+        for attempt in self._ledger.live():
+            if attempt.task_id != task_id or attempt.result.done():
+                continue
+            attempt.settle(CANCELLED, CallCancelled(reason))
+            self._send_cancel(attempt, reason)
+            cancelled += 1
+        if cancelled:
+            self._registry.notify()  # wake attempts queued for capacity so they see it
+        return cancelled
+
+    # --- introspection ------------------------------------------------------------------------
+
+    def handlers(self) -> list[HandlerInfo]:
+        """Handlers served by connected workers, one entry per (name, kind)."""
+        return self._registry.handlers()
+
+    def workers(self, handler_name: str = "") -> list[WorkerInfo]:
+        """Connected workers, optionally only those serving ``handler_name``."""
+        return self._registry.workers(handler_name)
+
+    def has_handler(self, name: str, kind: HandlerKind) -> bool:
+        return bool(self._registry.serving(name, kind))
+
+    async def wait_for_handler(
+        self, name: str, kind: HandlerKind | None = None, *, workers: int = 1
+    ) -> None:
+        """Wait until at least ``workers`` connected workers serve ``name``. Wrap it in
+        ``asyncio.timeout`` to bound the wait."""
+        while len(self._registry.serving(name, kind)) < workers:
+            await self._registry.changed()
+
+    @property
+    def rejected_completions(self) -> int:
+        """How many CallCompleted messages were fenced off since start."""
+        return self._rejected
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _spec_of(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+        return self._registry.spec(name, kind)
+
+    async def _acquire(self, attempt: Attempt) -> WorkerSession:
+        while True:
+            if attempt.result.done():  # cancelled by cancel_task while queued
+                attempt.result.result()
+            session = self._registry.try_acquire(attempt.handler, attempt.kind, attempt.key)
+            if session is not None:
+                attempt.session = session
+                return session
+            await self._registry.changed()
+
+    async def _await_outcome(
+        self, attempt: Attempt, session: WorkerSession, limit: timedelta
+    ) -> Payload | Pending:
+        try:
+            async with asyncio.timeout(limit.total_seconds()):
+                # Shielded so that our own cancellation leaves the future to abandon() below,
+                # which also records why a late completion is rejected.
+                result = await asyncio.shield(attempt.result)
+        except TimeoutError:
+            attempt.abandon(CANCELLED)
+            self._send_cancel(attempt, "deadline")
+            error = AttemptTimedOut(
+                attempt.handler, limit.total_seconds(), idempotent=attempt.idempotent
+            )
+            self._finished(attempt, session, error.failure)
+            raise error from None
+        except asyncio.CancelledError:
+            attempt.abandon(CANCELLED)
+            self._send_cancel(attempt, "cancelled")
+            self._finished(attempt, session, CallCancelled("the caller cancelled").failure)
+            raise
+        except HandlerFailed as error:
+            self._finished(attempt, session, error.failure)
+            raise
+        self._finished(attempt, session, result)
+        return result
+
+    def _finished(
+        self, attempt: Attempt, session: WorkerSession, outcome: Payload | Pending | Failure
+    ) -> None:
+        self._emit(
+            AttemptFinished(
+                call_id=attempt.call_id,
+                attempt=attempt.number,
+                handler=attempt.handler,
+                kind=attempt.kind,
+                task_id=attempt.task_id,
+                worker_id=session.worker_id,
+                outcome=outcome,
+            )
+        )
+
+    def _complete(self, session: WorkerSession, message: CallCompleted) -> None:
+        reason = self._ledger.rejection(message.call_id, message.attempt, session)
+        if reason is not None:
+            self._reject(session, message.call_id, message.attempt, reason)
+            return
+        attempt = self._ledger.latest(message.call_id)
+        assert attempt is not None  # rejection() returned None, so it is the live attempt
+        outcome = message.outcome
+        if isinstance(outcome, Failure):
+            attempt.settle(DUPLICATE, HandlerFailed(outcome))
+        elif isinstance(outcome, str):
+            attempt.settle(DUPLICATE, Pending(outcome))
+        else:
+            attempt.settle(DUPLICATE, outcome if outcome is not None else Payload())
+
+    def _chunk(self, session: WorkerSession, message: CallChunk) -> None:
+        attempt = self._ledger.latest(message.call_id)
+        if (
+            attempt is None
+            or attempt.number != message.attempt
+            or attempt.session is not session
+            or attempt.late_reason
+            or message.chunk is None
+        ):
+            return  # a fragment of an attempt that no longer counts
+        self._emit(
+            ChunkReceived(
+                call_id=message.call_id,
+                attempt=message.attempt,
+                task_id=attempt.task_id,
+                worker_id=session.worker_id,
+                chunk=message.chunk,
+            )
+        )
+
+    def _reject(self, session: WorkerSession, call_id: str, attempt: int, reason: str) -> None:
+        self._rejected += 1
+        log.info("rejected completion of call %s attempt %d from worker %s: %s",
+                 call_id, attempt, session.worker_id, reason)
+        session.send(
+            ConnectResponse(kind=CallRejected(call_id=call_id, attempt=attempt, reason=reason))
+        )
+        self._emit(
+            CompletionRejected(
+                call_id=call_id, attempt=attempt, worker_id=session.worker_id, reason=reason
+            )
+        )
+
+    def _send_cancel(self, attempt: Attempt, reason: str) -> None:
+        if attempt.session is not None:
+            attempt.session.send(
+                ConnectResponse(
+                    kind=CancelCall(call_id=attempt.call_id, attempt=attempt.number, reason=reason)
+                )
+            )
+
+    def _watch(self, session: WorkerSession) -> None:
+        session.watch(self._heartbeat_timeout.total_seconds(), lambda: self._silent(session))
+
+    def _silent(self, session: WorkerSession) -> None:
+        # The stream stays open: a worker that was only paused (GC, blocked loop, SIGSTOP) and
+        # speaks again is revived, and its late results are fenced off rather than lost in a
+        # closing stream.
+        log.warning("worker %s missed heartbeats for %ss; presumed dead",
+                    session.worker_id, self._heartbeat_timeout.total_seconds())
+        session.alive = False
+        self._registry.remove(session)
+        self._lose_attempts(session, "missed heartbeats")
+
+    def _revive(self, session: WorkerSession) -> None:
+        if self._registry.get(session.worker_id) is not None:
+            # The worker reconnected on another stream meanwhile; this one is stale.
+            self.disconnect(session, "replaced by a new connection")
+            return
+        log.info("worker %s is back", session.worker_id)
+        session.alive = True
+        self._registry.add(session)
+
+    def _lose_attempts(self, session: WorkerSession, reason: str) -> None:
+        for attempt in self._ledger.live():
+            if attempt.session is session and not attempt.result.done():
+                attempt.settle(
+                    SUPERSEDED,
+                    WorkerLost(session.worker_id, reason, idempotent=attempt.idempotent),
+                )
+                # Tell a worker that is merely slow to stop; a gone worker never reads it.
+                self._send_cancel(attempt, f"worker presumed lost: {reason}")
+
+    def _emit(self, event: DispatchEvent) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(event)
+        except Exception:
+            log.exception("dispatch observer failed on %s", type(event).__name__)

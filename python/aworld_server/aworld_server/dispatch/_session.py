@@ -1,0 +1,104 @@
+"""``WorkerSession``: one connected worker stream as the dispatcher sees it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aworld_client import HandlerKind, HandlerSpec, WorkerInfo
+from aworld_client.worker_service import ConnectResponse
+
+__all__ = ["WorkerSession"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(eq=False, kw_only=True)
+class WorkerSession:
+    """A worker's identity, handlers and capacity, plus the queue of messages to send it.
+
+    The gRPC servicer drains :meth:`outgoing` into the stream and feeds what it reads to
+    ``WorkerDispatcher.receive``; everything else is the dispatcher's business.
+    """
+
+    worker_id: str
+    sdk: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    specs: dict[tuple[str, HandlerKind], HandlerSpec] = field(default_factory=dict)
+    max_concurrency: int = 1
+    peer: str = ""
+    connected_at: datetime = field(default_factory=_now)
+    last_seen: datetime = field(default_factory=_now)
+    # Attempts pushed to this worker and not finished yet, as (call_id, attempt).
+    calls: set[tuple[str, int]] = field(default_factory=set)
+    # False after the worker missed its heartbeats; a later message from it revives it.
+    alive: bool = True
+    # Sequence number of the last assignment; the tie-breaker that spreads equal load.
+    last_assigned: int = 0
+    close_reason: str = ""
+    _outbox: asyncio.Queue[ConnectResponse | None] = field(default_factory=asyncio.Queue)
+    _timer: asyncio.TimerHandle | None = None
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.close_reason)
+
+    @property
+    def load(self) -> float:
+        return len(self.calls) / self.max_concurrency
+
+    @property
+    def has_capacity(self) -> bool:
+        return len(self.calls) < self.max_concurrency
+
+    def serves(self, name: str, kind: HandlerKind | None = None) -> bool:
+        if kind is not None:
+            return (name, kind) in self.specs
+        return any(n == name for n, _ in self.specs)
+
+    def send(self, message: ConnectResponse) -> None:
+        """Queue a message for the worker; dropped once the session is closed."""
+        if not self.closed:
+            self._outbox.put_nowait(message)
+
+    def close(self, reason: str) -> None:
+        """End the stream: :meth:`outgoing` stops after the messages already queued."""
+        if self.closed:
+            return
+        self.close_reason = reason
+        self._outbox.put_nowait(None)
+        self.stop_watching()
+
+    async def outgoing(self) -> AsyncIterator[ConnectResponse]:
+        """The messages to write to the worker, until the session is closed."""
+        while (message := await self._outbox.get()) is not None:
+            yield message
+
+    def watch(self, timeout: float, on_silent: Callable[[], None]) -> None:
+        """Note that the worker was heard from now; call ``on_silent`` if it then stays quiet
+        for ``timeout`` seconds. One timer per worker, re-armed on every message."""
+        self.last_seen = _now()
+        self.stop_watching()
+        if not self.closed:
+            self._timer = asyncio.get_running_loop().call_later(timeout, on_silent)
+
+    def stop_watching(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            worker_id=self.worker_id,
+            sdk=self.sdk,
+            handler_names=sorted({name for name, _ in self.specs}),
+            max_concurrency=self.max_concurrency,
+            in_flight=len(self.calls),
+            connected_at=self.connected_at,
+            last_seen_at=self.last_seen,
+            labels=dict(self.labels),
+        )

@@ -1,0 +1,168 @@
+"""The event manager: every event of a task goes through here — persisted, then published, then
+streamed — with a per-task monotonic ``seq``.
+
+Streams replay stored events after a seq and then follow live ones, with no gap and no
+duplicate between the two phases: live events are kept in a short per-task tail, and a reader
+that falls behind the tail reads the store instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aworld_client import Event, EventBody, Message, MessageEmitted
+
+from aworld_server.events.bus import EventBus
+from aworld_server.storage import EventStore
+
+__all__ = ["EventManager"]
+
+_TAIL_SIZE = 512
+
+
+@dataclass(eq=False)
+class _TaskLog:
+    """Live state of one task's log in this process."""
+
+    session_id: str
+    next_seq: int
+    events: list[Event] = field(default_factory=list)  # recent events, contiguous, seq order
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+    last_write: asyncio.Future[None] | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    def add(self, event: Event) -> None:
+        self.events.append(event)
+        if len(self.events) > _TAIL_SIZE:
+            del self.events[: len(self.events) - _TAIL_SIZE]
+        if event.is_terminal:
+            self.ended = True
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def after(self, seq: int) -> list[Event] | None:
+        """Events with seq > ``seq`` if the tail still holds them all, else None."""
+        if not self.events:
+            return []
+        first = self.events[0].seq
+        if seq + 1 < first:
+            return None
+        return self.events[seq + 1 - first :]
+
+
+class EventManager:
+    """Assigns seqs, persists, publishes and streams the events of tasks."""
+
+    def __init__(self, store: EventStore, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+        self._logs: dict[str, _TaskLog] = {}
+
+    async def open_task(self, task_id: str, session_id: str) -> None:
+        """Start tracking a task in this process (new, or resumed from its stored log)."""
+        if task_id not in self._logs:
+            last = await self.store.last_seq(task_id)
+            if task_id not in self._logs:
+                self._logs[task_id] = _TaskLog(session_id=session_id, next_seq=last + 1)
+
+    def close_task(self, task_id: str) -> None:
+        """Stop tracking a finished task. Streams still reading its tail finish from it; new
+        streams read the store."""
+        self._logs.pop(task_id, None)
+
+    def _log(self, task_id: str) -> _TaskLog:
+        log = self._logs.get(task_id)
+        if log is None:
+            raise KeyError(f"task {task_id} is not open in this event manager")
+        return log
+
+    def emit_nowait(self, task_id: str, body: EventBody) -> Event:
+        """Queue an event for persistence and return it with its seq, without waiting.
+
+        Events are written in seq order, so awaiting :meth:`flush` (or a later :meth:`emit`)
+        guarantees this one is persisted too. Streams see it once it is persisted.
+        """
+        event = self._make(task_id, body)
+        self._write(task_id, [event], sync=False)
+        return event
+
+    async def emit(self, task_id: str, body: EventBody, *, sync: bool = False) -> Event:
+        """Persist an event and return it once it is stored (fsynced when ``sync``)."""
+        event = self._make(task_id, body)
+        await self._write(task_id, [event], sync=sync)
+        return event
+
+    async def emit_many(
+        self, task_id: str, bodies: Sequence[EventBody], *, sync: bool = False
+    ) -> list[Event]:
+        """Persist several events of one task in one write."""
+        events = [self._make(task_id, body) for body in bodies]
+        await self._write(task_id, events, sync=sync)
+        return events
+
+    async def emit_message(self, message: Message, *, publish: bool = True) -> Event:
+        """Persist a MessageEmitted event, then publish the message on the bus."""
+        event = await self.emit(message.task_id, MessageEmitted(message=message))
+        if publish:
+            await self.bus.publish(message)
+        return event
+
+    async def flush(self, task_id: str) -> None:
+        """Wait until every event emitted so far for the task is persisted."""
+        log = self._logs.get(task_id)
+        if log is not None and log.last_write is not None:
+            await asyncio.shield(log.last_write)
+
+    def _make(self, task_id: str, body: EventBody) -> Event:
+        log = self._log(task_id)
+        seq = log.next_seq
+        log.next_seq += 1
+        return Event(
+            task_id=task_id, seq=seq, time=datetime.now(UTC), session_id=log.session_id, body=body
+        )
+
+    def _write(self, task_id: str, events: list[Event], *, sync: bool) -> asyncio.Future[None]:
+        log = self._log(task_id)
+        write = asyncio.ensure_future(self.store.append(events, sync=sync))
+
+        def persisted(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            for event in events:
+                log.add(event)
+
+        write.add_done_callback(persisted)
+        log.last_write = write
+        return write
+
+    async def stream(
+        self, task_id: str, after_seq: int = 0, *, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """Events of a task with seq > ``after_seq``; with ``follow``, live ones until the
+        terminal event (which is always the last one yielded)."""
+        last = after_seq
+        while True:
+            log = self._logs.get(task_id)
+            batch = log.after(last) if log is not None else None
+            if batch is None:
+                batch = await self.store.read(task_id, after_seq=last)
+            for event in batch:
+                yield event
+                last = event.seq
+                if event.is_terminal:
+                    return
+            if not follow:
+                return
+            if log is None:
+                if not batch:
+                    return  # not live here and nothing more stored
+                continue
+            if log.last_seq <= last:
+                await log.changed.wait()

@@ -1,0 +1,69 @@
+"""What a runtime can call by name: tools, agents, hooks, custom runners and message handlers.
+
+Tasks are language-neutral and name what they use; this registry resolves the names to Python
+objects in this process. Names it does not know may still be served by remote workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aworld_client import HandlerKind, HandlerSpec, Message, MessageCategory
+from aworld_client.handlers import HandlerFunction
+
+from aworld_server.agents.agent import Agent
+
+if TYPE_CHECKING:
+    from aworld_server.runners.base import Runner
+
+__all__ = ["HandlerRegistry", "MessageHandler"]
+
+# A custom message handler gets each message of its category and may return follow-up messages.
+MessageHandler = Callable[[Message], Awaitable[Iterable[Message] | None]]
+
+
+class HandlerRegistry:
+    """Local handlers by name. Registering the same name twice replaces the first."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, HandlerFunction[Any, Any]] = {}
+        self.hooks: dict[str, HandlerFunction[Any, Any]] = {}
+        self.agents: dict[str, Agent] = {}
+        self.runners: dict[str, type[Runner]] = {}
+        self.message_handlers: dict[MessageCategory, list[MessageHandler]] = {}
+        self.global_hooks: dict[str, list[str]] = {}
+
+    def add_tool(self, *tools: HandlerFunction[Any, Any]) -> None:
+        for fn in tools:
+            if fn.spec.kind != HandlerKind.TOOL:
+                raise ValueError(f"{fn.name} is a {fn.spec.kind.name} handler, not a tool")
+            self.tools[fn.name] = fn
+
+    def add_agent(self, agent: Agent) -> None:
+        """Register an agent object (and its @tool functions) so tasks can name it."""
+        self.agents[agent.name] = agent
+        self.add_tool(*agent.tool_functions)
+
+    def add_hook(self, fn: HandlerFunction[Any, Any], *, global_: bool = False) -> None:
+        """Register a hook; ``global_`` makes it fire for every task at its points."""
+        if fn.spec.kind != HandlerKind.HOOK:
+            raise ValueError(f"{fn.name} is not a hook")
+        self.hooks[fn.name] = fn
+        if global_:
+            for point in fn.spec.hook_points:
+                names = self.global_hooks.setdefault(point, [])
+                if fn.name not in names:
+                    names.append(fn.name)
+
+    def add_runner(self, name: str, runner: type[Runner]) -> None:
+        """Register a custom runner class, chosen by ``Task.conf.runner == name``."""
+        self.runners[name] = runner
+
+    def add_message_handler(self, category: MessageCategory, handler: MessageHandler) -> None:
+        """Run ``handler`` for every message of ``category`` after the built-in handler."""
+        self.message_handlers.setdefault(category, []).append(handler)
+
+    def specs(self) -> list[HandlerSpec]:
+        """Specs of every local tool and hook."""
+        return [fn.spec for fn in (*self.tools.values(), *self.hooks.values())]

@@ -1,0 +1,127 @@
+"""Firing hooks at hook points (AWorld's names) and folding their answers into one outcome.
+
+Hooks come from three places, run in this order: global (registered on the runtime), session
+(registered for a session id) and task (``Task.hooks``). A hook receives a JSON object describing
+the occurrence (``point``, ``task_id``, ``agent``, ``tool_name``, ``arguments``, ``output`` ...)
+and may answer ``None`` or an object with ``updated_input``, ``updated_output``,
+``permission_decision`` ("allow" | "deny" | "ask"), ``permission_decision_reason`` and
+``system_message``.
+
+Permission hooks (at ``before_*`` points) fail closed: a hook that raises denies the step.
+Observer hooks fail open: the error is recorded as an event and the run goes on. Every
+invocation is recorded as a HookDecided event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aworld_client import Failure, HookDecided, PermissionDecision, Task
+
+from aworld_server.context import Context
+
+if TYPE_CHECKING:
+    from aworld_server.runtime import Runtime
+
+__all__ = ["HOOK_POINTS", "PERMISSION_POINTS", "HookOutcome", "HookRunner"]
+
+HOOK_POINTS = frozenset({
+    "session_started", "session_finished", "session_failed", "task_created", "task_completed",
+    "agent_started", "agent_stopped", "before_llm_call", "after_llm_call", "before_tool_call",
+    "after_tool_call", "tool_call_failed", "output_process", "post_task_call",
+})  # fmt: skip
+PERMISSION_POINTS = frozenset({"before_tool_call", "before_llm_call"})
+
+_DECISIONS = {"allow": PermissionDecision.ALLOW, "deny": PermissionDecision.DENY,
+              "ask": PermissionDecision.ASK}  # fmt: skip
+
+
+@dataclass(slots=True)
+class HookOutcome:
+    """The combined answer of every hook at one occurrence. Later hooks see earlier updates."""
+
+    decision: PermissionDecision = PermissionDecision.UNSPECIFIED
+    reason: str = ""
+    updated_input: Any = None
+    updated_output: Any = None
+    system_messages: tuple[str, ...] = ()
+
+    @property
+    def denied(self) -> bool:
+        return self.decision == PermissionDecision.DENY
+
+    @property
+    def asks(self) -> bool:
+        return self.decision == PermissionDecision.ASK
+
+
+_NOTHING = HookOutcome()
+
+
+class HookRunner:
+    """Fires the hooks that apply to one task."""
+
+    def __init__(self, runtime: Runtime, task: Task, context: Context) -> None:
+        self._runtime = runtime
+        self._task = task
+        self._context = context
+
+    def names(self, point: str) -> list[str]:
+        registry = self._runtime.registry
+        names = list(registry.global_hooks.get(point, ()))
+        names += self._runtime.session_hooks.get(self._task.session_id, {}).get(point, ())
+        names += self._task.hooks.get(point, ())
+        return names
+
+    async def fire(self, point: str, **data: Any) -> HookOutcome:
+        """Run every hook registered for ``point``; return what they decided together."""
+        names = self.names(point)
+        if not names:
+            return _NOTHING
+        outcome = HookOutcome()
+        for name in names:
+            request = {"point": point, "task_id": self._task.id,
+                       "session_id": self._task.session_id, **data}  # fmt: skip
+            if outcome.updated_input is not None:
+                request["arguments"] = outcome.updated_input
+            if outcome.updated_output is not None:
+                request["output"] = outcome.updated_output
+            record = HookDecided(point=point, hook_name=name)
+            try:
+                answer = await self._runtime.invoke_hook(name, point, request, self._context)
+            except Exception as error:
+                record.failure = Failure.from_exception(error, source=name)
+                if point in PERMISSION_POINTS:  # fail closed
+                    record.decision = PermissionDecision.DENY
+                    record.reason = f"hook {name} failed: {error}"
+                    outcome.decision, outcome.reason = record.decision, record.reason
+                await self._runtime.events.emit(self._task.id, record)
+                if outcome.denied:
+                    return outcome
+                continue
+            self._apply(answer, record, outcome)
+            await self._runtime.events.emit(self._task.id, record)
+            if outcome.denied or outcome.asks:
+                return outcome
+        return outcome
+
+    @staticmethod
+    def _apply(answer: Any, record: HookDecided, outcome: HookOutcome) -> None:
+        if not isinstance(answer, dict):
+            return
+        decision = _DECISIONS.get(str(answer.get("permission_decision", "")).lower())
+        if decision is not None:
+            record.decision = decision
+            record.reason = str(answer.get("permission_decision_reason", "") or "")
+            outcome.decision, outcome.reason = decision, record.reason
+        if "updated_input" in answer and answer["updated_input"] is not None:
+            outcome.updated_input = answer["updated_input"]
+            record.updated_input = True
+        if "updated_output" in answer and answer["updated_output"] is not None:
+            outcome.updated_output = answer["updated_output"]
+            record.updated_output = True
+        if answer.get("system_message"):
+            record.system_message = str(answer["system_message"])
+            outcome.system_messages += (record.system_message,)
+

@@ -1,0 +1,191 @@
+"""The runner lifecycle every execution mode shares: ``pre_run`` -> ``do_run`` -> ``post_run``.
+
+``run()`` drives the three phases, records each as LifecyclePhase events, and turns whatever
+ends the run — an answer, a budget, the wall clock, a cancellation, an error — into exactly one
+terminal status with a response. Subclasses implement only ``do_run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from aworld_client import (
+    Failure,
+    LifecyclePhase,
+    Payload,
+    Phase,
+    RunNodeKind,
+    RunNodeStatus,
+    Task,
+    TaskResponse,
+    TaskStatus,
+    TaskStatusChanged,
+)
+
+from aworld_server.context import Context
+from aworld_server.runners.execution import BudgetExhausted, TaskExecution, TaskFailed
+
+if TYPE_CHECKING:
+    from aworld_server.runtime import Runtime
+
+__all__ = ["Runner"]
+
+T = TypeVar("T")
+
+_NODE_STATUS = {
+    TaskStatus.SUCCEEDED: RunNodeStatus.SUCCEEDED,
+    TaskStatus.FAILED: RunNodeStatus.FAILED,
+    TaskStatus.CANCELLED: RunNodeStatus.CANCELLED,
+    TaskStatus.TIMED_OUT: RunNodeStatus.TIMED_OUT,
+    TaskStatus.INTERRUPTED: RunNodeStatus.BREAKED,
+}
+
+
+class Runner:
+    """Runs one task. Subclass and implement :meth:`do_run` to make a custom runner."""
+
+    name: ClassVar[str] = "custom"
+
+    def __init__(self, runtime: Runtime, task: Task) -> None:
+        self.runtime = runtime
+        self.task = task
+        self.context = Context(task.id, task.session_id)
+        self.execution = TaskExecution(runtime, task, self.context)
+        self.status = TaskStatus.RUNNING
+        self.reason = ""
+        self.failure: Failure | None = None
+        self.answer = ""
+        self._started = time.monotonic()
+        self._work: asyncio.Future[str] | None = None
+        self._cancel_requested = False
+
+    async def pre_run(self) -> None:
+        """Build the context from the session, create the root run node, fire start hooks."""
+        session = await self.runtime.store.get_session(self.task.session_id)
+        if session is not None and session.state is not None:
+            state = session.state.value()
+            if isinstance(state, dict):
+                self.context.session.update(state)
+        self.execution.root = self.runtime.state.start(
+            self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
+        )
+        await self.runtime.events.emit(self.task.id, TaskStatusChanged(
+            status=TaskStatus.RUNNING, response=TaskResponse(id=self.task.id,
+                                                             status=TaskStatus.RUNNING),
+        ))  # fmt: skip
+        await self.execution.hooks.fire("session_started")
+        await self.execution.hooks.fire("task_created")
+
+    async def do_run(self) -> str:
+        """Execute the task; return its answer. Raise to end it otherwise."""
+        raise NotImplementedError
+
+    async def post_run(self) -> TaskResponse:
+        """Finish the root node, save the session, fire end hooks, then persist the terminal
+        status with the response — always the task's last event."""
+        execution = self.execution
+        if not self.answer:
+            self.answer = execution.best_answer()
+        response = TaskResponse(
+            id=self.task.id,
+            status=self.status,
+            answer=Payload.of(self.answer),
+            failure=self.failure,
+            usage=execution.usage,
+            time_cost=timedelta(seconds=time.monotonic() - self._started),
+            status_reason=self.reason,
+        )
+        point = "session_finished" if self.status == TaskStatus.SUCCEEDED else "session_failed"
+        await execution.hooks.fire("task_completed", status=self.status.aworld_name,
+                                   answer=self.answer)  # fmt: skip
+        await execution.hooks.fire(point, status=self.status.aworld_name)
+        if execution.root is not None:
+            self.runtime.state.finish(execution.root.id, _NODE_STATUS[self.status],
+                                      result=response.answer, failure=self.failure)  # fmt: skip
+        await self.runtime.save_session(self.task, self.context)
+        await self.runtime.events.emit_many(self.task.id, [
+            LifecyclePhase(phase=Phase.POST_RUN, ended=True, runner=self.name,
+                           engine=self.runtime.engine_name),
+            TaskStatusChanged(status=self.status, reason=self.reason, response=response),
+        ])  # fmt: skip
+        return response
+
+    def cancel(self) -> None:
+        """Stop the run; it ends CANCELLED (hooks and post_run still run)."""
+        self._cancel_requested = True
+        if self._work is not None:
+            self._work.cancel()
+
+    async def run(self) -> TaskResponse:
+        """Run the whole lifecycle; always ends with one terminal status event.
+
+        Cancelling the task running this coroutine (a shutdown) is different from
+        :meth:`cancel`: it propagates and records nothing, so the task stays resumable.
+        """
+        try:
+            await self._phase(Phase.PRE_RUN, self.pre_run)
+            self._work = asyncio.ensure_future(self._phase(Phase.DO_RUN, self._bounded_do_run))
+            if self._cancel_requested:
+                self._work.cancel()
+            self.answer = await self._work
+            self.status = TaskStatus.SUCCEEDED
+        except BudgetExhausted as error:
+            self._end(TaskStatus.INTERRUPTED, error.reason)
+        except TimeoutError:
+            self._end(TaskStatus.TIMED_OUT, self._timeout_reason())
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self._cancel_requested or (current is not None and current.cancelling()):
+                raise
+            self._end(TaskStatus.CANCELLED, "cancelled")
+        except TaskFailed as error:
+            self._end(TaskStatus.FAILED, error.failure.type, error.failure)
+        except Exception as error:
+            self._end(TaskStatus.FAILED, type(error).__name__,
+                      Failure.from_exception(error, source=f"runner:{self.name}"))  # fmt: skip
+        self.runtime.events.emit_nowait(self.task.id, LifecyclePhase(
+            phase=Phase.POST_RUN, runner=self.name, engine=self.runtime.engine_name))
+        return await self.post_run()
+
+    def _end(self, status: TaskStatus, reason: str, failure: Failure | None = None) -> None:
+        self.status, self.reason = status, reason
+        if failure is None and status in (TaskStatus.INTERRUPTED, TaskStatus.TIMED_OUT):
+            failure = Failure(type=reason, message=f"task stopped: {reason}", non_retryable=True)
+        self.failure = failure
+
+    async def _bounded_do_run(self) -> str:
+        limit = self._time_limit()
+        if limit is None:
+            return await self.do_run()
+        async with asyncio.timeout(limit):
+            return await self.do_run()
+
+    def _time_limit(self) -> float | None:
+        limits = [
+            self.execution.limits.max_wall_time.total_seconds()
+            if self.execution.limits.max_wall_time else None,
+            (self.task.deadline - datetime.now(UTC)).total_seconds()
+            if self.task.deadline else None,
+        ]  # fmt: skip
+        present = [limit for limit in limits if limit is not None]
+        return max(0.0, min(present)) if present else None
+
+    def _timeout_reason(self) -> str:
+        wall = self.execution.limits.max_wall_time
+        if self.task.deadline and (not wall or datetime.now(UTC) >= self.task.deadline):
+            return "deadline"
+        return "max_wall_time"
+
+    async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
+        events = self.runtime.events
+        engine = self.runtime.engine_name
+        events.emit_nowait(self.task.id, LifecyclePhase(phase=phase, runner=self.name,
+                                                        engine=engine))  # fmt: skip
+        result = await body()
+        events.emit_nowait(self.task.id, LifecyclePhase(phase=phase, ended=True,
+                                                        runner=self.name, engine=engine))
+        return result

@@ -1,0 +1,336 @@
+"""What every runner does for one task: agent steps and tool calls with their events, run
+nodes, hooks, retries and budgets. Runners differ only in how actions reach these primitives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aworld_client import (
+    Budgets,
+    Failure,
+    LlmCallFinished,
+    Payload,
+    RunNode,
+    RunNodeKind,
+    RunNodeStatus,
+    Task,
+    TaskConfig,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolErrorPolicy,
+    Usage,
+)
+
+from aworld_server.agents.agent import Agent
+from aworld_server.agents.model import ModelResponse, ToolCallRequest
+from aworld_server.agents.topology import (
+    Finish,
+    RunAgent,
+    RunTools,
+    SwarmController,
+    ToolResult,
+    ToolResults,
+)
+from aworld_server.context import Context
+from aworld_server.hooks import HookRunner
+from aworld_server.retry import HandlerFailed, retry_async
+
+if TYPE_CHECKING:
+    from aworld_server.runtime import Runtime
+
+__all__ = ["DEFAULT_MAX_STEPS", "BudgetExhausted", "TaskExecution", "TaskFailed"]
+
+DEFAULT_MAX_STEPS = 100
+
+
+class BudgetExhausted(Exception):
+    """A budget ran out; the task ends INTERRUPTED with its best partial answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TaskFailed(Exception):
+    """The task cannot go on (a tool failed under FAIL_TASK, a model kept failing, ...)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass(slots=True)
+class _Limits:
+    max_steps: int
+    max_tool_calls: int
+    max_tokens: int
+    max_wall_time: timedelta | None
+
+    @classmethod
+    def of(cls, budgets: Budgets | None) -> _Limits:
+        b = budgets or Budgets()
+        return cls(b.max_steps or DEFAULT_MAX_STEPS, b.max_tool_calls, b.max_tokens,
+                   b.max_wall_time)  # fmt: skip
+
+
+class TaskExecution:
+    """The shared machinery of one task run."""
+
+    def __init__(self, runtime: Runtime, task: Task, context: Context) -> None:
+        self.runtime = runtime
+        self.task = task
+        self.context = context
+        self.conf = task.conf or TaskConfig()
+        self.limits = _Limits.of(self.conf.budgets)
+        self.hooks = HookRunner(runtime, task, context)
+        self.controller = SwarmController(task.swarm) if task.swarm is not None else None
+        self.root: RunNode | None = None
+        self.current_agent_node: RunNode | None = None
+        self.last_content = ""
+        self.last_tool_output = ""
+        self._agents: dict[str, Agent] = {}
+
+    @property
+    def task_id(self) -> str:
+        return self.task.id
+
+    @property
+    def usage(self) -> Usage:
+        return self.context.usage
+
+    def best_answer(self) -> str:
+        """The final answer if any agent gave one, else the latest partial result."""
+        if self.controller is not None and self.controller.last_answer:
+            return self.controller.last_answer
+        return self.last_content or self.last_tool_output
+
+    # -- agents ---------------------------------------------------------------------------
+    def agent(self, name: str) -> Agent:
+        """The agent object for a swarm member: registered locally, or built from its spec."""
+        agent = self._agents.get(name)
+        if agent is not None:
+            return agent
+        agent = self.runtime.registry.agents.get(name)
+        if agent is None:
+            assert self.controller is not None
+            spec = self.controller.agents[name]
+            agent = Agent(spec.name, model_config=spec.model, system_prompt=spec.system_prompt,
+                          description=spec.description, tools=list(spec.tool_names),
+                          handoffs=list(spec.handoffs))  # fmt: skip
+            agent.model = self.runtime.models.create(spec.model)
+        self._agents[name] = agent
+        return agent
+
+    def tool_declarations(self, agent: Agent) -> list[dict[str, Any]]:
+        """Function declarations the agent's model sees: its tools and callable agents."""
+        import json
+
+        declarations: list[dict[str, Any]] = []
+        for name in [*agent.tool_names, *self.task.tool_names]:
+            spec = self.runtime.tool_spec(name)
+            schema = json.loads(spec.input_schema) if spec and spec.input_schema else {}
+            declarations.append({"name": name, "description": spec.description if spec else "",
+                                 "parameters": schema or {"type": "object"}})  # fmt: skip
+        assert self.controller is not None
+        for member in self.controller.callable_agents(agent.name):
+            declarations.append({
+                "name": member,
+                "description": self.controller.agents[member].description,
+                "parameters": {"type": "object", "properties": {"input": {"type": "string"}},
+                               "required": ["input"]},
+            })  # fmt: skip
+        return declarations
+
+    async def agent_step(self, action: RunAgent) -> ModelResponse:
+        """One policy step of ``action.agent`` on its observation."""
+        if self.usage.steps >= self.limits.max_steps:
+            raise BudgetExhausted("max_steps")
+        if self.limits.max_tokens and self.usage.total_tokens >= self.limits.max_tokens:
+            raise BudgetExhausted("max_tokens")
+        gate = self.runtime.stepping.get(self.task_id)
+        if gate is not None:
+            await gate.acquire()
+        agent = self.agent(action.agent)
+        state = self.context.agent(agent.name)
+        observation = action.observation
+        if isinstance(observation, ToolResults):
+            for result in observation.results:
+                state.messages.append({"role": "tool", "tool_call_id": result.call_id,
+                                       "name": result.name, "content": result.as_text()})
+        else:
+            state.messages.append({"role": "user", "content": observation.content})
+        self.usage.steps += 1
+        state.steps += 1
+        assert self.root is not None
+        node = self.runtime.state.start(self.task_id, RunNodeKind.AGENT, agent.name,
+                                        parent_id=self.root.id, session_id=self.task.session_id)
+        if state.steps == 1:
+            await self.hooks.fire("agent_started", agent=agent.name)
+        try:
+            response = await self._call_model(agent, state.messages)
+        except BaseException as error:
+            status = (RunNodeStatus.CANCELLED if isinstance(error, asyncio.CancelledError)
+                      else RunNodeStatus.FAILED)  # fmt: skip
+            self.runtime.state.finish(node.id, status, failure=Failure.from_exception(error))
+            raise
+        state.messages.append(_assistant_message(response))
+        if response.content:
+            self.last_content = response.content
+        decision = {
+            "content": response.content,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                           for c in response.tool_calls],
+        }  # fmt: skip
+        self.runtime.state.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(decision))
+        if not response.tool_calls:
+            await self.hooks.fire("agent_stopped", agent=agent.name, output=response.content)
+        self.current_agent_node = node
+        if gate is not None:
+            gate.stepped(response.content or _json(decision["tool_calls"]))
+        return response
+
+    async def _call_model(self, agent: Agent, messages: list[dict[str, Any]]) -> ModelResponse:
+        tools = self.tool_declarations(agent)
+        outcome = await self.hooks.fire("before_llm_call", agent=agent.name, messages=messages)
+        if outcome.denied:
+            raise TaskFailed(Failure(type="PermissionDenied", message=outcome.reason,
+                                     non_retryable=True))  # fmt: skip
+
+        async def attempt(n: int) -> ModelResponse:
+            started = time.perf_counter()
+            response = await agent.decide(self.context.agent(agent.name), tools)
+            self.runtime.events.emit_nowait(self.task_id, LlmCallFinished(
+                agent=agent.name, model=response.model, usage=response.usage, attempt=n,
+                duration=timedelta(seconds=time.perf_counter() - started),
+            ))  # fmt: skip
+            return response
+
+        async def failed(n: int, error: BaseException, will_retry: bool) -> None:
+            self.runtime.events.emit_nowait(self.task_id, LlmCallFinished(
+                agent=agent.name, failure=Failure.from_exception(error), attempt=n,
+            ))  # fmt: skip
+
+        try:
+            response = await retry_async(attempt, self.task.retry_policy, on_failure=failed)
+        except HandlerFailed as error:
+            raise TaskFailed(error.failure) from error
+        self.usage.add(response.usage)
+        outcome = await self.hooks.fire("after_llm_call", agent=agent.name,
+                                        output=response.content)  # fmt: skip
+        if outcome.updated_output is not None:
+            response.content = str(outcome.updated_output)
+        return response
+
+    async def finish(self, action: Finish) -> Finish:
+        """The final answer after ``output_process`` hooks had their say."""
+        outcome = await self.hooks.fire("output_process", agent=action.agent, output=action.answer)
+        if outcome.updated_output is not None:
+            value = outcome.updated_output
+            action = Finish(value if isinstance(value, str) else _json(value), action.agent)
+        return action
+
+    # -- tools ----------------------------------------------------------------------------
+    async def run_tools(self, action: RunTools) -> list[ToolResult]:
+        """Run the calls concurrently; results come back in call order."""
+        parent = self.current_agent_node or self.root
+        assert parent is not None
+        calls = action.calls
+        if len(calls) == 1:
+            return [await self._run_tool(action.agent, parent.id, calls[0])]
+        return list(await asyncio.gather(*(self._run_tool(action.agent, parent.id, c)
+                                           for c in calls)))  # fmt: skip
+
+    async def _run_tool(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+        if self.limits.max_tool_calls and self.usage.tool_calls >= self.limits.max_tool_calls:
+            raise BudgetExhausted("max_tool_calls")
+        self.usage.tool_calls += 1
+        node = self.runtime.state.start(self.task_id, RunNodeKind.TOOL, call.name,
+                                        parent_id=parent_id, session_id=self.task.session_id)
+        outcome = await self.hooks.fire("before_tool_call", agent=agent, tool_name=call.name,
+                                        arguments=call.arguments, call_id=call.id)
+        if outcome.denied:
+            failure = Failure(type="PermissionDenied", non_retryable=True,
+                              message=outcome.reason or f"{call.name} was denied by a hook")
+            self.runtime.state.finish(node.id, RunNodeStatus.BREAKED, failure=failure)
+            return ToolResult(call.id, call.name, failure=failure)
+        if isinstance(outcome.updated_input, dict):
+            call.arguments = outcome.updated_input
+
+        async def attempt(n: int) -> Any:
+            self.runtime.events.emit_nowait(self.task_id, ToolCallStarted(
+                call_id=call.id, tool_name=call.name, arguments=Payload.of(call.arguments),
+                attempt=n, caller=agent, node_id=node.id,
+            ))  # fmt: skip
+            await self.runtime.events.flush(self.task_id)  # recorded before the side effect
+            started = time.perf_counter()
+            output = await self.runtime.invoke_tool(call.name, call.arguments, call_id=call.id,
+                                                    attempt=n, task=self.task, context=self.context)
+            await self.runtime.events.emit(self.task_id, ToolCallFinished(
+                call_id=call.id, tool_name=call.name, attempt=n, result=Payload.of(output),
+                duration=timedelta(seconds=time.perf_counter() - started),
+            ))  # fmt: skip
+            return output
+
+        async def failed(n: int, error: BaseException, will_retry: bool) -> None:
+            await self.runtime.events.emit(self.task_id, ToolCallFinished(
+                call_id=call.id, tool_name=call.name, attempt=n, will_retry=will_retry,
+                failure=_failure(error, call.name),
+            ))  # fmt: skip
+
+        try:
+            output = await retry_async(attempt, self._tool_retry_policy(call.name),
+                                       on_failure=failed)  # fmt: skip
+        except asyncio.CancelledError:
+            self.runtime.state.finish(node.id, RunNodeStatus.CANCELLED)
+            raise
+        except Exception as error:
+            failure = _failure(error, call.name)
+            self.runtime.state.finish(node.id, RunNodeStatus.FAILED, failure=failure)
+            await self.hooks.fire("tool_call_failed", agent=agent, tool_name=call.name,
+                                  error={"type": failure.type, "message": failure.message})
+            if self.conf.tool_error_policy == ToolErrorPolicy.FAIL_TASK:
+                raise TaskFailed(failure) from error
+            return ToolResult(call.id, call.name, failure=failure)
+        outcome = await self.hooks.fire("after_tool_call", agent=agent, tool_name=call.name,
+                                        arguments=call.arguments, output=output)
+        if outcome.updated_output is not None:
+            output = outcome.updated_output
+        self.last_tool_output = output if isinstance(output, str) else _json(output)
+        self.runtime.state.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
+        return ToolResult(call.id, call.name, output=output)
+
+    def _tool_retry_policy(self, name: str) -> Any:
+        spec = self.runtime.tool_spec(name)
+        return (spec.retry_policy if spec and spec.retry_policy else None) or self.task.retry_policy
+
+
+def _failure(error: BaseException, source: str) -> Failure:
+    if isinstance(error, HandlerFailed):
+        return error.failure
+    from aworld_client.handlers import InvalidHandlerInput
+
+    return Failure.from_exception(error, source=source,
+                                  non_retryable=isinstance(error, InvalidHandlerInput))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _assistant_message(response: ModelResponse) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": response.content}
+    if response.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": _json(c.arguments)}}
+            for c in response.tool_calls
+        ]  # fmt: skip
+    return message
+

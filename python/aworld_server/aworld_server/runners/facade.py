@@ -1,0 +1,243 @@
+"""``Runners``: AWorld's entry points (``run``, ``run_task``, ``streaming_run``,
+``streaming_run_task``, their sync variants and ``step``) over an embedded :class:`Runtime`.
+
+Every method takes an optional ``runtime``; without one, a process-wide default runtime is
+started on first use (SQLite event log under ``./.aworld``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from aworld_client import (
+    Failure,
+    Message,
+    MessageCategory,
+    MessageEmitted,
+    Payload,
+    RunMode,
+    StreamingMode,
+    Task,
+    TaskConfig,
+    TaskResponse,
+    TaskStatus,
+    TaskStatusChanged,
+)
+
+from aworld_server.agents.agent import Agent, Swarm
+from aworld_server.errors import AWorldError
+from aworld_server.runtime import Runtime
+
+__all__ = ["RunConfig", "Runners", "TASK_RESPONSE_TOPIC"]
+
+TASK_RESPONSE_TOPIC = "__task_response"
+
+_MODE_CATEGORIES: dict[StreamingMode, frozenset[MessageCategory]] = {
+    StreamingMode.CORE: frozenset({MessageCategory.AGENT, MessageCategory.TOOL,
+                                   MessageCategory.OUTPUT, MessageCategory.TASK}),
+    StreamingMode.CHUNK: frozenset({MessageCategory.CHUNK}),
+    StreamingMode.OUTPUT: frozenset({MessageCategory.OUTPUT}),
+    StreamingMode.CHUNK_OUTPUT: frozenset({MessageCategory.CHUNK, MessageCategory.OUTPUT}),
+    StreamingMode.ALL: frozenset(MessageCategory),
+}  # fmt: skip
+
+
+@dataclass(slots=True, kw_only=True)
+class RunConfig:
+    """AWorld's RunConfig: which engine runs the tasks and how."""
+
+    engine_name: str = "local"
+    worker_num: int = 1
+    in_local: bool = True
+    reuse_process: bool = True
+    sequence_dependent: bool = False
+    event_bus: str = "memory"
+
+
+_default_runtime: Runtime | None = None
+
+
+async def _runtime(runtime: Runtime | None) -> Runtime:
+    global _default_runtime
+    if runtime is not None:
+        return await runtime.start()
+    if _default_runtime is None:
+        _default_runtime = Runtime()
+    return await _default_runtime.start()
+
+
+def _task_for(runtime: Runtime, input: Any, agent: Agent | None, swarm: Swarm | None,
+              tool_names: Sequence[str], session_id: str | None,
+              conf: TaskConfig | None) -> Task:  # fmt: skip
+    if agent is not None and swarm is not None:
+        raise ValueError("pass either agent or swarm, not both")
+    if agent is None and swarm is None:
+        raise ValueError("pass an agent or a swarm")
+    if input is None or input == "":
+        raise ValueError("input must not be empty")
+    team = swarm if swarm is not None else Swarm(agent) if agent is not None else None
+    assert team is not None
+    for member in team.agents:
+        runtime.registry.add_agent(member)
+    payload = input if isinstance(input, Payload) else (
+        Payload.from_text(input) if isinstance(input, str) else Payload.of(input))  # fmt: skip
+    return Task(input=payload, swarm=team.spec(), tool_names=list(tool_names),
+                session_id=session_id or "", conf=conf)  # fmt: skip
+
+
+def _failed_response(task_id: str, error: BaseException) -> TaskResponse:
+    return TaskResponse(id=task_id, status=TaskStatus.FAILED,
+                        failure=Failure.from_exception(error, non_retryable=True),
+                        status_reason=type(error).__name__)  # fmt: skip
+
+
+class Runners:
+    """AWorld-compatible entry points. All methods are static; ``runtime`` is optional."""
+
+    @staticmethod
+    async def run(
+        input: Any,
+        agent: Agent | None = None,
+        swarm: Swarm | None = None,
+        tool_names: Sequence[str] = (),
+        session_id: str | None = None,
+        run_conf: RunConfig | None = None,
+        *,
+        conf: TaskConfig | None = None,
+        runtime: Runtime | None = None,
+    ) -> TaskResponse:
+        """Run one input with an agent or a swarm and return its response."""
+        rt = await _runtime(runtime)
+        task = _task_for(rt, input, agent, swarm, tool_names, session_id, conf)
+        responses = await Runners.run_task(task, run_conf, runtime=rt)
+        return responses[task.id]
+
+    @staticmethod
+    async def run_task(
+        task: Task | Sequence[Task],
+        run_conf: RunConfig | None = None,
+        *,
+        runtime: Runtime | None = None,
+    ) -> dict[str, TaskResponse]:
+        """Run tasks concurrently (or in order, feeding each answer on, with
+        ``run_conf.sequence_dependent``); results keyed by task id. A task that fails to start
+        gets a FAILED response; it never loses the others' results."""
+        rt = await _runtime(runtime)
+        tasks = [task] if isinstance(task, Task) else list(task)
+        if run_conf is not None and run_conf.engine_name:
+            for item in tasks:
+                item.engine = item.engine or (
+                    run_conf.engine_name if run_conf.engine_name != "local" else "")
+        if run_conf is not None and run_conf.sequence_dependent:
+            results: dict[str, TaskResponse] = {}
+            previous: TaskResponse | None = None
+            for item in tasks:
+                if previous is not None and previous.answer is not None:
+                    item.input = previous.answer
+                previous = await Runners._run_one(rt, item)
+                results[previous.id] = previous
+            return results
+        responses = await asyncio.gather(*(Runners._run_one(rt, item) for item in tasks))
+        return {r.id: r for r in responses}
+
+    @staticmethod
+    async def _run_one(rt: Runtime, task: Task) -> TaskResponse:
+        try:
+            return await rt.run(task)
+        except AWorldError as error:
+            return _failed_response(task.id or "", error)
+
+    @staticmethod
+    async def streaming_run(
+        input: Any,
+        agent: Agent | None = None,
+        swarm: Swarm | None = None,
+        streaming_mode: StreamingMode = StreamingMode.CORE,
+        tool_names: Sequence[str] = (),
+        session_id: str | None = None,
+        run_conf: RunConfig | None = None,
+        *,
+        conf: TaskConfig | None = None,
+        runtime: Runtime | None = None,
+    ) -> AsyncIterator[Message]:
+        """Run and stream messages; the last one is a TASK message with topic
+        ``__task_response`` carrying the response (or the start-up error)."""
+        rt = await _runtime(runtime)
+        task = _task_for(rt, input, agent, swarm, tool_names, session_id, conf)
+        async for message in Runners.streaming_run_task(task, streaming_mode, run_conf,
+                                                        runtime=rt):  # fmt: skip
+            yield message
+
+    @staticmethod
+    async def streaming_run_task(
+        task: Task,
+        streaming_mode: StreamingMode = StreamingMode.CORE,
+        run_conf: RunConfig | None = None,
+        *,
+        runtime: Runtime | None = None,
+    ) -> AsyncIterator[Message]:
+        """Stream a task's messages of ``streaming_mode``; always ends with the response."""
+        rt = await _runtime(runtime)
+        categories = _MODE_CATEGORIES.get(streaming_mode or StreamingMode.CORE,
+                                          _MODE_CATEGORIES[StreamingMode.CORE])  # fmt: skip
+        try:
+            submitted = await rt.submit(task)
+        except AWorldError as error:
+            yield _response_message(task, _failed_response(task.id, error))
+            return
+        response: TaskResponse | None = None
+        async for event in rt.stream(submitted.task_id):
+            body = event.body
+            if isinstance(body, MessageEmitted) and body.message is not None:
+                if body.message.category in categories:
+                    yield body.message
+            elif isinstance(body, TaskStatusChanged) and body.status.is_terminal:
+                response = body.response
+        yield _response_message(task, response or await rt.wait(submitted.task_id))
+
+    @staticmethod
+    def sync_run(input: Any, agent: Agent | None = None, swarm: Swarm | None = None,
+                 **kwargs: Any) -> TaskResponse:  # fmt: skip
+        """``run`` for code without an event loop."""
+        return asyncio.run(Runners.run(input, agent, swarm, **kwargs))
+
+    @staticmethod
+    def sync_run_task(task: Task | Sequence[Task], run_conf: RunConfig | None = None,
+                      **kwargs: Any) -> dict[str, TaskResponse]:  # fmt: skip
+        """``run_task`` for code without an event loop."""
+        return asyncio.run(Runners.run_task(task, run_conf, **kwargs))
+
+    @staticmethod
+    async def step(task: Task, *, runtime: Runtime | None = None
+                   ) -> tuple[bool, str, TaskResponse | None]:  # fmt: skip
+        """Advance an interactive task by one agent step.
+
+        Returns ``(is_finished, observation, response)``: the observation is the agent's output
+        of that step; the response is set once the task finished.
+        """
+        rt = await _runtime(runtime)
+        conf = task.conf or TaskConfig()
+        conf.run_mode = RunMode.INTERACTIVE
+        task.conf = conf
+        if not task.id or task.id not in rt.stepping:
+            await rt.submit(task)
+        return await rt.step(task.id)
+
+
+def _response_message(task: Task, response: TaskResponse) -> Message:
+    return Message(
+        id=f"{response.id or task.id}:response",
+        task_id=response.id or task.id,
+        session_id=task.session_id,
+        category=MessageCategory.TASK,
+        topic=TASK_RESPONSE_TOPIC,
+        sender="runtime",
+        payload=Payload.of(MessageToDict(response.to_proto(), preserving_proto_field_name=True)),
+        created_at=datetime.now(UTC),
+    )

@@ -1,0 +1,355 @@
+"""The embedded runtime: submit, run, watch and steer tasks inside one process.
+
+This is what the gRPC server serves and what the ``Runners`` façade drives. It owns the event
+store, the bus, the event and state managers and the handler registry; tasks run as asyncio
+tasks on the local engine (other engines plug in at :meth:`Runtime._launch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aworld_client import (
+    Event,
+    ExecutionMode,
+    RunMode,
+    HandlerKind,
+    HandlerSpec,
+    NodeGroup,
+    Payload,
+    RunNode,
+    Session,
+    Task,
+    TaskResponse,
+    TaskStatus,
+    TaskStatusChanged,
+    TaskSubmitted,
+    TrajectoryItem,
+)
+
+from aworld_server.agents.providers import ModelProviders
+from aworld_server.context import Context
+from aworld_server.errors import NotFound
+from aworld_server.events import EventBus, EventManager, MemoryEventBus
+from aworld_server.handlers import HandlerRegistry
+from aworld_server.retry import HandlerFailed
+from aworld_server.runners.base import Runner
+from aworld_server.runners.call_runner import CallRunner
+from aworld_server.runners.event_runner import EventRunner
+from aworld_server.runners.stepping import StepGate
+from aworld_server.state import StateManager, fold_groups, fold_nodes
+from aworld_server.storage import EventStore, SqliteEventStore
+from aworld_server.trajectory import build_trajectory
+from aworld_server.validation import validate_task
+
+__all__ = ["RemoteHandlers", "Runtime", "SubmitResult", "TaskView"]
+
+DEFAULT_DATA_DIR = Path(".aworld")
+
+
+class RemoteHandlers(Protocol):
+    """Handlers served by connected workers (the server plugs its dispatcher in here)."""
+
+    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None: ...
+
+    async def invoke(self, name: str, kind: HandlerKind, arguments: Any, *, call_id: str,
+                     attempt: int, task: Task | None, hook_point: str = "") -> Any: ...  # fmt: skip
+
+    async def cancel_task(self, task_id: str, reason: str) -> None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class SubmitResult:
+    """What a submit accepted: the task id, its session, and whether this call created it."""
+
+    task_id: str
+    session_id: str
+    created: bool
+
+
+@dataclass(slots=True)
+class TaskView:
+    """A task as stored, with its current response."""
+
+    task: Task
+    response: TaskResponse
+    created_at: datetime
+    updated_at: datetime
+
+
+class Runtime:
+    """Runs tasks in this process. Use ``async with Runtime(...)`` or start()/close()."""
+
+    def __init__(
+        self,
+        store: EventStore | None = None,
+        bus: EventBus | None = None,
+        *,
+        data_dir: str | Path = DEFAULT_DATA_DIR,
+    ) -> None:
+        self.store: EventStore = store or SqliteEventStore(Path(data_dir) / "runtime.db")
+        self.bus: EventBus = bus or MemoryEventBus()
+        self.events = EventManager(self.store, self.bus)
+        self.state = StateManager(self.events)
+        self.registry = HandlerRegistry()
+        self.registry.add_runner(EventRunner.name, EventRunner)
+        self.registry.add_runner(CallRunner.name, CallRunner)
+        self.models = ModelProviders()
+        self.remote: RemoteHandlers | None = None
+        self.session_hooks: dict[str, dict[str, list[str]]] = {}
+        self.engine_name = "local"
+        self._runs: dict[str, asyncio.Task[TaskResponse]] = {}
+        self._runners: dict[str, Runner] = {}
+        self._sessions: dict[str, Session] = {}
+        self._submitting: dict[str, asyncio.Future[SubmitResult]] = {}
+        self.stepping: dict[str, StepGate] = {}
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> Runtime:
+        if not self._started:
+            await self.store.open()
+            self._started = True
+        return self
+
+    async def close(self) -> None:
+        """Stop running tasks (they stay resumable in the log) and close the store."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        if self._started:
+            await self.store.close()
+            self._started = False
+
+    async def __aenter__(self) -> Runtime:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def engine_names(self) -> list[str]:
+        return [self.engine_name]
+
+    # -- tasks ----------------------------------------------------------------------------
+    async def submit(self, task: Task, request_id: str = "") -> SubmitResult:
+        """Validate and durably store a task, then start it. Idempotent on ``request_id``:
+        concurrent and later submits with the same id return the first task."""
+        if not request_id:
+            validate_task(task, self)
+            return await self._accept(task, request_id)
+        in_flight = self._submitting.get(request_id)
+        if in_flight is not None:
+            first = await asyncio.shield(in_flight)
+            return SubmitResult(first.task_id, first.session_id, created=False)
+        # Registered before the first await, so concurrent duplicates wait for this one.
+        future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
+        self._submitting[request_id] = future
+        try:
+            record = await self.store.find_task_by_request_id(request_id)
+            if record is not None:
+                result = SubmitResult(record.task_id, record.session_id, created=False)
+            else:
+                validate_task(task, self)
+                result = await self._accept(task, request_id)
+            future.set_result(result)
+            return result
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved here: the callers see the error, not the loop
+            raise
+        finally:
+            del self._submitting[request_id]
+
+    async def _accept(self, task: Task, request_id: str) -> SubmitResult:
+        task.id = task.id or uuid.uuid4().hex
+        if await self.store.get_task(task.id) is not None:
+            from aworld_server.errors import FailedPrecondition
+
+            raise FailedPrecondition(f"task {task.id} already exists")
+        task.session_id = task.session_id or uuid.uuid4().hex
+        await self._touch_session(task)
+        await self.events.open_task(task.id, task.session_id)
+        await self.events.emit(
+            task.id, TaskSubmitted(task=task, request_id=request_id), sync=True
+        )
+        self._launch(task)
+        return SubmitResult(task.id, task.session_id, created=True)
+
+    def _launch(self, task: Task) -> None:
+        runner = self.runner_for(task)
+        if task.conf is not None and task.conf.run_mode == RunMode.INTERACTIVE:
+            self.stepping[task.id] = StepGate()
+        self._runners[task.id] = runner
+        run = asyncio.create_task(runner.run(), name=f"task:{task.id}")
+        self._runs[task.id] = run
+
+        def finished(done: asyncio.Task[TaskResponse]) -> None:
+            self._runs.pop(task.id, None)
+            self._runners.pop(task.id, None)
+            self.stepping.pop(task.id, None)
+            self.state.release(task.id)
+            self.events.close_task(task.id)
+
+        run.add_done_callback(finished)
+
+    def runner_for(self, task: Task) -> Runner:
+        """The runner a task asks for: a custom one by name, else by execution mode."""
+        conf = task.conf
+        name = conf.runner if conf and conf.runner else (
+            CallRunner.name if conf and conf.execution_mode == ExecutionMode.CALL_DRIVEN
+            else EventRunner.name
+        )  # fmt: skip
+        cls = self.registry.runners.get(name)
+        if cls is None:
+            raise NotFound(f"runner {name!r}")
+        return cls(self, task)
+
+    async def wait(self, task_id: str) -> TaskResponse:
+        """Wait for the task's terminal response."""
+        run = self._runs.get(task_id)
+        if run is not None:
+            return await asyncio.shield(run)
+        async for event in self.events.stream(task_id):
+            if isinstance(event.body, TaskStatusChanged) and event.body.status.is_terminal:
+                return event.body.response or TaskResponse(id=task_id, status=event.body.status)
+        return (await self.get_task(task_id)).response
+
+    async def run(self, task: Task, request_id: str = "") -> TaskResponse:
+        """Submit a task and wait for its response."""
+        result = await self.submit(task, request_id)
+        return await self.wait(result.task_id)
+
+    async def step(self, task_id: str) -> tuple[bool, str, TaskResponse | None]:
+        """Let an interactive task take one agent step; see ``Runners.step``."""
+        gate = self.stepping.get(task_id)
+        run = self._runs.get(task_id)
+        if gate is None or run is None:
+            response = await self.wait(task_id)
+            return True, response.answer.as_text() if response.answer else "", response
+        await gate.grant()
+        observed = asyncio.ensure_future(gate.observations.get())
+        await asyncio.wait({observed, run}, return_when=asyncio.FIRST_COMPLETED)
+        if not observed.done():
+            observed.cancel()
+            response = run.result()
+            return True, response.answer.as_text() if response.answer else "", response
+        idle = asyncio.ensure_future(gate.idle.wait())
+        await asyncio.wait({idle, run}, return_when=asyncio.FIRST_COMPLETED)
+        idle.cancel()
+        if run.done():
+            return True, observed.result(), run.result()
+        return False, observed.result(), None
+
+    async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
+        """Cancel a live task; cancelling a finished one changes nothing."""
+        runner = self._runners.get(task_id)
+        if runner is None:
+            return (await self.get_task(task_id)).response.status
+        runner.reason = reason
+        if self.remote is not None:
+            await self.remote.cancel_task(task_id, reason or "task_cancelled")
+        runner.cancel()
+        return (await self.wait(task_id)).status
+
+    def stream(self, task_id: str, after_seq: int = 0, *, follow: bool = True
+               ) -> AsyncIterator[Event]:  # fmt: skip
+        """The task's events after ``after_seq``; with ``follow``, live until terminal."""
+        return self.events.stream(task_id, after_seq, follow=follow)
+
+    async def get_task(self, task_id: str) -> TaskView:
+        record = await self.store.get_task(task_id)
+        if record is None:
+            raise NotFound(f"task {task_id}")
+        task = Task(id=task_id)
+        response = TaskResponse(id=task_id, status=record.status)
+        for event in await self.store.read(task_id):
+            body = event.body
+            if isinstance(body, TaskSubmitted) and body.task is not None:
+                task = body.task
+            elif isinstance(body, TaskStatusChanged) and body.response is not None:
+                response = body.response
+        return TaskView(task, response, record.created_at, record.updated_at)
+
+    async def task_state(self, task_id: str) -> tuple[TaskStatus, list[RunNode], list[NodeGroup]]:
+        """The task's status and run-node tree, derived from its events."""
+        record = await self.store.get_task(task_id)
+        if record is None:
+            raise NotFound(f"task {task_id}")
+        await self.events.flush(task_id)
+        nodes = fold_nodes(await self.store.read(task_id))
+        return record.status, nodes, fold_groups(nodes)
+
+    async def trajectory(self, task_id: str) -> list[TrajectoryItem]:
+        """The task's trajectory, derived from its events."""
+        if await self.store.get_task(task_id) is None:
+            raise NotFound(f"task {task_id}")
+        await self.events.flush(task_id)
+        return build_trajectory(await self.store.read(task_id))
+
+    # -- sessions -------------------------------------------------------------------------
+    async def _touch_session(self, task: Task) -> None:
+        session = self._sessions.get(task.session_id)
+        if session is None:
+            session = await self.store.get_session(task.session_id)
+        now = datetime.now(UTC)
+        if session is None:
+            session = Session(id=task.session_id, user_id=task.user_id, created_at=now)
+        session.updated_at = now
+        session.task_ids.append(task.id)
+        self._sessions[session.id] = session
+        await self.store.put_session(session)
+
+    async def save_session(self, task: Task, context: Context) -> None:
+        """Store the session-level state a task leaves behind."""
+        if not context.session:
+            return
+        session = self._sessions.get(task.session_id) or await self.store.get_session(
+            task.session_id
+        ) or Session(id=task.session_id, user_id=task.user_id)  # fmt: skip
+        session.state = Payload.of(context.session)
+        session.updated_at = datetime.now(UTC)
+        self._sessions[session.id] = session
+        await self.store.put_session(session)
+
+    # -- handlers -------------------------------------------------------------------------
+    def tool_spec(self, name: str) -> HandlerSpec | None:
+        fn = self.registry.tools.get(name)
+        if fn is not None:
+            return fn.spec
+        return self.remote.spec(name, HandlerKind.TOOL) if self.remote else None
+
+    async def invoke_tool(self, name: str, arguments: Any, *, call_id: str, attempt: int,
+                          task: Task, context: Context) -> Any:  # fmt: skip
+        """One attempt of a tool call, in-process or on a worker."""
+        fn = self.registry.tools.get(name)
+        if fn is not None:
+            return await fn.invoke(arguments, context=context)
+        if self.remote is not None and self.remote.spec(name, HandlerKind.TOOL) is not None:
+            return await self.remote.invoke(name, HandlerKind.TOOL, arguments, call_id=call_id,
+                                            attempt=attempt, task=task)  # fmt: skip
+        raise _not_found("tool", name)
+
+    async def invoke_hook(self, name: str, point: str, request: dict[str, Any],
+                          context: Context) -> Any:  # fmt: skip
+        """Run one hook, in-process or on a worker."""
+        fn = self.registry.hooks.get(name)
+        if fn is not None:
+            return await fn.invoke(request, context=context)
+        if self.remote is not None and self.remote.spec(name, HandlerKind.HOOK) is not None:
+            return await self.remote.invoke(name, HandlerKind.HOOK, request, call_id=uuid.uuid4().hex,
+                                            attempt=1, task=None, hook_point=point)  # fmt: skip
+        raise _not_found("hook", name)
+
+
+def _not_found(kind: str, name: str) -> HandlerFailed:
+    from aworld_client import Failure
+
+    return HandlerFailed(Failure(type=f"{kind.capitalize()}NotFound", non_retryable=True,
+                                 message=f"no {kind} named {name!r} is registered or served"))

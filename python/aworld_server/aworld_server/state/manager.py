@@ -1,0 +1,179 @@
+"""Run-node state: the execution tree of a task (task -> agent steps -> tool calls, hooks,
+sub-tasks), each node a small state machine INIT -> RUNNING -> terminal.
+
+Every change is recorded as a RunNodeChanged event, so a task's tree can be rebuilt from its log
+(:func:`fold_nodes`). Waiting for a node to finish is by notification, never by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from aworld_client import (
+    Event,
+    Failure,
+    NodeGroup,
+    Payload,
+    RunNode,
+    RunNodeChanged,
+    RunNodeKind,
+    RunNodeStatus,
+)
+
+from aworld_server.errors import FailedPrecondition, NotFound
+from aworld_server.events.manager import EventManager
+
+__all__ = ["StateManager", "fold_groups", "fold_nodes", "group_status"]
+
+_ALLOWED: dict[RunNodeStatus, frozenset[RunNodeStatus]] = {
+    RunNodeStatus.INIT: frozenset(RunNodeStatus) - {RunNodeStatus.UNSPECIFIED, RunNodeStatus.INIT},
+    RunNodeStatus.RUNNING: frozenset(RunNodeStatus)
+    - {RunNodeStatus.UNSPECIFIED, RunNodeStatus.INIT, RunNodeStatus.RUNNING},
+}
+
+
+def group_status(nodes: Iterable[RunNode]) -> RunNodeStatus:
+    """RUNNING while any member is live, FAILED if any failed, else SUCCEEDED."""
+    statuses = [n.status for n in nodes]
+    if any(not s.is_terminal for s in statuses):
+        return RunNodeStatus.RUNNING
+    if any(s != RunNodeStatus.SUCCEEDED for s in statuses):
+        return RunNodeStatus.FAILED
+    return RunNodeStatus.SUCCEEDED
+
+
+def fold_nodes(events: Iterable[Event]) -> list[RunNode]:
+    """The latest state of every run node in a task's events, in creation order."""
+    nodes: dict[str, RunNode] = {}
+    for event in events:
+        if isinstance(event.body, RunNodeChanged) and event.body.node is not None:
+            nodes[event.body.node.id] = event.body.node
+    return list(nodes.values())
+
+
+def fold_groups(nodes: Iterable[RunNode]) -> list[NodeGroup]:
+    """Node groups implied by the nodes' ``group_id``, with their derived status."""
+    members: dict[str, list[RunNode]] = {}
+    for node in nodes:
+        if node.group_id:
+            members.setdefault(node.group_id, []).append(node)
+    return [
+        NodeGroup(
+            id=group_id, task_id=group[0].task_id, parent_node_id=group[0].parent_id,
+            node_ids=[n.id for n in group], status=group_status(group),
+        )  # fmt: skip
+        for group_id, group in members.items()
+    ]
+
+
+class StateManager:
+    """Creates and advances the run nodes of the tasks running in this process."""
+
+    def __init__(self, events: EventManager) -> None:
+        self._events = events
+        self._nodes: dict[str, RunNode] = {}
+        self._done: dict[str, asyncio.Event] = {}
+        self._by_task: dict[str, list[str]] = {}
+        self._groups: dict[str, NodeGroup] = {}
+
+    def start(
+        self,
+        task_id: str,
+        kind: RunNodeKind,
+        name: str = "",
+        *,
+        parent_id: str = "",
+        group_id: str = "",
+        attempt: int = 1,
+        session_id: str = "",
+        node_id: str = "",
+    ) -> RunNode:
+        """Create a node that starts running now (one event: RUNNING)."""
+        now = datetime.now(UTC)
+        node = RunNode(
+            id=node_id or uuid.uuid4().hex,
+            task_id=task_id,
+            session_id=session_id,
+            parent_id=parent_id,
+            kind=kind,
+            name=name,
+            status=RunNodeStatus.RUNNING,
+            attempt=attempt,
+            created_at=now,
+            started_at=now,
+            group_id=group_id,
+        )
+        self._nodes[node.id] = node
+        self._done[node.id] = asyncio.Event()
+        self._by_task.setdefault(task_id, []).append(node.id)
+        self._events.emit_nowait(task_id, RunNodeChanged(node=replace(node)))
+        return node
+
+    def finish(
+        self,
+        node_id: str,
+        status: RunNodeStatus,
+        *,
+        result: Payload | None = None,
+        failure: Failure | None = None,
+    ) -> RunNode:
+        """Move a running node to a terminal status (one event) and wake its waiters."""
+        node = self._nodes.get(node_id)
+        if node is None:
+            raise NotFound(f"run node {node_id}")
+        if status not in _ALLOWED.get(node.status, frozenset()) or not status.is_terminal:
+            raise FailedPrecondition(f"run node {node_id}: {node.status.name} -> {status.name}")
+        node.status = status
+        node.result = result
+        node.failure = failure
+        node.ended_at = datetime.now(UTC)
+        self._events.emit_nowait(node.task_id, RunNodeChanged(node=replace(node)))
+        self._done[node_id].set()
+        return node
+
+    def group(self, task_id: str, parent_node_id: str, node_ids: list[str]) -> NodeGroup:
+        """Declare that the given nodes fan out together from ``parent_node_id``."""
+        group = NodeGroup(
+            id=uuid.uuid4().hex, task_id=task_id, parent_node_id=parent_node_id,
+            node_ids=list(node_ids), status=RunNodeStatus.RUNNING,
+        )  # fmt: skip
+        self._groups[group.id] = group
+        for node_id in node_ids:
+            self._nodes[node_id].group_id = group.id
+        return group
+
+    async def wait(self, node_id: str) -> RunNode:
+        """Wait until the node reaches a terminal status."""
+        done = self._done.get(node_id)
+        if done is None:
+            raise NotFound(f"run node {node_id}")
+        await done.wait()
+        return self._nodes[node_id]
+
+    async def join(self, group_id: str) -> NodeGroup:
+        """Wait until every node of the group is terminal; return it with its derived status."""
+        group = self._groups[group_id]
+        for node_id in group.node_ids:
+            await self.wait(node_id)
+        group.status = group_status(self._nodes[n] for n in group.node_ids)
+        return group
+
+    def nodes(self, task_id: str) -> list[RunNode]:
+        """The task's nodes in creation order (live tasks only; finished ones: fold_nodes)."""
+        return [self._nodes[n] for n in self._by_task.get(task_id, [])]
+
+    def groups(self, task_id: str) -> list[NodeGroup]:
+        """The task's node groups (live tasks only)."""
+        return [g for g in self._groups.values() if g.task_id == task_id]
+
+    def release(self, task_id: str) -> None:
+        """Forget a finished task's nodes (its events keep them)."""
+        for node_id in self._by_task.pop(task_id, []):
+            self._nodes.pop(node_id, None)
+            self._done.pop(node_id, None)
+        for group_id in [g.id for g in self._groups.values() if g.task_id == task_id]:
+            del self._groups[group_id]

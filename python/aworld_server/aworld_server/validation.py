@@ -1,0 +1,87 @@
+"""Validation of submitted tasks: every problem at once, as field violations."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from aworld_client import SwarmTopology, Task
+
+from aworld_server.errors import FieldViolation, InvalidArgument
+from aworld_server.hooks import HOOK_POINTS
+
+if TYPE_CHECKING:
+    from aworld_server.runtime import Runtime
+
+__all__ = ["validate_task"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def validate_task(task: Task, runtime: Runtime) -> None:
+    """Raise InvalidArgument listing every invalid field of ``task``."""
+    problems: list[FieldViolation] = []
+
+    def bad(path: str, description: str) -> None:
+        problems.append(FieldViolation(path, description))
+
+    if task.id and not _ID.match(task.id):
+        bad("task.id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
+    if task.session_id and not _ID.match(task.session_id):
+        bad("task.session_id", "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
+    if task.input is None or task.input.is_empty or task.input.as_text() == "":
+        bad("task.input", "is required and must not be empty")
+    conf = task.conf
+    runner = conf.runner if conf else ""
+    if runner and runner not in runtime.registry.runners:
+        bad("task.conf.runner", f"unknown runner {runner!r}")
+    if conf and conf.budgets:
+        b = conf.budgets
+        for name in ("max_steps", "max_tool_calls", "max_tokens"):
+            if getattr(b, name) < 0:
+                bad(f"task.conf.budgets.{name}", "must not be negative")
+        if b.max_wall_time is not None and b.max_wall_time.total_seconds() < 0:
+            bad("task.conf.budgets.max_wall_time", "must not be negative")
+    if task.retry_policy:
+        policy = task.retry_policy
+        if policy.maximum_attempts < 0:
+            bad("task.retry_policy.maximum_attempts", "must not be negative")
+        if policy.backoff_coefficient and policy.backoff_coefficient < 1:
+            bad("task.retry_policy.backoff_coefficient", "must be at least 1")
+    for point in task.hooks:
+        if point not in HOOK_POINTS:
+            bad(f"task.hooks[{point}]", f"unknown hook point; known: {sorted(HOOK_POINTS)}")
+    if task.engine and task.engine not in runtime.engine_names():
+        bad("task.engine", f"unknown engine {task.engine!r}")
+
+    swarm = task.swarm
+    if swarm is None or not swarm.agents:
+        if not runner:
+            bad("task.swarm", "is required: at least one agent (or a custom conf.runner)")
+    else:
+        names = [a.name for a in swarm.agents]
+        for i, agent in enumerate(swarm.agents):
+            path = f"task.swarm.agents[{i}]"
+            if not _NAME.match(agent.name):
+                bad(f"{path}.name", "must be 1-128 characters of letters, digits, '_', '.' or '-'")
+            elif names.count(agent.name) > 1:
+                bad(f"{path}.name", f"duplicate agent name {agent.name!r}")
+            for j, target in enumerate(agent.handoffs):
+                if target not in names:
+                    bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
+            local = agent.name in runtime.registry.agents
+            if not local and not agent.remote_handler:
+                provider = agent.model.provider if agent.model else ""
+                if agent.model is None:
+                    bad(f"{path}.model", "is required for an agent not registered on the server")
+                elif not runtime.models.known(provider):
+                    bad(f"{path}.model.provider", f"unknown model provider {provider!r}")
+        if swarm.root_agent and swarm.root_agent not in names:
+            bad("task.swarm.root_agent", f"{swarm.root_agent!r} is not an agent of this swarm")
+        if swarm.topology == SwarmTopology.SINGLE and len(names) > 1:
+            bad("task.swarm.topology", "SINGLE takes exactly one agent")
+        if swarm.topology.name.startswith("UNKNOWN_"):  # sent by a newer client
+            bad("task.swarm.topology", f"unknown topology {int(swarm.topology)}")
+    if problems:
+        raise InvalidArgument("invalid task", problems)
