@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from aworld_client import (
     AgentSpec,
     ExecutionMode,
@@ -33,7 +32,9 @@ def scripted(script: list[dict[str, Any]], *, loop: bool = False) -> ModelConfig
 
 def add_chain_script(steps: int) -> list[dict[str, Any]]:
     """N agent steps: N-1 `add` calls (each adds 1 to the previous result), then the answer."""
-    script: list[dict[str, Any]] = [{"tool_calls": [{"name": "add", "arguments": {"a": 0, "b": 1}}]}]
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "add", "arguments": {"a": 0, "b": 1}}]}
+    ]
     for _ in range(steps - 2):
         script.append(
             {"tool_calls": [{"name": "add", "arguments": {"a": "{last_tool_output}", "b": 1}}]}
@@ -56,8 +57,9 @@ def make_task() -> Callable[..., Task]:
         conf = conf or TaskConfig()
         conf.execution_mode = mode
         agent = AgentSpec(name="solver", tool_names=["add"], model=scripted(script, loop=loop))
-        return Task(input=Payload.from_text(input), swarm=Swarm(agents=[agent]), conf=conf,
-                    **task_fields)  # fmt: skip
+        return Task(
+            input=Payload.from_text(input), swarm=Swarm(agents=[agent]), conf=conf, **task_fields
+        )
 
     return build
 

@@ -7,8 +7,6 @@ from datetime import timedelta
 from typing import ClassVar
 
 import pytest
-from conftest import add_chain_script
-
 from aworld_client import (
     Budgets,
     ExecutionMode,
@@ -25,14 +23,22 @@ from aworld_client import (
 )
 from aworld_client.handlers import tool
 from aworld_server import InvalidArgument, Runner, Runtime
+from conftest import add_chain_script
 
 
 def _shape(items: list) -> list[tuple]:
     return [
-        (i.meta.step, i.meta.agent_id, i.action.content, [c.name for c in i.action.tool_calls],
-         i.action.is_agent_finished, [p.value() for p in i.reward.tool_outputs], i.reward.status)
+        (
+            i.meta.step,
+            i.meta.agent_id,
+            i.action.content,
+            [c.name for c in i.action.tool_calls],
+            i.action.is_agent_finished,
+            [p.value() for p in i.reward.tool_outputs],
+            i.reward.status,
+        )
         for i in items
-    ]  # fmt: skip
+    ]
 
 
 async def test_event_and_call_driven_runs_agree(
@@ -64,8 +70,14 @@ async def test_lifecycle_phases_are_recorded_in_order(
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert isinstance(events[0].body, TaskSubmitted)
     phases = [(e.body.phase, e.body.ended) for e in events if isinstance(e.body, LifecyclePhase)]
-    assert phases == [(Phase.PRE_RUN, False), (Phase.PRE_RUN, True), (Phase.DO_RUN, False),
-                      (Phase.DO_RUN, True), (Phase.POST_RUN, False), (Phase.POST_RUN, True)]
+    assert phases == [
+        (Phase.PRE_RUN, False),
+        (Phase.PRE_RUN, True),
+        (Phase.DO_RUN, False),
+        (Phase.DO_RUN, True),
+        (Phase.POST_RUN, False),
+        (Phase.POST_RUN, True),
+    ]
     assert isinstance(events[-1].body, TaskStatusChanged) and events[-1].is_terminal
 
 
@@ -80,13 +92,17 @@ async def test_custom_runner_is_chosen_by_name(runtime: Runtime) -> None:
     runtime.registry.add_runner("echo", EchoRunner)
     from aworld_client import Payload
 
-    response = await runtime.run(Task(input=Payload.from_text("hi"),
-                                      conf=TaskConfig(runner="echo")))  # fmt: skip
+    response = await runtime.run(
+        Task(input=Payload.from_text("hi"), conf=TaskConfig(runner="echo"))
+    )
 
     assert response.status == TaskStatus.SUCCEEDED
     assert response.answer.value() == "echo: hi"
-    lifecycle = [e.body for e in [x async for x in runtime.stream(response.id, follow=False)]
-                 if isinstance(e.body, LifecyclePhase)]  # fmt: skip
+    lifecycle = [
+        e.body
+        for e in [x async for x in runtime.stream(response.id, follow=False)]
+        if isinstance(e.body, LifecyclePhase)
+    ]
     assert {p.runner for p in lifecycle} == {"echo"}
 
 
@@ -95,11 +111,12 @@ async def test_endless_task_stops_at_max_steps_with_partial_answer(
     runtime: Runtime, make_task: Callable[..., Task], mode: ExecutionMode
 ) -> None:
     forever = [
-        {"content": "still working, last={last_tool_output}",
-         "tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]},
-    ]  # fmt: skip
-    task = make_task(forever, loop=True, mode=mode,
-                     conf=TaskConfig(budgets=Budgets(max_steps=7)))  # fmt: skip
+        {
+            "content": "still working, last={last_tool_output}",
+            "tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}],
+        },
+    ]
+    task = make_task(forever, loop=True, mode=mode, conf=TaskConfig(budgets=Budgets(max_steps=7)))
 
     response = await runtime.run(task)
 
@@ -110,7 +127,9 @@ async def test_endless_task_stops_at_max_steps_with_partial_answer(
     assert response.failure is not None and response.failure.type == "max_steps"
 
 
-async def test_tool_call_budget_interrupts(runtime: Runtime, make_task: Callable[..., Task]) -> None:
+async def test_tool_call_budget_interrupts(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
     task = make_task(add_chain_script(10), conf=TaskConfig(budgets=Budgets(max_tool_calls=3)))
     response = await runtime.run(task)
     assert response.status == TaskStatus.INTERRUPTED
@@ -139,8 +158,10 @@ async def test_wall_clock_budget_times_out_a_slow_tool(
         return a + b
 
     runtime.registry.add_tool(stuck_add)
-    task = make_task(add_chain_script(3),
-                     conf=TaskConfig(budgets=Budgets(max_wall_time=timedelta(milliseconds=200))))
+    task = make_task(
+        add_chain_script(3),
+        conf=TaskConfig(budgets=Budgets(max_wall_time=timedelta(milliseconds=200))),
+    )
     response = await runtime.run(task)
 
     assert response.status == TaskStatus.TIMED_OUT
@@ -166,7 +187,9 @@ async def test_cancel_ends_a_running_task(runtime: Runtime, make_task: Callable[
     submitted = await runtime.submit(make_task(add_chain_script(3)))
     await started.wait()
 
-    assert await runtime.cancel(submitted.task_id, "user changed their mind") == TaskStatus.CANCELLED
+    assert (
+        await runtime.cancel(submitted.task_id, "user changed their mind") == TaskStatus.CANCELLED
+    )
     view = await runtime.get_task(submitted.task_id)
     assert view.response.status == TaskStatus.CANCELLED
     assert await runtime.cancel(submitted.task_id) == TaskStatus.CANCELLED  # idempotent
@@ -182,8 +205,10 @@ async def test_failing_tool_is_observed_by_the_agent(
         raise ValueError("adder is broken")
 
     runtime.registry.add_tool(broken_add)
-    script = [{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]},
-              {"content": "tool said {last_tool_output}"}]  # fmt: skip
+    script = [
+        {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]},
+        {"content": "tool said {last_tool_output}"},
+    ]
     task = make_task(script, retry_policy=RetryPolicy(maximum_attempts=1))
     response = await runtime.run(task)
 
@@ -192,8 +217,11 @@ async def test_failing_tool_is_observed_by_the_agent(
     trajectory = await runtime.trajectory(response.id)
     assert trajectory[0].reward.status == "failed"
 
-    task = make_task(script, retry_policy=RetryPolicy(maximum_attempts=1),
-                     conf=TaskConfig(tool_error_policy=ToolErrorPolicy.FAIL_TASK))
+    task = make_task(
+        script,
+        retry_policy=RetryPolicy(maximum_attempts=1),
+        conf=TaskConfig(tool_error_policy=ToolErrorPolicy.FAIL_TASK),
+    )
     failed = await runtime.run(task)
     assert failed.status == TaskStatus.FAILED
     assert failed.failure is not None and failed.failure.type == "ValueError"
@@ -210,8 +238,13 @@ async def test_invalid_tasks_are_rejected_with_every_field_violation(runtime: Ru
     with pytest.raises(InvalidArgument) as caught:
         await runtime.submit(bad)
     fields = {v.field for v in caught.value.violations}
-    assert {"task.input", "task.swarm.agents[0].handoffs[0]", "task.swarm.agents[1].name",
-            "task.conf.budgets.max_steps", "task.swarm.agents[0].model"} <= fields  # fmt: skip
+    assert {
+        "task.input",
+        "task.swarm.agents[0].handoffs[0]",
+        "task.swarm.agents[1].name",
+        "task.conf.budgets.max_steps",
+        "task.swarm.agents[0].model",
+    } <= fields
 
 
 async def test_same_request_id_gives_one_task(

@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 import pydantic
 
@@ -88,7 +88,7 @@ class HandlerFunction(Generic[P, R]):
         kwargs = self.validate(arguments)
         kwargs.update({k: v for k, v in injected.items() if k in self._injected})
         if self.is_async:
-            result = await self.fn(**kwargs)  # type: ignore[misc]
+            result = await self.fn(**kwargs)  # type: ignore[misc,call-arg]
         else:
             result = await asyncio.to_thread(functools.partial(self.fn, **kwargs))
         return to_jsonable(result)
@@ -129,8 +129,8 @@ def _build(
     handler_name = name or fn.__name__
     # Hooks receive a description of the occurrence and read only the keys they declare;
     # tools and agents must match their schema exactly.
-    extra = "ignore" if kind == HandlerKind.HOOK else "forbid"
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    extra: Literal["ignore", "forbid"] = "ignore" if kind == HandlerKind.HOOK else "forbid"
+    model = pydantic.create_model(
         f"{handler_name}_input", __config__=pydantic.ConfigDict(extra=extra), **fields
     )
     schema = model.model_json_schema()
@@ -203,8 +203,16 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> HandlerFunction[Any, Any]:
-        return _build(f, HandlerKind.TOOL, name, description, idempotent=idempotent,
-                      timeout=timeout, retry_policy=retry_policy, version=version)
+        return _build(
+            f,
+            HandlerKind.TOOL,
+            name,
+            description,
+            idempotent=idempotent,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            version=version,
+        )
 
     return wrap(fn) if fn is not None else wrap
 
@@ -223,7 +231,10 @@ def hook(
 
 
 def agent(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
     description: str | None = None,
 ) -> Any:
     """Declare a remote agent policy: it receives an observation and returns a decision."""

@@ -19,16 +19,38 @@ from aworld_client.task import Task, TaskResponse, TaskStatus
 from aworld_client.trajectory import TrajectoryItem
 
 __all__ = [
-    "CancelTaskRequest", "CancelTaskResponse", "CompleteCallbackRequest",
-    "CompleteCallbackResponse", "GetSessionRequest", "GetSessionResponse", "GetTaskRequest",
-    "GetTaskResponse", "GetTaskStateRequest", "GetTaskStateResponse", "GetTrajectoryRequest",
-    "GetTrajectoryResponse", "InvokeHandlerRequest", "InvokeHandlerResponse",
-    "ListHandlersRequest", "ListHandlersResponse", "ListSessionsRequest", "ListSessionsResponse",
-    "ListTasksRequest", "ListTasksResponse", "ListWorkersRequest", "ListWorkersResponse",
-    "ProvideInputRequest", "ProvideInputResponse", "RunTaskRequest", "RunTaskResponse",
-    "StreamEventsRequest", "StreamEventsResponse", "SubmitTaskRequest", "SubmitTaskResponse",
+    "CancelTaskRequest",
+    "CancelTaskResponse",
+    "CompleteCallbackRequest",
+    "CompleteCallbackResponse",
+    "GetSessionRequest",
+    "GetSessionResponse",
+    "GetTaskRequest",
+    "GetTaskResponse",
+    "GetTaskStateRequest",
+    "GetTaskStateResponse",
+    "GetTrajectoryRequest",
+    "GetTrajectoryResponse",
+    "InvokeHandlerRequest",
+    "InvokeHandlerResponse",
+    "ListHandlersRequest",
+    "ListHandlersResponse",
+    "ListSessionsRequest",
+    "ListSessionsResponse",
+    "ListTasksRequest",
+    "ListTasksResponse",
+    "ListWorkersRequest",
+    "ListWorkersResponse",
+    "ProvideInputRequest",
+    "ProvideInputResponse",
+    "RunTaskRequest",
+    "RunTaskResponse",
+    "StreamEventsRequest",
+    "StreamEventsResponse",
+    "SubmitTaskRequest",
+    "SubmitTaskResponse",
     "TaskSummary",
-]  # fmt: skip
+]
 
 
 @proto_model(pb.SubmitTaskRequest)

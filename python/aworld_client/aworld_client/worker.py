@@ -305,12 +305,20 @@ class _Connection:
             elif isinstance(message, CancelCall):
                 task = self._calls.get((message.call_id, message.attempt))
                 if task is not None:
-                    log.info("cancelling call %s attempt %d: %s",
-                             message.call_id, message.attempt, message.reason)
+                    log.info(
+                        "cancelling call %s attempt %d: %s",
+                        message.call_id,
+                        message.attempt,
+                        message.reason,
+                    )
                     task.cancel()
             elif isinstance(message, CallRejected):
-                log.warning("call %s attempt %d rejected by the server: %s",
-                            message.call_id, message.attempt, message.reason)
+                log.warning(
+                    "call %s attempt %d rejected by the server: %s",
+                    message.call_id,
+                    message.attempt,
+                    message.reason,
+                )
 
     async def _write(self) -> None:
         while (message := await self._outbox.get()) is not None:
@@ -340,8 +348,11 @@ class _Connection:
         key = (call.call_id, call.attempt)
         if not self._accepting:
             # The handler never ran, so the server may safely run the call elsewhere.
-            failure = Failure(type="WorkerStopping", message="the worker is shutting down",
-                              source=f"worker:{self._worker.worker_id}")
+            failure = Failure(
+                type="WorkerStopping",
+                message="the worker is shutting down",
+                source=f"worker:{self._worker.worker_id}",
+            )
             self._send(CallCompleted(call_id=call.call_id, attempt=call.attempt, outcome=failure))
             return
         if key in self._calls:

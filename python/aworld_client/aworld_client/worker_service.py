@@ -15,9 +15,17 @@ from aworld_client.common import Failure, Payload
 from aworld_client.handler import HandlerKind, HandlerSpec
 
 __all__ = [
-    "Call", "CallChunk", "CallCompleted", "CallRejected", "CancelCall", "ConnectRequest",
-    "ConnectResponse", "Heartbeat", "Hello", "Welcome",
-]  # fmt: skip
+    "Call",
+    "CallChunk",
+    "CallCompleted",
+    "CallRejected",
+    "CancelCall",
+    "ConnectRequest",
+    "ConnectResponse",
+    "Heartbeat",
+    "Hello",
+    "Welcome",
+]
 
 
 @proto_model(pb.Hello)

@@ -1,13 +1,13 @@
 """Errors raised by the runtime. One base class; the gRPC layer maps them to status codes.
 
-    RuntimeError_ (AWorldError)
-    ├── InvalidArgument          bad input; carries field violations   -> INVALID_ARGUMENT
-    ├── NotFound                 unknown task, session, handler, ...   -> NOT_FOUND
-    ├── FailedPrecondition       valid request, wrong state            -> FAILED_PRECONDITION
-    ├── ResourceExhausted        overload, queue full, too large       -> RESOURCE_EXHAUSTED
-    ├── PermissionDenied         authenticated but not allowed         -> PERMISSION_DENIED
-    ├── Unauthenticated          no or bad credentials                 -> UNAUTHENTICATED
-    └── DeadlineExceeded         ran out of time                       -> DEADLINE_EXCEEDED
+RuntimeError_ (AWorldError)
+├── InvalidArgument          bad input; carries field violations   -> INVALID_ARGUMENT
+├── NotFound                 unknown task, session, handler, ...   -> NOT_FOUND
+├── FailedPrecondition       valid request, wrong state            -> FAILED_PRECONDITION
+├── ResourceExhausted        overload, queue full, too large       -> RESOURCE_EXHAUSTED
+├── PermissionDenied         authenticated but not allowed         -> PERMISSION_DENIED
+├── Unauthenticated          no or bad credentials                 -> UNAUTHENTICATED
+└── DeadlineExceeded         ran out of time                       -> DEADLINE_EXCEEDED
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 from aworld_client import (
     Event,
     ExecutionMode,
-    RunMode,
     HandlerKind,
     HandlerSpec,
     NodeGroup,
     Payload,
+    RunMode,
     RunNode,
     Session,
     Task,
@@ -58,8 +58,17 @@ class RemoteHandlers(Protocol):
 
     def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None: ...
 
-    async def invoke(self, name: str, kind: HandlerKind, arguments: Any, *, call_id: str,
-                     attempt: int, task: Task | None, hook_point: str = "") -> Any: ...  # fmt: skip
+    async def invoke(
+        self,
+        name: str,
+        kind: HandlerKind,
+        arguments: Any,
+        *,
+        call_id: str,
+        attempt: int,
+        task: Task | None,
+        hook_point: str = "",
+    ) -> Any: ...
 
     async def cancel_task(self, task_id: str, reason: str) -> None: ...
 
@@ -176,9 +185,7 @@ class Runtime:
         task.session_id = task.session_id or uuid.uuid4().hex
         await self._touch_session(task)
         await self.events.open_task(task.id, task.session_id)
-        await self.events.emit(
-            task.id, TaskSubmitted(task=task, request_id=request_id), sync=True
-        )
+        await self.events.emit(task.id, TaskSubmitted(task=task, request_id=request_id), sync=True)
         self._launch(task)
         return SubmitResult(task.id, task.session_id, created=True)
 
@@ -202,10 +209,15 @@ class Runtime:
     def runner_for(self, task: Task) -> Runner:
         """The runner a task asks for: a custom one by name, else by execution mode."""
         conf = task.conf
-        name = conf.runner if conf and conf.runner else (
-            CallRunner.name if conf and conf.execution_mode == ExecutionMode.CALL_DRIVEN
-            else EventRunner.name
-        )  # fmt: skip
+        name = (
+            conf.runner
+            if conf and conf.runner
+            else (
+                CallRunner.name
+                if conf and conf.execution_mode == ExecutionMode.CALL_DRIVEN
+                else EventRunner.name
+            )
+        )
         cls = self.registry.runners.get(name)
         if cls is None:
             raise NotFound(f"runner {name!r}")
@@ -258,8 +270,9 @@ class Runtime:
         runner.cancel()
         return (await self.wait(task_id)).status
 
-    def stream(self, task_id: str, after_seq: int = 0, *, follow: bool = True
-               ) -> AsyncIterator[Event]:  # fmt: skip
+    def stream(
+        self, task_id: str, after_seq: int = 0, *, follow: bool = True
+    ) -> AsyncIterator[Event]:
         """The task's events after ``after_seq``; with ``follow``, live until terminal."""
         return self.events.stream(task_id, after_seq, follow=follow)
 
@@ -310,9 +323,11 @@ class Runtime:
         """Store the session-level state a task leaves behind."""
         if not context.session:
             return
-        session = self._sessions.get(task.session_id) or await self.store.get_session(
-            task.session_id
-        ) or Session(id=task.session_id, user_id=task.user_id)  # fmt: skip
+        session = (
+            self._sessions.get(task.session_id)
+            or await self.store.get_session(task.session_id)
+            or Session(id=task.session_id, user_id=task.user_id)
+        )
         session.state = Payload.of(context.session)
         session.updated_at = datetime.now(UTC)
         self._sessions[session.id] = session
@@ -325,31 +340,46 @@ class Runtime:
             return fn.spec
         return self.remote.spec(name, HandlerKind.TOOL) if self.remote else None
 
-    async def invoke_tool(self, name: str, arguments: Any, *, call_id: str, attempt: int,
-                          task: Task, context: Context) -> Any:  # fmt: skip
+    async def invoke_tool(
+        self, name: str, arguments: Any, *, call_id: str, attempt: int, task: Task, context: Context
+    ) -> Any:
         """One attempt of a tool call, in-process or on a worker."""
         fn = self.registry.tools.get(name)
         if fn is not None:
             return await fn.invoke(arguments, context=context)
         if self.remote is not None and self.remote.spec(name, HandlerKind.TOOL) is not None:
-            return await self.remote.invoke(name, HandlerKind.TOOL, arguments, call_id=call_id,
-                                            attempt=attempt, task=task)  # fmt: skip
+            return await self.remote.invoke(
+                name, HandlerKind.TOOL, arguments, call_id=call_id, attempt=attempt, task=task
+            )
         raise _not_found("tool", name)
 
-    async def invoke_hook(self, name: str, point: str, request: dict[str, Any],
-                          context: Context) -> Any:  # fmt: skip
+    async def invoke_hook(
+        self, name: str, point: str, request: dict[str, Any], context: Context
+    ) -> Any:
         """Run one hook, in-process or on a worker."""
         fn = self.registry.hooks.get(name)
         if fn is not None:
             return await fn.invoke(request, context=context)
         if self.remote is not None and self.remote.spec(name, HandlerKind.HOOK) is not None:
-            return await self.remote.invoke(name, HandlerKind.HOOK, request, call_id=uuid.uuid4().hex,
-                                            attempt=1, task=None, hook_point=point)  # fmt: skip
+            return await self.remote.invoke(
+                name,
+                HandlerKind.HOOK,
+                request,
+                call_id=uuid.uuid4().hex,
+                attempt=1,
+                task=None,
+                hook_point=point,
+            )
         raise _not_found("hook", name)
 
 
 def _not_found(kind: str, name: str) -> HandlerFailed:
     from aworld_client import Failure
 
-    return HandlerFailed(Failure(type=f"{kind.capitalize()}NotFound", non_retryable=True,
-                                 message=f"no {kind} named {name!r} is registered or served"))
+    return HandlerFailed(
+        Failure(
+            type=f"{kind.capitalize()}NotFound",
+            non_retryable=True,
+            message=f"no {kind} named {name!r} is registered or served",
+        )
+    )

@@ -57,14 +57,18 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
             if item is None:
                 item = TrajectoryItem(
                     meta=TrajectoryMeta(
-                        session_id=event.session_id, task_id=event.task_id, task_name=task_name,
-                        agent_id=node.name, step=len(items) + 1, execute_time=node.started_at,
+                        session_id=event.session_id,
+                        task_id=event.task_id,
+                        task_name=task_name,
+                        agent_id=node.name,
+                        step=len(items) + 1,
+                        execute_time=node.started_at,
                         pre_agent=previous_agent,
                     ),
                     state=TrajectoryState(input=pending_input.pop(node.name, None)),
                     action=TrajectoryAction(),
                     reward=TrajectoryReward(status="success"),
-                )  # fmt: skip
+                )
                 by_node[node.id] = item
                 items.append(item)
                 previous_agent = node.name
@@ -78,8 +82,7 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
             item = call_item.pop(body.call_id, None)
             if item is not None and item.reward is not None:
                 if body.failure is not None:
-                    error = {"error": {"type": body.failure.type,
-                                       "message": body.failure.message}}  # fmt: skip
+                    error = {"error": {"type": body.failure.type, "message": body.failure.message}}
                     item.reward.tool_outputs.append(Payload.of(error))
                     item.reward.status = "failed"
                 else:
@@ -103,10 +106,11 @@ def _set_action(item: TrajectoryItem, result: Payload | None, *, failed: bool) -
     if not isinstance(decision, dict):
         decision = {}
     calls = [
-        ToolCall(id=c.get("id", ""), name=c.get("name", ""),
-                 arguments=Payload.of(c.get("arguments", {})))
+        ToolCall(
+            id=c.get("id", ""), name=c.get("name", ""), arguments=Payload.of(c.get("arguments", {}))
+        )
         for c in decision.get("tool_calls", [])
-    ]  # fmt: skip
+    ]
     item.action = TrajectoryAction(
         content=str(decision.get("content", "")), tool_calls=calls, is_agent_finished=not calls
     )

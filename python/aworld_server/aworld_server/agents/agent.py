@@ -9,7 +9,7 @@ from aworld_client import AgentSpec, ModelConfig, SwarmTopology
 from aworld_client import Swarm as SwarmSpec
 from aworld_client.handlers import HandlerFunction
 
-from aworld_server.agents.model import Model, ModelResponse
+from aworld_server.agents.model import ChunkSink, Model, ModelResponse
 from aworld_server.context import AgentState
 
 __all__ = ["Agent", "HandoffSwarm", "Swarm", "TeamSwarm", "WorkflowSwarm"]
@@ -56,12 +56,18 @@ class Agent:
             handoffs=list(self.handoffs),
         )
 
-    async def decide(self, state: AgentState, tools: Sequence[dict[str, Any]]) -> ModelResponse:
+    async def decide(
+        self,
+        state: AgentState,
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_chunk: ChunkSink | None = None,
+    ) -> ModelResponse:
         """One policy step: the model's answer to the conversation so far."""
         if self.model is None:
             raise RuntimeError(f"agent {self.name} has no model")
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return await self.model.complete(system + state.messages, tools)
+        return await self.model.complete(system + state.messages, tools, on_chunk=on_chunk)
 
 
 class Swarm:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aworld_client import Usage
 
-__all__ = ["Model", "ModelResponse", "ScriptedModel", "ToolCallRequest"]
+__all__ = ["ChunkSink", "Model", "ModelResponse", "ScriptedModel", "ToolCallRequest"]
 
 
 @dataclass(slots=True)
@@ -37,11 +37,22 @@ class ModelResponse:
     model: str = ""
 
 
+ChunkSink = Callable[[str], Awaitable[None]]
+
+
 class Model(Protocol):
-    """A chat model. ``tools`` are function declarations ``{"name", "description", "parameters"}``."""
+    """A chat model. ``tools`` are function declarations ``{"name", "description", "parameters"}``.
+
+    A model that streams calls ``on_chunk`` with each text fragment as it arrives (the runtime
+    turns them into CHUNK messages) and still returns the complete response.
+    """
 
     async def complete(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_chunk: ChunkSink | None = None,
     ) -> ModelResponse: ...
 
 
@@ -76,7 +87,11 @@ class ScriptedModel:
         return cls(script, loop=bool(options.get("loop", False)))
 
     async def complete(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_chunk: ChunkSink | None = None,
     ) -> ModelResponse:
         if callable(self.script):
             step = self.script(messages)
@@ -96,10 +111,14 @@ class ScriptedModel:
         return ModelResponse(
             content=str(content),
             tool_calls=calls,
-            usage=Usage(prompt_tokens=len(messages), completion_tokens=1,
-                        total_tokens=len(messages) + 1, llm_calls=1),
+            usage=Usage(
+                prompt_tokens=len(messages),
+                completion_tokens=1,
+                total_tokens=len(messages) + 1,
+                llm_calls=1,
+            ),
             model=self.name,
-        )  # fmt: skip
+        )
 
 
 def _last_tool_output(messages: Sequence[dict[str, Any]]) -> str:

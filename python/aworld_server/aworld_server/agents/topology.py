@@ -51,7 +51,9 @@ class ToolResult:
     def as_text(self) -> str:
         """What goes into the conversation: the output as JSON, or an error observation."""
         if self.failure is not None:
-            return json.dumps({"error": {"type": self.failure.type, "message": self.failure.message}})
+            return json.dumps(
+                {"error": {"type": self.failure.type, "message": self.failure.message}}
+            )
         return self.output if isinstance(self.output, str) else json.dumps(self.output)
 
     def to_json(self) -> dict[str, Any]:

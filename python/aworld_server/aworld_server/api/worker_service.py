@@ -30,7 +30,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
     def __init__(self, dispatcher: WorkerDispatcher) -> None:
         self._dispatcher = dispatcher
 
-    async def Connect(  # noqa: N802  (gRPC method name)
+    async def Connect(
         self, request_iterator: AsyncIterator[Any], context: Any
     ) -> AsyncIterator[Any]:
         requests = aiter(request_iterator)

@@ -86,9 +86,7 @@ class CallLedger:
         with increasing numbers."""
         latest = self.latest(attempt.call_id)
         if latest is not None and attempt.call_id in self._live:
-            raise FailedPrecondition(
-                f"call {attempt.call_id} still runs attempt {latest.number}"
-            )
+            raise FailedPrecondition(f"call {attempt.call_id} still runs attempt {latest.number}")
         if latest is not None and attempt.number <= latest.number:
             raise FailedPrecondition(
                 f"call {attempt.call_id} already had attempt {latest.number}; "

@@ -119,8 +119,12 @@ class WorkerDispatcher:
         )
         self._registry.add(session)
         self._watch(session)
-        log.info("worker %s connected from %s serving %s", worker_id, peer or "?",
-                 sorted(n for n, _ in session.specs))
+        log.info(
+            "worker %s connected from %s serving %s",
+            worker_id,
+            peer or "?",
+            sorted(n for n, _ in session.specs),
+        )
         return session
 
     def receive(self, session: WorkerSession, request: ConnectRequest) -> None:
@@ -245,7 +249,7 @@ class WorkerDispatcher:
         """
         call_id = call_id or uuid.uuid4().hex
         if retry_policy is None:
-            spec = self._spec_of(handler, kind)
+            spec = self.spec(handler, kind)
             retry_policy = spec.retry_policy if spec is not None else None
 
         async def attempt(number: int) -> Payload | Pending:
@@ -288,6 +292,10 @@ class WorkerDispatcher:
         """Connected workers, optionally only those serving ``handler_name``."""
         return self._registry.workers(handler_name)
 
+    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+        """The declaration of ``name`` by the most recently connected worker serving it."""
+        return self._registry.spec(name, kind)
+
     def has_handler(self, name: str, kind: HandlerKind) -> bool:
         return bool(self._registry.serving(name, kind))
 
@@ -305,9 +313,6 @@ class WorkerDispatcher:
         return self._rejected
 
     # --- internals ----------------------------------------------------------------------------
-
-    def _spec_of(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
-        return self._registry.spec(name, kind)
 
     async def _acquire(self, attempt: Attempt) -> WorkerSession:
         while True:
@@ -398,8 +403,13 @@ class WorkerDispatcher:
 
     def _reject(self, session: WorkerSession, call_id: str, attempt: int, reason: str) -> None:
         self._rejected += 1
-        log.info("rejected completion of call %s attempt %d from worker %s: %s",
-                 call_id, attempt, session.worker_id, reason)
+        log.info(
+            "rejected completion of call %s attempt %d from worker %s: %s",
+            call_id,
+            attempt,
+            session.worker_id,
+            reason,
+        )
         session.send(
             ConnectResponse(kind=CallRejected(call_id=call_id, attempt=attempt, reason=reason))
         )
@@ -424,8 +434,11 @@ class WorkerDispatcher:
         # The stream stays open: a worker that was only paused (GC, blocked loop, SIGSTOP) and
         # speaks again is revived, and its late results are fenced off rather than lost in a
         # closing stream.
-        log.warning("worker %s missed heartbeats for %ss; presumed dead",
-                    session.worker_id, self._heartbeat_timeout.total_seconds())
+        log.warning(
+            "worker %s missed heartbeats for %ss; presumed dead",
+            session.worker_id,
+            self._heartbeat_timeout.total_seconds(),
+        )
         session.alive = False
         self._registry.remove(session)
         self._lose_attempts(session, "missed heartbeats")

@@ -45,7 +45,9 @@ class WorkerRegistry:
             return None
         return max(sessions, key=lambda s: s.connected_at).specs[(name, kind)]
 
-    def try_acquire(self, name: str, kind: HandlerKind, key: tuple[str, int]) -> WorkerSession | None:
+    def try_acquire(
+        self, name: str, kind: HandlerKind, key: tuple[str, int]
+    ) -> WorkerSession | None:
         """Take a slot on the least-loaded worker serving ``name`` (ties: least recently
         used), or return None when all are busy. Raises NotFound when none serves it."""
         sessions = self.serving(name, kind)

@@ -35,7 +35,9 @@ def check_hello(hello: Hello) -> None:
                 FieldViolation(f"{where}.name", f"{spec.name!r} does not match [A-Za-z0-9_.-]+")
             )
         if spec.kind not in _KINDS:
-            violations.append(FieldViolation(f"{where}.kind", "must be TOOL, AGENT, HOOK or CALLBACK"))
+            violations.append(
+                FieldViolation(f"{where}.kind", "must be TOOL, AGENT, HOOK or CALLBACK")
+            )
         if (spec.name, spec.kind) in seen:
             violations.append(FieldViolation(f"{where}.name", f"{spec.name!r} declared twice"))
         seen.add((spec.name, spec.kind))

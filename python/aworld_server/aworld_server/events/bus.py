@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aworld_client import Message, MessageCategory
+
 from aworld_server.errors import FailedPrecondition
 
 __all__ = ["EventBus", "MemoryEventBus", "Subscription"]

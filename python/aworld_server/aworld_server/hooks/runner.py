@@ -26,15 +26,31 @@ if TYPE_CHECKING:
 
 __all__ = ["HOOK_POINTS", "PERMISSION_POINTS", "HookOutcome", "HookRunner"]
 
-HOOK_POINTS = frozenset({
-    "session_started", "session_finished", "session_failed", "task_created", "task_completed",
-    "agent_started", "agent_stopped", "before_llm_call", "after_llm_call", "before_tool_call",
-    "after_tool_call", "tool_call_failed", "output_process", "post_task_call",
-})  # fmt: skip
+HOOK_POINTS = frozenset(
+    {
+        "session_started",
+        "session_finished",
+        "session_failed",
+        "task_created",
+        "task_completed",
+        "agent_started",
+        "agent_stopped",
+        "before_llm_call",
+        "after_llm_call",
+        "before_tool_call",
+        "after_tool_call",
+        "tool_call_failed",
+        "output_process",
+        "post_task_call",
+    }
+)
 PERMISSION_POINTS = frozenset({"before_tool_call", "before_llm_call"})
 
-_DECISIONS = {"allow": PermissionDecision.ALLOW, "deny": PermissionDecision.DENY,
-              "ask": PermissionDecision.ASK}  # fmt: skip
+_DECISIONS = {
+    "allow": PermissionDecision.ALLOW,
+    "deny": PermissionDecision.DENY,
+    "ask": PermissionDecision.ASK,
+}
 
 
 @dataclass(slots=True)
@@ -81,8 +97,12 @@ class HookRunner:
             return _NOTHING
         outcome = HookOutcome()
         for name in names:
-            request = {"point": point, "task_id": self._task.id,
-                       "session_id": self._task.session_id, **data}  # fmt: skip
+            request = {
+                "point": point,
+                "task_id": self._task.id,
+                "session_id": self._task.session_id,
+                **data,
+            }
             if outcome.updated_input is not None:
                 request["arguments"] = outcome.updated_input
             if outcome.updated_output is not None:
@@ -124,4 +144,3 @@ class HookRunner:
         if answer.get("system_message"):
             record.system_message = str(answer["system_message"])
             outcome.system_messages += (record.system_message,)
-

@@ -73,10 +73,13 @@ class Runner:
         self.execution.root = self.runtime.state.start(
             self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
         )
-        await self.runtime.events.emit(self.task.id, TaskStatusChanged(
-            status=TaskStatus.RUNNING, response=TaskResponse(id=self.task.id,
-                                                             status=TaskStatus.RUNNING),
-        ))  # fmt: skip
+        await self.runtime.events.emit(
+            self.task.id,
+            TaskStatusChanged(
+                status=TaskStatus.RUNNING,
+                response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
+            ),
+        )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
 
@@ -100,18 +103,30 @@ class Runner:
             status_reason=self.reason,
         )
         point = "session_finished" if self.status == TaskStatus.SUCCEEDED else "session_failed"
-        await execution.hooks.fire("task_completed", status=self.status.aworld_name,
-                                   answer=self.answer)  # fmt: skip
+        await execution.hooks.fire(
+            "task_completed", status=self.status.aworld_name, answer=self.answer
+        )
         await execution.hooks.fire(point, status=self.status.aworld_name)
         if execution.root is not None:
-            self.runtime.state.finish(execution.root.id, _NODE_STATUS[self.status],
-                                      result=response.answer, failure=self.failure)  # fmt: skip
+            self.runtime.state.finish(
+                execution.root.id,
+                _NODE_STATUS[self.status],
+                result=response.answer,
+                failure=self.failure,
+            )
         await self.runtime.save_session(self.task, self.context)
-        await self.runtime.events.emit_many(self.task.id, [
-            LifecyclePhase(phase=Phase.POST_RUN, ended=True, runner=self.name,
-                           engine=self.runtime.engine_name),
-            TaskStatusChanged(status=self.status, reason=self.reason, response=response),
-        ])  # fmt: skip
+        await self.runtime.events.emit_many(
+            self.task.id,
+            [
+                LifecyclePhase(
+                    phase=Phase.POST_RUN,
+                    ended=True,
+                    runner=self.name,
+                    engine=self.runtime.engine_name,
+                ),
+                TaskStatusChanged(status=self.status, reason=self.reason, response=response),
+            ],
+        )
         return response
 
     def cancel(self) -> None:
@@ -145,10 +160,15 @@ class Runner:
         except TaskFailed as error:
             self._end(TaskStatus.FAILED, error.failure.type, error.failure)
         except Exception as error:
-            self._end(TaskStatus.FAILED, type(error).__name__,
-                      Failure.from_exception(error, source=f"runner:{self.name}"))  # fmt: skip
-        self.runtime.events.emit_nowait(self.task.id, LifecyclePhase(
-            phase=Phase.POST_RUN, runner=self.name, engine=self.runtime.engine_name))
+            self._end(
+                TaskStatus.FAILED,
+                type(error).__name__,
+                Failure.from_exception(error, source=f"runner:{self.name}"),
+            )
+        self.runtime.events.emit_nowait(
+            self.task.id,
+            LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.runtime.engine_name),
+        )
         return await self.post_run()
 
     def _end(self, status: TaskStatus, reason: str, failure: Failure | None = None) -> None:
@@ -167,10 +187,12 @@ class Runner:
     def _time_limit(self) -> float | None:
         limits = [
             self.execution.limits.max_wall_time.total_seconds()
-            if self.execution.limits.max_wall_time else None,
+            if self.execution.limits.max_wall_time
+            else None,
             (self.task.deadline - datetime.now(UTC)).total_seconds()
-            if self.task.deadline else None,
-        ]  # fmt: skip
+            if self.task.deadline
+            else None,
+        ]
         present = [limit for limit in limits if limit is not None]
         return max(0.0, min(present)) if present else None
 
@@ -183,9 +205,11 @@ class Runner:
     async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
         events = self.runtime.events
         engine = self.runtime.engine_name
-        events.emit_nowait(self.task.id, LifecyclePhase(phase=phase, runner=self.name,
-                                                        engine=engine))  # fmt: skip
+        events.emit_nowait(
+            self.task.id, LifecyclePhase(phase=phase, runner=self.name, engine=engine)
+        )
         result = await body()
-        events.emit_nowait(self.task.id, LifecyclePhase(phase=phase, ended=True,
-                                                        runner=self.name, engine=engine))
+        events.emit_nowait(
+            self.task.id, LifecyclePhase(phase=phase, ended=True, runner=self.name, engine=engine)
+        )
         return result

@@ -42,8 +42,11 @@ class EventRunner(Runner):
                 if bus.pending(self.task.id) == 0:
                     # Handlers run one at a time, so an empty queue here means nothing can
                     # ever arrive: fail loudly instead of hanging.
-                    raise TaskFailed(Failure(type="Stalled", non_retryable=True,
-                                             message="no message left to process"))
+                    raise TaskFailed(
+                        Failure(
+                            type="Stalled", non_retryable=True, message="no message left to process"
+                        )
+                    )
                 message = await bus.consume(self.task.id)
                 answer = await self._handle(message)
                 if answer is not None:
@@ -58,8 +61,11 @@ class EventRunner(Runner):
             assert isinstance(finish, Finish)
             return finish.answer
         follow_ups: list[Message] = []
-        if message.category in (MessageCategory.AGENT, MessageCategory.TOOL,
-                                MessageCategory.OUTPUT):  # fmt: skip
+        if message.category in (
+            MessageCategory.AGENT,
+            MessageCategory.TOOL,
+            MessageCategory.OUTPUT,
+        ):
             follow_ups.append(await self._builtin(message))
         for handler in self.runtime.registry.message_handlers.get(message.category, ()):
             follow_ups.extend(await handler(message) or ())

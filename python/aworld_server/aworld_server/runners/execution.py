@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aworld_client import (
     Budgets,
     Failure,
     LlmCallFinished,
+    Message,
+    MessageCategory,
     Payload,
     RunNode,
     RunNodeKind,
@@ -74,8 +77,9 @@ class _Limits:
     @classmethod
     def of(cls, budgets: Budgets | None) -> _Limits:
         b = budgets or Budgets()
-        return cls(b.max_steps or DEFAULT_MAX_STEPS, b.max_tool_calls, b.max_tokens,
-                   b.max_wall_time)  # fmt: skip
+        return cls(
+            b.max_steps or DEFAULT_MAX_STEPS, b.max_tool_calls, b.max_tokens, b.max_wall_time
+        )
 
 
 class TaskExecution:
@@ -119,9 +123,14 @@ class TaskExecution:
         if agent is None:
             assert self.controller is not None
             spec = self.controller.agents[name]
-            agent = Agent(spec.name, model_config=spec.model, system_prompt=spec.system_prompt,
-                          description=spec.description, tools=list(spec.tool_names),
-                          handoffs=list(spec.handoffs))  # fmt: skip
+            agent = Agent(
+                spec.name,
+                model_config=spec.model,
+                system_prompt=spec.system_prompt,
+                description=spec.description,
+                tools=list(spec.tool_names),
+                handoffs=list(spec.handoffs),
+            )
             agent.model = self.runtime.models.create(spec.model)
         self._agents[name] = agent
         return agent
@@ -134,16 +143,26 @@ class TaskExecution:
         for name in [*agent.tool_names, *self.task.tool_names]:
             spec = self.runtime.tool_spec(name)
             schema = json.loads(spec.input_schema) if spec and spec.input_schema else {}
-            declarations.append({"name": name, "description": spec.description if spec else "",
-                                 "parameters": schema or {"type": "object"}})  # fmt: skip
+            declarations.append(
+                {
+                    "name": name,
+                    "description": spec.description if spec else "",
+                    "parameters": schema or {"type": "object"},
+                }
+            )
         assert self.controller is not None
         for member in self.controller.callable_agents(agent.name):
-            declarations.append({
-                "name": member,
-                "description": self.controller.agents[member].description,
-                "parameters": {"type": "object", "properties": {"input": {"type": "string"}},
-                               "required": ["input"]},
-            })  # fmt: skip
+            declarations.append(
+                {
+                    "name": member,
+                    "description": self.controller.agents[member].description,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"input": {"type": "string"}},
+                        "required": ["input"],
+                    },
+                }
+            )
         return declarations
 
     async def agent_step(self, action: RunAgent) -> ModelResponse:
@@ -160,22 +179,36 @@ class TaskExecution:
         observation = action.observation
         if isinstance(observation, ToolResults):
             for result in observation.results:
-                state.messages.append({"role": "tool", "tool_call_id": result.call_id,
-                                       "name": result.name, "content": result.as_text()})
+                state.messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": result.call_id,
+                        "name": result.name,
+                        "content": result.as_text(),
+                    }
+                )
         else:
             state.messages.append({"role": "user", "content": observation.content})
         self.usage.steps += 1
         state.steps += 1
         assert self.root is not None
-        node = self.runtime.state.start(self.task_id, RunNodeKind.AGENT, agent.name,
-                                        parent_id=self.root.id, session_id=self.task.session_id)
+        node = self.runtime.state.start(
+            self.task_id,
+            RunNodeKind.AGENT,
+            agent.name,
+            parent_id=self.root.id,
+            session_id=self.task.session_id,
+        )
         if state.steps == 1:
             await self.hooks.fire("agent_started", agent=agent.name)
         try:
             response = await self._call_model(agent, state.messages)
         except BaseException as error:
-            status = (RunNodeStatus.CANCELLED if isinstance(error, asyncio.CancelledError)
-                      else RunNodeStatus.FAILED)  # fmt: skip
+            status = (
+                RunNodeStatus.CANCELLED
+                if isinstance(error, asyncio.CancelledError)
+                else RunNodeStatus.FAILED
+            )
             self.runtime.state.finish(node.id, status, failure=Failure.from_exception(error))
             raise
         state.messages.append(_assistant_message(response))
@@ -183,9 +216,10 @@ class TaskExecution:
             self.last_content = response.content
         decision = {
             "content": response.content,
-            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
-                           for c in response.tool_calls],
-        }  # fmt: skip
+            "tool_calls": [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
+            ],
+        }
         self.runtime.state.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(decision))
         if not response.tool_calls:
             await self.hooks.fire("agent_stopped", agent=agent.name, output=response.content)
@@ -198,30 +232,46 @@ class TaskExecution:
         tools = self.tool_declarations(agent)
         outcome = await self.hooks.fire("before_llm_call", agent=agent.name, messages=messages)
         if outcome.denied:
-            raise TaskFailed(Failure(type="PermissionDenied", message=outcome.reason,
-                                     non_retryable=True))  # fmt: skip
+            raise TaskFailed(
+                Failure(type="PermissionDenied", message=outcome.reason, non_retryable=True)
+            )
+
+        async def chunk(text: str) -> None:
+            await self.runtime.events.emit_message(
+                chunk_message(self.task, agent.name, text), publish=False
+            )
 
         async def attempt(n: int) -> ModelResponse:
             started = time.perf_counter()
-            response = await agent.decide(self.context.agent(agent.name), tools)
-            self.runtime.events.emit_nowait(self.task_id, LlmCallFinished(
-                agent=agent.name, model=response.model, usage=response.usage, attempt=n,
-                duration=timedelta(seconds=time.perf_counter() - started),
-            ))  # fmt: skip
+            response = await agent.decide(self.context.agent(agent.name), tools, on_chunk=chunk)
+            self.runtime.events.emit_nowait(
+                self.task_id,
+                LlmCallFinished(
+                    agent=agent.name,
+                    model=response.model,
+                    usage=response.usage,
+                    attempt=n,
+                    duration=timedelta(seconds=time.perf_counter() - started),
+                ),
+            )
             return response
 
         async def failed(n: int, error: BaseException, will_retry: bool) -> None:
-            self.runtime.events.emit_nowait(self.task_id, LlmCallFinished(
-                agent=agent.name, failure=Failure.from_exception(error), attempt=n,
-            ))  # fmt: skip
+            self.runtime.events.emit_nowait(
+                self.task_id,
+                LlmCallFinished(
+                    agent=agent.name,
+                    failure=Failure.from_exception(error),
+                    attempt=n,
+                ),
+            )
 
         try:
             response = await retry_async(attempt, self.task.retry_policy, on_failure=failed)
         except HandlerFailed as error:
             raise TaskFailed(error.failure) from error
         self.usage.add(response.usage)
-        outcome = await self.hooks.fire("after_llm_call", agent=agent.name,
-                                        output=response.content)  # fmt: skip
+        outcome = await self.hooks.fire("after_llm_call", agent=agent.name, output=response.content)
         if outcome.updated_output is not None:
             response.content = str(outcome.updated_output)
         return response
@@ -242,62 +292,111 @@ class TaskExecution:
         calls = action.calls
         if len(calls) == 1:
             return [await self._run_tool(action.agent, parent.id, calls[0])]
-        return list(await asyncio.gather(*(self._run_tool(action.agent, parent.id, c)
-                                           for c in calls)))  # fmt: skip
+        return list(
+            await asyncio.gather(*(self._run_tool(action.agent, parent.id, c) for c in calls))
+        )
 
     async def _run_tool(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
         if self.limits.max_tool_calls and self.usage.tool_calls >= self.limits.max_tool_calls:
             raise BudgetExhausted("max_tool_calls")
         self.usage.tool_calls += 1
-        node = self.runtime.state.start(self.task_id, RunNodeKind.TOOL, call.name,
-                                        parent_id=parent_id, session_id=self.task.session_id)
-        outcome = await self.hooks.fire("before_tool_call", agent=agent, tool_name=call.name,
-                                        arguments=call.arguments, call_id=call.id)
+        node = self.runtime.state.start(
+            self.task_id,
+            RunNodeKind.TOOL,
+            call.name,
+            parent_id=parent_id,
+            session_id=self.task.session_id,
+        )
+        outcome = await self.hooks.fire(
+            "before_tool_call",
+            agent=agent,
+            tool_name=call.name,
+            arguments=call.arguments,
+            call_id=call.id,
+        )
         if outcome.denied:
-            failure = Failure(type="PermissionDenied", non_retryable=True,
-                              message=outcome.reason or f"{call.name} was denied by a hook")
+            failure = Failure(
+                type="PermissionDenied",
+                non_retryable=True,
+                message=outcome.reason or f"{call.name} was denied by a hook",
+            )
             self.runtime.state.finish(node.id, RunNodeStatus.BREAKED, failure=failure)
             return ToolResult(call.id, call.name, failure=failure)
         if isinstance(outcome.updated_input, dict):
             call.arguments = outcome.updated_input
 
         async def attempt(n: int) -> Any:
-            self.runtime.events.emit_nowait(self.task_id, ToolCallStarted(
-                call_id=call.id, tool_name=call.name, arguments=Payload.of(call.arguments),
-                attempt=n, caller=agent, node_id=node.id,
-            ))  # fmt: skip
+            self.runtime.events.emit_nowait(
+                self.task_id,
+                ToolCallStarted(
+                    call_id=call.id,
+                    tool_name=call.name,
+                    arguments=Payload.of(call.arguments),
+                    attempt=n,
+                    caller=agent,
+                    node_id=node.id,
+                ),
+            )
             await self.runtime.events.flush(self.task_id)  # recorded before the side effect
             started = time.perf_counter()
-            output = await self.runtime.invoke_tool(call.name, call.arguments, call_id=call.id,
-                                                    attempt=n, task=self.task, context=self.context)
-            await self.runtime.events.emit(self.task_id, ToolCallFinished(
-                call_id=call.id, tool_name=call.name, attempt=n, result=Payload.of(output),
-                duration=timedelta(seconds=time.perf_counter() - started),
-            ))  # fmt: skip
+            output = await self.runtime.invoke_tool(
+                call.name,
+                call.arguments,
+                call_id=call.id,
+                attempt=n,
+                task=self.task,
+                context=self.context,
+            )
+            await self.runtime.events.emit(
+                self.task_id,
+                ToolCallFinished(
+                    call_id=call.id,
+                    tool_name=call.name,
+                    attempt=n,
+                    result=Payload.of(output),
+                    duration=timedelta(seconds=time.perf_counter() - started),
+                ),
+            )
             return output
 
         async def failed(n: int, error: BaseException, will_retry: bool) -> None:
-            await self.runtime.events.emit(self.task_id, ToolCallFinished(
-                call_id=call.id, tool_name=call.name, attempt=n, will_retry=will_retry,
-                failure=_failure(error, call.name),
-            ))  # fmt: skip
+            await self.runtime.events.emit(
+                self.task_id,
+                ToolCallFinished(
+                    call_id=call.id,
+                    tool_name=call.name,
+                    attempt=n,
+                    will_retry=will_retry,
+                    failure=_failure(error, call.name),
+                ),
+            )
 
         try:
-            output = await retry_async(attempt, self._tool_retry_policy(call.name),
-                                       on_failure=failed)  # fmt: skip
+            output = await retry_async(
+                attempt, self._tool_retry_policy(call.name), on_failure=failed
+            )
         except asyncio.CancelledError:
             self.runtime.state.finish(node.id, RunNodeStatus.CANCELLED)
             raise
         except Exception as error:
             failure = _failure(error, call.name)
             self.runtime.state.finish(node.id, RunNodeStatus.FAILED, failure=failure)
-            await self.hooks.fire("tool_call_failed", agent=agent, tool_name=call.name,
-                                  error={"type": failure.type, "message": failure.message})
+            await self.hooks.fire(
+                "tool_call_failed",
+                agent=agent,
+                tool_name=call.name,
+                error={"type": failure.type, "message": failure.message},
+            )
             if self.conf.tool_error_policy == ToolErrorPolicy.FAIL_TASK:
                 raise TaskFailed(failure) from error
             return ToolResult(call.id, call.name, failure=failure)
-        outcome = await self.hooks.fire("after_tool_call", agent=agent, tool_name=call.name,
-                                        arguments=call.arguments, output=output)
+        outcome = await self.hooks.fire(
+            "after_tool_call",
+            agent=agent,
+            tool_name=call.name,
+            arguments=call.arguments,
+            output=output,
+        )
         if outcome.updated_output is not None:
             output = outcome.updated_output
         self.last_tool_output = output if isinstance(output, str) else _json(output)
@@ -309,13 +408,27 @@ class TaskExecution:
         return (spec.retry_policy if spec and spec.retry_policy else None) or self.task.retry_policy
 
 
+def chunk_message(task: Task, agent: str, text: str) -> Message:
+    """A CHUNK message: a fragment of streamed model output (recorded, not dispatched)."""
+    return Message(
+        id=uuid.uuid4().hex,
+        task_id=task.id,
+        session_id=task.session_id,
+        category=MessageCategory.CHUNK,
+        sender=agent,
+        payload=Payload.from_text(text),
+        created_at=datetime.now(UTC),
+    )
+
+
 def _failure(error: BaseException, source: str) -> Failure:
     if isinstance(error, HandlerFailed):
         return error.failure
     from aworld_client.handlers import InvalidHandlerInput
 
-    return Failure.from_exception(error, source=source,
-                                  non_retryable=isinstance(error, InvalidHandlerInput))
+    return Failure.from_exception(
+        error, source=source, non_retryable=isinstance(error, InvalidHandlerInput)
+    )
 
 
 def _json(value: Any) -> str:
@@ -328,9 +441,11 @@ def _assistant_message(response: ModelResponse) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": response.content}
     if response.tool_calls:
         message["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": _json(c.arguments)}}
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": _json(c.arguments)},
+            }
             for c in response.tool_calls
-        ]  # fmt: skip
+        ]
     return message
-

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from aworld_client import (
     Failure,
     Message,
@@ -29,6 +27,7 @@ from aworld_client import (
     TaskStatus,
     TaskStatusChanged,
 )
+from google.protobuf.json_format import MessageToDict
 
 from aworld_server.agents.agent import Agent, Swarm
 from aworld_server.errors import AWorldError
@@ -39,13 +38,14 @@ __all__ = ["RunConfig", "Runners", "TASK_RESPONSE_TOPIC"]
 TASK_RESPONSE_TOPIC = "__task_response"
 
 _MODE_CATEGORIES: dict[StreamingMode, frozenset[MessageCategory]] = {
-    StreamingMode.CORE: frozenset({MessageCategory.AGENT, MessageCategory.TOOL,
-                                   MessageCategory.OUTPUT, MessageCategory.TASK}),
+    StreamingMode.CORE: frozenset(
+        {MessageCategory.AGENT, MessageCategory.TOOL, MessageCategory.OUTPUT, MessageCategory.TASK}
+    ),
     StreamingMode.CHUNK: frozenset({MessageCategory.CHUNK}),
     StreamingMode.OUTPUT: frozenset({MessageCategory.OUTPUT}),
     StreamingMode.CHUNK_OUTPUT: frozenset({MessageCategory.CHUNK, MessageCategory.OUTPUT}),
     StreamingMode.ALL: frozenset(MessageCategory),
-}  # fmt: skip
+}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -72,9 +72,15 @@ async def _runtime(runtime: Runtime | None) -> Runtime:
     return await _default_runtime.start()
 
 
-def _task_for(runtime: Runtime, input: Any, agent: Agent | None, swarm: Swarm | None,
-              tool_names: Sequence[str], session_id: str | None,
-              conf: TaskConfig | None) -> Task:  # fmt: skip
+def _task_for(
+    runtime: Runtime,
+    input: Any,
+    agent: Agent | None,
+    swarm: Swarm | None,
+    tool_names: Sequence[str],
+    session_id: str | None,
+    conf: TaskConfig | None,
+) -> Task:
     if agent is not None and swarm is not None:
         raise ValueError("pass either agent or swarm, not both")
     if agent is None and swarm is None:
@@ -85,16 +91,27 @@ def _task_for(runtime: Runtime, input: Any, agent: Agent | None, swarm: Swarm | 
     assert team is not None
     for member in team.agents:
         runtime.registry.add_agent(member)
-    payload = input if isinstance(input, Payload) else (
-        Payload.from_text(input) if isinstance(input, str) else Payload.of(input))  # fmt: skip
-    return Task(input=payload, swarm=team.spec(), tool_names=list(tool_names),
-                session_id=session_id or "", conf=conf)  # fmt: skip
+    payload = (
+        input
+        if isinstance(input, Payload)
+        else (Payload.from_text(input) if isinstance(input, str) else Payload.of(input))
+    )
+    return Task(
+        input=payload,
+        swarm=team.spec(),
+        tool_names=list(tool_names),
+        session_id=session_id or "",
+        conf=conf,
+    )
 
 
 def _failed_response(task_id: str, error: BaseException) -> TaskResponse:
-    return TaskResponse(id=task_id, status=TaskStatus.FAILED,
-                        failure=Failure.from_exception(error, non_retryable=True),
-                        status_reason=type(error).__name__)  # fmt: skip
+    return TaskResponse(
+        id=task_id,
+        status=TaskStatus.FAILED,
+        failure=Failure.from_exception(error, non_retryable=True),
+        status_reason=type(error).__name__,
+    )
 
 
 class Runners:
@@ -133,7 +150,8 @@ class Runners:
         if run_conf is not None and run_conf.engine_name:
             for item in tasks:
                 item.engine = item.engine or (
-                    run_conf.engine_name if run_conf.engine_name != "local" else "")
+                    run_conf.engine_name if run_conf.engine_name != "local" else ""
+                )
         if run_conf is not None and run_conf.sequence_dependent:
             results: dict[str, TaskResponse] = {}
             previous: TaskResponse | None = None
@@ -170,8 +188,7 @@ class Runners:
         ``__task_response`` carrying the response (or the start-up error)."""
         rt = await _runtime(runtime)
         task = _task_for(rt, input, agent, swarm, tool_names, session_id, conf)
-        async for message in Runners.streaming_run_task(task, streaming_mode, run_conf,
-                                                        runtime=rt):  # fmt: skip
+        async for message in Runners.streaming_run_task(task, streaming_mode, run_conf, runtime=rt):
             yield message
 
     @staticmethod
@@ -184,8 +201,9 @@ class Runners:
     ) -> AsyncIterator[Message]:
         """Stream a task's messages of ``streaming_mode``; always ends with the response."""
         rt = await _runtime(runtime)
-        categories = _MODE_CATEGORIES.get(streaming_mode or StreamingMode.CORE,
-                                          _MODE_CATEGORIES[StreamingMode.CORE])  # fmt: skip
+        categories = _MODE_CATEGORIES.get(
+            streaming_mode or StreamingMode.CORE, _MODE_CATEGORIES[StreamingMode.CORE]
+        )
         try:
             submitted = await rt.submit(task)
         except AWorldError as error:
@@ -202,20 +220,23 @@ class Runners:
         yield _response_message(task, response or await rt.wait(submitted.task_id))
 
     @staticmethod
-    def sync_run(input: Any, agent: Agent | None = None, swarm: Swarm | None = None,
-                 **kwargs: Any) -> TaskResponse:  # fmt: skip
+    def sync_run(
+        input: Any, agent: Agent | None = None, swarm: Swarm | None = None, **kwargs: Any
+    ) -> TaskResponse:
         """``run`` for code without an event loop."""
         return asyncio.run(Runners.run(input, agent, swarm, **kwargs))
 
     @staticmethod
-    def sync_run_task(task: Task | Sequence[Task], run_conf: RunConfig | None = None,
-                      **kwargs: Any) -> dict[str, TaskResponse]:  # fmt: skip
+    def sync_run_task(
+        task: Task | Sequence[Task], run_conf: RunConfig | None = None, **kwargs: Any
+    ) -> dict[str, TaskResponse]:
         """``run_task`` for code without an event loop."""
         return asyncio.run(Runners.run_task(task, run_conf, **kwargs))
 
     @staticmethod
-    async def step(task: Task, *, runtime: Runtime | None = None
-                   ) -> tuple[bool, str, TaskResponse | None]:  # fmt: skip
+    async def step(
+        task: Task, *, runtime: Runtime | None = None
+    ) -> tuple[bool, str, TaskResponse | None]:
         """Advance an interactive task by one agent step.
 
         Returns ``(is_finished, observation, response)``: the observation is the agent's output

@@ -43,8 +43,15 @@ def _call_from(data: dict[str, Any]) -> ToolCallRequest:
     return ToolCallRequest(name=data["name"], arguments=data.get("arguments", {}), id=data["id"])
 
 
-def _message(task_id: str, session_id: str, category: MessageCategory, sender: str,
-             receiver: str, payload: dict[str, Any], topic: str = "") -> Message:  # fmt: skip
+def _message(
+    task_id: str,
+    session_id: str,
+    category: MessageCategory,
+    sender: str,
+    receiver: str,
+    payload: dict[str, Any],
+    topic: str = "",
+) -> Message:
     return Message(
         id=uuid.uuid4().hex,
         task_id=task_id,

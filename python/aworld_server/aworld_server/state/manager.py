@@ -63,9 +63,12 @@ def fold_groups(nodes: Iterable[RunNode]) -> list[NodeGroup]:
             members.setdefault(node.group_id, []).append(node)
     return [
         NodeGroup(
-            id=group_id, task_id=group[0].task_id, parent_node_id=group[0].parent_id,
-            node_ids=[n.id for n in group], status=group_status(group),
-        )  # fmt: skip
+            id=group_id,
+            task_id=group[0].task_id,
+            parent_node_id=group[0].parent_id,
+            node_ids=[n.id for n in group],
+            status=group_status(group),
+        )
         for group_id, group in members.items()
     ]
 
@@ -138,9 +141,12 @@ class StateManager:
     def group(self, task_id: str, parent_node_id: str, node_ids: list[str]) -> NodeGroup:
         """Declare that the given nodes fan out together from ``parent_node_id``."""
         group = NodeGroup(
-            id=uuid.uuid4().hex, task_id=task_id, parent_node_id=parent_node_id,
-            node_ids=list(node_ids), status=RunNodeStatus.RUNNING,
-        )  # fmt: skip
+            id=uuid.uuid4().hex,
+            task_id=task_id,
+            parent_node_id=parent_node_id,
+            node_ids=list(node_ids),
+            status=RunNodeStatus.RUNNING,
+        )
         self._groups[group.id] = group
         for node_id in node_ids:
             self._nodes[node_id].group_id = group.id
