@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from aworld_client import HandlerKind, Payload, RetryPolicy
-from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually
-
 from aworld_server.dispatch import (
     AttemptFinished,
     AttemptStarted,
@@ -27,6 +25,7 @@ from aworld_server.dispatch import (
 )
 from aworld_server.errors import InvalidArgument, NotFound
 from aworld_server.retry import is_retryable
+from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually
 
 TOOL = HandlerKind.TOOL
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=3)
@@ -46,9 +45,7 @@ def call_block(
     dispatcher: WorkerDispatcher, key: str, **options: Any
 ) -> asyncio.Task[Payload | Pending]:
     return asyncio.create_task(
-        dispatcher.call(
-            "block", TOOL, Payload.of({"key": key}), retry_policy=FAST_RETRY, **options
-        )
+        dispatcher.call("block", TOOL, Payload.of({"key": key}), retry_policy=FAST_RETRY, **options)
     )
 
 
@@ -210,7 +207,7 @@ async def test_max_concurrency_is_respected(
         finished.append(key)
         await calls[keys.index(key)]
 
-    assert sorted(value(await c)["key"] for c in calls) == keys
+    assert sorted([value(await c)["key"] for c in calls]) == keys
     assert max(int(m[1]) for m in worker.matches(r"^started \S+ \d+ \d+ (\d+)")) == 2
     assert _max_in_flight(events) == 2
 
@@ -226,7 +223,7 @@ async def test_load_is_balanced_across_workers(server: Server, spawn_worker: Any
         for key in keys:
             worker.command(f"release {key}")
 
-    pids = Counter(value(await c)["pid"] for c in calls)
+    pids = Counter([value(await c)["pid"] for c in calls])
     assert pids == {workers[0].pid: 4, workers[1].pid: 4}
 
 

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import inspect
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,7 +24,7 @@ import pydantic
 from aworld_client.common import RetryPolicy
 from aworld_client.handler import HandlerKind, HandlerSpec
 
-__all__ = ["HandlerFunction", "InvalidHandlerInput", "agent", "hook", "tool"]
+__all__ = ["HandlerFunction", "InvalidHandlerInput", "Pending", "agent", "hook", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +36,8 @@ _INJECTED = {"context", "ctx"}
 class InvalidHandlerInput(ValueError):
     """The arguments do not match the handler's input schema. Never retried."""
 
+    non_retryable = True
+
     def __init__(self, handler: str, errors: list[dict[str, Any]]) -> None:
         self.handler = handler
         self.errors = errors
@@ -43,6 +46,19 @@ class InvalidHandlerInput(ValueError):
             for e in errors
         )
         super().__init__(f"invalid input for {handler}: {summary}")
+
+
+@dataclass(slots=True, frozen=True)
+class Pending:
+    """Returned by a handler that will finish later (a long job, a human step).
+
+    The task waits in INPUT_REQUIRED — holding no thread — until someone calls
+    ``CompleteCallback`` (or ``ProvideInput``) with this ``callback_id``; that value becomes the
+    call's result. ``prompt`` says what is awaited, for whoever has to answer.
+    """
+
+    callback_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    prompt: Any = None
 
 
 @dataclass(slots=True, eq=False)
@@ -91,7 +107,7 @@ class HandlerFunction(Generic[P, R]):
             result = await self.fn(**kwargs)  # type: ignore[misc,call-arg]
         else:
             result = await asyncio.to_thread(functools.partial(self.fn, **kwargs))
-        return to_jsonable(result)
+        return result if isinstance(result, Pending) else to_jsonable(result)
 
 
 def to_jsonable(value: Any) -> Any:

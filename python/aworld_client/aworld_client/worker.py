@@ -126,7 +126,7 @@ class Worker:
         failures = 0
         try:
             while not stopping.is_set():
-                welcomed = await self._connect_once(slots)
+                welcomed = await self._connect_once(slots, stopping)
                 if stopping.is_set():
                     break
                 failures = 0 if welcomed else failures + 1
@@ -194,7 +194,7 @@ class Worker:
             return grpc.aio.secure_channel(self._target, self._credentials)
         return grpc.aio.insecure_channel(self._target)
 
-    async def _connect_once(self, slots: asyncio.Semaphore) -> bool:
+    async def _connect_once(self, slots: asyncio.Semaphore, stopping: asyncio.Event) -> bool:
         """One stream, from Hello to its end. True when the server welcomed the worker."""
         # A fresh channel per attempt keeps the reconnect pace ours, not the channel's own
         # (much slower) transport backoff.
@@ -220,7 +220,7 @@ class Worker:
             self._worker_id = welcome.worker_id
             log.info("connected to %s as worker %s", self._target, self._worker_id)
             try:
-                await _Connection(self, stream, welcome, slots).serve()
+                await _Connection(self, stream, welcome, slots, stopping).serve()
             except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as error:
                 if isinstance(error, grpc.aio.AioRpcError) and error.code() in _FATAL:
                     raise
@@ -244,9 +244,12 @@ class Worker:
             return Payload.of(value)
         except TimeoutError as error:
             if scope.expired():
+                # Like the server's own timeout: the handler may have had effects, so only an
+                # idempotent handler may be run again.
                 return Failure(
                     type="DeadlineExceeded",
                     message=f"{call.handler} did not finish before its deadline",
+                    non_retryable=not handler.spec.idempotent,
                     source=source,
                 )
             return Failure.from_exception(error, source=source)
@@ -266,11 +269,17 @@ class _Connection:
     """One stream's state: the messages to send and the calls running for it."""
 
     def __init__(
-        self, worker: Worker, stream: Any, welcome: Welcome, slots: asyncio.Semaphore
+        self,
+        worker: Worker,
+        stream: Any,
+        welcome: Welcome,
+        slots: asyncio.Semaphore,
+        stopping: asyncio.Event,
     ) -> None:
         self._worker = worker
         self._stream = stream
         self._slots = slots
+        self._stopping = stopping
         self._heartbeat = (welcome.heartbeat_interval or _DEFAULT_HEARTBEAT).total_seconds()
         self._outbox: asyncio.Queue[ConnectRequest | None] = asyncio.Queue()
         self._calls: dict[tuple[str, int], asyncio.Task[None]] = {}
@@ -331,8 +340,7 @@ class _Connection:
             self._send(Heartbeat(in_flight_call_ids=sorted({c for c, _ in self._calls})))
 
     async def _drain_on_stop(self) -> None:
-        assert self._worker._stopping is not None
-        await self._worker._stopping.wait()
+        await self._stopping.wait()
         self._accepting = False
         running = list(self._calls.values())
         if running:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from aworld_client import Failure, RetryPolicy
 
-__all__ = ["HandlerFailed", "backoff_delay", "is_retryable", "retry_async"]
+__all__ = ["HandlerFailed", "backoff_delay", "failure_of", "is_retryable", "retry_async"]
 
 T = TypeVar("T")
 
@@ -28,15 +28,18 @@ class HandlerFailed(Exception):
         self.failure = failure
 
 
-def _failure_of(error: BaseException) -> Failure:
-    return error.failure if isinstance(error, HandlerFailed) else Failure.from_exception(error)
+def failure_of(error: BaseException) -> Failure:
+    """The structured failure of an error. Exceptions may declare ``non_retryable = True``."""
+    if isinstance(error, HandlerFailed):
+        return error.failure
+    return Failure.from_exception(error, non_retryable=bool(getattr(error, "non_retryable", False)))
 
 
 def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
     """False for cancellation, non-retryable failures and types the policy lists."""
     if isinstance(error, asyncio.CancelledError):
         return False
-    failure = _failure_of(error)
+    failure = failure_of(error)
     if failure.non_retryable:
         return False
     listed = set(policy.non_retryable_error_types)

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from aworld_client import (
     Event,
     ExecutionMode,
+    Failure,
+    InputProvided,
     HandlerKind,
     HandlerSpec,
     NodeGroup,
@@ -35,9 +37,10 @@ from aworld_client import (
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
-from aworld_server.errors import NotFound
+from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
+from aworld_server.handlers.callbacks import CallbackRegistry
 from aworld_server.retry import HandlerFailed
 from aworld_server.runners.base import Runner
 from aworld_server.runners.call_runner import CallRunner
@@ -118,6 +121,7 @@ class Runtime:
         self._sessions: dict[str, Session] = {}
         self._submitting: dict[str, asyncio.Future[SubmitResult]] = {}
         self.stepping: dict[str, StepGate] = {}
+        self.callbacks = CallbackRegistry()
         self._started = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -269,6 +273,44 @@ class Runtime:
             await self.remote.cancel_task(task_id, reason or "task_cancelled")
         runner.cancel()
         return (await self.wait(task_id)).status
+
+    async def set_status(self, task_id: str, status: TaskStatus, reason: str = "") -> None:
+        """Record a non-terminal status change of a live task."""
+        response = TaskResponse(id=task_id, status=status, status_reason=reason)
+        await self.events.emit(
+            task_id, TaskStatusChanged(status=status, reason=reason, response=response)
+        )
+
+    async def complete_callback(
+        self,
+        task_id: str,
+        callback_id: str,
+        result: Payload | None = None,
+        failure: Failure | None = None,
+    ) -> TaskStatus:
+        """Complete a pending callback with a result or a failure. Returns once the completion
+        is on disk; the waiting task then resumes."""
+        if (result is None) == (failure is None):
+            raise InvalidArgument(
+                "exactly one of result and failure is required",
+                [FieldViolation("result", "set exactly one of result and failure")],
+            )
+        self.callbacks.claim(task_id, callback_id)
+        try:
+            await self.events.emit(
+                task_id,
+                InputProvided(callback_id=callback_id, value=result, failure=failure),
+                sync=True,
+            )
+        except BaseException:
+            self.callbacks.release(callback_id)
+            raise
+        self.callbacks.resolve(callback_id, result.value() if result else None, failure)
+        return TaskStatus.RUNNING
+
+    async def provide_input(self, task_id: str, callback_id: str, value: Payload) -> TaskStatus:
+        """Answer a request for human input (the same path as a callback)."""
+        return await self.complete_callback(task_id, callback_id, result=value)
 
     def stream(
         self, task_id: str, after_seq: int = 0, *, follow: bool = True

@@ -245,12 +245,17 @@ class WorkerDispatcher:
         """Run a call to completion: :meth:`call_attempt` under ``retry_async``, so an attempt
         whose worker is lost runs again (attempt + 1) on another worker.
 
-        ``retry_policy`` defaults to the handler's declared policy, else RetryPolicy().
+        Raises NotFound at once when no worker serves the handler. ``retry_policy`` defaults to
+        the handler's declared policy, else RetryPolicy().
         """
+        spec = self.spec(handler, kind)
+        if spec is None:
+            # Fail fast on a handler nobody serves (often a typo); once attempts run, a
+            # NotFound after the last worker left is retried like any other failure.
+            raise NotFound(f"no connected worker serves {kind.name.lower()} {handler!r}")
         call_id = call_id or uuid.uuid4().hex
         if retry_policy is None:
-            spec = self.spec(handler, kind)
-            retry_policy = spec.retry_policy if spec is not None else None
+            retry_policy = spec.retry_policy
 
         async def attempt(number: int) -> Payload | Pending:
             return await self.call_attempt(

@@ -14,20 +14,26 @@ from typing import TYPE_CHECKING, Any
 from aworld_client import (
     Budgets,
     Failure,
+    HookDecided,
+    InputRequested,
     LlmCallFinished,
     Message,
     MessageCategory,
     Payload,
+    PermissionDecision,
     RunNode,
     RunNodeKind,
     RunNodeStatus,
     Task,
     TaskConfig,
+    TaskStatus,
     ToolCallFinished,
     ToolCallStarted,
     ToolErrorPolicy,
     Usage,
 )
+
+from aworld_client.handlers import Pending
 
 from aworld_server.agents.agent import Agent
 from aworld_server.agents.model import ModelResponse, ToolCallRequest
@@ -40,8 +46,8 @@ from aworld_server.agents.topology import (
     ToolResults,
 )
 from aworld_server.context import Context
-from aworld_server.hooks import HookRunner
-from aworld_server.retry import HandlerFailed, retry_async
+from aworld_server.hooks import HookOutcome, HookRunner
+from aworld_server.retry import HandlerFailed, failure_of, retry_async
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
@@ -95,6 +101,7 @@ class TaskExecution:
         self.controller = SwarmController(task.swarm) if task.swarm is not None else None
         self.root: RunNode | None = None
         self.current_agent_node: RunNode | None = None
+        self._waiting = 0
         self.last_content = ""
         self.last_tool_output = ""
         self._agents: dict[str, Agent] = {}
@@ -276,6 +283,40 @@ class TaskExecution:
             response.content = str(outcome.updated_output)
         return response
 
+    async def await_callback(
+        self, kind: str, prompt: Any, node_id: str, callback_id: str = ""
+    ) -> Any:
+        """Wait — holding no thread — until the callback is completed; return its value.
+
+        The task is INPUT_REQUIRED while any of its callbacks is pending. A completion that
+        carries a failure raises it (non-retryable: the answer was given, not lost).
+        """
+        callback_id = callback_id or uuid.uuid4().hex
+        waiting = self.runtime.callbacks.expect(self.task_id, callback_id)
+        await self.runtime.events.emit(
+            self.task_id,
+            InputRequested(
+                callback_id=callback_id,
+                prompt=Payload.of(prompt) if prompt is not None else None,
+                kind=kind,
+                node_id=node_id,
+            ),
+        )
+        self._waiting += 1
+        if self._waiting == 1:
+            await self.runtime.set_status(self.task_id, TaskStatus.INPUT_REQUIRED, kind)
+        try:
+            value, failure = await waiting
+        finally:
+            self.runtime.callbacks.forget(callback_id)
+            self._waiting -= 1
+        if self._waiting == 0:
+            await self.runtime.set_status(self.task_id, TaskStatus.RUNNING, "input_provided")
+        if failure is not None:
+            failure.non_retryable = True
+            raise HandlerFailed(failure)
+        return value
+
     async def finish(self, action: Finish) -> Finish:
         """The final answer after ``output_process`` hooks had their say."""
         outcome = await self.hooks.fire("output_process", agent=action.agent, output=action.answer)
@@ -314,6 +355,8 @@ class TaskExecution:
             arguments=call.arguments,
             call_id=call.id,
         )
+        if outcome.asks:
+            outcome = await self._ask_permission(agent, call, node.id, outcome)
         if outcome.denied:
             failure = Failure(
                 type="PermissionDenied",
@@ -347,6 +390,10 @@ class TaskExecution:
                 task=self.task,
                 context=self.context,
             )
+            if isinstance(output, Pending):
+                output = await self.await_callback(
+                    "tool_callback", output.prompt, node.id, output.callback_id
+                )
             await self.runtime.events.emit(
                 self.task_id,
                 ToolCallFinished(
@@ -403,6 +450,32 @@ class TaskExecution:
         self.runtime.state.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
         return ToolResult(call.id, call.name, output=output)
 
+    async def _ask_permission(
+        self, agent: str, call: ToolCallRequest, node_id: str, outcome: HookOutcome
+    ) -> HookOutcome:
+        """A hook answered "ask": a human decides through ProvideInput ("allow" / "deny")."""
+        prompt = {
+            "tool_name": call.name,
+            "arguments": call.arguments,
+            "agent": agent,
+            "reason": outcome.reason,
+        }
+        answer = await self.await_callback("permission", prompt, node_id)
+        allowed = (
+            answer is True
+            or (isinstance(answer, str) and answer.lower() in ("allow", "yes", "approve"))
+            or (isinstance(answer, dict) and str(answer.get("decision", "")).lower() == "allow")
+        )
+        decision = PermissionDecision.ALLOW if allowed else PermissionDecision.DENY
+        reason = "" if allowed else f"a human denied {call.name}"
+        await self.runtime.events.emit(
+            self.task_id,
+            HookDecided(
+                point="before_tool_call", hook_name="human", decision=decision, reason=reason
+            ),
+        )
+        return HookOutcome(decision=decision, reason=reason, updated_input=outcome.updated_input)
+
     def _tool_retry_policy(self, name: str) -> Any:
         spec = self.runtime.tool_spec(name)
         return (spec.retry_policy if spec and spec.retry_policy else None) or self.task.retry_policy
@@ -422,13 +495,9 @@ def chunk_message(task: Task, agent: str, text: str) -> Message:
 
 
 def _failure(error: BaseException, source: str) -> Failure:
-    if isinstance(error, HandlerFailed):
-        return error.failure
-    from aworld_client.handlers import InvalidHandlerInput
-
-    return Failure.from_exception(
-        error, source=source, non_retryable=isinstance(error, InvalidHandlerInput)
-    )
+    failure = failure_of(error)
+    failure.source = failure.source or source
+    return failure
 
 
 def _json(value: Any) -> str:
