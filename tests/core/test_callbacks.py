@@ -7,13 +7,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-
 from aworld_client import (
     Failure,
+    HookDecided,
     InputRequested,
     Payload,
     PermissionDecision,
-    HookDecided,
     Task,
     TaskStatus,
 )
@@ -143,7 +142,7 @@ async def test_ask_permission_goes_through_a_human(
     await runtime.provide_input(submitted.task_id, requested.callback_id, Payload.of(answer))
     response = await runtime.wait(submitted.task_id)
 
-    assert ("got 1001" == response.answer.value()) is allowed
+    assert (response.answer.value() == "got 1001") is allowed
     decisions = [
         e.body
         async for e in runtime.stream(submitted.task_id, follow=False)

@@ -6,12 +6,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from conftest import add_chain_script
-
 from aworld_client import HookDecided, PermissionDecision, RetryPolicy, Task, TaskStatus
 from aworld_client.handlers import hook, tool
 from aworld_server import Runtime
 from aworld_server.hooks import HOOK_POINTS
+from conftest import add_chain_script
 
 OBSERVED = sorted(HOOK_POINTS - {"post_task_call", "session_failed"})
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-
 from aworld_client import RetryPolicy, Task, TaskStatus, ToolCallFinished, ToolCallStarted
 from aworld_client.handlers import tool
 from aworld_server import Runtime

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from aworld_client import Budgets, ExecutionMode, TaskConfig, TaskStatus
 from aworld_server import (
     Agent,

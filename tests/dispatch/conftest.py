@@ -22,7 +22,8 @@ def events() -> list[DispatchEvent]:
 async def server(events: list[DispatchEvent]) -> AsyncIterator[Server]:
     dispatcher = WorkerDispatcher(
         heartbeat_interval=timedelta(milliseconds=100),
-        heartbeat_timeout=timedelta(seconds=1),
+        # Long enough that a busy CI machine never makes a healthy worker look dead.
+        heartbeat_timeout=timedelta(seconds=2),
         observer=events.append,
     )
     server = Server(dispatcher)

@@ -22,9 +22,10 @@ from aworld_server.dispatch import (
     InvalidInput,
     Pending,
     WorkerDispatcher,
+    WorkerLost,
 )
 from aworld_server.errors import InvalidArgument, NotFound
-from aworld_server.retry import is_retryable
+from aworld_server.retry import HandlerFailed, is_retryable
 from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually
 
 TOOL = HandlerKind.TOOL
@@ -76,6 +77,8 @@ async def test_call_reaches_worker_tool_and_returns_its_result(
     assert {h.spec.name for h in server.dispatcher.handlers() if h.spec} == {
         "echo",
         "block",
+        "block_once",
+        "fail",
         "freeze",
     }
     started, finished = (e for e in events if isinstance(e, AttemptStarted | AttemptFinished))
@@ -104,6 +107,21 @@ async def test_schema_invalid_input_never_reaches_a_worker(
         await server.dispatcher.call("no_such_tool", TOOL, Payload.of({}))
 
 
+async def test_handler_exception_comes_back_as_failure(server: Server, spawn_worker: Any) -> None:
+    await spawn_worker()
+    await ready(server.dispatcher)
+
+    with pytest.raises(HandlerFailed) as caught:
+        await server.dispatcher.call_attempt(
+            "fail-1", 1, "fail", TOOL, Payload.of({"message": "boom"})
+        )
+
+    failure = caught.value.failure
+    assert (failure.type, failure.message, failure.non_retryable) == ("ValueError", "boom", False)
+    assert "raise ValueError(message)" in failure.stack_trace
+    assert failure.source.startswith("worker:")
+
+
 async def test_call_is_reassigned_when_its_worker_is_killed(
     server: Server, spawn_worker: Any
 ) -> None:
@@ -118,6 +136,25 @@ async def test_call_is_reassigned_when_its_worker_is_killed(
     other.command("release k1")
 
     assert value(await call) == {"key": "k1", "pid": other.pid, "attempt": 2}
+
+
+async def test_lost_call_of_non_idempotent_tool_is_not_rerun(
+    server: Server, spawn_worker: Any, events: list[DispatchEvent]
+) -> None:
+    workers = [await spawn_worker(), await spawn_worker()]
+    await ready(server.dispatcher, workers=2)
+
+    call = asyncio.create_task(
+        server.dispatcher.call(
+            "block_once", TOOL, Payload.of({"key": "n1"}), retry_policy=FAST_RETRY
+        )
+    )
+    await (await _first_to_start(workers, "n1")).kill()
+
+    with pytest.raises(WorkerLost) as caught:
+        await call
+    assert caught.value.failure.non_retryable  # it may have had effects: never run it twice
+    assert [e.attempt for e in events if isinstance(e, AttemptStarted)] == [1]
 
 
 async def test_hung_worker_is_replaced_and_its_late_result_rejected(

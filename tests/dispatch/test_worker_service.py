@@ -73,3 +73,25 @@ async def test_completion_of_unknown_call_is_rejected(server: Server) -> None:
     ]
     assert server.dispatcher.rejected_completions == 1
     assert server.dispatcher.workers() == []  # half-closing the stream disconnected it
+
+
+async def test_reconnecting_worker_replaces_its_old_stream(server: Server) -> None:
+    hello = ConnectRequest(
+        kind=Hello(worker_id="w1", handlers=[HandlerSpec(name="echo", kind=HandlerKind.TOOL)])
+    )
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        stub = worker_service_pb2_grpc.WorkerServiceStub(channel)
+        old = stub.Connect()
+        await old.write(hello.to_proto())
+        await old.read()  # Welcome
+        new = stub.Connect()
+        await new.write(hello.to_proto())
+        welcome = ConnectResponse.from_proto(await new.read()).kind
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await old.read()
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "replaced" in (caught.value.details() or "")
+        assert isinstance(welcome, Welcome) and welcome.worker_id == "w1"
+        assert [w.worker_id for w in server.dispatcher.workers()] == ["w1"]
+        new.cancel()

@@ -6,6 +6,7 @@ It reports on stdout, one line per event, so the tests can wait for what happens
 
     started KEY ATTEMPT PID RUNNING   block() began (RUNNING: block() calls running now)
     cancelled KEY ATTEMPT              block() saw asyncio.CancelledError
+                                       (block_once() reports the same way)
     freezing KEY PID                   freeze() is about to SIGSTOP this process
     log ...                            the SDK's log lines (e.g. "... rejected by the server")
 
@@ -53,6 +54,22 @@ async def echo(text: str, context: Call) -> dict[str, Any]:
 @tool(idempotent=True)
 async def block(key: str, context: Call) -> dict[str, Any]:
     """Run until the test writes ``release KEY`` to stdin."""
+    return await _block(key, context)
+
+
+@tool
+async def block_once(key: str, context: Call) -> dict[str, Any]:
+    """``block``, declared non-idempotent: the runtime must not run it twice."""
+    return await _block(key, context)
+
+
+@tool
+async def fail(message: str) -> None:
+    """Raise ValueError(message)."""
+    raise ValueError(message)
+
+
+async def _block(key: str, context: Call) -> dict[str, Any]:
     global running
     running += 1
     say(f"started {key} {context.attempt} {PID} {running}")
@@ -99,7 +116,7 @@ async def main() -> None:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="log %(message)s")
     worker = Worker(
         args.target,
-        [echo, block, freeze],
+        [echo, block, block_once, fail, freeze],
         max_concurrency=args.max_concurrency,
         worker_id=args.worker_id,
         labels={"pid": str(PID)},

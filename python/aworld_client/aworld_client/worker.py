@@ -12,6 +12,10 @@ for the dropped stream are cancelled, because the server has already given them 
 worker. A handler that declares a ``context`` (or ``ctx``) parameter receives the
 :class:`~aworld_client.worker_service.Call` (call id, attempt, deadline, task, headers with
 the W3C ``traceparent``).
+
+Cancellation (the server's CancelCall, the call's deadline) reaches an ``async`` handler as
+``asyncio.CancelledError``. A plain function runs in a thread, which cannot be interrupted:
+its result is then discarded.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from aworld_client import (
     Event,
     ExecutionMode,
     Failure,
-    InputProvided,
     HandlerKind,
     HandlerSpec,
+    InputProvided,
     NodeGroup,
     Payload,
     RunMode,
@@ -137,6 +137,7 @@ class Runtime:
         for run in runs:
             run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
+        await self.models.aclose()
         if self._started:
             await self.store.close()
             self._started = False

@@ -2,6 +2,7 @@
 
 from aworld_server.agents.agent import Agent, HandoffSwarm, Swarm, TeamSwarm, WorkflowSwarm
 from aworld_server.agents.model import Model, ModelResponse, ScriptedModel, ToolCallRequest
+from aworld_server.agents.openai import OpenAIModel
 from aworld_server.agents.topology import SwarmController, ToolResult
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "HandoffSwarm",
     "Model",
     "ModelResponse",
+    "OpenAIModel",
     "ScriptedModel",
     "Swarm",
     "SwarmController",

@@ -18,7 +18,6 @@ Agent-as-tool calls work in every topology except HANDOFF, where they transfer c
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,13 +105,13 @@ class Finish:
 Action = RunAgent | RunTools | Finish
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Frame:
     """An agent waiting for the results of the calls it made in one step."""
 
     agent: str
     calls: list[ToolCallRequest]
-    pending_agents: deque[ToolCallRequest]
+    pending_agents: list[ToolCallRequest]  # agent calls still to run, in call order
     results: dict[str, ToolResult] = field(default_factory=dict)
     running: ToolCallRequest | None = None
 
@@ -151,7 +150,7 @@ class SwarmController:
         if self.topology == SwarmTopology.HANDOFF and agent_calls:
             target = agent_calls[0]
             return RunAgent(target.name, UserInput(_call_input(target), agent), handoff=target)
-        frame = _Frame(agent, list(response.tool_calls), deque(agent_calls))
+        frame = _Frame(agent, list(response.tool_calls), agent_calls)
         self._stack.append(frame)
         if tool_calls:
             return RunTools(agent, tool_calls)
@@ -183,7 +182,7 @@ class SwarmController:
 
     def _continue(self, frame: _Frame) -> Action:
         if frame.pending_agents:
-            call = frame.pending_agents.popleft()
+            call = frame.pending_agents.pop(0)
             frame.running = call
             return RunAgent(call.name, UserInput(_call_input(call), frame.agent))
         self._stack.pop()

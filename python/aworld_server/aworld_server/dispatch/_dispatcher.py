@@ -178,7 +178,8 @@ class WorkerDispatcher:
 
         Raises HandlerFailed for the worker's failure, WorkerLost, AttemptTimedOut or
         CallCancelled (see ``dispatch._errors``). Cancelling the awaiting coroutine cancels the
-        attempt on the worker too.
+        attempt on the worker too. Attempts of one call run one at a time with increasing
+        numbers (FailedPrecondition otherwise); only the current one may complete the call.
         """
         spec = self._registry.spec(handler, kind)
         if spec is None:

@@ -66,16 +66,31 @@ class Subscription:
             yield message
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _TaskQueue:
     capacity: int
     heap: list[tuple[int, int, Message]] = field(default_factory=list)
-    not_empty: asyncio.Event = field(default_factory=asyncio.Event)
-    not_full: asyncio.Event = field(default_factory=asyncio.Event)
+    # Waiters are created only while someone waits: an idle queue costs no asyncio objects.
+    getters: list[asyncio.Future[None]] = field(default_factory=list)
+    putters: list[asyncio.Future[None]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.not_full.set()
+    @staticmethod
+    async def wait(waiters: list[asyncio.Future[None]]) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+
+    @staticmethod
+    def wake(waiters: list[asyncio.Future[None]]) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        waiters.clear()
 
 
 class MemoryEventBus:
@@ -100,12 +115,11 @@ class MemoryEventBus:
             raise ValueError("message.task_id is required")
         queue = self._queue(message.task_id)
         while len(queue.heap) >= queue.capacity:
-            queue.not_full.clear()
-            await queue.not_full.wait()
+            await queue.wait(queue.putters)
             if self._queues.get(message.task_id) is not queue:
                 raise FailedPrecondition(f"task {message.task_id} ended while publishing")
         heapq.heappush(queue.heap, (message.priority, next(self._arrival), message))
-        queue.not_empty.set()
+        queue.wake(queue.getters)
         for subscription in queue.subscriptions:
             if subscription.matches(message):
                 subscription._queue.put_nowait(message)
@@ -113,10 +127,9 @@ class MemoryEventBus:
     async def consume(self, task_id: str) -> Message:
         queue = self._queue(task_id)
         while not queue.heap:
-            queue.not_empty.clear()
-            await queue.not_empty.wait()
+            await queue.wait(queue.getters)
         _, _, message = heapq.heappop(queue.heap)
-        queue.not_full.set()
+        queue.wake(queue.putters)
         return message
 
     def subscribe(
@@ -139,4 +152,5 @@ class MemoryEventBus:
             return
         for subscription in queue.subscriptions:
             subscription._queue.put_nowait(None)
-        queue.not_full.set()  # blocked publishers wake up and see the queue is gone
+        queue.wake(queue.putters)  # blocked publishers wake up and see the queue is gone
+        queue.wake(queue.getters)

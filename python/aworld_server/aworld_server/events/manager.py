@@ -13,14 +13,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aworld_client import Event, EventBody, Message, MessageEmitted
+from aworld_client import Event, EventBody, Message, MessageEmitted, TaskStatus, TaskStatusChanged
 
 from aworld_server.events.bus import EventBus
 from aworld_server.storage import EventStore
 
 __all__ = ["EventManager"]
 
-_TAIL_SIZE = 512
+_TAIL_SIZE = 64
 
 
 @dataclass(eq=False)
@@ -30,7 +30,7 @@ class _TaskLog:
     session_id: str
     next_seq: int
     events: list[Event] = field(default_factory=list)  # recent events, contiguous, seq order
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)  # streams waiting for more
     ended: bool = False
     last_write: asyncio.Future[None] | None = None
 
@@ -39,13 +39,25 @@ class _TaskLog:
         return self.events[-1].seq if self.events else 0
 
     def add(self, event: Event) -> None:
+        if _is_waiting(event):
+            # A task parked on a callback may wait for days: keep nothing but the position.
+            # Streams that fall behind the (now empty) tail read the store instead.
+            self.events.clear()
         self.events.append(event)
         if len(self.events) > _TAIL_SIZE:
             del self.events[: len(self.events) - _TAIL_SIZE]
         if event.is_terminal:
             self.ended = True
-        self.changed.set()
-        self.changed = asyncio.Event()
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+    async def changed(self) -> None:
+        """Wait until the next event is added."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        await waiter
 
     def after(self, seq: int) -> list[Event] | None:
         """Events with seq > ``seq`` if the tail still holds them all, else None."""
@@ -55,6 +67,11 @@ class _TaskLog:
         if seq + 1 < first:
             return None
         return self.events[seq + 1 - first :]
+
+
+def _is_waiting(event: Event) -> bool:
+    body = event.body
+    return isinstance(body, TaskStatusChanged) and body.status == TaskStatus.INPUT_REQUIRED
 
 
 class EventManager:
@@ -130,7 +147,7 @@ class EventManager:
 
     def _write(self, task_id: str, events: list[Event], *, sync: bool) -> asyncio.Future[None]:
         log = self._log(task_id)
-        write = asyncio.ensure_future(self.store.append(events, sync=sync))
+        write = self.store.enqueue(events, sync=sync)
 
         def persisted(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
@@ -165,4 +182,4 @@ class EventManager:
                     return  # not live here and nothing more stored
                 continue
             if log.last_seq <= last:
-                await log.changed.wait()
+                await log.changed()

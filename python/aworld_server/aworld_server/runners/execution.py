@@ -32,7 +32,6 @@ from aworld_client import (
     ToolErrorPolicy,
     Usage,
 )
-
 from aworld_client.handlers import Pending
 
 from aworld_server.agents.agent import Agent
@@ -268,7 +267,7 @@ class TaskExecution:
                 self.task_id,
                 LlmCallFinished(
                     agent=agent.name,
-                    failure=Failure.from_exception(error),
+                    failure=failure_of(error),
                     attempt=n,
                 ),
             )
@@ -293,6 +292,9 @@ class TaskExecution:
         """
         callback_id = callback_id or uuid.uuid4().hex
         waiting = self.runtime.callbacks.expect(self.task_id, callback_id)
+        self._waiting += 1
+        if self._waiting == 1:  # the status is recorded before the request a client reacts to
+            await self.runtime.set_status(self.task_id, TaskStatus.INPUT_REQUIRED, kind)
         await self.runtime.events.emit(
             self.task_id,
             InputRequested(
@@ -302,9 +304,6 @@ class TaskExecution:
                 node_id=node_id,
             ),
         )
-        self._waiting += 1
-        if self._waiting == 1:
-            await self.runtime.set_status(self.task_id, TaskStatus.INPUT_REQUIRED, kind)
         try:
             value, failure = await waiting
         finally:

@@ -78,10 +78,12 @@ class StateManager:
 
     def __init__(self, events: EventManager) -> None:
         self._events = events
+        # Only live nodes are kept: finished ones are in the event log (see fold_nodes).
         self._nodes: dict[str, RunNode] = {}
-        self._done: dict[str, asyncio.Event] = {}
-        self._by_task: dict[str, list[str]] = {}
+        self._done: dict[str, asyncio.Future[RunNode]] = {}  # created by waiters only
+        self._by_task: dict[str, set[str]] = {}
         self._groups: dict[str, NodeGroup] = {}
+        self._finished: dict[str, RunNode] = {}  # only for nodes in a group, until joined
 
     def start(
         self,
@@ -111,8 +113,7 @@ class StateManager:
             group_id=group_id,
         )
         self._nodes[node.id] = node
-        self._done[node.id] = asyncio.Event()
-        self._by_task.setdefault(task_id, []).append(node.id)
+        self._by_task.setdefault(task_id, set()).add(node.id)
         self._events.emit_nowait(task_id, RunNodeChanged(node=replace(node)))
         return node
 
@@ -125,9 +126,9 @@ class StateManager:
         failure: Failure | None = None,
     ) -> RunNode:
         """Move a running node to a terminal status (one event) and wake its waiters."""
-        node = self._nodes.get(node_id)
+        node = self._nodes.pop(node_id, None)
         if node is None:
-            raise NotFound(f"run node {node_id}")
+            raise NotFound(f"run node {node_id} (unknown or already finished)")
         if status not in _ALLOWED.get(node.status, frozenset()) or not status.is_terminal:
             raise FailedPrecondition(f"run node {node_id}: {node.status.name} -> {status.name}")
         node.status = status
@@ -135,11 +136,15 @@ class StateManager:
         node.failure = failure
         node.ended_at = datetime.now(UTC)
         self._events.emit_nowait(node.task_id, RunNodeChanged(node=replace(node)))
-        self._done[node_id].set()
+        self._by_task.get(node.task_id, set()).discard(node_id)
+        self._finished[node_id] = node
+        waiter = self._done.pop(node_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(node)
         return node
 
     def group(self, task_id: str, parent_node_id: str, node_ids: list[str]) -> NodeGroup:
-        """Declare that the given nodes fan out together from ``parent_node_id``."""
+        """Declare that the given live nodes fan out together from ``parent_node_id``."""
         group = NodeGroup(
             id=uuid.uuid4().hex,
             task_id=task_id,
@@ -154,32 +159,33 @@ class StateManager:
 
     async def wait(self, node_id: str) -> RunNode:
         """Wait until the node reaches a terminal status."""
-        done = self._done.get(node_id)
-        if done is None:
+        finished = self._finished.get(node_id)
+        if finished is not None:
+            return finished
+        if node_id not in self._nodes:
             raise NotFound(f"run node {node_id}")
-        await done.wait()
-        return self._nodes[node_id]
+        waiter = self._done.get(node_id)
+        if waiter is None:
+            waiter = self._done[node_id] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(waiter)
 
     async def join(self, group_id: str) -> NodeGroup:
         """Wait until every node of the group is terminal; return it with its derived status."""
         group = self._groups[group_id]
-        for node_id in group.node_ids:
-            await self.wait(node_id)
-        group.status = group_status(self._nodes[n] for n in group.node_ids)
+        members = [await self.wait(node_id) for node_id in group.node_ids]
+        group.status = group_status(members)
         return group
 
-    def nodes(self, task_id: str) -> list[RunNode]:
-        """The task's nodes in creation order (live tasks only; finished ones: fold_nodes)."""
-        return [self._nodes[n] for n in self._by_task.get(task_id, [])]
-
-    def groups(self, task_id: str) -> list[NodeGroup]:
-        """The task's node groups (live tasks only)."""
-        return [g for g in self._groups.values() if g.task_id == task_id]
+    def live_nodes(self, task_id: str) -> list[RunNode]:
+        """The task's running nodes (finished ones: fold the task's events)."""
+        return [self._nodes[n] for n in self._by_task.get(task_id, ())]
 
     def release(self, task_id: str) -> None:
-        """Forget a finished task's nodes (its events keep them)."""
-        for node_id in self._by_task.pop(task_id, []):
+        """Forget a finished task (its events keep its nodes)."""
+        for node_id in self._by_task.pop(task_id, set()):
             self._nodes.pop(node_id, None)
             self._done.pop(node_id, None)
+        for node_id in [n for n, node in self._finished.items() if node.task_id == task_id]:
+            del self._finished[node_id]
         for group_id in [g.id for g in self._groups.values() if g.task_id == task_id]:
             del self._groups[group_id]

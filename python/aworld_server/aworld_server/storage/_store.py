@@ -15,6 +15,7 @@ does not cost one disk flush per event.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +97,13 @@ class EventStore(Protocol):
         Each event's ``(task_id, seq)`` must be new: a duplicate raises ``FailedPrecondition``
         and nothing of that call is written. A ``TaskSubmitted`` event creates the task's
         record (its ``request_id`` becomes findable); ``TaskStatusChanged`` updates it.
+        """
+
+    def enqueue(self, events: Sequence[Event], *, sync: bool = False) -> asyncio.Future[None]:
+        """Queue an append without awaiting it; the future resolves as ``append`` would return.
+
+        Appends are written in the order they are queued, so awaiting the future of a later
+        append implies every earlier one is persisted too.
         """
 
     async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -55,6 +57,19 @@ class MemoryEventStore:
         pass
 
     async def append(self, events: Sequence[Event], *, sync: bool = False) -> None:
+        await self.enqueue(events, sync=sync)
+
+    def enqueue(self, events: Sequence[Event], *, sync: bool = False) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            self._append(events)
+        except BaseException as error:
+            future.set_exception(error)
+        else:
+            future.set_result(None)
+        return future
+
+    def _append(self, events: Sequence[Event]) -> None:
         # Check and serialise everything before changing anything: a failing call writes nothing.
         stored = [self._stored(e) for e in events]
         seqs = {(e.task_id, e.seq) for e in events}

@@ -185,9 +185,17 @@ class SqliteEventStore:
     # --- writes ---------------------------------------------------------------------------
 
     async def append(self, events: Sequence[Event], *, sync: bool = False) -> None:
+        await self.enqueue(events, sync=sync)
+
+    def enqueue(self, events: Sequence[Event], *, sync: bool = False) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not events:
-            return
-        await self._submit(_Write(asyncio.get_running_loop().create_future(), events, sync=sync))
+            future.set_result(None)
+            return future
+        if self._writer is None:
+            raise FailedPrecondition("event store is not open")
+        self._queue.put(_Write(future, events, sync=sync))
+        return future
 
     async def put_session(self, session: Session) -> None:
         write = _Write(asyncio.get_running_loop().create_future(), (), session=session)
