@@ -9,6 +9,9 @@ import aworld_client
 
 EXPECTED = {
     "AgentSpec",
+    "AsyncClient",
+    "Client",
+    "RuntimeServiceError",
     "Budgets",
     "Event",
     "EventBody",

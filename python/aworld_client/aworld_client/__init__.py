@@ -5,6 +5,7 @@ Every domain type converts to and from its protobuf message with ``to_proto()`` 
 ``aworld_client._proto`` and never appears in a public signature.
 """
 
+from aworld_client.client import AsyncClient, Client, RuntimeServiceError
 from aworld_client.common import Failure, Payload, RetryPolicy, Usage
 from aworld_client.event import (
     Event,
@@ -58,6 +59,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentSpec",
+    "AsyncClient",
+    "Client",
+    "RuntimeServiceError",
     "Budgets",
     "Event",
     "EventBody",

@@ -144,10 +144,16 @@ def _enum_prefix(descriptor: Desc) -> str:
 # --- well-known and special message types ---------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _timestamp_to(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return ts
+    # What Timestamp.FromDatetime computes (a naive datetime is UTC), at a third of its cost:
+    # timedelta normalises like Timestamp does (whole seconds floored, nanos non-negative).
+    delta = (value if value.tzinfo else value.replace(tzinfo=UTC)) - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000
+    )
 
 
 def _timestamp_from(ts: timestamp_pb2.Timestamp) -> datetime:
@@ -247,9 +253,48 @@ def _field_step(field: Desc) -> PlanStep:
     def single_to(value: Any, out: dict[str, Any]) -> None:
         out[name] = to_pb(value)
 
+    default_type = _SKIP_DEFAULT.get(field.type)
+    if default_type is not None and not field.has_presence:
+        # A proto3 scalar without presence is not serialised at its default value, so leaving
+        # the default out of the constructor gives the same message for less work. A value of
+        # another type is still passed on, to fail as before.
+        if field.type == FieldDescriptor.TYPE_ENUM:
+
+            def enum_to(value: Any, out: dict[str, Any]) -> None:
+                if value or not isinstance(value, int):
+                    out[name] = int(value)
+
+            return name, enum_to, lambda m: from_pb(getattr(m, name))
+
+        def scalar_to(value: Any, out: dict[str, Any]) -> None:
+            if value or type(value) is not default_type:
+                out[name] = value
+
+        return name, scalar_to, lambda m: getattr(m, name)
+
     if field.has_presence:
         return name, single_to, lambda m: from_pb(getattr(m, name)) if m.HasField(name) else None
     return name, single_to, lambda m: from_pb(getattr(m, name))
+
+
+# Scalar field types whose default value is one falsy value of one Python type (not floats:
+# -0.0 is serialised), mapped to that type; enums are ints too.
+_SKIP_DEFAULT: dict[int, type] = {
+    FieldDescriptor.TYPE_STRING: str,
+    FieldDescriptor.TYPE_BYTES: bytes,
+    FieldDescriptor.TYPE_BOOL: bool,
+    FieldDescriptor.TYPE_ENUM: int,
+    FieldDescriptor.TYPE_INT32: int,
+    FieldDescriptor.TYPE_INT64: int,
+    FieldDescriptor.TYPE_UINT32: int,
+    FieldDescriptor.TYPE_UINT64: int,
+    FieldDescriptor.TYPE_SINT32: int,
+    FieldDescriptor.TYPE_SINT64: int,
+    FieldDescriptor.TYPE_FIXED32: int,
+    FieldDescriptor.TYPE_FIXED64: int,
+    FieldDescriptor.TYPE_SFIXED32: int,
+    FieldDescriptor.TYPE_SFIXED64: int,
+}
 
 
 def _oneof_step(oneof: Desc) -> PlanStep:

@@ -114,7 +114,13 @@ def to_jsonable(value: Any) -> Any:
     """Turn pydantic models and dataclasses into JSON-ready values; JSON values pass through."""
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
-    return pydantic.TypeAdapter(Any).dump_python(value, mode="json")
+    return _any_adapter().dump_python(value, mode="json")
+
+
+@functools.cache
+def _any_adapter() -> pydantic.TypeAdapter[Any]:
+    # Building a TypeAdapter costs far more than using one; handlers call this on every result.
+    return pydantic.TypeAdapter(Any)
 
 
 def _build(

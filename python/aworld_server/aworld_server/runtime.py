@@ -142,11 +142,22 @@ class Runtime:
             await self.store.close()
             self._started = False
 
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for running tasks to finish (before a shutdown)."""
+        runs = list(self._runs.values())
+        if runs:
+            await asyncio.wait(runs, timeout=timeout)
+
     async def __aenter__(self) -> Runtime:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def live_tasks(self) -> int:
+        """Tasks running in this process now."""
+        return len(self._runs)
 
     def engine_names(self) -> list[str]:
         return [self.engine_name]

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from aworld_client import Failure, HandlerKind, Payload
 
+# The worker accepted the call; it finishes later through CompleteCallback. The same type a
+# local handler returns, so the runtime treats local and remote pending calls alike.
+from aworld_client.handlers import Pending
+
 __all__ = [
     "AttemptFinished",
     "AttemptStarted",
@@ -16,13 +20,6 @@ __all__ = [
     "DispatchObserver",
     "Pending",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """The worker accepted the call; it finishes later through CompleteCallback."""
-
-    callback_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

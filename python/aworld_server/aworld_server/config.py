@@ -1,0 +1,112 @@
+"""Server configuration: embedded defaults, overridden by a TOML file, then ``AWORLD_*``
+environment variables, then command-line flags (highest).
+
+The defaults run everything in one process with no external service: the local engine, the
+in-memory bus and a SQLite event store under ``./.aworld/``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["ServerConfig"]
+
+
+class ServerConfig(BaseSettings):
+    """Everything a server needs to start. Field docs state defaults and edge values."""
+
+    model_config = SettingsConfigDict(env_prefix="AWORLD_", env_nested_delimiter="__",
+                                      extra="forbid")  # fmt: skip
+
+    host: str = Field("", description="Address to bind. Empty: 127.0.0.1 without "
+                      "credentials configured, else 0.0.0.0.")  # fmt: skip
+    port: int = Field(50051, ge=0, le=65535, description="Port; 0 picks a free one.")
+    data_dir: Path = Field(Path(".aworld"), description="Where the SQLite store lives.")
+    store: Literal["sqlite", "memory"] = "sqlite"
+    bus: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    engine: str = Field("local", description="Default engine for tasks that name none.")
+    auth_tokens: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Bearer token -> scopes (submit, read, register). Empty: no auth.",
+    )
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = Field(
+        None, description="Set to require client certificates signed by this CA (mutual TLS)."
+    )
+    max_message_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest request "
+                                   "accepted; larger ones get RESOURCE_EXHAUSTED.")  # fmt: skip
+    max_live_tasks: int = Field(10_000, gt=0, description="Submits beyond this many live tasks "
+                                "get RESOURCE_EXHAUSTED.")  # fmt: skip
+    heartbeat_interval: timedelta = timedelta(seconds=5)
+    heartbeat_timeout: timedelta = timedelta(seconds=15)
+    shutdown_grace: timedelta = Field(
+        timedelta(seconds=30),
+        description="How long in-flight work may finish on shutdown before it is left to resume.",
+    )
+    config_file: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> ServerConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("mutual TLS (tls_client_ca_file) needs tls_cert_file and key")
+        return self
+
+    @property
+    def secured(self) -> bool:
+        """True when callers must present credentials (tokens or client certificates)."""
+        return bool(self.auth_tokens) or self.tls_client_ca_file is not None
+
+    @property
+    def bind_host(self) -> str:
+        return self.host or ("0.0.0.0" if self.secured else "127.0.0.1")
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> ServerConfig:
+        """Defaults < TOML file < environment < ``overrides`` (flags)."""
+        flags = {k: v for k, v in overrides.items() if v is not None}
+        if config_file is None:
+            return cls(**flags)
+        if not config_file.is_file():
+            raise ValueError(f"config file {config_file} does not exist")
+        return _with_file(config_file)(**flags)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings
+
+
+def _with_file(path: Path) -> type[ServerConfig]:
+    class FileConfig(ServerConfig):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path)
+
+    return FileConfig

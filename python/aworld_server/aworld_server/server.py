@@ -1,0 +1,135 @@
+"""Starting and stopping the gRPC server: RuntimeService, WorkerService, health, reflection.
+
+``start_server(config)`` returns a :class:`RunningServer` that knows its bound port (use port 0
+in tests); ``serve(config)`` runs until SIGINT/SIGTERM and shuts down gracefully: health turns
+NOT_SERVING, no new calls are accepted, in-flight work gets ``shutdown_grace`` to finish, and
+what is still running stays in the event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2, worker_service_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from aworld_server.api.auth import BearerTokenInterceptor
+from aworld_server.api.runtime_service import add_runtime_service
+from aworld_server.api.worker_service import add_worker_service
+from aworld_server.config import ServerConfig
+from aworld_server.dispatch import WorkerDispatcher
+from aworld_server.dispatch.remote_handlers import RemoteHandlers
+from aworld_server.runtime import Runtime
+from aworld_server.storage import MemoryEventStore, SqliteEventStore
+
+__all__ = ["RunningServer", "serve", "start_server"]
+
+log = logging.getLogger("aworld_server")
+
+SERVICE_NAMES = (
+    runtime_service_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name,
+    worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+)
+
+
+@dataclass
+class RunningServer:
+    """A started server and the parts tests and embedders need."""
+
+    server: grpc.aio.Server
+    port: int
+    address: str
+    runtime: Runtime
+    dispatcher: WorkerDispatcher
+    health: health.aio.HealthServicer
+    config: ServerConfig
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: NOT_SERVING, finish in-flight calls and tasks within ``grace``."""
+        grace = self.config.shutdown_grace.total_seconds() if grace is None else grace
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.runtime.drain(grace)
+        await self.server.stop(grace)
+        await self.runtime.close()
+
+
+def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    ca = config.tls_client_ca_file.read_bytes() if config.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(config.tls_key_file.read_bytes(), config.tls_cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+async def start_server(
+    config: ServerConfig | None = None,
+    *,
+    setup: Callable[[Runtime], None] | None = None,
+) -> RunningServer:
+    """Build the runtime from ``config``, register services and start listening."""
+    config = config or ServerConfig()
+    store = (MemoryEventStore() if config.store == "memory"
+             else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
+    runtime = Runtime(store=store)
+    runtime.engine_name = config.engine
+    dispatcher = WorkerDispatcher(heartbeat_interval=config.heartbeat_interval,
+                                  heartbeat_timeout=config.heartbeat_timeout)  # fmt: skip
+    runtime.remote = RemoteHandlers(dispatcher)
+    if setup is not None:
+        setup(runtime)
+    await runtime.start()
+
+    interceptors = [BearerTokenInterceptor(config.auth_tokens)] if config.auth_tokens else []
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    add_runtime_service(server, runtime, dispatcher, max_live_tasks=config.max_live_tasks)
+    add_worker_service(server, dispatcher)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = f"{config.bind_host}:{config.port}"
+    credentials = _credentials(config)
+    port = (server.add_secure_port(address, credentials) if credentials
+            else server.add_insecure_port(address))  # fmt: skip
+    if port == 0:
+        await runtime.close()
+        raise OSError(f"could not bind {address}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving on %s:%d", config.bind_host, port)
+    return RunningServer(server, port, f"{config.bind_host}:{port}", runtime, dispatcher,
+                         health_servicer, config)  # fmt: skip
+
+
+async def serve(config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
+                ) -> None:  # fmt: skip
+    """Run until SIGINT or SIGTERM, then stop gracefully."""
+    running = await start_server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready(running)
+    await stop.wait()
+    log.info("shutting down")
+    await running.stop()
