@@ -10,6 +10,7 @@ import pytest
 from aworld_client import _convert
 from aworld_client._proto.aworld.runtime.v1 import (  # noqa: F401  registers every file
     common_pb2,
+    engine_service_pb2,
     event_pb2,
     handler_pb2,
     message_pb2,
@@ -30,6 +31,7 @@ FILES = [
     f"aworld/runtime/v1/{name}.proto"
     for name in (
         "common",
+        "engine_service",
         "event",
         "handler",
         "message",

@@ -53,7 +53,7 @@ from aworld_client.trajectory import (
 from aworld_client.worker import Worker
 
 # The service message modules register their types on import.
-from aworld_client import runtime_service, worker_service  # noqa: F401  isort: skip
+from aworld_client import engine_service, runtime_service, worker_service  # noqa: F401  isort: skip
 
 __version__ = "0.1.0"
 

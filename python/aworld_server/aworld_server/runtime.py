@@ -37,6 +37,7 @@ from aworld_client import (
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
+from aworld_server.engines import Engine
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
@@ -115,7 +116,12 @@ class Runtime:
         self.models = ModelProviders()
         self.remote: RemoteHandlers | None = None
         self.session_hooks: dict[str, dict[str, list[str]]] = {}
-        self.engine_name = "local"
+        self.engine_name = "local"  # the default engine for tasks that name none
+        self.engines: dict[str, Engine] = {}  # plugin engines by name ("local" is built in)
+        self.control_plane = ""  # this server's address, for engine workers to call back
+        self.control_plane_token = ""
+        self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
+        self._engine_results: list[asyncio.Task[None]] = []
         self._runs: dict[str, asyncio.Task[TaskResponse]] = {}
         self._runners: dict[str, Runner] = {}
         self._sessions: dict[str, Session] = {}
@@ -133,6 +139,10 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop running tasks (they stay resumable in the log) and close the store."""
+        for engine in self.engines.values():
+            await engine.close()
+        for collector in self._engine_results:
+            collector.cancel()
         runs = list(self._runs.values())
         for run in runs:
             run.cancel()
@@ -160,7 +170,35 @@ class Runtime:
         return len(self._runs)
 
     def engine_names(self) -> list[str]:
-        return [self.engine_name]
+        return ["local", *self.engines]
+
+    async def add_engine(self, engine: Engine) -> None:
+        """Start a plugin engine and route tasks that name it (or all, if it is the default)."""
+        await engine.start()
+        self.engines[engine.name] = engine
+        self._engine_results.append(
+            asyncio.create_task(self._collect(engine), name=f"engine:{engine.name}")
+        )
+
+    async def _collect(self, engine: Engine) -> None:
+        """Record jobs whose worker could not finish them (a task's own end is in its log)."""
+        async for result in engine.results():
+            self._engine_tasks.pop(result.task_id, None)
+            if result.failure is None:
+                continue
+            record = await self.store.get_task(result.task_id)
+            if record is not None and not record.status.is_terminal:
+                await self.events.open_task(result.task_id, record.session_id)
+                response = TaskResponse(id=result.task_id, status=TaskStatus.FAILED,
+                                        failure=result.failure,
+                                        status_reason=result.failure.type)  # fmt: skip
+                await self.events.emit(
+                    result.task_id,
+                    TaskStatusChanged(
+                        status=TaskStatus.FAILED, reason=result.failure.type, response=response
+                    ),
+                )
+                self.events.close_task(result.task_id)
 
     # -- tasks ----------------------------------------------------------------------------
     async def submit(self, task: Task, request_id: str = "") -> SubmitResult:
@@ -193,14 +231,16 @@ class Runtime:
             del self._submitting[request_id]
 
     async def _accept(self, task: Task, request_id: str) -> SubmitResult:
+        # An id generated here names nothing stored yet, so its store lookups are skipped.
+        new_task, new_session = not task.id, not task.session_id
         task.id = task.id or uuid.uuid4().hex
-        if await self.store.get_task(task.id) is not None:
+        if not new_task and await self.store.get_task(task.id) is not None:
             from aworld_server.errors import FailedPrecondition
 
             raise FailedPrecondition(f"task {task.id} already exists")
         task.session_id = task.session_id or uuid.uuid4().hex
-        await self._touch_session(task)
-        await self.events.open_task(task.id, task.session_id)
+        await self._touch_session(task, new=new_session)
+        await self.events.open_task(task.id, task.session_id, new=new_task)
         await self.events.emit(task.id, TaskSubmitted(task=task, request_id=request_id), sync=True)
         self._launch(task)
         return SubmitResult(task.id, task.session_id, created=True)
@@ -278,6 +318,10 @@ class Runtime:
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
         runner = self._runners.get(task_id)
+        engine = self.engines.get(self._engine_tasks.get(task_id, ""))
+        if engine is not None:
+            await engine.cancel(task_id)
+            return (await self.wait(task_id)).status
         if runner is None:
             return (await self.get_task(task_id)).response.status
         runner.reason = reason
@@ -361,9 +405,10 @@ class Runtime:
         return build_trajectory(await self.store.read(task_id))
 
     # -- sessions -------------------------------------------------------------------------
-    async def _touch_session(self, task: Task) -> None:
+    async def _touch_session(self, task: Task, *, new: bool = False) -> None:
+        """Add the task to its session; ``new``: the session id was just generated."""
         session = self._sessions.get(task.session_id)
-        if session is None:
+        if session is None and not new:
             session = await self.store.get_session(task.session_id)
         now = datetime.now(UTC)
         if session is None:

@@ -15,11 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2, worker_service_pb2
+from aworld_client._proto.aworld.runtime.v1 import (
+    engine_service_pb2,
+    runtime_service_pb2,
+    worker_service_pb2,
+)
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from aworld_server.api.auth import BearerTokenInterceptor
+from aworld_server.api.engine_service import add_engine_service
 from aworld_server.api.runtime_service import add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
 from aworld_server.config import ServerConfig
@@ -35,6 +40,7 @@ log = logging.getLogger("aworld_server")
 SERVICE_NAMES = (
     runtime_service_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name,
     worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+    engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
 )
 
 
@@ -100,6 +106,7 @@ async def start_server(
     )
     add_runtime_service(server, runtime, dispatcher, max_live_tasks=config.max_live_tasks)
     add_worker_service(server, dispatcher)
+    add_engine_service(server, runtime, dispatcher)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -113,6 +120,12 @@ async def start_server(
         await runtime.close()
         raise OSError(f"could not bind {address}")
     await server.start()
+    # Engine workers call back on loopback when the server listens on every interface.
+    host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
+    runtime.control_plane = f"{host}:{port}"
+    runtime.control_plane_token = next(
+        (t for t, scopes in config.auth_tokens.items() if "register" in scopes), ""
+    )
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", config.bind_host, port)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from aworld_client import Event, EventBody, Message, MessageEmitted, TaskStatus, TaskStatusChanged
 
+from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import EventBus
 from aworld_server.storage import EventStore
 
@@ -82,10 +83,11 @@ class EventManager:
         self.bus = bus
         self._logs: dict[str, _TaskLog] = {}
 
-    async def open_task(self, task_id: str, session_id: str) -> None:
-        """Start tracking a task in this process (new, or resumed from its stored log)."""
+    async def open_task(self, task_id: str, session_id: str, *, new: bool = False) -> None:
+        """Start tracking a task in this process (new, or resumed from its stored log).
+        ``new``: the caller knows the task has no stored events (its id was just generated)."""
         if task_id not in self._logs:
-            last = await self.store.last_seq(task_id)
+            last = 0 if new else await self.store.last_seq(task_id)
             if task_id not in self._logs:
                 self._logs[task_id] = _TaskLog(session_id=session_id, next_seq=last + 1)
 
@@ -130,6 +132,43 @@ class EventManager:
         if publish:
             await self.bus.publish(message)
         return event
+
+    async def ingest(self, task_id: str, events: Sequence[Event], *, sync: bool = False) -> int:
+        """Append events produced elsewhere (an engine worker running the task's runner) to the
+        task's log, keeping their seqs; live streams see them like local ones.
+
+        Idempotent for retries: an event already stored under its seq with the same content is
+        skipped. A different event under a stored seq, or a gap, is FailedPrecondition.
+        Returns the task's last seq.
+        """
+        if task_id not in self._logs:
+            session_id = events[0].session_id if events else ""
+            await self.open_task(task_id, session_id)
+        log = self._log(task_id)
+        fresh: list[Event] = []
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.task_id != task_id:
+                raise FailedPrecondition(f"event {event.seq} belongs to task {event.task_id}")
+            if event.seq < log.next_seq:
+                stored = await self.store.read(task_id, after_seq=event.seq - 1, limit=1)
+                if not stored or stored[0].to_bytes() != event.to_bytes():
+                    raise FailedPrecondition(
+                        f"task {task_id} already has a different event at seq {event.seq}"
+                    )
+                continue
+            expected = log.next_seq + len(fresh)
+            if event.seq != expected:
+                raise FailedPrecondition(
+                    f"task {task_id}: expected seq {expected}, got {event.seq}"
+                )
+            fresh.append(event)
+        log.next_seq += len(fresh)
+        if fresh:
+            await self._write(task_id, fresh, sync=sync)
+        last = log.next_seq - 1
+        if log.ended:
+            self.close_task(task_id)
+        return last
 
     async def flush(self, task_id: str) -> None:
         """Wait until every event emitted so far for the task is persisted."""

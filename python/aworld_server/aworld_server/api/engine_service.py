@@ -1,0 +1,93 @@
+"""The EngineService servicer: engine workers append their task's events to the control
+plane's log and reach remote handlers through its dispatcher (state sync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from aworld_client import HandlerKind, TaskSubmitted
+from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
+from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as pb_grpc
+from aworld_client.engine_service import (
+    AppendEventsRequest,
+    CallHandlerRequest,
+    CallHandlerResponse,
+    OpenTaskResponse,
+)
+from aworld_client.handlers import Pending
+
+from aworld_server.api.status import grpc_errors
+from aworld_server.dispatch import WorkerDispatcher
+from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
+from aworld_server.retry import HandlerFailed
+from aworld_server.runtime import Runtime
+
+__all__ = ["EngineServiceServicer", "add_engine_service"]
+
+
+def _required(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required", [FieldViolation(field, "is required")])
+    return value
+
+
+class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc]
+    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
+        self.runtime = runtime
+        self.dispatcher = dispatcher
+
+    @grpc_errors
+    async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        task_id = _required(request.task_id, "task_id")
+        first = await self.runtime.store.read(task_id, limit=1)
+        if not first or not isinstance(first[0].body, TaskSubmitted):
+            raise NotFound(f"task {task_id}")
+        return OpenTaskResponse(
+            task=first[0].body.task, last_seq=await self.runtime.store.last_seq(task_id)
+        ).to_proto()
+
+    @grpc_errors
+    async def AppendEvents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        append = AppendEventsRequest.from_proto(request)
+        task_id = _required(append.task_id, "task_id")
+        if not append.events:
+            raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
+        if await self.runtime.store.get_task(task_id) is None:
+            raise NotFound(f"task {task_id}")
+        last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
+        return pb.AppendEventsResponse(last_seq=last)
+
+    @grpc_errors
+    async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        call = CallHandlerRequest.from_proto(request)
+        kind = call.kind or HandlerKind.TOOL
+        try:
+            output = await self.dispatcher.call_attempt(
+                _required(call.call_id, "call_id"),
+                call.attempt or 1,
+                _required(call.name, "name"),
+                kind,
+                call.input if call.input is not None else _empty(),
+                task_id=call.task_id,
+                session_id=call.session_id,
+                headers=call.headers,
+                hook_point=call.hook_point,
+            )
+        except HandlerFailed as error:
+            return CallHandlerResponse(outcome=error.failure).to_proto()
+        outcome = output.callback_id if isinstance(output, Pending) else output
+        return CallHandlerResponse(outcome=outcome).to_proto()
+
+
+def _empty() -> Any:
+    from aworld_client import Payload
+
+    return Payload.of({})
+
+
+def add_engine_service(server: grpc.aio.Server, runtime: Runtime,
+                       dispatcher: WorkerDispatcher) -> EngineServiceServicer:  # fmt: skip
+    servicer = EngineServiceServicer(runtime, dispatcher)
+    pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
+    return servicer

@@ -1,0 +1,58 @@
+"""The engine seam: where task runners execute.
+
+An engine is deliberately small (httpx's transport is the model): submit jobs, get results as
+they finish, cancel, close. A job is language-neutral — the Task's protobuf bytes plus how to
+reach the control plane — never a pickled runner, agent or client. Remote engines (Ray, Spark)
+run the same Runner in their workers and keep the control plane in sync through EngineService,
+so clients watch a task on any engine exactly as a local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from aworld_client import Failure, TaskResponse
+
+__all__ = ["Engine", "JobResult", "TaskJob"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskJob:
+    """Everything an engine worker needs to run one task."""
+
+    task_id: str
+    task: bytes  # aworld.runtime.v1.Task, serialised
+    control_plane: str  # host:port of the control plane's EngineService
+    token: str = ""  # bearer token with the "register" scope, when auth is on
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """How a job ended: the task's response, or why the job itself failed (worker lost, ...)."""
+
+    task_id: str
+    response: TaskResponse | None = None
+    failure: Failure | None = None
+
+
+class Engine(Protocol):
+    """Runs task jobs. Implementations must not block the event loop."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect to the cluster / start warm workers. Idempotent."""
+
+    async def submit(self, job: TaskJob) -> None:
+        """Start running a job; returns once the engine accepted it."""
+
+    def results(self) -> AsyncIterator[JobResult]:
+        """Results of submitted jobs, as they finish (in any order)."""
+
+    async def cancel(self, task_id: str) -> None:
+        """Stop a job; its runner records the task as CANCELLED."""
+
+    async def close(self) -> None:
+        """Cancel what is running and release the cluster resources."""
