@@ -41,41 +41,65 @@ async def _child(tasks: int) -> dict[str, float]:
         """Wait for an approval."""
         return Pending()
 
-    script = [{"tool_calls": [{"name": "approve", "arguments": {}}]},
-              {"content": "approved {last_tool_output}"}]
+    script = [
+        {"tool_calls": [{"name": "approve", "arguments": {}}]},
+        {"content": "approved {last_tool_output}"},
+    ]
     model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
     with tempfile.TemporaryDirectory() as data_dir:
         async with Runtime(data_dir=data_dir) as runtime:
             runtime.registry.add_tool(approve)
             waiting: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
+            # Tasks arrive the way a server receives them: many at once, but not all 10,000 in
+            # the same instant. The peak then reflects the waiting population, which is the
+            # claim under test, rather than 10,000 simultaneous start-ups.
+            gate = asyncio.Semaphore(256)
+
             async def run_one(n: int) -> None:
-                task = Task(input=Payload.from_text(f"t{n}"), swarm=Swarm(agents=[
-                    AgentSpec(name="a", tool_names=["approve"], model=model)]))
-                submitted = await runtime.submit(task)
-                async for event in runtime.stream(submitted.task_id):
-                    if isinstance(event.body, InputRequested):
-                        await waiting.put((submitted.task_id, event.body.callback_id))
-                        return
+                async with gate:
+                    task = Task(
+                        input=Payload.from_text(f"t{n}"),
+                        swarm=Swarm(
+                            agents=[AgentSpec(name="a", tool_names=["approve"], model=model)]
+                        ),
+                    )
+                    submitted = await runtime.submit(task)
+                    async for event in runtime.stream(submitted.task_id):
+                        if isinstance(event.body, InputRequested):
+                            await waiting.put((submitted.task_id, event.body.callback_id))
+                            return
+
+            async def complete(task_id: str, callback_id: str) -> TaskStatus:
+                async with gate:
+                    await runtime.complete_callback(task_id, callback_id, Payload.of("ok"))
+                    return (await runtime.wait(task_id)).status
 
             started = time.perf_counter()
             await asyncio.gather(*(run_one(n) for n in range(tasks)))
+            while runtime.live_tasks:  # the last ones are still parking
+                await asyncio.sleep(0.01)
             parked = time.perf_counter() - started
-            rss_waiting = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_waiting = _current_rss_mb()
+            peak_waiting = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ids = [waiting.get_nowait() for _ in range(tasks)]
-            await asyncio.gather(*(runtime.complete_callback(t, c, Payload.of("ok"))
-                                   for t, c in ids))
-            responses = await asyncio.gather(*(runtime.wait(t) for t, _ in ids))
+            statuses = await asyncio.gather(*(complete(t, c) for t, c in ids))
             total = time.perf_counter() - started
-            ok = sum(r.status == TaskStatus.SUCCEEDED for r in responses)
+            ok = sum(s == TaskStatus.SUCCEEDED for s in statuses)
     return {
         "tasks": tasks,
         "succeeded": ok,
         "park_seconds": parked,
         "total_seconds": total,
-        "peak_rss_mb_while_waiting": rss_waiting,
+        "rss_mb_all_waiting": rss_waiting,
+        "peak_rss_mb_until_all_waiting": peak_waiting,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def main() -> None:
@@ -91,21 +115,29 @@ def main() -> None:
     results = []
     for run in range(args.runs):
         console.print(f"run {run + 1}/{args.runs}: {args.tasks:,} waiting tasks ...")
-        out = subprocess.run([sys.executable, __file__, "--child", "--tasks", str(args.tasks)],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--tasks", str(args.tasks)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     table = Table(title=f"{args.tasks:,} tasks waiting on callbacks (median of {args.runs})")
     for column in ("metric", "median", "target"):
         table.add_column(column)
     peak = statistics.median(r["peak_rss_mb"] for r in results)
     table.add_row("peak RSS (MB)", f"{peak:.0f}", f"<= {TARGET_MB:.0f}")
-    table.add_row("time to park all (s)",
-                  f"{statistics.median(r['park_seconds'] for r in results):.2f}", "")
-    table.add_row("park + resume all (s)",
-                  f"{statistics.median(r['total_seconds'] for r in results):.2f}", "")
+    table.add_row(
+        "time to park all (s)", f"{statistics.median(r['park_seconds'] for r in results):.2f}", ""
+    )
+    table.add_row(
+        "park + resume all (s)", f"{statistics.median(r['total_seconds'] for r in results):.2f}", ""
+    )
     table.add_row("succeeded", f"{min(r['succeeded'] for r in results):,}", f"{args.tasks:,}")
     console.print(table)
-    console.print("target met" if peak <= TARGET_MB else f"target MISSED by {peak - TARGET_MB:.0f} MB")
+    console.print(
+        "target met" if peak <= TARGET_MB else f"target MISSED by {peak - TARGET_MB:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from aworld_server.retry import HandlerFailed
 from aworld_server.runners.base import Runner
 from aworld_server.runners.call_runner import CallRunner
 from aworld_server.runners.event_runner import EventRunner
+from aworld_server.runners.replay import Replay
 from aworld_server.runners.stepping import StepGate
 from aworld_server.state import StateManager, fold_groups, fold_nodes
 from aworld_server.storage import EventStore, SqliteEventStore
@@ -122,19 +123,24 @@ class Runtime:
         self.control_plane_token = ""
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._engine_results: list[asyncio.Task[None]] = []
-        self._runs: dict[str, asyncio.Task[TaskResponse]] = {}
+        self._runs: dict[str, asyncio.Task[TaskResponse | None]] = {}
         self._runners: dict[str, Runner] = {}
         self._sessions: dict[str, Session] = {}
         self._submitting: dict[str, asyncio.Future[SubmitResult]] = {}
         self.stepping: dict[str, StepGate] = {}
         self.callbacks = CallbackRegistry()
         self._started = False
+        # Drop runs that wait on a callback from memory; rebuild them from the log on answer.
+        self.parking = True
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> Runtime:
+    async def start(self, *, resume: bool = True) -> Runtime:
+        """Open the store and (``resume``) continue the unfinished tasks of an earlier run."""
         if not self._started:
             await self.store.open()
             self._started = True
+            if resume:
+                await self._resume_live_tasks()
         return self
 
     async def close(self) -> None:
@@ -245,24 +251,58 @@ class Runtime:
         self._launch(task)
         return SubmitResult(task.id, task.session_id, created=True)
 
-    def _launch(self, task: Task) -> None:
-        runner = self.runner_for(task)
-        if task.conf is not None and task.conf.run_mode == RunMode.INTERACTIVE:
+    def _launch(self, task: Task, replay: Replay | None = None) -> None:
+        runner = self.runner_for(task, replay)
+        interactive = task.conf is not None and task.conf.run_mode == RunMode.INTERACTIVE
+        if interactive:
             self.stepping[task.id] = StepGate()
+        runner.execution.parkable = (
+            self.parking and not interactive and type(runner) in (EventRunner, CallRunner)
+        )
         self._runners[task.id] = runner
         run = asyncio.create_task(runner.run(), name=f"task:{task.id}")
         self._runs[task.id] = run
 
-        def finished(done: asyncio.Task[TaskResponse]) -> None:
+        def finished(done: asyncio.Task[TaskResponse | None]) -> None:
             self._runs.pop(task.id, None)
             self._runners.pop(task.id, None)
             self.stepping.pop(task.id, None)
             self.state.release(task.id)
-            self.events.close_task(task.id)
+            parked = not done.cancelled() and done.exception() is None and done.result() is None
+            if not parked:  # a parked task keeps its (empty) log open for streams and waiters
+                self.events.close_task(task.id)
 
         run.add_done_callback(finished)
 
-    def runner_for(self, task: Task) -> Runner:
+    def park(self, task_id: str, callback_ids: list[str]) -> None:
+        """Remember that a task dropped from memory waits on these callbacks."""
+        for callback_id in callback_ids:
+            self.callbacks.park(task_id, callback_id)
+
+    async def _resume(self, task_id: str) -> None:
+        """Rebuild a task's run from its log and continue it live."""
+        replay = Replay(await self.store.read(task_id))
+        if replay.task is None:
+            raise NotFound(f"task {task_id} has no stored submission")
+        await self.events.open_task(task_id, replay.task.session_id)
+        self._launch(replay.task, replay)
+
+    async def _resume_live_tasks(self) -> None:
+        """After a restart: continue every unfinished local task from its log; tasks waiting
+        on a callback stay parked until it is answered."""
+        for record in await self.store.live_tasks():
+            replay = Replay(await self.store.read(record.task_id))
+            task = replay.task
+            if task is None or (task.engine or self.engine_name) != "local":
+                continue
+            await self.events.open_task(task.id, task.session_id)
+            pending = replay.pending_callbacks()
+            if pending:
+                self.park(task.id, [c.callback_id for c in pending])
+            else:
+                self._launch(task, replay)
+
+    def runner_for(self, task: Task, replay: Replay | None = None) -> Runner:
         """The runner a task asks for: a custom one by name, else by execution mode."""
         conf = task.conf
         name = (
@@ -277,13 +317,16 @@ class Runtime:
         cls = self.registry.runners.get(name)
         if cls is None:
             raise NotFound(f"runner {name!r}")
-        return cls(self, task)
+        return cls(self, task, replay)
 
     async def wait(self, task_id: str) -> TaskResponse:
         """Wait for the task's terminal response."""
         run = self._runs.get(task_id)
         if run is not None:
-            return await asyncio.shield(run)
+            response = await asyncio.shield(run)
+            if response is not None:
+                return response
+        # Not running here, or parked: follow the log to the terminal event.
         async for event in self.events.stream(task_id):
             if isinstance(event.body, TaskStatusChanged) and event.body.status.is_terminal:
                 return event.body.response or TaskResponse(id=task_id, status=event.body.status)
@@ -306,7 +349,7 @@ class Runtime:
         await asyncio.wait({observed, run}, return_when=asyncio.FIRST_COMPLETED)
         if not observed.done():
             observed.cancel()
-            response = run.result()
+            response = run.result() or await self.wait(task_id)  # interactive runs never park
             return True, response.answer.as_text() if response.answer else "", response
         idle = asyncio.ensure_future(gate.idle.wait())
         await asyncio.wait({idle, run}, return_when=asyncio.FIRST_COMPLETED)
@@ -317,6 +360,10 @@ class Runtime:
 
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
+        if self.callbacks.parked(task_id):
+            for callback_id in self.callbacks.pending(task_id):
+                self.callbacks.forget(callback_id)
+            await self._resume(task_id)  # rebuilt, then cancelled like any running task
         runner = self._runners.get(task_id)
         engine = self.engines.get(self._engine_tasks.get(task_id, ""))
         if engine is not None:
@@ -351,8 +398,10 @@ class Runtime:
                 "exactly one of result and failure is required",
                 [FieldViolation("result", "set exactly one of result and failure")],
             )
-        self.callbacks.claim(task_id, callback_id)
+        parked = self.callbacks.claim(task_id, callback_id)
         try:
+            if parked:
+                await self.events.open_task(task_id, "")
             await self.events.emit(
                 task_id,
                 InputProvided(callback_id=callback_id, value=result, failure=failure),
@@ -361,7 +410,11 @@ class Runtime:
         except BaseException:
             self.callbacks.release(callback_id)
             raise
-        self.callbacks.resolve(callback_id, result.value() if result else None, failure)
+        if parked:
+            self.callbacks.forget(callback_id)
+            await self._resume(task_id)
+        else:
+            self.callbacks.resolve(callback_id, result.value() if result else None, failure)
         return TaskStatus.RUNNING
 
     async def provide_input(self, task_id: str, callback_id: str, value: Payload) -> TaskStatus:

@@ -1,7 +1,8 @@
 """Bearer-token authentication with scopes, as a server interceptor.
 
 Each token grants scopes: ``submit`` (start, cancel and answer tasks, invoke handlers),
-``read`` (get, list and stream) and ``register`` (connect as a worker or an engine worker). A call without a valid
+``read`` (get, list and stream) and ``register`` (connect as a worker or an engine
+worker). A call without a valid
 token gets UNAUTHENTICATED; a valid token without the method's scope gets PERMISSION_DENIED.
 Health checks and reflection need no token. With no tokens configured, authentication is off
 (and the server only listens on loopback; see ``aworld_server.server``).

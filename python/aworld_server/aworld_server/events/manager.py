@@ -34,6 +34,7 @@ class _TaskLog:
     waiters: list[asyncio.Future[None]] = field(default_factory=list)  # streams waiting for more
     ended: bool = False
     last_write: asyncio.Future[None] | None = None
+    muted: bool = False  # replaying: events are already in the log
 
     @property
     def last_seq(self) -> int:
@@ -90,6 +91,14 @@ class EventManager:
             last = 0 if new else await self.store.last_seq(task_id)
             if task_id not in self._logs:
                 self._logs[task_id] = _TaskLog(session_id=session_id, next_seq=last + 1)
+
+    def mute(self, task_id: str) -> None:
+        """Stop writing the task's events (a resumed run replaying its log)."""
+        self._log(task_id).muted = True
+
+    def unmute(self, task_id: str) -> None:
+        """Write the task's events again, continuing its seqs."""
+        self._log(task_id).muted = False
 
     def close_task(self, task_id: str) -> None:
         """Stop tracking a finished task. Streams still reading its tail finish from it; new
@@ -178,6 +187,8 @@ class EventManager:
 
     def _make(self, task_id: str, body: EventBody) -> Event:
         log = self._log(task_id)
+        if log.muted:
+            return Event(task_id=task_id, seq=0, session_id=log.session_id, body=body)
         seq = log.next_seq
         log.next_seq += 1
         return Event(
@@ -186,6 +197,10 @@ class EventManager:
 
     def _write(self, task_id: str, events: list[Event], *, sync: bool) -> asyncio.Future[None]:
         log = self._log(task_id)
+        if log.muted:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         write = self.store.enqueue(events, sync=sync)
 
         def persisted(done: asyncio.Future[None]) -> None:

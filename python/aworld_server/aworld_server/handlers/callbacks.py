@@ -8,7 +8,7 @@ completions cannot both deliver a value.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aworld_client import Failure
@@ -20,12 +20,11 @@ __all__ = ["CallbackRegistry"]
 Outcome = tuple[Any, Failure | None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Waiting:
     task_id: str
-    future: asyncio.Future[Outcome] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    # None for a parked task: nothing in memory waits, the answer resumes it from its log.
+    future: asyncio.Future[Outcome] | None = None
     claimed: bool = False
 
 
@@ -39,8 +38,16 @@ class CallbackRegistry:
         """Register a callback the task will wait for; returns the future to await."""
         if callback_id in self._waiting:
             raise FailedPrecondition(f"callback {callback_id} is already pending")
-        waiting = self._waiting[callback_id] = _Waiting(task_id)
-        return waiting.future
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting[callback_id] = _Waiting(task_id, future)
+        return future
+
+    def park(self, task_id: str, callback_id: str) -> None:
+        """Register a callback of a task that is not in memory (parked)."""
+        self._waiting[callback_id] = _Waiting(task_id)
+
+    def parked(self, task_id: str) -> bool:
+        return any(w.task_id == task_id and w.future is None for w in self._waiting.values())
 
     def forget(self, callback_id: str) -> None:
         self._waiting.pop(callback_id, None)
@@ -48,14 +55,16 @@ class CallbackRegistry:
     def pending(self, task_id: str) -> list[str]:
         return [cid for cid, w in self._waiting.items() if w.task_id == task_id]
 
-    def claim(self, task_id: str, callback_id: str) -> None:
-        """Reserve the right to complete a callback; NotFound or FailedPrecondition if not."""
+    def claim(self, task_id: str, callback_id: str) -> bool:
+        """Reserve the right to complete a callback; NotFound or FailedPrecondition if not.
+        Returns True when the waiting task is parked (it must be resumed)."""
         waiting = self._waiting.get(callback_id)
         if waiting is None or waiting.task_id != task_id:
             raise NotFound(f"task {task_id} has no pending callback {callback_id}")
         if waiting.claimed:
             raise FailedPrecondition(f"callback {callback_id} is already being completed")
         waiting.claimed = True
+        return waiting.future is None
 
     def release(self, callback_id: str) -> None:
         """Undo a claim whose completion could not be recorded."""
@@ -65,5 +74,5 @@ class CallbackRegistry:
 
     def resolve(self, callback_id: str, value: Any, failure: Failure | None) -> None:
         waiting = self._waiting.get(callback_id)
-        if waiting is not None and not waiting.future.done():
+        if waiting is not None and waiting.future is not None and not waiting.future.done():
             waiting.future.set_result((value, failure))

@@ -82,6 +82,8 @@ class HookRunner:
         self._runtime = runtime
         self._task = task
         self._context = context
+        # Muted while a resumed run replays its log: those occurrences already fired.
+        self.muted = False
 
     def names(self, point: str) -> list[str]:
         registry = self._runtime.registry
@@ -92,7 +94,7 @@ class HookRunner:
 
     async def fire(self, point: str, **data: Any) -> HookOutcome:
         """Run every hook registered for ``point``; return what they decided together."""
-        names = self.names(point)
+        names = self.names(point) if not self.muted else ()
         if not names:
             return _NOTHING
         outcome = HookOutcome()

@@ -27,7 +27,13 @@ from aworld_client import (
 )
 
 from aworld_server.context import Context
-from aworld_server.runners.execution import BudgetExhausted, TaskExecution, TaskFailed
+from aworld_server.runners.execution import (
+    BudgetExhausted,
+    TaskExecution,
+    TaskFailed,
+    TaskParked,
+)
+from aworld_server.runners.replay import Replay
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
@@ -50,11 +56,16 @@ class Runner:
 
     name: ClassVar[str] = "custom"
 
-    def __init__(self, runtime: Runtime, task: Task) -> None:
+    def __init__(self, runtime: Runtime, task: Task, replay: Replay | None = None) -> None:
         self.runtime = runtime
         self.task = task
         self.context = Context(task.id, task.session_id)
         self.execution = TaskExecution(runtime, task, self.context)
+        if replay is not None and replay.root is not None:
+            # Resuming from the log: re-run silently up to the first step it has no record of.
+            self.execution.replay = replay
+            self.execution.hooks.muted = True
+            runtime.events.mute(task.id)
         self.status = TaskStatus.RUNNING
         self.reason = ""
         self.failure: Failure | None = None
@@ -70,9 +81,16 @@ class Runner:
             state = session.state.value()
             if isinstance(state, dict):
                 self.context.session.update(state)
-        self.execution.root = self.runtime.state.start(
-            self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
-        )
+        replay = self.execution.replay
+        if replay is not None and replay.root is not None:
+            self.execution.root = self.runtime.state.adopt(replay.root)
+            if replay.root.started_at is not None:  # wall-clock budgets count from the start
+                elapsed = (datetime.now(UTC) - replay.root.started_at).total_seconds()
+                self._started = time.monotonic() - max(0.0, elapsed)
+        else:
+            self.execution.root = self.runtime.state.start(
+                self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
+            )
         await self.runtime.events.emit(
             self.task.id,
             TaskStatusChanged(
@@ -107,6 +125,10 @@ class Runner:
             "task_completed", status=self.status.aworld_name, answer=self.answer
         )
         await execution.hooks.fire(point, status=self.status.aworld_name)
+        for node in self.runtime.state.live_nodes(self.task.id):
+            if execution.root is None or node.id != execution.root.id:
+                # Steps cut short by the end of the task (timeout, cancel, budget).
+                self.runtime.state.finish(node.id, RunNodeStatus.CANCELLED)
         if execution.root is not None:
             self.runtime.state.finish(
                 execution.root.id,
@@ -135,11 +157,12 @@ class Runner:
         if self._work is not None:
             self._work.cancel()
 
-    async def run(self) -> TaskResponse:
+    async def run(self) -> TaskResponse | None:
         """Run the whole lifecycle; always ends with one terminal status event.
 
         Cancelling the task running this coroutine (a shutdown) is different from
-        :meth:`cancel`: it propagates and records nothing, so the task stays resumable.
+        :meth:`cancel`: it propagates and records nothing, so the task stays resumable. A run
+        parked on a callback returns None: it ends here and resumes from the log later.
         """
         try:
             await self._phase(Phase.PRE_RUN, self.pre_run)
@@ -157,6 +180,8 @@ class Runner:
             if not self._cancel_requested or (current is not None and current.cancelling()):
                 raise
             self._end(TaskStatus.CANCELLED, "cancelled")
+        except TaskParked:
+            return None
         except TaskFailed as error:
             self._end(TaskStatus.FAILED, error.failure.type, error.failure)
         except Exception as error:
@@ -165,6 +190,7 @@ class Runner:
                 type(error).__name__,
                 Failure.from_exception(error, source=f"runner:{self.name}"),
             )
+        self.execution.go_live()  # whatever ended the run, its end is recorded
         self.runtime.events.emit_nowait(
             self.task.id,
             LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.runtime.engine_name),
@@ -186,7 +212,7 @@ class Runner:
 
     def _time_limit(self) -> float | None:
         limits = [
-            self.execution.limits.max_wall_time.total_seconds()
+            self.execution.limits.max_wall_time.total_seconds() - (time.monotonic() - self._started)
             if self.execution.limits.max_wall_time
             else None,
             (self.task.deadline - datetime.now(UTC)).total_seconds()

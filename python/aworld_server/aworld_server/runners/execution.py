@@ -19,6 +19,7 @@ from aworld_client import (
     LlmCallFinished,
     Message,
     MessageCategory,
+    MessageEmitted,
     Payload,
     PermissionDecision,
     RunNode,
@@ -44,14 +45,15 @@ from aworld_server.agents.topology import (
     ToolResult,
     ToolResults,
 )
-from aworld_server.context import Context
+from aworld_server.context import AgentState, Context
 from aworld_server.hooks import HookOutcome, HookRunner
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
+from aworld_server.runners.replay import CONTEXT_TOPIC, RecordedCall, Replay
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
 
-__all__ = ["DEFAULT_MAX_STEPS", "BudgetExhausted", "TaskExecution", "TaskFailed"]
+__all__ = ["DEFAULT_MAX_STEPS", "BudgetExhausted", "TaskExecution", "TaskFailed", "TaskParked"]
 
 DEFAULT_MAX_STEPS = 100
 
@@ -62,6 +64,17 @@ class BudgetExhausted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TaskParked(BaseException):
+    """The run waits on callbacks and was dropped from memory; the log holds all of it.
+
+    A BaseException, like CancelledError, so no ``except Exception`` (retries, error
+    observations) mistakes leaving memory for a failure."""
+
+    def __init__(self, callback_ids: list[str]) -> None:
+        super().__init__(f"parked on {callback_ids}")
+        self.callback_ids = callback_ids
 
 
 class TaskFailed(Exception):
@@ -100,7 +113,14 @@ class TaskExecution:
         self.controller = SwarmController(task.swarm) if task.swarm is not None else None
         self.root: RunNode | None = None
         self.current_agent_node: RunNode | None = None
+        self.replay: Replay | None = None
+        # A run may be parked (dropped from memory while it waits on a callback) only if it can
+        # be rebuilt by replay: the built-in runners, not interactive ones.
+        self.parkable = False
         self._waiting = 0
+        self._tools_in_flight = 0
+        self._tool_node_ids: set[str] = set()
+        self._recorded_answers: dict[str, tuple[Any, Failure | None]] = {}
         self.last_content = ""
         self.last_tool_output = ""
         self._agents: dict[str, Agent] = {}
@@ -197,6 +217,10 @@ class TaskExecution:
             state.messages.append({"role": "user", "content": observation.content})
         self.usage.steps += 1
         state.steps += 1
+        recorded = self.replay.next_step(agent.name) if self.replay is not None else None
+        if recorded is not None:
+            return self._replayed_step(state, *recorded)
+        self.go_live()
         assert self.root is not None
         node = self.runtime.state.start(
             self.task_id,
@@ -209,13 +233,10 @@ class TaskExecution:
             await self.hooks.fire("agent_started", agent=agent.name)
         try:
             response = await self._call_model(agent, state.messages)
-        except BaseException as error:
-            status = (
-                RunNodeStatus.CANCELLED
-                if isinstance(error, asyncio.CancelledError)
-                else RunNodeStatus.FAILED
-            )
-            self.runtime.state.finish(node.id, status, failure=Failure.from_exception(error))
+        except Exception as error:
+            # Cancellation leaves the node open: a shutdown resumes it, and a task that ends
+            # any other way closes its open nodes in post_run.
+            self.runtime.state.finish(node.id, RunNodeStatus.FAILED, failure=failure_of(error))
             raise
         state.messages.append(_assistant_message(response))
         if response.content:
@@ -233,6 +254,49 @@ class TaskExecution:
         if gate is not None:
             gate.stepped(response.content or _json(decision["tool_calls"]))
         return response
+
+    def _replayed_step(
+        self, state: AgentState, decision: dict[str, Any], usage: Usage
+    ) -> ModelResponse:
+        """An agent step rebuilt from the log: same conversation, no model call, no events."""
+        response = ModelResponse(
+            content=str(decision.get("content", "")),
+            tool_calls=[
+                ToolCallRequest(name=c["name"], arguments=c.get("arguments", {}), id=c["id"])
+                for c in decision.get("tool_calls", [])
+            ],
+            usage=usage,
+        )
+        self.usage.add(usage)
+        state.messages.append(_assistant_message(response))
+        if response.content:
+            self.last_content = response.content
+        return response
+
+    def go_live(self) -> None:
+        """Leave replay: restore the last context snapshot and write events again."""
+        replay = self.replay
+        if replay is None:
+            return
+        self.replay = None
+        self._recorded_answers = dict(replay.answers)
+        if replay.snapshot is not None:
+            for key, value in replay.snapshot.values.items():
+                self.context[key] = value
+            self.context.session.update(replay.snapshot.session)
+        self.hooks.muted = False
+        self.runtime.events.unmute(self.task_id)
+
+    def tool_node_id(self, call: ToolCallRequest) -> str:
+        """The TOOL node of a call is named after the call id (unique within the task), which
+        is how a replay finds a call's outcome."""
+        node_id = call.id
+        n = 1
+        while node_id in self._tool_node_ids:
+            n += 1
+            node_id = f"{call.id}~{n}"
+        self._tool_node_ids.add(node_id)
+        return node_id
 
     async def _call_model(self, agent: Agent, messages: list[dict[str, Any]]) -> ModelResponse:
         tools = self.tool_declarations(agent)
@@ -283,7 +347,13 @@ class TaskExecution:
         return response
 
     async def await_callback(
-        self, kind: str, prompt: Any, node_id: str, callback_id: str = ""
+        self,
+        kind: str,
+        prompt: Any,
+        node_id: str,
+        callback_id: str = "",
+        *,
+        announce: bool = True,
     ) -> Any:
         """Wait — holding no thread — until the callback is completed; return its value.
 
@@ -291,19 +361,31 @@ class TaskExecution:
         carries a failure raises it (non-retryable: the answer was given, not lost).
         """
         callback_id = callback_id or uuid.uuid4().hex
+        answered = self._recorded_answers.pop(callback_id, None)
+        if answered is not None:  # resumed after the answer arrived: it is in the log already
+            await self.runtime.set_status(self.task_id, TaskStatus.RUNNING, "input_provided")
+            return self._answer(*answered)
         waiting = self.runtime.callbacks.expect(self.task_id, callback_id)
         self._waiting += 1
-        if self._waiting == 1:  # the status is recorded before the request a client reacts to
-            await self.runtime.set_status(self.task_id, TaskStatus.INPUT_REQUIRED, kind)
-        await self.runtime.events.emit(
-            self.task_id,
-            InputRequested(
-                callback_id=callback_id,
-                prompt=Payload.of(prompt) if prompt is not None else None,
-                kind=kind,
-                node_id=node_id,
-            ),
-        )
+        if announce:
+            if self._waiting == 1:  # the status is recorded before the request clients see
+                await self.runtime.set_status(self.task_id, TaskStatus.INPUT_REQUIRED, kind)
+            await self.runtime.events.emit(
+                self.task_id,
+                InputRequested(
+                    callback_id=callback_id,
+                    prompt=Payload.of(prompt) if prompt is not None else None,
+                    kind=kind,
+                    node_id=node_id,
+                ),
+            )
+        if self.parkable and self._waiting == 1 and self._tools_in_flight <= 1:
+            # Nothing else is running: drop the whole run from memory until the answer comes.
+            self.runtime.callbacks.forget(callback_id)
+            self._snapshot_context()
+            await self.runtime.events.flush(self.task_id)
+            self.runtime.park(self.task_id, [callback_id])
+            raise TaskParked([callback_id])
         try:
             value, failure = await waiting
         finally:
@@ -311,10 +393,32 @@ class TaskExecution:
             self._waiting -= 1
         if self._waiting == 0:
             await self.runtime.set_status(self.task_id, TaskStatus.RUNNING, "input_provided")
+        return self._answer(value, failure)
+
+    @staticmethod
+    def _answer(value: Any, failure: Failure | None) -> Any:
         if failure is not None:
-            failure.non_retryable = True
+            failure.non_retryable = True  # the answer was given, not lost: never ask again
             raise HandlerFailed(failure)
         return value
+
+    def _snapshot_context(self) -> None:
+        """Record task and session key-values, which a replay cannot rebuild (tools are not
+        re-run), so a resumed run starts from them."""
+        values, session = self.context.local_changes, self.context.session
+        if not values and not session:
+            return
+        message = Message(
+            id=uuid.uuid4().hex,
+            task_id=self.task_id,
+            session_id=self.task.session_id,
+            category=MessageCategory.CONTEXT,
+            topic=CONTEXT_TOPIC,
+            sender="runtime",
+            payload=Payload.of({"values": dict(values), "session": session}),
+            created_at=datetime.now(UTC),
+        )
+        self.runtime.events.emit_nowait(self.task_id, MessageEmitted(message=message))
 
     async def finish(self, action: Finish) -> Finish:
         """The final answer after ``output_process`` hooks had their say."""
@@ -337,15 +441,35 @@ class TaskExecution:
         )
 
     async def _run_tool(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+        self._tools_in_flight += 1
+        try:
+            return await self._run_tool_counted(agent, parent_id, call)
+        finally:
+            self._tools_in_flight -= 1
+
+    async def _run_tool_counted(
+        self, agent: str, parent_id: str, call: ToolCallRequest
+    ) -> ToolResult:
         if self.limits.max_tool_calls and self.usage.tool_calls >= self.limits.max_tool_calls:
             raise BudgetExhausted("max_tool_calls")
         self.usage.tool_calls += 1
+        node_id = self.tool_node_id(call)
+        if self.replay is not None:
+            finished = self.replay.finished_call(node_id)
+            if finished is not None:
+                return self._replayed_call(call, finished)
+            resumed = self.replay.open_call(node_id)
+            if resumed is not None:
+                self.go_live()
+                return await self._resume_call(agent, call, resumed)
+        self.go_live()
         node = self.runtime.state.start(
             self.task_id,
             RunNodeKind.TOOL,
             call.name,
             parent_id=parent_id,
             session_id=self.task.session_id,
+            node_id=node_id,
         )
         outcome = await self.hooks.fire(
             "before_tool_call",
@@ -357,48 +481,66 @@ class TaskExecution:
         if outcome.asks:
             outcome = await self._ask_permission(agent, call, node.id, outcome)
         if outcome.denied:
-            failure = Failure(
-                type="PermissionDenied",
-                non_retryable=True,
-                message=outcome.reason or f"{call.name} was denied by a hook",
-            )
-            self.runtime.state.finish(node.id, RunNodeStatus.BREAKED, failure=failure)
-            return ToolResult(call.id, call.name, failure=failure)
+            return self._deny(call, node.id, outcome)
         if isinstance(outcome.updated_input, dict):
             call.arguments = outcome.updated_input
 
+        return await self._execute_call(agent, call, node.id)
+
+    async def _execute_call(
+        self,
+        agent: str,
+        call: ToolCallRequest,
+        node_id: str,
+        *,
+        after_attempt: int = 0,
+        awaiting: InputRequested | None = None,
+    ) -> ToolResult:
+        """Attempts of one tool call (numbered after ``after_attempt``), then its outcome.
+
+        ``awaiting`` resumes a call whose attempt was parked on a callback: its first attempt
+        waits for that callback instead of invoking the tool again.
+        """
+
         async def attempt(n: int) -> Any:
-            self.runtime.events.emit_nowait(
-                self.task_id,
-                ToolCallStarted(
-                    call_id=call.id,
-                    tool_name=call.name,
-                    arguments=Payload.of(call.arguments),
-                    attempt=n,
-                    caller=agent,
-                    node_id=node.id,
-                ),
-            )
-            await self.runtime.events.flush(self.task_id)  # recorded before the side effect
+            number = after_attempt + n
             started = time.perf_counter()
-            output = await self.runtime.invoke_tool(
-                call.name,
-                call.arguments,
-                call_id=call.id,
-                attempt=n,
-                task=self.task,
-                context=self.context,
-            )
-            if isinstance(output, Pending):
-                output = await self.await_callback(
-                    "tool_callback", output.prompt, node.id, output.callback_id
+            if awaiting is not None and n == 1:
+                number = after_attempt
+                output: Any = await self.await_callback(
+                    awaiting.kind, None, node_id, awaiting.callback_id, announce=False
                 )
+            else:
+                self.runtime.events.emit_nowait(
+                    self.task_id,
+                    ToolCallStarted(
+                        call_id=call.id,
+                        tool_name=call.name,
+                        arguments=Payload.of(call.arguments),
+                        attempt=number,
+                        caller=agent,
+                        node_id=node_id,
+                    ),
+                )
+                await self.runtime.events.flush(self.task_id)  # recorded before the side effect
+                output = await self.runtime.invoke_tool(
+                    call.name,
+                    call.arguments,
+                    call_id=call.id,
+                    attempt=number,
+                    task=self.task,
+                    context=self.context,
+                )
+                if isinstance(output, Pending):
+                    output = await self.await_callback(
+                        "tool_callback", output.prompt, node_id, output.callback_id
+                    )
             await self.runtime.events.emit(
                 self.task_id,
                 ToolCallFinished(
                     call_id=call.id,
                     tool_name=call.name,
-                    attempt=n,
+                    attempt=number,
                     result=Payload.of(output),
                     duration=timedelta(seconds=time.perf_counter() - started),
                 ),
@@ -411,7 +553,7 @@ class TaskExecution:
                 ToolCallFinished(
                     call_id=call.id,
                     tool_name=call.name,
-                    attempt=n,
+                    attempt=after_attempt + n - (1 if awaiting is not None else 0),
                     will_retry=will_retry,
                     failure=_failure(error, call.name),
                 ),
@@ -421,12 +563,9 @@ class TaskExecution:
             output = await retry_async(
                 attempt, self._tool_retry_policy(call.name), on_failure=failed
             )
-        except asyncio.CancelledError:
-            self.runtime.state.finish(node.id, RunNodeStatus.CANCELLED)
-            raise
         except Exception as error:
             failure = _failure(error, call.name)
-            self.runtime.state.finish(node.id, RunNodeStatus.FAILED, failure=failure)
+            self.runtime.state.finish(node_id, RunNodeStatus.FAILED, failure=failure)
             await self.hooks.fire(
                 "tool_call_failed",
                 agent=agent,
@@ -446,11 +585,56 @@ class TaskExecution:
         if outcome.updated_output is not None:
             output = outcome.updated_output
         self.last_tool_output = output if isinstance(output, str) else _json(output)
-        self.runtime.state.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
+        self.runtime.state.finish(node_id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
         return ToolResult(call.id, call.name, output=output)
 
+    def _deny(self, call: ToolCallRequest, node_id: str, outcome: HookOutcome) -> ToolResult:
+        failure = Failure(
+            type="PermissionDenied",
+            non_retryable=True,
+            message=outcome.reason or f"{call.name} was denied by a hook",
+        )
+        self.runtime.state.finish(node_id, RunNodeStatus.BREAKED, failure=failure)
+        return ToolResult(call.id, call.name, failure=failure)
+
+    def _replayed_call(self, call: ToolCallRequest, node: RunNode) -> ToolResult:
+        """A finished call rebuilt from its recorded TOOL node."""
+        if node.failure is not None or node.status != RunNodeStatus.SUCCEEDED:
+            failure = node.failure or Failure(type=node.status.name, message="tool call ended")
+            return ToolResult(call.id, call.name, failure=failure)
+        output = node.result.value() if node.result is not None else None
+        self.last_tool_output = output if isinstance(output, str) else _json(output)
+        return ToolResult(call.id, call.name, output=output)
+
+    async def _resume_call(self, agent: str, call: ToolCallRequest, recorded: RecordedCall
+                           ) -> ToolResult:  # fmt: skip
+        """Continue a call the log shows started but unfinished: wait for its callback again,
+        or (the process died mid-call) run it again as the next attempt."""
+        node = self.runtime.state.adopt(recorded.node)
+        if recorded.callback is not None and recorded.callback.kind == "permission":
+            outcome = await self._ask_permission(
+                agent, call, node.id, HookOutcome(decision=PermissionDecision.ASK),
+                callback_id=recorded.callback.callback_id,
+            )  # fmt: skip
+            if outcome.denied:
+                return self._deny(call, node.id, outcome)
+            return await self._execute_call(agent, call, node.id,
+                                            after_attempt=recorded.attempts)  # fmt: skip
+        if recorded.callback is not None:
+            return await self._execute_call(agent, call, recorded.node.id,
+                                            after_attempt=recorded.attempts,
+                                            awaiting=recorded.callback)  # fmt: skip
+        return await self._execute_call(agent, call, recorded.node.id,
+                                        after_attempt=recorded.attempts)  # fmt: skip
+
     async def _ask_permission(
-        self, agent: str, call: ToolCallRequest, node_id: str, outcome: HookOutcome
+        self,
+        agent: str,
+        call: ToolCallRequest,
+        node_id: str,
+        outcome: HookOutcome,
+        *,
+        callback_id: str = "",
     ) -> HookOutcome:
         """A hook answered "ask": a human decides through ProvideInput ("allow" / "deny")."""
         prompt = {
@@ -459,7 +643,9 @@ class TaskExecution:
             "agent": agent,
             "reason": outcome.reason,
         }
-        answer = await self.await_callback("permission", prompt, node_id)
+        answer = await self.await_callback(
+            "permission", prompt, node_id, callback_id, announce=not callback_id
+        )
         allowed = (
             answer is True
             or (isinstance(answer, str) and answer.lower() in ("allow", "yes", "approve"))

@@ -84,6 +84,7 @@ class StateManager:
         self._by_task: dict[str, set[str]] = {}
         self._groups: dict[str, NodeGroup] = {}
         self._finished: dict[str, RunNode] = {}  # only for nodes in a group, until joined
+        self._finished_by_task: dict[str, list[str]] = {}  # so release() scans only its task
 
     def start(
         self,
@@ -117,6 +118,12 @@ class StateManager:
         self._events.emit_nowait(task_id, RunNodeChanged(node=replace(node)))
         return node
 
+    def adopt(self, node: RunNode) -> RunNode:
+        """Take over a live node recorded by an earlier run of the task (a resumed run)."""
+        self._nodes[node.id] = node
+        self._by_task.setdefault(node.task_id, set()).add(node.id)
+        return node
+
     def finish(
         self,
         node_id: str,
@@ -137,7 +144,9 @@ class StateManager:
         node.ended_at = datetime.now(UTC)
         self._events.emit_nowait(node.task_id, RunNodeChanged(node=replace(node)))
         self._by_task.get(node.task_id, set()).discard(node_id)
-        self._finished[node_id] = node
+        if node.group_id:  # kept only until its group is joined
+            self._finished[node_id] = node
+            self._finished_by_task.setdefault(node.task_id, []).append(node_id)
         waiter = self._done.pop(node_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(node)
@@ -185,7 +194,7 @@ class StateManager:
         for node_id in self._by_task.pop(task_id, set()):
             self._nodes.pop(node_id, None)
             self._done.pop(node_id, None)
-        for node_id in [n for n, node in self._finished.items() if node.task_id == task_id]:
-            del self._finished[node_id]
+        for node_id in self._finished_by_task.pop(task_id, ()):
+            self._finished.pop(node_id, None)
         for group_id in [g.id for g in self._groups.values() if g.task_id == task_id]:
             del self._groups[group_id]

@@ -1,0 +1,154 @@
+"""Resuming a task from its event log (durable execution, as Temporal replays workflows).
+
+A runner is deterministic given the outcomes of what it cannot decide itself: model calls,
+tool calls and callbacks. Those outcomes are all in the log — an agent step's decision is the
+result of its AGENT run node, a tool call's output the result of its TOOL node, a callback's
+answer an InputProvided event. To resume, the runner simply runs again from the start with a
+:class:`Replay` of the log: every step with a recorded outcome returns it without calling the
+model or the tool, firing hooks or writing events, until the first step that has none. From
+there on the run is live again, continuing the log's seqs.
+
+This is what lets a restarted server resume RUNNING tasks without re-running finished tool
+calls, and what lets a task waiting on a callback be dropped from memory entirely (parked) and
+rebuilt when the answer arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aworld_client import (
+    Event,
+    Failure,
+    InputProvided,
+    InputRequested,
+    LlmCallFinished,
+    MessageCategory,
+    MessageEmitted,
+    RunNode,
+    RunNodeChanged,
+    RunNodeKind,
+    Task,
+    TaskSubmitted,
+    ToolCallStarted,
+    Usage,
+)
+
+__all__ = ["ContextSnapshot", "Replay", "RecordedCall"]
+
+CONTEXT_TOPIC = "__context_snapshot"
+
+
+@dataclass(slots=True)
+class RecordedCall:
+    """What the log knows about one tool call."""
+
+    node: RunNode  # the TOOL node as last recorded (RUNNING if the call never finished)
+    attempts: int = 0
+    callback: InputRequested | None = None
+
+
+@dataclass(slots=True)
+class ContextSnapshot:
+    """Task- and session-level key-values as of the last snapshot in the log."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    session: dict[str, Any] = field(default_factory=dict)
+
+
+class Replay:
+    """The recorded outcomes of one task's log, consumed in order by a re-running runner."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self.task: Task | None = None
+        self.root: RunNode | None = None
+        self.last_seq = 0
+        self._steps: list[tuple[RunNode, Usage]] = []
+        self._usage_by_agent: dict[str, list[Usage]] = {}
+        self.calls: dict[str, RecordedCall] = {}
+        self.answers: dict[str, tuple[Any, Failure | None]] = {}
+        self.snapshot: ContextSnapshot | None = None
+        self._next_step = 0
+        # Tool nodes are named by their call id (see TaskExecution.tool_node_id), which links a
+        # call's node, attempts and callback without any other index.
+        for event in events:
+            self.last_seq = event.seq
+            body = event.body
+            if isinstance(body, TaskSubmitted):
+                self.task = body.task
+            elif isinstance(body, RunNodeChanged) and body.node is not None:
+                node = body.node
+                if node.kind == RunNodeKind.TASK and self.root is None:
+                    self.root = node
+                elif node.kind == RunNodeKind.AGENT and node.status.is_terminal:
+                    if node.failure is None:
+                        usages = self._usage_by_agent.get(node.name, [])
+                        self._steps.append((node, usages.pop(0) if usages else Usage()))
+                elif node.kind == RunNodeKind.TOOL:
+                    recorded = self.calls.get(node.id)
+                    if recorded is None:
+                        self.calls[node.id] = RecordedCall(node)
+                    else:
+                        recorded.node = node
+            elif isinstance(body, LlmCallFinished) and body.failure is None:
+                self._usage_by_agent.setdefault(body.agent, []).append(body.usage or Usage())
+            elif isinstance(body, ToolCallStarted) and body.node_id in self.calls:
+                recorded = self.calls[body.node_id]
+                recorded.attempts = max(recorded.attempts, body.attempt)
+            elif isinstance(body, InputRequested) and body.node_id in self.calls:
+                self.calls[body.node_id].callback = body
+            elif isinstance(body, InputProvided):
+                self.answers[body.callback_id] = (
+                    body.value.value() if body.value is not None else None,
+                    body.failure,
+                )
+            elif isinstance(body, MessageEmitted) and body.message is not None:
+                message = body.message
+                if message.category == MessageCategory.CONTEXT and message.topic == CONTEXT_TOPIC:
+                    data = message.payload.value() if message.payload else {}
+                    self.snapshot = ContextSnapshot(data.get("values", {}), data.get("session", {}))
+
+    # -- agent steps ----------------------------------------------------------------------
+    def next_step(self, agent: str) -> tuple[dict[str, Any], Usage] | None:
+        """The recorded decision and usage of the next agent step, or None when live."""
+        if self._next_step >= len(self._steps):
+            return None
+        node, usage = self._steps[self._next_step]
+        if node.name != agent:
+            raise RuntimeError(
+                f"replay diverged: step {self._next_step + 1} was {node.name}, now {agent}"
+            )
+        self._next_step += 1
+        decision = node.result.value() if node.result is not None else {}
+        return (decision if isinstance(decision, dict) else {}), usage
+
+    @property
+    def steps_left(self) -> int:
+        return len(self._steps) - self._next_step
+
+    # -- tool calls ---------------------------------------------------------------------
+    def finished_call(self, node_id: str) -> RunNode | None:
+        """The terminal TOOL node of a call that finished before, or None."""
+        recorded = self.calls.get(node_id)
+        if recorded is None or not recorded.node.status.is_terminal:
+            return None
+        return recorded.node
+
+    def open_call(self, node_id: str) -> RecordedCall | None:
+        """A call that started but never finished (it was waiting, or the process died)."""
+        recorded = self.calls.get(node_id)
+        if recorded is None or recorded.node.status.is_terminal:
+            return None
+        return recorded
+
+    def pending_callbacks(self) -> list[InputRequested]:
+        """Callbacks requested by open calls and not answered yet."""
+        return [
+            c.callback
+            for c in self.calls.values()
+            if c.callback is not None
+            and not c.node.status.is_terminal
+            and c.callback.callback_id not in self.answers
+        ]

@@ -1,0 +1,181 @@
+"""Durable execution: waiting tasks leave memory, and a restarted runtime resumes unfinished
+tasks from their log without repeating finished model calls or tool calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aworld_client import (
+    AgentSpec,
+    InputRequested,
+    ModelConfig,
+    Payload,
+    Swarm,
+    Task,
+    TaskStatus,
+)
+from aworld_client.handlers import Pending, tool
+from aworld_server import Context, Runtime, ScriptedModel
+from aworld_server.agents import Agent
+from conftest import add
+
+calls: Counter[str] = Counter()
+
+
+@tool
+def note(key: str, value: int, context: Context) -> int:
+    """Write a task-context value."""
+    calls["note"] += 1
+    context[key] = value
+    return value
+
+
+@tool
+def approve(amount: int) -> Pending:
+    """Wait for a human."""
+    calls["approve"] += 1
+    return Pending(prompt={"amount": amount})
+
+
+@tool
+def recall(key: str, context: Context) -> Any:
+    """Read a task-context value."""
+    calls["recall"] += 1
+    return context.get(key)
+
+
+def counting_model(script: list[dict[str, Any]]) -> ScriptedModel:
+    inner = ScriptedModel(script)
+
+    def step(messages: Any) -> dict[str, Any]:
+        calls["model"] += 1
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        return script[min(turn, len(script) - 1)]
+
+    inner.script = step
+    return inner
+
+
+SCRIPT = [
+    {"tool_calls": [{"name": "note", "arguments": {"key": "x", "value": 7}}]},
+    {"tool_calls": [{"name": "approve", "arguments": {"amount": 5}}]},
+    {"tool_calls": [{"name": "recall", "arguments": {"key": "x"}}]},
+    {"content": "x is {last_tool_output}"},
+]
+
+
+def _runtime(path: Path) -> Runtime:
+    runtime = Runtime(data_dir=path)
+    runtime.registry.add_tool(add, note, approve, recall)
+    runtime.registry.add_agent(
+        Agent("clerk", model=counting_model(SCRIPT), tools=["note", "approve", "recall"])
+    )
+    return runtime
+
+
+def _task() -> Task:
+    return Task(input=Payload.from_text("go"), swarm=Swarm(agents=[AgentSpec(name="clerk")]))
+
+
+async def _requested(runtime: Runtime, task_id: str) -> InputRequested:
+    async for event in runtime.stream(task_id):
+        if isinstance(event.body, InputRequested):
+            return event.body
+    raise AssertionError("no input was requested")
+
+
+async def test_a_waiting_task_is_parked_and_resumes_with_its_context(tmp_path: Path) -> None:
+    calls.clear()
+    async with _runtime(tmp_path) as runtime:
+        submitted = await runtime.submit(_task())
+        requested = await _requested(runtime, submitted.task_id)
+        await asyncio.wait_for(_until(lambda: runtime.live_tasks == 0), 5)
+
+        await runtime.complete_callback(submitted.task_id, requested.callback_id, Payload.of(1))
+        response = await runtime.wait(submitted.task_id)
+
+    assert response.status == TaskStatus.SUCCEEDED
+    assert response.answer.value() == "x is 7"  # the context written before parking survived
+    # Steps 1-2 ran before parking and were replayed from the log afterwards, not re-asked:
+    # 4 model calls for 4 steps, and every tool ran exactly once.
+    assert calls == Counter({"model": 4, "note": 1, "approve": 1, "recall": 1})
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.005)  # a bounded poll (the caller's wait_for is the deadline)
+
+
+async def test_restarted_runtime_resumes_a_parked_task_when_answered(tmp_path: Path) -> None:
+    calls.clear()
+    async with _runtime(tmp_path) as first:
+        submitted = await first.submit(_task())
+        requested = await _requested(first, submitted.task_id)
+    async with _runtime(tmp_path) as second:
+        view = await second.get_task(submitted.task_id)
+        assert view.response.status == TaskStatus.INPUT_REQUIRED
+        await second.complete_callback(submitted.task_id, requested.callback_id, Payload.of(1))
+        response = await second.wait(submitted.task_id)
+    assert response.answer.value() == "x is 7"
+    assert (calls["note"], calls["approve"], calls["recall"]) == (1, 1, 1)
+
+
+async def test_restart_resumes_a_running_task_without_repeating_finished_tool_calls(
+    tmp_path: Path,
+) -> None:
+    calls.clear()
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    @tool(name="add")
+    async def slow_add(a: int, b: int) -> int:
+        calls["slow_add"] += 1
+        started.set()
+        await gate.wait()
+        return a + b
+
+    script = [
+        {"tool_calls": [{"name": "note", "arguments": {"key": "k", "value": 1}}]},
+        {"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]},
+        {"content": "sum {last_tool_output}"},
+    ]
+    model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
+    task = Task(input=Payload.from_text("go"), swarm=Swarm(agents=[
+        AgentSpec(name="a", tool_names=["note", "add"], model=model)]))  # fmt: skip
+
+    first = _runtime(tmp_path)
+    first.registry.add_tool(slow_add)
+    await first.start()
+    submitted = await first.submit(task)
+    await started.wait()
+    await first.close()  # like a crash: the task is RUNNING in the log, mid tool call
+
+    second = _runtime(tmp_path)
+    second.registry.add_tool(slow_add)
+    gate.set()
+    async with second:
+        response = await second.wait(submitted.task_id)
+    assert response.status == TaskStatus.SUCCEEDED
+    assert response.answer.value() == "sum 5"
+    assert calls["note"] == 1  # finished before the restart: not run again
+    assert calls["slow_add"] == 2  # was mid-call: run again as the next attempt
+    trajectory_steps = [i.meta.step for i in await second_trajectory(tmp_path, submitted.task_id)]
+    assert trajectory_steps == [1, 2, 3]
+
+
+async def second_trajectory(path: Path, task_id: str) -> list[Any]:
+    async with Runtime(data_dir=path) as runtime:
+        runtime.parking = False
+        return await runtime.trajectory(task_id)
+
+
+async def test_cancelling_a_parked_task(tmp_path: Path) -> None:
+    async with _runtime(tmp_path) as runtime:
+        submitted = await runtime.submit(_task())
+        await _requested(runtime, submitted.task_id)
+        await asyncio.wait_for(_until(lambda: runtime.live_tasks == 0), 5)
+        assert await runtime.cancel(submitted.task_id) == TaskStatus.CANCELLED
