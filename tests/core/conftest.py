@@ -10,37 +10,13 @@ import pytest
 from aworld_client import (
     AgentSpec,
     ExecutionMode,
-    ModelConfig,
     Payload,
     Swarm,
     Task,
     TaskConfig,
 )
-from aworld_client.handlers import tool
 from aworld_server import Runtime
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-def scripted(script: list[dict[str, Any]], *, loop: bool = False) -> ModelConfig:
-    return ModelConfig(provider="scripted", options=Payload.of({"script": script, "loop": loop}))
-
-
-def add_chain_script(steps: int) -> list[dict[str, Any]]:
-    """N agent steps: N-1 `add` calls (each adds 1 to the previous result), then the answer."""
-    script: list[dict[str, Any]] = [
-        {"tool_calls": [{"name": "add", "arguments": {"a": 0, "b": 1}}]}
-    ]
-    for _ in range(steps - 2):
-        script.append(
-            {"tool_calls": [{"name": "add", "arguments": {"a": "{last_tool_output}", "b": 1}}]}
-        )
-    script.append({"content": "total={last_tool_output}"})
-    return script
+from core_helpers import add, scripted
 
 
 @pytest.fixture

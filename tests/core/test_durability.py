@@ -21,7 +21,7 @@ from aworld_client import (
 from aworld_client.handlers import Pending, tool
 from aworld_server import Context, Runtime, ScriptedModel
 from aworld_server.agents import Agent
-from conftest import add
+from core_helpers import add
 
 calls: Counter[str] = Counter()
 

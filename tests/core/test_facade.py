@@ -25,7 +25,7 @@ from aworld_server import (
     WorkflowSwarm,
 )
 from aworld_server.runners.facade import TASK_RESPONSE_TOPIC
-from conftest import add, scripted
+from core_helpers import add, scripted
 
 
 def _adder(name: str = "calc") -> Agent:

@@ -10,7 +10,7 @@ from aworld_client import HookDecided, PermissionDecision, RetryPolicy, Task, Ta
 from aworld_client.handlers import hook, tool
 from aworld_server import Runtime
 from aworld_server.hooks import HOOK_POINTS
-from conftest import add_chain_script
+from core_helpers import add_chain_script
 
 OBSERVED = sorted(HOOK_POINTS - {"post_task_call", "session_failed"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -77,10 +78,7 @@ async def test_always_failing_tool_is_tried_n_times_with_backoff_then_agent_reco
         True,
         False,
     ]
-    gaps = [
-        (b.time - a.time).total_seconds()
-        for a, b in zip(unreliable_starts, unreliable_starts[1:], strict=False)
-    ]
+    gaps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(unreliable_starts)]
     for gap, expected in zip(gaps, (0.040, 0.080, 0.100), strict=True):
         assert expected <= gap < expected + 0.08, gaps
     trajectory = await runtime.trajectory(response.id)

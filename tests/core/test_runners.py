@@ -23,7 +23,7 @@ from aworld_client import (
 )
 from aworld_client.handlers import tool
 from aworld_server import InvalidArgument, Runner, Runtime
-from conftest import add_chain_script
+from core_helpers import add_chain_script
 
 
 def _shape(items: list) -> list[tuple]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aworld_client import Event, Task, TaskStatusChanged
 from aworld_client.handlers import tool
 from aworld_server import Runtime
-from conftest import add_chain_script
+from core_helpers import add_chain_script
 
 
 async def test_replay_from_a_seq_returns_exactly_the_later_events(
