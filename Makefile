@@ -12,11 +12,12 @@ STAMP := .venv/.setup-stamp
 ## setup: create .venv, install both Python packages (editable) and the dev tools, npm and Go modules
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld_server/pyproject.toml package.json typescript/package.json go/go.mod
+$(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld_server/pyproject.toml engines/ray/pyproject.toml engines/spark/pyproject.toml package.json typescript/package.json go/go.mod
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet -e python/aworld_client -e python/aworld_server
+	$(PY) -m pip install --quiet -e 'engines/ray[ray]' -e 'engines/spark[spark]'
 	npm ci --no-audit --no-fund --loglevel=error
 	cd go && go mod download
 	touch $@
@@ -40,12 +41,14 @@ proto-check: setup proto-lint
 	$(PY) scripts/check_generated.py
 
 lint: setup
-	.venv/bin/ruff check python tests bench scripts
-	.venv/bin/ruff format --check python tests bench scripts
+	.venv/bin/ruff check python engines tests bench scripts
+	.venv/bin/ruff format --check python engines tests bench scripts
 
 typecheck: setup
 	cd python/aworld_client && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p aworld_client
 	cd python/aworld_server && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p aworld_server
+	cd engines/ray && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p aworld_engine_ray
+	cd engines/spark && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p aworld_engine_spark
 
 ## test: everything CI checks — contracts, generated code, lint, types, Python, TypeScript and Go
 test: setup proto-check lint typecheck test-typescript test-go test-python
@@ -55,17 +58,20 @@ test-python: setup
 
 test-typescript: setup
 	npm -w typescript run typecheck
+	npm -w typescript test
 
 test-go: setup
 	cd go && go vet ./... && go build ./... && go test ./...
 
-## demo: a real server, a real task, on the embedded defaults
+## demo: a server, a remote worker process and a team of agents, watched live; then both
+## processes are stopped (data under .aworld/demo/). Extra flags: make demo ARGS=--scripted
 demo: setup
-	.venv/bin/aworld demo
+	.venv/bin/aworld demo $(ARGS)
 
-## serve: run the server on the embedded defaults
+## serve: run the server on the embedded defaults (127.0.0.1:50051, SQLite under .aworld/).
+## Extra flags: make serve ARGS="--port 0 --log-level debug"
 serve: setup
-	.venv/bin/aworld serve
+	.venv/bin/aworld serve $(ARGS)
 
 ## bench: run the benchmarks and print the numbers (recorded by hand in bench/RESULTS.md)
 bench: setup

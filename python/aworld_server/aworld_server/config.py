@@ -36,6 +36,26 @@ class ServerConfig(BaseSettings):
     bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     engine: str = Field("local", description="Default engine for tasks that name none.")
+    engines: list[str] = Field(
+        default_factory=list,
+        description="Plugin engines to start besides `engine` (e.g. ['ray', 'spark']), so "
+        "tasks can pick one with Task.engine. Empty: only `engine` (and local).",
+    )
+    ray_address: str = Field("", description="Ray cluster to join ('auto', "
+                             "'ray://host:10001'). Empty: start a local Ray instance.")  # fmt: skip
+    spark_master: str = Field("local[2]", description="Spark master URL, e.g. "
+                              "'spark://host:7077'. Default: local[2].")  # fmt: skip
+    engine_setup: str = Field(
+        "",
+        description="'module:function' that engine workers (other processes) call with their "
+        "Runtime to register tools, agents and model providers. Empty: built-in handlers and "
+        "handlers served by connected workers only.",
+    )
+    engine_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options per engine name, passed to its plugin, e.g. "
+        "{'ray': {'worker_num': 4}}; they override the fields above.",
+    )
     auth_tokens: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Bearer token -> scopes (submit, read, register). Empty: no auth.",
@@ -64,6 +84,20 @@ class ServerConfig(BaseSettings):
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("mutual TLS (tls_client_ca_file) needs tls_cert_file and key")
         return self
+
+    def engine_plugins(self) -> dict[str, dict[str, Any]]:
+        """The plugin engines to start, each with its options (``local`` is built in)."""
+        names = dict.fromkeys([self.engine, *self.engines])
+        names.pop("local", None)
+        cluster = {"ray": {"address": self.ray_address}, "spark": {"master": self.spark_master}}
+        return {
+            name: {
+                "setup": self.engine_setup,
+                **cluster.get(name, {}),
+                **self.engine_options.get(name, {}),
+            }
+            for name in names
+        }
 
     @property
     def secured(self) -> bool:

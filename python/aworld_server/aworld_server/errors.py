@@ -7,7 +7,8 @@ RuntimeError_ (AWorldError)
 ├── ResourceExhausted        overload, queue full, too large       -> RESOURCE_EXHAUSTED
 ├── PermissionDenied         authenticated but not allowed         -> PERMISSION_DENIED
 ├── Unauthenticated          no or bad credentials                 -> UNAUTHENTICATED
-└── DeadlineExceeded         ran out of time                       -> DEADLINE_EXCEEDED
+├── DeadlineExceeded         ran out of time                       -> DEADLINE_EXCEEDED
+└── Unavailable              shutting down; safe to retry          -> UNAVAILABLE
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "PermissionDenied",
     "ResourceExhausted",
     "Unauthenticated",
+    "Unavailable",
 ]
 
 
@@ -73,3 +75,7 @@ class Unauthenticated(AWorldError):
 
 class DeadlineExceeded(AWorldError):
     """The operation ran out of time."""
+
+
+class Unavailable(AWorldError):
+    """The server cannot take this request now (it is shutting down); retrying is safe."""

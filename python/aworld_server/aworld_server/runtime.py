@@ -37,7 +37,7 @@ from aworld_client import (
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
-from aworld_server.engines import Engine
+from aworld_server.engines import Engine, TaskJob
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
@@ -160,9 +160,12 @@ class Runtime:
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for running tasks to finish (before a shutdown)."""
-        runs = list(self._runs.values())
-        if runs:
-            await asyncio.wait(runs, timeout=timeout)
+        runs: list[asyncio.Future[Any]] = list(self._runs.values())
+        remote = [asyncio.ensure_future(self.wait(task_id)) for task_id in self._engine_tasks]
+        if runs or remote:
+            await asyncio.wait([*runs, *remote], timeout=timeout)
+        for waiting in remote:
+            waiting.cancel()
 
     async def __aenter__(self) -> Runtime:
         return await self.start()
@@ -174,6 +177,10 @@ class Runtime:
     def live_tasks(self) -> int:
         """Tasks running in this process now."""
         return len(self._runs)
+
+    def running(self, task_id: str) -> bool:
+        """True while the task's runner runs in this process."""
+        return task_id in self._runners
 
     def engine_names(self) -> list[str]:
         return ["local", *self.engines]
@@ -187,24 +194,31 @@ class Runtime:
         )
 
     async def _collect(self, engine: Engine) -> None:
-        """Record jobs whose worker could not finish them (a task's own end is in its log)."""
+        """Record how jobs ended when their worker could not record it itself: a lost worker
+        (``failure``), or an end decided by the engine, such as a cancel before the job
+        started (``response``). A task's own end is already in its log and is left alone."""
         async for result in engine.results():
             self._engine_tasks.pop(result.task_id, None)
-            if result.failure is None:
-                continue
-            record = await self.store.get_task(result.task_id)
-            if record is not None and not record.status.is_terminal:
-                await self.events.open_task(result.task_id, record.session_id)
+            response = result.response
+            if result.failure is not None:
                 response = TaskResponse(id=result.task_id, status=TaskStatus.FAILED,
                                         failure=result.failure,
                                         status_reason=result.failure.type)  # fmt: skip
-                await self.events.emit(
-                    result.task_id,
-                    TaskStatusChanged(
-                        status=TaskStatus.FAILED, reason=result.failure.type, response=response
-                    ),
-                )
-                self.events.close_task(result.task_id)
+            if response is None or not response.status.is_terminal:
+                continue
+            record = await self.store.get_task(result.task_id)
+            if record is not None and not record.status.is_terminal:
+                await self._record_end(result.task_id, record.session_id, response)
+
+    async def _record_end(self, task_id: str, session_id: str, response: TaskResponse) -> None:
+        await self.events.open_task(task_id, session_id)
+        await self.events.emit(
+            task_id,
+            TaskStatusChanged(
+                status=response.status, reason=response.status_reason, response=response
+            ),
+        )
+        self.events.close_task(task_id)
 
     # -- tasks ----------------------------------------------------------------------------
     async def submit(self, task: Task, request_id: str = "") -> SubmitResult:
@@ -244,14 +258,57 @@ class Runtime:
             from aworld_server.errors import FailedPrecondition
 
             raise FailedPrecondition(f"task {task.id} already exists")
+        engine = self.engines.get(task.engine or self.engine_name)
+        if engine is not None and not self.control_plane:
+            from aworld_server.errors import FailedPrecondition
+
+            raise FailedPrecondition(
+                f"engine {engine.name!r} runs tasks in other processes, which call back to the "
+                "control plane: serve this runtime (aworld_server.server.start_server)"
+            )
         task.session_id = task.session_id or uuid.uuid4().hex
         await self._touch_session(task, new=new_session)
         await self.events.open_task(task.id, task.session_id, new=new_task)
         await self.events.emit(task.id, TaskSubmitted(task=task, request_id=request_id), sync=True)
-        self._launch(task)
+        if engine is None:
+            self._launch(task)
+        else:
+            await self._submit_job(engine, task)
         return SubmitResult(task.id, task.session_id, created=True)
 
-    def _launch(self, task: Task, replay: Replay | None = None) -> None:
+    async def _submit_job(self, engine: Engine, task: Task) -> None:
+        """Hand a stored task to a plugin engine; its workers append the rest of the log."""
+        self._engine_tasks[task.id] = engine.name
+        job = TaskJob(task.id, task.to_bytes(), self.control_plane, self.control_plane_token)
+        try:
+            await engine.submit(job)
+        except Exception as error:
+            self._engine_tasks.pop(task.id, None)
+            failure = Failure.from_exception(error, source=f"engine:{engine.name}")
+            await self._record_end(task.id, task.session_id, TaskResponse(
+                id=task.id, status=TaskStatus.FAILED, failure=failure, status_reason=failure.type
+            ))  # fmt: skip
+
+    async def run_submitted(self, task: Task) -> TaskResponse | None:
+        """Run a task whose log already holds its TaskSubmitted: an engine worker's entry
+        point, with ``store`` forwarding to the control plane's log. The log continues from its
+        last seq; a log with more than TaskSubmitted (the job of a lost worker, run again) is
+        replayed first, so steps and tool calls that finished are not run again, and a log
+        that already ended returns its response without running anything."""
+        await self.events.open_task(task.id, task.session_id)
+        replay: Replay | None = None
+        if await self.store.last_seq(task.id) > 1:
+            events = await self.store.read(task.id)
+            last = events[-1].body if events else None
+            if isinstance(last, TaskStatusChanged) and last.status.is_terminal:
+                self.events.close_task(task.id)
+                return last.response or TaskResponse(id=task.id, status=last.status)
+            replay = Replay(events)
+        return await self._launch(task, replay)
+
+    def _launch(
+        self, task: Task, replay: Replay | None = None
+    ) -> asyncio.Task[TaskResponse | None]:
         runner = self.runner_for(task, replay)
         interactive = task.conf is not None and task.conf.run_mode == RunMode.INTERACTIVE
         if interactive:
@@ -264,6 +321,8 @@ class Runtime:
         self._runs[task.id] = run
 
         def finished(done: asyncio.Task[TaskResponse | None]) -> None:
+            if self._runs.get(task.id) is not done:
+                return  # a resumed run already took over the task
             self._runs.pop(task.id, None)
             self._runners.pop(task.id, None)
             self.stepping.pop(task.id, None)
@@ -273,6 +332,7 @@ class Runtime:
                 self.events.close_task(task.id)
 
         run.add_done_callback(finished)
+        return run
 
     def park(self, task_id: str, callback_ids: list[str]) -> None:
         """Remember that a task dropped from memory waits on these callbacks."""
@@ -281,6 +341,10 @@ class Runtime:
 
     async def _resume(self, task_id: str) -> None:
         """Rebuild a task's run from its log and continue it live."""
+        parking = self._runs.get(task_id)
+        if parking is not None:  # the parked run may still be unwinding
+            await asyncio.wait([parking])
+        await self.events.flush(task_id)
         replay = Replay(await self.store.read(task_id))
         if replay.task is None:
             raise NotFound(f"task {task_id} has no stored submission")

@@ -25,11 +25,12 @@ from grpc_reflection.v1alpha import reflection
 
 from aworld_server.api.auth import BearerTokenInterceptor
 from aworld_server.api.engine_service import add_engine_service
-from aworld_server.api.runtime_service import add_runtime_service
+from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
 from aworld_server.config import ServerConfig
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.dispatch.remote_handlers import RemoteHandlers
+from aworld_server.engines import load_engine
 from aworld_server.runtime import Runtime
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
 
@@ -55,14 +56,32 @@ class RunningServer:
     dispatcher: WorkerDispatcher
     health: health.aio.HealthServicer
     config: ServerConfig
+    runtime_service: RuntimeServiceServicer
+    stopped: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: NOT_SERVING, finish in-flight calls and tasks within ``grace``."""
+        """Graceful stop within ``grace`` seconds (default ``config.shutdown_grace``):
+        health turns NOT_SERVING and new tasks are refused (UNAVAILABLE) while running tasks
+        get the grace period to finish; streams then deliver what is left, worker streams are
+        ended, and tasks still running stay in the event log to resume. Stopping a stopped
+        server does nothing."""
+        if self.stopped:
+            return
+        self.stopped = True
         grace = self.config.shutdown_grace.total_seconds() if grace is None else grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        self.runtime_service.accepting = False
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.runtime.drain(grace)
-        await self.server.stop(grace)
+        stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
+        # One loop turn lets the server stop taking new calls before the workers are told to
+        # go: a worker reconnecting at once is refused instead of holding the stop for its
+        # whole grace, as any open worker stream would.
+        await asyncio.sleep(0)
+        self.dispatcher.close()
+        await stopping
         await self.runtime.close()
 
 
@@ -104,7 +123,8 @@ async def start_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    add_runtime_service(server, runtime, dispatcher, max_live_tasks=config.max_live_tasks)
+    runtime_service = add_runtime_service(server, runtime, dispatcher,
+                                          max_live_tasks=config.max_live_tasks)  # fmt: skip
     add_worker_service(server, dispatcher)
     add_engine_service(server, runtime, dispatcher)
     health_servicer = health.aio.HealthServicer()
@@ -123,14 +143,23 @@ async def start_server(
     # Engine workers call back on loopback when the server listens on every interface.
     host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
     runtime.control_plane = f"{host}:{port}"
+    # Engine workers append events (register) and read logs and sessions back (read).
     runtime.control_plane_token = next(
-        (t for t, scopes in config.auth_tokens.items() if "register" in scopes), ""
-    )
+        (t for t, scopes in sorted(config.auth_tokens.items(), key=lambda i: "read" not in i[1])
+         if "register" in scopes), "",
+    )  # fmt: skip
+    try:
+        for name, options in config.engine_plugins().items():
+            await runtime.add_engine(load_engine(name, options))
+    except BaseException:
+        await server.stop(0)
+        await runtime.close()
+        raise
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", config.bind_host, port)
     return RunningServer(server, port, f"{config.bind_host}:{port}", runtime, dispatcher,
-                         health_servicer, config)  # fmt: skip
+                         health_servicer, config, runtime_service)  # fmt: skip
 
 
 async def serve(config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None

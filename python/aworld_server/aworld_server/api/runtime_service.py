@@ -7,14 +7,16 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
-from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus
+from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskStatus
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client.handlers import InvalidHandlerInput
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -39,13 +41,21 @@ from aworld_client.runtime_service import (
 )
 
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
-from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
-from aworld_server.retry import HandlerFailed
+from aworld_server.dispatch import AttemptTimedOut, WorkerDispatcher
+from aworld_server.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
 
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
+
+T = TypeVar("T")
 
 _MAX_PAGE = 1000
 _REMEMBERED_REQUESTS = 10_000
@@ -73,20 +83,53 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         self.runtime = runtime
         self.dispatcher = dispatcher
         self.max_live_tasks = max_live_tasks
-        # Answers of idempotent mutations (callbacks, inputs) by request id, so a client that
-        # retries after losing the answer gets the same answer instead of NOT_FOUND.
-        self._answers: OrderedDict[str, Any] = OrderedDict()
+        # False while the server drains for shutdown: new tasks go to another replica.
+        self.accepting = True
+        # Submits between their capacity check and their task's launch (they count as live).
+        self._admitting = 0
+        # Answers of idempotent mutations (callbacks, inputs, invocations) by (RPC, request id),
+        # so a client that retries after losing the answer gets the same answer instead of
+        # NOT_FOUND, and the work in flight for a request id, which repeats join.
+        self._answers: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._running: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
-    def _remember(self, request_id: str, answer: Any) -> None:
-        if request_id:
-            self._answers[request_id] = answer
-            while len(self._answers) > _REMEMBERED_REQUESTS:
-                self._answers.popitem(last=False)
+    async def _once(self, rpc: str, request_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Do ``work`` once per request id: repeats, concurrent or later, get its answer.
+
+        The work runs as its own asyncio task, so a caller that disconnects does not abandon a
+        mutation half-way; its retry finds the answer. Failures are not remembered."""
+        if not request_id:
+            return await work()
+        key = (rpc, request_id)
+        if key in self._answers:
+            answer: T = self._answers[key]
+            return answer
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(work())
+            self._running[key] = running
+
+            def finished(done: asyncio.Future[Any]) -> None:
+                del self._running[key]
+                if not done.cancelled() and done.exception() is None:
+                    self._answers[key] = done.result()
+                    while len(self._answers) > _REMEMBERED_REQUESTS:
+                        self._answers.popitem(last=False)
+
+            running.add_done_callback(finished)
+        result: T = await asyncio.shield(running)
+        return result
 
     async def _submit(self, request_id: str, task_pb: Any, has_task: bool) -> SubmitTaskResponse:
         if not has_task:
             raise InvalidArgument("task is required", [FieldViolation("task", "is required")])
-        if self.runtime.live_tasks >= self.max_live_tasks:
+        full = self.runtime.live_tasks + self._admitting >= self.max_live_tasks
+        # A retried submit of an accepted task is answered even when new tasks are refused.
+        if (full or not self.accepting) and not (
+            request_id and await self.runtime.store.find_task_by_request_id(request_id)
+        ):
+            if not self.accepting:
+                raise Unavailable("the server is shutting down; submit to another replica")
             raise ResourceExhausted(
                 f"the server is running {self.max_live_tasks} tasks, its limit; retry later"
             )
@@ -94,7 +137,11 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             pb.SubmitTaskRequest(request_id=request_id, task=task_pb)
         )
         assert request.task is not None
-        result = await self.runtime.submit(request.task, request.request_id)
+        self._admitting += 1
+        try:
+            result = await self.runtime.submit(request.task, request.request_id)
+        finally:
+            self._admitting -= 1
         return SubmitTaskResponse(
             task_id=result.task_id, created=result.created, session_id=result.session_id
         )
@@ -165,65 +212,84 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         items = await self.runtime.trajectory(_required(request.task_id, "task_id"))
         return GetTrajectoryResponse(items=items).to_proto()
 
-    async def _complete(self, request_id: str, task_id: str, callback_id: str,
+    async def _complete(self, rpc: str, request_id: str, task_id: str, callback_id: str,
                         result: Payload | None, failure: Any) -> TaskStatus:  # fmt: skip
-        if request_id in self._answers:
-            answer: TaskStatus = self._answers[request_id]
-            return answer
-        status = await self.runtime.complete_callback(
-            _required(task_id, "task_id"), _required(callback_id, "callback_id"), result, failure
+        task_id = _required(task_id, "task_id")
+        callback_id = _required(callback_id, "callback_id")
+        return await self._once(
+            rpc,
+            request_id,
+            lambda: self.runtime.complete_callback(task_id, callback_id, result, failure),
         )
-        self._remember(request_id, status)
-        return status
 
     @grpc_errors
     async def ProvideInput(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         provided = ProvideInputRequest.from_proto(request)
         if provided.value is None:
             raise InvalidArgument("value is required", [FieldViolation("value", "is required")])
-        status = await self._complete(provided.request_id, provided.task_id,
+        status = await self._complete("ProvideInput", provided.request_id, provided.task_id,
                                       provided.callback_id, provided.value, None)  # fmt: skip
         return ProvideInputResponse(status=status).to_proto()
 
     @grpc_errors
     async def CompleteCallback(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         done = CompleteCallbackRequest.from_proto(request)
-        status = await self._complete(done.request_id, done.task_id, done.callback_id,
+        status = await self._complete("CompleteCallback", done.request_id, done.task_id,
+                                      done.callback_id,
                                       done.result, done.failure)  # fmt: skip
         return CompleteCallbackResponse(status=status).to_proto()
 
     @grpc_errors
     async def InvokeHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = InvokeHandlerRequest.from_proto(request)
-        name = _required(call.name, "name")
-        if call.request_id in self._answers:
-            return self._answers[call.request_id]
-        kind = call.kind or HandlerKind.TOOL
+        _required(call.name, "name")
+        return await self._once("InvokeHandler", call.request_id, lambda: self._invoke(call))
+
+    async def _invoke(self, call: InvokeHandlerRequest) -> Any:
+        name, kind = call.name, call.kind or HandlerKind.TOOL
         arguments = call.input.value() if call.input is not None else {}
         local = (self.runtime.registry.tools if kind == HandlerKind.TOOL
                  else self.runtime.registry.hooks).get(name)  # fmt: skip
-        try:
+        attempts = 0
+
+        async def attempt(number: int) -> Payload:
+            nonlocal attempts
+            attempts = number
             if local is not None:
-                work = local.invoke(arguments)
-                output = await (asyncio.wait_for(work, call.timeout.total_seconds())
-                                if call.timeout else work)  # fmt: skip
-                result = Payload.of(output)
-                attempts = 1
-            else:
-                if not self.dispatcher.has_handler(name, kind):
-                    raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
-                remote = await self.dispatcher.call(
-                    name, kind, Payload.of(arguments), headers=call.headers,
-                    timeout=call.timeout,
-                )  # fmt: skip
-                result = remote if isinstance(remote, Payload) else Payload.of(
-                    {"pending_callback_id": remote.callback_id})  # fmt: skip
-                attempts = 0
-            response = InvokeHandlerResponse(output=result, attempts=attempts).to_proto()
+                limit = call.timeout or local.spec.default_timeout
+                try:
+                    async with asyncio.timeout(limit.total_seconds() if limit else None):
+                        return Payload.of(await local.invoke(arguments))
+                except InvalidHandlerInput:
+                    raise  # the request is wrong, not the handler: INVALID_ARGUMENT
+                except TimeoutError as error:
+                    assert limit is not None
+                    raise AttemptTimedOut(name, limit.total_seconds(),
+                                          idempotent=local.spec.idempotent) from error  # fmt: skip
+                except Exception as error:
+                    raise HandlerFailed(failure_of(error)) from error
+            outcome = await self.dispatcher.call_attempt(
+                call_id, number, name, kind, Payload.of(arguments),
+                headers=call.headers, timeout=call.timeout,
+            )  # fmt: skip
+            return outcome if isinstance(outcome, Payload) else Payload.of(
+                {"pending_callback_id": outcome.callback_id})  # fmt: skip
+
+        if local is None:
+            spec = self.dispatcher.spec(name, kind)
+            if spec is None:
+                raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
+            policy = spec.retry_policy
+        else:
+            policy = local.spec.retry_policy or RetryPolicy(maximum_attempts=1)
+        call_id = uuid.uuid4().hex
+        try:
+            output = await retry_async(attempt, policy)
+        except InvalidArgument:
+            raise  # input that fails the handler's schema (InvalidInput): a status code
         except HandlerFailed as error:
-            response = InvokeHandlerResponse(failure=error.failure, attempts=1).to_proto()
-        self._remember(call.request_id, response)
-        return response
+            return InvokeHandlerResponse(failure=error.failure, attempts=attempts).to_proto()
+        return InvokeHandlerResponse(output=output, attempts=attempts).to_proto()
 
     @grpc_errors
     async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -27,6 +27,7 @@ from aworld_server.errors import (
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
 
 __all__ = ["abort", "grpc_errors", "grpc_stream_errors", "status_of"]
@@ -42,6 +43,7 @@ _CODES: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 

@@ -54,6 +54,7 @@ class Context:
         )
         self.usage = Usage()
         self.agents: dict[str, AgentState] = {}
+        self.dirty = False  # written since the last snapshot (see TaskExecution)
 
     # -- task-level key-values ------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
@@ -64,6 +65,7 @@ class Context:
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._local[key] = value
+        self.dirty = True
 
     def __contains__(self, key: object) -> bool:
         return key in self._values

@@ -86,6 +86,8 @@ class WorkerDispatcher:
         self._registry = WorkerRegistry()
         self._ledger = CallLedger()
         self._rejected = 0
+        # Every open stream, including workers presumed dead (no longer in the registry).
+        self._open: set[WorkerSession] = set()
 
     # --- stream side: driven by the WorkerService servicer ------------------------------------
 
@@ -118,6 +120,7 @@ class WorkerDispatcher:
             )
         )
         self._registry.add(session)
+        self._open.add(session)
         self._watch(session)
         log.info(
             "worker %s connected from %s serving %s",
@@ -152,6 +155,13 @@ class WorkerDispatcher:
         session.close(reason)
         self._registry.remove(session)
         self._lose_attempts(session, reason)
+        self._open.discard(session)
+
+    def close(self, reason: str = "the server is shutting down") -> None:
+        """End every worker stream (on shutdown): their attempts fail with WorkerLost and the
+        workers, told UNAVAILABLE, reconnect — to this server once it is back, or elsewhere."""
+        for session in list(self._open):
+            self.disconnect(session, reason)
 
     # --- call side: used by the runtime -------------------------------------------------------
 

@@ -76,6 +76,13 @@ def _is_waiting(event: Event) -> bool:
     return isinstance(body, TaskStatusChanged) and body.status == TaskStatus.INPUT_REQUIRED
 
 
+@dataclass(eq=False, slots=True)
+class _Batch:
+    done: asyncio.Future[None]
+    events: list[tuple[_TaskLog, Event]] = field(default_factory=list)
+    sync: bool = False
+
+
 class EventManager:
     """Assigns seqs, persists, publishes and streams the events of tasks."""
 
@@ -83,6 +90,7 @@ class EventManager:
         self.store = store
         self.bus = bus
         self._logs: dict[str, _TaskLog] = {}
+        self._batch: _Batch | None = None
 
     async def open_task(self, task_id: str, session_id: str, *, new: bool = False) -> None:
         """Start tracking a task in this process (new, or resumed from its stored log).
@@ -201,17 +209,39 @@ class EventManager:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        write = self.store.enqueue(events, sync=sync)
+        batch = self._batch
+        if batch is None:
+            # Everything emitted until the loop gets back to its queue goes to the store as
+            # one append: one hand-off to the writer for many events and many tasks.
+            batch = self._batch = _Batch(asyncio.get_running_loop().create_future())
+            asyncio.get_running_loop().call_soon(self._flush_batch)
+        for event in events:
+            batch.events.append((log, event))
+        batch.sync = batch.sync or sync
+        log.last_write = batch.done
+        return batch.done
+
+    def _flush_batch(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            write = self.store.enqueue([event for _, event in batch.events], sync=batch.sync)
+        except Exception as error:  # e.g. the store was closed
+            batch.done.set_exception(error)
+            return
 
         def persisted(done: asyncio.Future[None]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return
-            for event in events:
-                log.add(event)
+            if done.cancelled():
+                batch.done.cancel()
+            elif (error := done.exception()) is not None:
+                batch.done.set_exception(error)
+            else:
+                for log, event in batch.events:  # persist, then stream
+                    log.add(event)
+                batch.done.set_result(None)
 
         write.add_done_callback(persisted)
-        log.last_write = write
-        return write
 
     async def stream(
         self, task_id: str, after_seq: int = 0, *, follow: bool = True

@@ -46,6 +46,18 @@ class CallbackRegistry:
         """Register a callback of a task that is not in memory (parked)."""
         self._waiting[callback_id] = _Waiting(task_id)
 
+    def try_park(self, callback_id: str) -> bool:
+        """Turn a waiting callback into a parked one, unless its answer is already arriving
+        (claimed) or arrived (resolved); then the caller keeps waiting on its future."""
+        waiting = self._waiting.get(callback_id)
+        if waiting is None or waiting.future is None:
+            return False
+        if waiting.claimed or waiting.future.done():
+            return False
+        waiting.future.cancel()
+        waiting.future = None
+        return True
+
     def parked(self, task_id: str) -> bool:
         return any(w.task_id == task_id and w.future is None for w in self._waiting.values())
 

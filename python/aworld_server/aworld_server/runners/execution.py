@@ -121,6 +121,7 @@ class TaskExecution:
         self._tools_in_flight = 0
         self._tool_node_ids: set[str] = set()
         self._recorded_answers: dict[str, tuple[Any, Failure | None]] = {}
+        self._snapshot_session: dict[str, Any] = {}
         self.last_content = ""
         self.last_tool_output = ""
         self._agents: dict[str, Agent] = {}
@@ -379,12 +380,15 @@ class TaskExecution:
                     node_id=node_id,
                 ),
             )
-        if self.parkable and self._waiting == 1 and self._tools_in_flight <= 1:
-            # Nothing else is running: drop the whole run from memory until the answer comes.
-            self.runtime.callbacks.forget(callback_id)
+        if (
+            self.parkable
+            and self._waiting == 1
+            and self._tools_in_flight <= 1
+            and self.runtime.callbacks.try_park(callback_id)
+        ):
+            # Nothing else runs and the answer has not arrived: drop the whole run from
+            # memory until it does. No await from here on, so no answer can slip in between.
             self._snapshot_context()
-            await self.runtime.events.flush(self.task_id)
-            self.runtime.park(self.task_id, [callback_id])
             raise TaskParked([callback_id])
         try:
             value, failure = await waiting
@@ -402,12 +406,16 @@ class TaskExecution:
             raise HandlerFailed(failure)
         return value
 
-    def _snapshot_context(self) -> None:
+    def _snapshot_context(self, *, if_changed: bool = False) -> None:
         """Record task and session key-values, which a replay cannot rebuild (tools are not
         re-run), so a resumed run starts from them."""
         values, session = self.context.local_changes, self.context.session
         if not values and not session:
             return
+        if if_changed and not self.context.dirty and session == self._snapshot_session:
+            return
+        self.context.dirty = False
+        self._snapshot_session = dict(session)
         message = Message(
             id=uuid.uuid4().hex,
             task_id=self.task_id,
@@ -535,6 +543,7 @@ class TaskExecution:
                     output = await self.await_callback(
                         "tool_callback", output.prompt, node_id, output.callback_id
                     )
+            self._snapshot_context(if_changed=True)  # persisted with the call's outcome
             await self.runtime.events.emit(
                 self.task_id,
                 ToolCallFinished(

@@ -1,0 +1,174 @@
+"""``RayEngine``: the control-plane side of the Ray engine.
+
+Jobs go to a pool of ``worker_num`` warm actors (least busy first). Nothing here blocks the
+event loop: Ray object refs are awaited as futures, and ``ray.init`` / ``ray.kill`` /
+``ray.shutdown`` run in a thread. A job whose actor died (its process was killed) runs again on
+a restarted actor per the task's retry policy, resuming from the task's log; otherwise it ends
+with an ``EngineWorkerLost`` failure. Other jobs are not affected.
+
+Options (``ServerConfig.engine_options["ray"]`` and friends):
+
+* ``address``: Ray cluster to join (``"auto"``, ``"ray://host:10001"``); empty starts a local
+  instance (once per process; it is shut down by ``close`` only if this engine started it);
+* ``num_cpus``: CPUs of a local instance (default: Ray's own default, all cores);
+* ``worker_num``: actors in the pool (default 2); ``max_concurrency``: jobs per actor at once
+  (default 1000: jobs are mostly waiting on I/O);
+* ``setup``: ``"module:function"`` registering handlers in each actor (see EngineHost);
+* ``runtime_env``: Ray runtime environment of the actors (e.g. ``{"env_vars": {...}}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from aworld_client import Failure
+from aworld_server.engines import (
+    JobResult,
+    TaskJob,
+    cancelled,
+    decode_result,
+    encode_job,
+    next_attempt,
+    worker_lost,
+)
+
+from aworld_engine_ray._actor import EngineWorker
+
+__all__ = ["RayEngine"]
+
+log = logging.getLogger("aworld_engine_ray")
+
+_init_lock = threading.Lock()
+
+
+@dataclass(eq=False)
+class _Job:
+    job: TaskJob
+    actor: int = -1  # index in the pool; -1 while waiting to run again
+    waiter: asyncio.Task[None] | None = None
+
+
+class RayEngine:
+    """Implements ``aworld_server.engines.Engine`` on Ray actors."""
+
+    name = "ray"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.address = str(options.get("address") or "")
+        self.num_cpus: int | None = options.get("num_cpus")
+        self.worker_num = int(options.get("worker_num", 2))
+        self.max_concurrency = int(options.get("max_concurrency", 1000))
+        self.setup = str(options.get("setup") or "")
+        self.runtime_env: dict[str, Any] | None = options.get("runtime_env")
+        if self.worker_num < 1:
+            raise ValueError("worker_num must be at least 1")
+        self._actors: list[Any] = []
+        self._load: list[int] = []
+        self._jobs: dict[str, _Job] = {}
+        self._results: asyncio.Queue[JobResult | None] = asyncio.Queue()
+        self._started_ray = False
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._actors:
+            return
+        await asyncio.to_thread(self._connect)
+        actor_class = ray.remote(EngineWorker).options(
+            max_concurrency=self.max_concurrency,
+            max_restarts=-1,  # a killed actor comes back; its lost jobs are retried by us
+            max_task_retries=0,
+            runtime_env=self.runtime_env,
+        )
+        self._actors = [actor_class.remote(self.setup) for _ in range(self.worker_num)]
+        self._load = [0] * self.worker_num
+        await asyncio.gather(*(actor.ready.remote() for actor in self._actors))
+
+    def _connect(self) -> None:
+        with _init_lock:
+            if ray.is_initialized():
+                return
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False)
+            self._started_ray = True
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for job in list(self._jobs.values()):
+            if job.waiter is not None:
+                job.waiter.cancel()
+        actors, self._actors = self._actors, []
+
+        def release() -> None:
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+            if self._started_ray and ray.is_initialized():
+                ray.shutdown()
+
+        await asyncio.to_thread(release)
+        self._results.put_nowait(None)
+
+    # -- jobs -----------------------------------------------------------------------------
+    async def submit(self, job: TaskJob) -> None:
+        if self._closed or not self._actors:
+            raise RuntimeError("the Ray engine is not started")
+        self._dispatch(_Job(job))
+
+    def _dispatch(self, entry: _Job) -> None:
+        index = min(range(len(self._actors)), key=self._load.__getitem__)
+        entry.actor = index
+        self._load[index] += 1
+        self._jobs[entry.job.task_id] = entry
+        ref = self._actors[index].run.remote(encode_job(entry.job))
+        entry.waiter = asyncio.create_task(self._await(entry, ref))
+
+    async def _await(self, entry: _Job, ref: Any) -> None:
+        job = entry.job
+        try:
+            result = decode_result(await ref)
+        except ray.exceptions.RayActorError as error:
+            self._load[entry.actor] -= 1
+            entry.actor = -1
+            again = None if self._closed else next_attempt(job)
+            if again is None:
+                result = worker_lost(job, self.name, type(error).__name__)
+            else:
+                log.warning("task %s: Ray actor lost (%s); running it again (attempt %d)",
+                            job.task_id, type(error).__name__, again[0].attempt)  # fmt: skip
+                await asyncio.sleep(again[1])  # the policy's backoff, not a synchronisation
+                self._dispatch(_Job(again[0]))
+                return
+        except Exception as error:
+            self._load[entry.actor] -= 1
+            result = JobResult(job.task_id, failure=Failure.from_exception(error, source="ray"))
+        else:
+            self._load[entry.actor] -= 1
+        if self._jobs.get(job.task_id) is entry:
+            del self._jobs[job.task_id]
+        self._results.put_nowait(result)
+
+    async def results(self) -> AsyncIterator[JobResult]:
+        while (result := await self._results.get()) is not None:
+            yield result
+
+    async def cancel(self, task_id: str) -> None:
+        entry = self._jobs.get(task_id)
+        if entry is None:
+            return
+        if entry.actor < 0:  # waiting to run again: it never will
+            if entry.waiter is not None:
+                entry.waiter.cancel()
+            del self._jobs[task_id]
+            self._results.put_nowait(cancelled(task_id))
+            return
+        await self._actors[entry.actor].cancel.remote(task_id)

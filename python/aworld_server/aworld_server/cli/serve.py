@@ -1,0 +1,201 @@
+"""``aworld serve``: the gRPC server on the embedded defaults (SQLite, in-memory bus, local
+engine), configured by flags > ``AWORLD_*`` environment > ``--config`` TOML > defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import typer
+from rich.logging import RichHandler
+from rich.text import Text
+
+from aworld_server.cli._common import console, err_console, fail, reported_errors
+from aworld_server.config import ServerConfig
+from aworld_server.server import RunningServer
+from aworld_server.server import serve as serve_forever
+
+__all__ = ["serve", "write_ready_file"]
+
+
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="TOML file with ServerConfig fields.", show_default=False
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind [default: 127.0.0.1, 0.0.0.0 with auth].", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port; 0 picks a free one [default: 50051].", show_default=False),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the SQLite store lives [default: .aworld].", show_default=False),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="sqlite or memory [default: sqlite].", show_default=False)
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Default engine for tasks that name none [default: local].", show_default=False
+        ),
+    ] = None,
+    shutdown_grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds in-flight work may finish on shutdown [default: 30].", show_default=False
+        ),
+    ] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the bound address (host:port) here once listening.", show_default=False
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info, warning or error.", envvar="AWORLD_LOG_LEVEL")
+    ] = "info",
+) -> None:
+    """Run the server until Ctrl-C (or SIGTERM), then stop gracefully."""
+    with reported_errors():
+        settings = _load_config(
+            config,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            store=store,
+            engine=engine,
+            shutdown_grace=None if shutdown_grace is None else timedelta(seconds=shutdown_grace),
+        )
+        _configure_logging(log_level)
+        if settings.store == "sqlite":
+            _prepare_data_dir(settings.data_dir)
+        _check_port_free(settings.bind_host, settings.port)
+        if ready_file is not None:
+            _clear_ready_file(ready_file)
+
+        def ready(running: RunningServer) -> None:
+            if ready_file is not None:
+                # What a client on this machine can dial, even when bound to every interface.
+                address = f"{_local_host(settings.bind_host)}:{running.port}"
+                try:
+                    write_ready_file(ready_file, address)
+                except OSError as error:
+                    logging.getLogger("aworld_server").error(
+                        "cannot write --ready-file %s: %s", ready_file, error
+                    )
+            line = Text("AWorld server listening on ", style="bold")
+            line.append(f"{settings.bind_host}:{running.port}", style="bold green")
+            console.print(line)
+            store_text = (
+                f"sqlite {settings.data_dir / 'runtime.db'}"
+                if settings.store == "sqlite"
+                else "memory"
+            )
+            auth = "tokens" if settings.auth_tokens else "off"
+            tls = "on" if settings.tls_cert_file else "off"
+            details = (
+                f"store {store_text} · bus {settings.bus} · engine {settings.engine} · "
+                f"auth {auth} · tls {tls} · pid {os.getpid()} · Ctrl-C stops"
+            )
+            console.print(Text(details, style="dim"))
+
+        try:
+            asyncio.run(serve_forever(settings, ready=ready))
+        except (OSError, RuntimeError) as error:
+            if "bind" not in str(error).lower():
+                raise
+            fail(f"cannot listen on {settings.bind_host}:{settings.port}")
+        finally:
+            if ready_file is not None:
+                _clear_ready_file(ready_file)
+    console.print("[dim]server stopped[/dim]")
+
+
+def write_ready_file(path: Path, address: str) -> None:
+    """Write ``address`` so a reader never sees half of it: a regular file is replaced
+    atomically; a pipe or FIFO (``/dev/fd/N``) is written in one go."""
+    data = address + "\n"
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as out:
+            out.write(data)
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(data, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _clear_ready_file(path: Path) -> None:
+    """Remove a ready file left by an earlier run (so nobody reads a stale address) and the
+    one we wrote, once stopped. Pipes and FIFOs are left alone."""
+    if not path.parent.is_dir():
+        fail(f"--ready-file {path}: the directory {path.parent} does not exist")
+    if path.is_file():
+        path.unlink(missing_ok=True)
+
+
+def _load_config(config_file: Path | None, **flags: Any) -> ServerConfig:
+    try:
+        return ServerConfig.load(config_file, **flags)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        fail(f"invalid server configuration: {problems}")
+    except ValueError as error:
+        fail(str(error))
+
+
+def _prepare_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"cannot create the data directory {path}: {error.strerror or error}")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with a clear line when the port is taken (gRPC would log a C-level error first)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            fail(
+                f"cannot listen on {host}:{port}: {error.strerror or error} "
+                "(another server? --port 0 picks a free port)"
+            )
+
+
+def _local_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _configure_logging(level: str) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        fail(f"unknown log level {level!r}; one of debug, info, warning, error")
+    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(
+        level=numeric, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
+    )

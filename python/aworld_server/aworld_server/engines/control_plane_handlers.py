@@ -1,0 +1,126 @@
+"""``ControlPlaneHandlers``: how a runner on an engine worker reaches handlers served by workers
+connected to the control plane — one attempt per EngineService.CallHandler call, with the same
+fencing, cancellation and schema checks as calls from the control plane's own runners.
+
+Handler specs come from RuntimeService.ListHandlers (those with a connected worker), cached and
+refreshed when a task names a handler this worker does not know yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import grpc
+from aworld_client import Failure, HandlerKind, HandlerSpec, Payload, Task
+from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
+from aworld_client.runtime_service import ListHandlersResponse
+
+from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.retry import HandlerFailed
+
+__all__ = ["ControlPlaneHandlers", "handler_names"]
+
+# A worker that cannot be reached now may be reachable on the next attempt.
+_RETRYABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+)
+
+
+def handler_names(task: Task) -> set[tuple[str, HandlerKind]]:
+    """Every handler a task names: its tools, per-task hooks and remote agent policies."""
+    names = {(name, HandlerKind.TOOL) for name in task.tool_names}
+    for agent in task.swarm.agents if task.swarm else []:
+        names.update((name, HandlerKind.TOOL) for name in agent.tool_names)
+        if agent.remote_handler:
+            names.add((agent.remote_handler, HandlerKind.AGENT))
+    for hooks in task.hooks.values():
+        names.update((name, HandlerKind.HOOK) for name in hooks)
+    return names
+
+
+class ControlPlaneHandlers:
+    """Implements ``aworld_server.runtime.RemoteHandlers`` over EngineService.CallHandler."""
+
+    def __init__(self, control_plane: ControlPlane) -> None:
+        self.control_plane = control_plane
+        self._specs: dict[tuple[str, HandlerKind], HandlerSpec] = {}
+
+    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+        return self._specs.get((name, kind))
+
+    async def refresh(self) -> None:
+        """Reload the specs of handlers served by connected workers."""
+        response = await self.control_plane.runtime.ListHandlers(
+            runtime_pb.ListHandlersRequest(), metadata=self.control_plane.metadata
+        )
+        self._specs = {
+            (info.spec.name, info.spec.kind): info.spec
+            for info in ListHandlersResponse.from_proto(response).handlers
+            if info.spec is not None and info.worker_count > 0
+        }
+
+    async def ensure(self, names: Iterable[tuple[str, HandlerKind]]) -> None:
+        """Refresh when one of ``names`` is unknown here (the caller filters local ones)."""
+        if any(key not in self._specs for key in names):
+            await self.refresh()
+
+    async def invoke(
+        self,
+        name: str,
+        kind: HandlerKind,
+        arguments: Any,
+        *,
+        call_id: str,
+        attempt: int,
+        task: Task | None,
+        hook_point: str = "",
+    ) -> Any:
+        request = CallHandlerRequest(
+            call_id=call_id,
+            attempt=attempt,
+            name=name,
+            kind=kind,
+            input=Payload.of(arguments),
+            task_id=task.id if task else "",
+            session_id=task.session_id if task else "",
+            headers=dict(task.headers) if task else {},
+            hook_point=hook_point,
+        ).to_proto()
+        try:
+            response = await self.control_plane.engine.CallHandler(
+                request, metadata=self.control_plane.metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise HandlerFailed(
+                Failure(
+                    type=f"CallHandler{error.code().name.title().replace('_', '')}",
+                    message=f"{name}: {error.details()}",
+                    non_retryable=error.code() not in _RETRYABLE,
+                    source="control_plane",
+                )
+            ) from error
+        outcome = CallHandlerResponse.from_proto(response).outcome
+        if isinstance(outcome, Failure):
+            raise HandlerFailed(outcome)
+        if isinstance(outcome, str):
+            # Completions go to the control plane's callback registry, which cannot wake a
+            # runner in another process: pending handlers need a task on the local engine.
+            raise HandlerFailed(
+                Failure(
+                    type="CallbackUnsupportedOnEngine",
+                    message=f"{name} answered pending (callback {outcome}); tasks waiting for "
+                    "callbacks must run on the local engine",
+                    non_retryable=True,
+                    source="engine",
+                )
+            )
+        return outcome.value() if outcome is not None else None
+
+    async def cancel_task(self, task_id: str, reason: str) -> None:
+        """Nothing to send: cancelling the runner cancels its CallHandler calls, and the control
+        plane cancels the worker's attempt when its call is cancelled."""
