@@ -17,7 +17,7 @@ from aworld_client import Event, EventBody, Message, MessageEmitted, TaskStatus,
 
 from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import EventBus
-from aworld_server.storage import EventStore
+from aworld_server.storage import EventQuery, EventStore
 
 __all__ = ["EventManager"]
 
@@ -242,6 +242,10 @@ class EventManager:
                 batch.done.set_result(None)
 
         write.add_done_callback(persisted)
+
+    async def query(self, query: EventQuery) -> list[Event]:
+        """Stored events by task, session, message topic or sender (audit and replay tools)."""
+        return await self.store.query_events(query)
 
     async def stream(
         self, task_id: str, after_seq: int = 0, *, follow: bool = True

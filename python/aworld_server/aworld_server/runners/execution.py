@@ -544,7 +544,9 @@ class TaskExecution:
                         "tool_callback", output.prompt, node_id, output.callback_id
                     )
             self._snapshot_context(if_changed=True)  # persisted with the call's outcome
-            await self.runtime.events.emit(
+            # Not awaited: the next side effect (a tool call) flushes first, and the run's
+            # next message or end waits for it, so the outcome is on disk before it matters.
+            self.runtime.events.emit_nowait(
                 self.task_id,
                 ToolCallFinished(
                     call_id=call.id,
@@ -557,7 +559,7 @@ class TaskExecution:
             return output
 
         async def failed(n: int, error: BaseException, will_retry: bool) -> None:
-            await self.runtime.events.emit(
+            self.runtime.events.emit_nowait(
                 self.task_id,
                 ToolCallFinished(
                     call_id=call.id,

@@ -1,0 +1,76 @@
+"""Custom message handlers compose with the built-in ones; trajectories export as JSONL."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+from core_helpers import add_chain_script
+
+from aworld_client import Message, MessageCategory, MessageEmitted, Payload, Task, TaskStatus
+from aworld_server import Runtime
+from aworld_server.trajectory import write_jsonl
+
+
+async def test_custom_handlers_see_their_category_and_can_emit_messages(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    seen: list[str] = []
+
+    async def audit_tools(message: Message) -> list[Message]:
+        calls = message.payload.value()["tool_calls"]
+        seen.extend(c["name"] for c in calls)
+        note = Message(id=f"audit-{message.id}", task_id=message.task_id,
+                       category=MessageCategory.CONTEXT, topic="audit", sender="auditor",
+                       payload=Payload.of({"tools": [c["name"] for c in calls]}))  # fmt: skip
+        return [note]
+
+    async def never_for_agent_messages(message: Message) -> None:
+        assert message.category == MessageCategory.OUTPUT
+
+    runtime.registry.add_message_handler(MessageCategory.TOOL, audit_tools)
+    runtime.registry.add_message_handler(MessageCategory.OUTPUT, never_for_agent_messages)
+    response = await runtime.run(make_task(add_chain_script(3)))
+
+    assert response.status == TaskStatus.SUCCEEDED
+    assert response.answer.value() == "total=2"  # the built-in handlers still did the work
+    assert seen == ["add", "add"]
+    audits = [
+        e.body.message
+        async for e in runtime.stream(response.id, follow=False)
+        if isinstance(e.body, MessageEmitted) and e.body.message.topic == "audit"
+    ]
+    assert [a.payload.value() for a in audits] == [{"tools": ["add"]}, {"tools": ["add"]}]
+
+
+async def test_trajectory_exports_one_json_line_per_step(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    response = await runtime.run(make_task(add_chain_script(4)))
+    out = io.StringIO()
+
+    lines = write_jsonl(await runtime.trajectory(response.id), out)
+
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines == len(rows) == 4
+    assert [r["meta"]["step"] for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["action"]["tool_calls"][0]["name"] == "add"
+    assert rows[-1]["action"]["is_agent_finished"] is True
+    assert rows[-1]["action"]["content"] == "total=3"
+
+
+async def test_events_can_be_queried_by_session_topic_and_sender(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    from aworld_server.storage import EventQuery
+
+    first = await runtime.run(make_task(add_chain_script(2), session_id="s-q"))
+    await runtime.run(make_task(add_chain_script(2), session_id="other"))
+
+    in_session = await runtime.events.query(EventQuery(session_id="s-q"))
+    assert {e.task_id for e in in_session} == {first.id}
+    by_sender = await runtime.events.query(EventQuery(task_id=first.id, sender="solver"))
+    assert by_sender and all(e.body.message.sender == "solver" for e in by_sender)
+    finished = await runtime.events.query(EventQuery(session_id="s-q", topic="__finished"))
+    assert len(finished) == 1 and finished[0].body.message.payload.value()["answer"] == "total=1"
