@@ -6,11 +6,10 @@ import io
 import json
 from collections.abc import Callable
 
-from core_helpers import add_chain_script
-
 from aworld_client import Message, MessageCategory, MessageEmitted, Payload, Task, TaskStatus
 from aworld_server import Runtime
 from aworld_server.trajectory import write_jsonl
+from core_helpers import add_chain_script
 
 
 async def test_custom_handlers_see_their_category_and_can_emit_messages(

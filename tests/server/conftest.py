@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,33 +21,7 @@ from aworld_client.handlers import Pending, tool
 from aworld_server.config import ServerConfig
 from aworld_server.runtime import Runtime
 from aworld_server.server import RunningServer, start_server
-from server_harness import ROOT, WAIT, WORKER_APP, WorkerProcess
-
-
-class Gates:
-    """Keys a local ``gate`` tool waits on; the test sees when a call enters and opens it."""
-
-    def __init__(self) -> None:
-        self._open: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self._entered: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self.cancelled: set[str] = set()
-        self.entries: Counter[str] = Counter()
-
-    def open(self, key: str) -> None:
-        self._open[key].set()
-
-    async def entered(self, key: str) -> None:
-        async with asyncio.timeout(WAIT):
-            await self._entered[key].wait()
-
-    async def pass_through(self, key: str) -> None:
-        self.entries[key] += 1
-        self._entered[key].set()
-        try:
-            await self._open[key].wait()
-        except asyncio.CancelledError:
-            self.cancelled.add(key)
-            raise
+from server_harness import ROOT, WORKER_APP, Gates, SpawnWorker, StartServer, WorkerProcess
 
 
 @tool
@@ -87,9 +60,6 @@ def gates() -> Gates:
     return Gates()
 
 
-StartServer = Callable[..., Awaitable[RunningServer]]
-
-
 @pytest.fixture
 async def start(tmp_path: Path, gates: Gates) -> AsyncIterator[StartServer]:
     """Start a server with ``ServerConfig`` overrides; every one is stopped after the test."""
@@ -122,9 +92,6 @@ async def server(start: StartServer) -> RunningServer:
 async def client(server: RunningServer) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(server.address) as client:
         yield client
-
-
-SpawnWorker = Callable[..., Awaitable[WorkerProcess]]
 
 
 @pytest.fixture

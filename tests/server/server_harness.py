@@ -14,10 +14,14 @@ import datetime as dt
 import ipaddress
 import os
 import re
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aworld_server.server import RunningServer
 
 from aworld_client import AgentSpec, ModelConfig, Payload, RetryPolicy, Swarm, Task
 from cryptography import x509
@@ -319,3 +323,34 @@ __all__ = [
     "scripted",
     "tool_task",
 ]
+
+
+class Gates:
+    """Keys a local ``gate`` tool waits on; the test sees when a call enters and opens it."""
+
+    def __init__(self) -> None:
+        self._open: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._entered: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.cancelled: set[str] = set()
+        self.entries: Counter[str] = Counter()
+
+    def open(self, key: str) -> None:
+        self._open[key].set()
+
+    async def entered(self, key: str) -> None:
+        async with asyncio.timeout(WAIT):
+            await self._entered[key].wait()
+
+    async def pass_through(self, key: str) -> None:
+        self.entries[key] += 1
+        self._entered[key].set()
+        try:
+            await self._open[key].wait()
+        except asyncio.CancelledError:
+            self.cancelled.add(key)
+            raise
+
+
+# Fixture signatures, for annotations in tests.
+StartServer = Callable[..., Awaitable["RunningServer"]]
+SpawnWorker = Callable[..., Awaitable[WorkerProcess]]

@@ -22,10 +22,9 @@ from aworld_client import (
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
 from aworld_server.server import RunningServer
-from conftest import Gates, SpawnWorker, StartServer
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from server_harness import WAIT, answer_task, scripted, tool_task
+from server_harness import WAIT, Gates, SpawnWorker, StartServer, answer_task, scripted, tool_task
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND

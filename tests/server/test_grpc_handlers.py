@@ -11,8 +11,7 @@ import grpc
 import pytest
 from aworld_client import AsyncClient, HandlerKind, RuntimeServiceError
 from aworld_server.server import RunningServer
-from conftest import Gates, SpawnWorker
-from server_harness import WAIT, answer_task, assert_eventually
+from server_harness import WAIT, Gates, SpawnWorker, answer_task, assert_eventually
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

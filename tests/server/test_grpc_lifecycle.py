@@ -11,11 +11,18 @@ import pytest
 from aworld_client import AsyncClient, HandlerKind, RuntimeServiceError, TaskStatus
 from aworld_server.server import RunningServer
 from aworld_server.storage import SqliteEventStore
-from conftest import Gates, SpawnWorker, StartServer
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from server_harness import WAIT, answer_task, assert_eventually, tool_task
+from server_harness import (
+    WAIT,
+    Gates,
+    SpawnWorker,
+    StartServer,
+    answer_task,
+    assert_eventually,
+    tool_task,
+)
 
 RUNTIME = "aworld.runtime.v1.RuntimeService"
 WORKER = "aworld.runtime.v1.WorkerService"

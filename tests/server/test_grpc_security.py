@@ -13,9 +13,8 @@ import grpc
 import pytest
 from aworld_client import AsyncClient, HandlerKind, RetryPolicy, RuntimeServiceError, Worker
 from aworld_client.handlers import tool
-from conftest import StartServer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from server_harness import WAIT, Pki, answer_task, make_pki
+from server_harness import WAIT, Pki, StartServer, answer_task, make_pki
 
 TOKENS = {
     "submitter": ["submit", "read"],

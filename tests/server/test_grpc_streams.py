@@ -7,8 +7,7 @@ import asyncio
 
 from aworld_client import AsyncClient, Event, TaskStatus, ToolCallStarted
 from aworld_server.server import RunningServer
-from conftest import Gates
-from server_harness import WAIT, TcpProxy, tool_task
+from server_harness import WAIT, Gates, TcpProxy, tool_task
 
 
 async def _stored(server: RunningServer, task_id: str) -> list[Event]:

@@ -61,6 +61,18 @@ _MAX_PAGE = 1000
 _REMEMBERED_REQUESTS = 10_000
 
 
+def _trace_context_from_metadata(
+    headers: dict[str, str], context: grpc.aio.ServicerContext
+) -> None:
+    """A W3C trace context sent as gRPC metadata continues in the task, unless the task's own
+    headers already carry one."""
+    if "traceparent" in headers:
+        return
+    for key, value in context.invocation_metadata() or ():
+        if key in ("traceparent", "tracestate") and isinstance(value, str):
+            headers[key] = value
+
+
 def _required(value: str, field: str) -> str:
     if not value:
         raise InvalidArgument(f"{field} is required", [FieldViolation(field, "is required")])
@@ -120,7 +132,13 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         result: T = await asyncio.shield(running)
         return result
 
-    async def _submit(self, request_id: str, task_pb: Any, has_task: bool) -> SubmitTaskResponse:
+    async def _submit(
+        self,
+        request_id: str,
+        task_pb: Any,
+        has_task: bool,
+        context: grpc.aio.ServicerContext | None = None,
+    ) -> SubmitTaskResponse:
         if not has_task:
             raise InvalidArgument("task is required", [FieldViolation("task", "is required")])
         full = self.runtime.live_tasks + self._admitting >= self.max_live_tasks
@@ -137,6 +155,8 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             pb.SubmitTaskRequest(request_id=request_id, task=task_pb)
         )
         assert request.task is not None
+        if context is not None:
+            _trace_context_from_metadata(request.task.headers, context)
         self._admitting += 1
         try:
             result = await self.runtime.submit(request.task, request.request_id)
@@ -148,14 +168,17 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     @grpc_errors
     async def SubmitTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        response = await self._submit(request.request_id, request.task, request.HasField("task"))
+        response = await self._submit(
+            request.request_id, request.task, request.HasField("task"), context
+        )
         return response.to_proto()
 
     @grpc_stream_errors
     async def RunTask(self, request: Any, context: grpc.aio.ServicerContext
                       ) -> AsyncIterator[Any]:  # fmt: skip
-        submitted = await self._submit(request.request_id, request.task,
-                                       request.HasField("task"))  # fmt: skip
+        submitted = await self._submit(
+            request.request_id, request.task, request.HasField("task"), context
+        )
         async for event in self.runtime.stream(submitted.task_id):
             yield pb.RunTaskResponse(event=event.to_proto())
 

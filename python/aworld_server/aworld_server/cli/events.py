@@ -24,7 +24,7 @@ app = typer.Typer(
     help="A task's events: follow them live or replay the stored log.", no_args_is_help=True
 )
 
-TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False)]
+TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False, metavar="TASK_ID")]
 AfterSeq = Annotated[
     int, typer.Option("--after-seq", min=0, help="Start after this seq (0: from the first).")
 ]

@@ -29,7 +29,7 @@ from aworld_server.trajectory import write_jsonl
 
 __all__ = ["export_trajectory", "state", "trajectory", "workers"]
 
-TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False)]
+TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False, metavar="TASK_ID")]
 
 
 def state(task_id: TaskId, target: TargetOption = DEFAULT_TARGET, token: TokenOption = "") -> None:

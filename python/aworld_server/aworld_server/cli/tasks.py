@@ -30,7 +30,7 @@ __all__ = ["app"]
 
 app = typer.Typer(help="List, inspect and cancel tasks.", no_args_is_help=True)
 
-TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False)]
+TaskId = Annotated[str, typer.Argument(help="The task id.", show_default=False, metavar="TASK_ID")]
 
 
 @app.command("list")

@@ -12,6 +12,7 @@ from aworld_client import HandlerKind, HandlerSpec, Payload, Task
 from aworld_client.handlers import Pending
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
+from aworld_server.observability import inject_headers
 
 __all__ = ["RemoteHandlers"]
 
@@ -44,7 +45,8 @@ class RemoteHandlers:
             Payload.of(arguments),
             task_id=task.id if task else "",
             session_id=task.session_id if task else "",
-            headers=task.headers if task else {},
+            # The calling span's trace context, so the worker's span joins the task's trace.
+            headers=inject_headers(dict(task.headers) if task else {}),
             hook_point=hook_point,
         )
         return output if isinstance(output, Pending) else output.value()

@@ -18,6 +18,7 @@ from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
 from aworld_client.runtime_service import ListHandlersResponse
 
 from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.observability import inject_headers
 from aworld_server.retry import HandlerFailed
 
 __all__ = ["ControlPlaneHandlers", "handler_names"]
@@ -88,7 +89,7 @@ class ControlPlaneHandlers:
             input=Payload.of(arguments),
             task_id=task.id if task else "",
             session_id=task.session_id if task else "",
-            headers=dict(task.headers) if task else {},
+            headers=dict(inject_headers(dict(task.headers) if task else {})),
             hook_point=hook_point,
         ).to_proto()
         try:

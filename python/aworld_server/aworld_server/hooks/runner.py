@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aworld_client import Failure, HookDecided, PermissionDecision, Task
 
 from aworld_server.context import Context
+from aworld_server.observability import span
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
@@ -111,7 +112,8 @@ class HookRunner:
                 request["output"] = outcome.updated_output
             record = HookDecided(point=point, hook_name=name)
             try:
-                answer = await self._runtime.invoke_hook(name, point, request, self._context)
+                with span("hook", point=point, hook=name, task_id=self._task.id):
+                    answer = await self._runtime.invoke_hook(name, point, request, self._context)
             except Exception as error:
                 record.failure = Failure.from_exception(error, source=name)
                 if point in PERMISSION_POINTS:  # fail closed

@@ -27,6 +27,7 @@ from aworld_client import (
 )
 
 from aworld_server.context import Context
+from aworld_server.observability import span, trace_id_of
 from aworld_server.runners.execution import (
     BudgetExhausted,
     TaskExecution,
@@ -73,6 +74,7 @@ class Runner:
         self._started = time.monotonic()
         self._work: asyncio.Future[str] | None = None
         self._cancel_requested = False
+        self.trace_id = ""
 
     async def pre_run(self) -> None:
         """Build the context from the session, create the root run node, fire start hooks."""
@@ -119,6 +121,7 @@ class Runner:
             usage=execution.usage,
             time_cost=timedelta(seconds=time.monotonic() - self._started),
             status_reason=self.reason,
+            trace_id=self.trace_id,
         )
         point = "session_finished" if self.status == TaskStatus.SUCCEEDED else "session_failed"
         await execution.hooks.fire(
@@ -158,6 +161,12 @@ class Runner:
             self._work.cancel()
 
     async def run(self) -> TaskResponse | None:
+        with span("task", headers=self.task.headers, task_id=self.task.id,
+                  session_id=self.task.session_id, runner=self.name) as current:  # fmt: skip
+            self.trace_id = trace_id_of(current)
+            return await self._run()
+
+    async def _run(self) -> TaskResponse | None:
         """Run the whole lifecycle; always ends with one terminal status event.
 
         Cancelling the task running this coroutine (a shutdown) is different from

@@ -47,6 +47,7 @@ from aworld_server.agents.topology import (
 )
 from aworld_server.context import AgentState, Context
 from aworld_server.hooks import HookOutcome, HookRunner
+from aworld_server.observability import span
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runners.replay import CONTEXT_TOPIC, RecordedCall, Replay
 
@@ -314,7 +315,8 @@ class TaskExecution:
 
         async def attempt(n: int) -> ModelResponse:
             started = time.perf_counter()
-            response = await agent.decide(self.context.agent(agent.name), tools, on_chunk=chunk)
+            with span("llm_call", agent=agent.name, attempt=n, task_id=self.task_id):
+                response = await agent.decide(self.context.agent(agent.name), tools, on_chunk=chunk)
             self.runtime.events.emit_nowait(
                 self.task_id,
                 LlmCallFinished(
@@ -511,6 +513,11 @@ class TaskExecution:
         """
 
         async def attempt(n: int) -> Any:
+            with span("tool_call", tool=call.name, call_id=call.id, attempt=n,
+                      task_id=self.task_id):  # fmt: skip
+                return await run_attempt(n)
+
+        async def run_attempt(n: int) -> Any:
             number = after_attempt + n
             started = time.perf_counter()
             if awaiting is not None and n == 1:

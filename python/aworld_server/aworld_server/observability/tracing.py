@@ -1,0 +1,44 @@
+"""Spans for task, agent step, model call, tool call and hook, joined into one trace.
+
+The runtime only uses the OpenTelemetry *API*: with no SDK configured every span is a cheap
+no-op, and an application (or ``aworld serve`` with an exporter configured through the standard
+``OTEL_*`` variables) decides where spans go. The trace context travels as the W3C
+``traceparent`` header: a client puts it in ``Task.headers`` (or gRPC metadata), the task span
+continues that trace, and each remote call carries the calling span's context in its Call
+headers, so a TypeScript or Go tool's span joins the Python task's trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context, propagate, trace
+
+__all__ = ["inject_headers", "span", "trace_id_of"]
+
+_tracer = trace.get_tracer("aworld_server")
+
+
+@contextmanager
+def span(
+    name: str, *, headers: Mapping[str, str] | None = None, **attributes: Any
+) -> Iterator[trace.Span]:
+    """A span named ``name``; with ``headers``, it continues the trace they carry."""
+    parent = propagate.extract(dict(headers)) if headers else None
+    clean = {f"aworld.{k}": v for k, v in attributes.items() if v not in (None, "")}
+    with _tracer.start_as_current_span(name, context=parent, attributes=clean) as current:
+        yield current
+
+
+def inject_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Write the current span's trace context (``traceparent``, ``tracestate``) into headers."""
+    propagate.inject(headers, context=context.get_current())
+    return headers
+
+
+def trace_id_of(current: trace.Span) -> str:
+    """The span's trace id as 32 hex digits, or empty when there is no valid trace."""
+    span_context = current.get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else ""

@@ -1,0 +1,47 @@
+"""Tracing: one trace per task, continuing the caller's traceparent, with nested spans."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from aworld_client import Task
+from aworld_server import Runtime
+from core_helpers import add_chain_script
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # process-wide, once: the API allows a single set
+    yield exporter
+
+
+async def test_task_spans_continue_the_callers_trace(
+    runtime: Runtime, make_task: Callable[..., Task], exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    task = make_task(
+        add_chain_script(3), headers={"traceparent": f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"}
+    )
+    response = await runtime.run(task)
+
+    assert response.trace_id == CALLER_TRACE
+    spans = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.attributes.get("aworld.task_id") == response.id
+    ]
+    assert {s.context.trace_id for s in spans} == {int(CALLER_TRACE, 16)}
+    names = sorted(s.name for s in spans)
+    assert names == ["llm_call"] * 3 + ["task"] + ["tool_call"] * 2
+    task_span = next(s for s in spans if s.name == "task")
+    assert all(s.parent.span_id == task_span.context.span_id for s in spans if s is not task_span)
