@@ -8,10 +8,11 @@ started on first use (SQLite event log under ``./.aworld``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aworld_client import (
     Failure,
@@ -34,6 +35,8 @@ from aworld_server.errors import AWorldError
 from aworld_server.runtime import Runtime
 
 __all__ = ["RunConfig", "Runners", "TASK_RESPONSE_TOPIC"]
+
+T = TypeVar("T")
 
 TASK_RESPONSE_TOPIC = "__task_response"
 
@@ -60,16 +63,32 @@ class RunConfig:
     event_bus: str = "memory"
 
 
-_default_runtime: Runtime | None = None
+# One default runtime per event loop: its store and queues belong to the loop that made them.
+_default_runtimes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def _runtime(runtime: Runtime | None) -> Runtime:
-    global _default_runtime
     if runtime is not None:
         return await runtime.start()
-    if _default_runtime is None:
-        _default_runtime = Runtime()
-    return await _default_runtime.start()
+    loop = asyncio.get_running_loop()
+    default = _default_runtimes.get(loop)
+    if default is None:
+        default = _default_runtimes[loop] = Runtime()
+    return await default.start()
+
+
+def _run_sync(work: Callable[[Runtime], Awaitable[T]], runtime: Runtime | None) -> T:
+    """Run on a fresh loop with a runtime that is closed afterwards (unless one was given)."""
+
+    async def go() -> T:
+        if runtime is not None:
+            return await work(runtime)
+        async with Runtime() as owned:
+            return await work(owned)
+
+    return asyncio.run(go())
 
 
 def _task_for(
@@ -224,14 +243,16 @@ class Runners:
         input: Any, agent: Agent | None = None, swarm: Swarm | None = None, **kwargs: Any
     ) -> TaskResponse:
         """``run`` for code without an event loop."""
-        return asyncio.run(Runners.run(input, agent, swarm, **kwargs))
+        runtime = kwargs.pop("runtime", None)
+        return _run_sync(lambda rt: Runners.run(input, agent, swarm, runtime=rt, **kwargs), runtime)
 
     @staticmethod
     def sync_run_task(
         task: Task | Sequence[Task], run_conf: RunConfig | None = None, **kwargs: Any
     ) -> dict[str, TaskResponse]:
         """``run_task`` for code without an event loop."""
-        return asyncio.run(Runners.run_task(task, run_conf, **kwargs))
+        runtime = kwargs.pop("runtime", None)
+        return _run_sync(lambda rt: Runners.run_task(task, run_conf, runtime=rt), runtime)
 
     @staticmethod
     async def step(
