@@ -184,3 +184,13 @@ async def test_workflow_handoff_and_team_swarms_finish_with_the_right_answer(
     )
     response = await Runners.run("solve", swarm=team, runtime=runtime)
     assert response.answer.value() == "lead says: x=7"
+
+
+def test_sync_run_works_twice_without_an_event_loop(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default runtime keeps its log under ./.aworld
+    first = Runners.sync_run("what is 20+22?", agent=_adder())
+    second = Runners.sync_run("and again?", agent=_adder())
+    assert first.answer.value() == second.answer.value() == "answer 42"
+    assert first.id != second.id
