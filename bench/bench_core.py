@@ -81,6 +81,11 @@ class _GcClock:
 
 
 async def _child(kind: str, mode: str, steps: int, k: int) -> dict[str, Any]:
+    if os.environ.get("AWORLD_BENCH_DEFAULT_GC") != "1":
+        # Configure the process as `aworld serve` does (see aworld_server.server.tune_gc).
+        from aworld_server.server import tune_gc
+
+        tune_gc()
     from aworld_client import (
         AgentSpec,
         ExecutionMode,
@@ -215,6 +220,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 run each, K up to 100")
     parser.add_argument("--runs", type=int, default=None, help="runs per measurement (5)")
     parser.add_argument("--json", metavar="PATH", help="write the raw numbers here")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's GC thresholds instead of the server's",
+    )
     parser.add_argument("--child", choices=("steps", "throughput"), help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, default="event", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
@@ -224,6 +234,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(_child(args.child, args.mode, args.steps, args.k))))
         return
 
+    if args.default_gc:
+        os.environ["AWORLD_BENCH_DEFAULT_GC"] = "1"  # inherited by the measuring children
     runs = args.runs or (1 if args.quick else 5)
     ks = (1, 100) if args.quick else (1, 100, 1_000)
     # Piped output (make bench, CI logs) gets a width that fits the table on one line per row.

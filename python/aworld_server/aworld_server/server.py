@@ -9,6 +9,7 @@ what is still running stays in the event log.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from aworld_server.engines import load_engine
 from aworld_server.runtime import Runtime
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
 
-__all__ = ["RunningServer", "serve", "start_server"]
+__all__ = ["RunningServer", "serve", "start_server", "tune_gc"]
 
 log = logging.getLogger("aworld_server")
 
@@ -162,10 +163,24 @@ async def start_server(
                          health_servicer, config, runtime_service)  # fmt: skip
 
 
+def tune_gc() -> None:
+    """Garbage-collector settings for a process that hosts the runtime (``aworld serve``).
+
+    A runtime allocates many short-lived objects per event; with CPython's default thresholds the
+    cyclic collector takes about a quarter of the time at 1,000 concurrent tasks. Collecting
+    generation 0 every 50,000 allocations instead of 700 keeps memory flat in our benchmarks and
+    gives that time back. A library must not do this behind an application's back, so only
+    process entry points call it.
+    """
+    gc.freeze()  # what is alive after start-up (modules, registries) is never garbage
+    gc.set_threshold(50_000, 20, 20)
+
+
 async def serve(config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
                 ) -> None:  # fmt: skip
     """Run until SIGINT or SIGTERM, then stop gracefully."""
     running = await start_server(config)
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

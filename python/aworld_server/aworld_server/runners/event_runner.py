@@ -28,7 +28,9 @@ class EventRunner(Runner):
     name: ClassVar[str] = "event"
 
     async def _publish(self, message: Message) -> None:
-        await self.runtime.events.emit_message(message)
+        # Not awaited to disk: tool calls flush before running and the run's end is awaited,
+        # so no side effect acts on an unwritten message (see EventManager.emit_message).
+        await self.runtime.events.emit_message(message, durable=False)
 
     async def do_run(self) -> str:
         controller = self.execution.controller
