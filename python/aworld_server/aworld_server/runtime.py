@@ -8,7 +8,6 @@ tasks on the local engine (other engines plug in at :meth:`Runtime._launch`).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
+from aworld_server.ids import new_id
 from aworld_server.retry import HandlerFailed
 from aworld_server.runners.base import Runner
 from aworld_server.runners.call_runner import CallRunner
@@ -253,7 +253,7 @@ class Runtime:
     async def _accept(self, task: Task, request_id: str) -> SubmitResult:
         # An id generated here names nothing stored yet, so its store lookups are skipped.
         new_task, new_session = not task.id, not task.session_id
-        task.id = task.id or uuid.uuid4().hex
+        task.id = task.id or new_id()
         if not new_task and await self.store.get_task(task.id) is not None:
             from aworld_server.errors import FailedPrecondition
 
@@ -266,7 +266,7 @@ class Runtime:
                 f"engine {engine.name!r} runs tasks in other processes, which call back to the "
                 "control plane: serve this runtime (aworld_server.server.start_server)"
             )
-        task.session_id = task.session_id or uuid.uuid4().hex
+        task.session_id = task.session_id or new_id()
         await self._touch_session(task, new=new_session)
         await self.events.open_task(task.id, task.session_id, new=new_task)
         await self.events.emit(task.id, TaskSubmitted(task=task, request_id=request_id), sync=True)
@@ -581,7 +581,7 @@ class Runtime:
                 name,
                 HandlerKind.HOOK,
                 request,
-                call_id=uuid.uuid4().hex,
+                call_id=new_id(),
                 attempt=1,
                 task=None,
                 hook_point=point,

@@ -8,12 +8,13 @@ because every OpenAI-compatible endpoint speaks it and it is easy to read in tra
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aworld_client import Usage
+
+from aworld_server.ids import new_id
 
 __all__ = ["ChunkSink", "Model", "ModelResponse", "ScriptedModel", "ToolCallRequest"]
 
@@ -24,7 +25,7 @@ class ToolCallRequest:
 
     name: str
     arguments: dict[str, Any]
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    id: str = field(default_factory=lambda: new_id()[:16])
 
 
 @dataclass(slots=True)

@@ -7,7 +7,6 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from aworld_server.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from aworld_server.ids import new_id
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
@@ -305,7 +305,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             policy = spec.retry_policy
         else:
             policy = local.spec.retry_policy or RetryPolicy(maximum_attempts=1)
-        call_id = uuid.uuid4().hex
+        call_id = new_id()
         try:
             output = await retry_async(attempt, policy)
         except InvalidArgument:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +50,7 @@ from aworld_server.dispatch._types import (
 )
 from aworld_server.dispatch._validation import check_hello, check_input
 from aworld_server.errors import NotFound
+from aworld_server.ids import new_id
 from aworld_server.retry import HandlerFailed, retry_async
 
 __all__ = ["WorkerDispatcher"]
@@ -98,7 +98,7 @@ class WorkerDispatcher:
         whose attempts fail with WorkerLost.
         """
         check_hello(hello)
-        worker_id = hello.worker_id or uuid.uuid4().hex
+        worker_id = hello.worker_id or new_id()
         previous = self._registry.get(worker_id)
         if previous is not None:
             self.disconnect(previous, "replaced by a new connection")
@@ -264,7 +264,7 @@ class WorkerDispatcher:
             # Fail fast on a handler nobody serves (often a typo); once attempts run, a
             # NotFound after the last worker left is retried like any other failure.
             raise NotFound(f"no connected worker serves {kind.name.lower()} {handler!r}")
-        call_id = call_id or uuid.uuid4().hex
+        call_id = call_id or new_id()
         if retry_policy is None:
             retry_policy = spec.retry_policy
 

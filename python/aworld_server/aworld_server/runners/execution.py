@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,7 @@ from aworld_server.agents.topology import (
 )
 from aworld_server.context import AgentState, Context
 from aworld_server.hooks import HookOutcome, HookRunner
+from aworld_server.ids import new_id
 from aworld_server.observability import span
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runners.replay import CONTEXT_TOPIC, RecordedCall, Replay
@@ -363,7 +363,7 @@ class TaskExecution:
         The task is INPUT_REQUIRED while any of its callbacks is pending. A completion that
         carries a failure raises it (non-retryable: the answer was given, not lost).
         """
-        callback_id = callback_id or uuid.uuid4().hex
+        callback_id = callback_id or new_id()
         answered = self._recorded_answers.pop(callback_id, None)
         if answered is not None:  # resumed after the answer arrived: it is in the log already
             await self.runtime.set_status(self.task_id, TaskStatus.RUNNING, "input_provided")
@@ -419,7 +419,7 @@ class TaskExecution:
         self.context.dirty = False
         self._snapshot_session = dict(session)
         message = Message(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             task_id=self.task_id,
             session_id=self.task.session_id,
             category=MessageCategory.CONTEXT,
@@ -687,7 +687,7 @@ class TaskExecution:
 def chunk_message(task: Task, agent: str, text: str) -> Message:
     """A CHUNK message: a fragment of streamed model output (recorded, not dispatched)."""
     return Message(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         task_id=task.id,
         session_id=task.session_id,
         category=MessageCategory.CHUNK,

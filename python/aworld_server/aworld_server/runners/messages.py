@@ -13,7 +13,6 @@ same trajectory. Payload shapes (JSON):
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from aworld_server.agents.topology import (
     ToolResults,
     UserInput,
 )
+from aworld_server.ids import new_id
 
 __all__ = ["FINISHED", "action_from_message", "action_message", "finished_message"]
 
@@ -53,7 +53,7 @@ def _message(
     topic: str = "",
 ) -> Message:
     return Message(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         task_id=task_id,
         session_id=session_id,
         category=category,

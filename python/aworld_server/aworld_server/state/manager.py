@@ -8,7 +8,6 @@ Every change is recorded as a RunNodeChanged event, so a task's tree can be rebu
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from aworld_client import (
 
 from aworld_server.errors import FailedPrecondition, NotFound
 from aworld_server.events.manager import EventManager
+from aworld_server.ids import new_id
 
 __all__ = ["StateManager", "fold_groups", "fold_nodes", "group_status"]
 
@@ -101,7 +101,7 @@ class StateManager:
         """Create a node that starts running now (one event: RUNNING)."""
         now = datetime.now(UTC)
         node = RunNode(
-            id=node_id or uuid.uuid4().hex,
+            id=node_id or new_id(),
             task_id=task_id,
             session_id=session_id,
             parent_id=parent_id,
@@ -155,7 +155,7 @@ class StateManager:
     def group(self, task_id: str, parent_node_id: str, node_ids: list[str]) -> NodeGroup:
         """Declare that the given live nodes fan out together from ``parent_node_id``."""
         group = NodeGroup(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             task_id=task_id,
             parent_node_id=parent_node_id,
             node_ids=list(node_ids),
