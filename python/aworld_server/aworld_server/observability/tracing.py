@@ -26,6 +26,11 @@ def span(
     name: str, *, headers: Mapping[str, str] | None = None, **attributes: Any
 ) -> Iterator[trace.Span]:
     """A span named ``name``; with ``headers``, it continues the trace they carry."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # No SDK configured: spans would be dropped anyway, so skip building them (a runtime
+        # opens several per step). Trace context still reaches workers through task headers.
+        yield trace.INVALID_SPAN
+        return
     parent = propagate.extract(dict(headers)) if headers else None
     clean = {f"aworld.{k}": v for k, v in attributes.items() if v not in (None, "")}
     with _tracer.start_as_current_span(name, context=parent, attributes=clean) as current:
