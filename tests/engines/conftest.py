@@ -26,7 +26,7 @@ from engine_harness import HERE, WorkerProcess, children_of
 
 
 @pytest.fixture(scope="session")
-def reapchildren_of() -> Iterator[None]:
+def reap_children() -> Iterator[None]:
     """After everything stopped: kill what Ray or Spark left behind, by pid."""
     before = set(children_of(os.getpid()))
     yield

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer
 from aworld_client import Task
-from aworld_server.cli_batch import batch
+from aworld_server.cli.batch import batch
 from aworld_server.server import RunningServer
 from engine_harness import ENGINES, chain_task
 from google.protobuf.json_format import MessageToDict

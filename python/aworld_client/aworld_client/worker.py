@@ -13,6 +13,11 @@ worker. A handler that declares a ``context`` (or ``ctx``) parameter receives th
 :class:`~aworld_client.worker_service.Call` (call id, attempt, deadline, task, headers with
 the W3C ``traceparent``).
 
+An exception raised by a handler becomes the call's ``Failure`` (type = its class name); one
+with a truthy ``non_retryable`` attribute is marked non-retryable, so the server does not run
+the call again. A handler that returns :class:`~aworld_client.handlers.Pending` finishes
+later, when someone calls ``CompleteCallback`` with its callback id.
+
 Cancellation (the server's CancelCall, the call's deadline) reaches an ``async`` handler as
 ``asyncio.CancelledError``. A plain function runs in a thread, which cannot be interrupted:
 its result is then discarded.
@@ -34,7 +39,7 @@ import grpc
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
 from aworld_client.common import Failure, Payload, RetryPolicy
 from aworld_client.handler import HandlerKind
-from aworld_client.handlers import HandlerFunction, InvalidHandlerInput
+from aworld_client.handlers import HandlerFunction, InvalidHandlerInput, Pending
 from aworld_client.worker_service import (
     Call,
     CallCompleted,
@@ -233,7 +238,8 @@ class Worker:
                 stream.cancel()
             return True
 
-    async def _invoke(self, call: Call) -> Payload | Failure:
+    async def _invoke(self, call: Call) -> Payload | Failure | str:
+        """The call's outcome: its output, its failure, or a pending callback id."""
         source = f"worker:{self._worker_id}"
         handler = self._handlers.get((call.handler, call.kind))
         if handler is None:
@@ -245,6 +251,9 @@ class Worker:
         try:
             async with scope:
                 value = await handler.invoke(arguments, context=call, ctx=call)
+            if isinstance(value, Pending):
+                # Finishes later through CompleteCallback; the task waits in INPUT_REQUIRED.
+                return value.callback_id
             return Payload.of(value)
         except TimeoutError as error:
             if scope.expired():
@@ -260,7 +269,10 @@ class Worker:
         except InvalidHandlerInput as error:
             return Failure.from_exception(error, source=source, non_retryable=True)
         except Exception as error:
-            return Failure.from_exception(error, source=source)
+            # As for the server's in-process handlers: an exception may declare
+            # ``non_retryable = True`` (the TypeScript and Go SDKs honour the same flag).
+            non_retryable = bool(getattr(error, "non_retryable", False))
+            return Failure.from_exception(error, source=source, non_retryable=non_retryable)
 
 
 def _seconds_until(deadline: datetime | None) -> float | None:

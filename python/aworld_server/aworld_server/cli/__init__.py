@@ -12,6 +12,7 @@ import typer
 
 from aworld_server.cli import events, tasks
 from aworld_server.cli._common import console
+from aworld_server.cli.batch import batch
 from aworld_server.cli.demo import demo
 from aworld_server.cli.inspect import state, trajectory, workers
 from aworld_server.cli.run import run
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command(rich_help_panel="Server")(serve)
 app.command(rich_help_panel="Server")(demo)
 app.command(rich_help_panel="Tasks")(run)
+app.command(rich_help_panel="Tasks")(batch)
 app.add_typer(tasks.app, name="tasks", rich_help_panel="Tasks")
 app.add_typer(events.app, name="events", rich_help_panel="Tasks")
 app.command(rich_help_panel="Tasks")(state)
