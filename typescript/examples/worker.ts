@@ -1,0 +1,126 @@
+/**
+ * A worker process serving TypeScript tools and hooks, as the cross-language tests and the SDK
+ * benchmark use it (tests/crosslang, bench/bench_sdks.py). The Go twin is
+ * go/cmd/aworld-example-worker and takes the same flags.
+ *
+ *   node typescript/examples/.build/worker.js --address HOST:PORT \
+ *       [--tool NAME=echo|describe|block]... [--hook NAME=deny]... [--max-concurrency N] [--quiet]
+ *
+ * Tools (all declared idempotent, so a call lost with this worker may run again elsewhere):
+ * - `echo`: returns its `data` argument unchanged (the benchmark's tool);
+ * - `describe`: returns `{lang, pid, attempt, input}`: which process served which attempt;
+ * - `block`: runs until the server cancels the call.
+ * Hooks (`before_tool_call`): `deny` denies every tool call it is asked about.
+ *
+ * Stdout, one line each, so tests wait on output instead of sleeping: `READY <worker id>`,
+ * `STARTED <tool> <call id> <attempt> <pid>`, `CANCELLED <tool> <call id> <attempt>`,
+ * `FINISHED <tool> <call id> <attempt>`, `HOOK <hook> <tool> deny` (no per-call lines with
+ * `--quiet`). SIGTERM or SIGINT stops the worker gracefully.
+ */
+import { parseArgs } from "node:util";
+import { type CallContext, type HandlerDefinition, Worker, hook, tool } from "@aworld-runtime/sdk";
+
+const LANG = "typescript";
+
+const { values } = parseArgs({
+  options: {
+    address: { type: "string" },
+    tool: { type: "string", multiple: true, default: [] },
+    hook: { type: "string", multiple: true, default: [] },
+    "max-concurrency": { type: "string", default: "16" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+
+const say = values.quiet ? (_line: string) => {} : (line: string) => process.stdout.write(`${line}\n`);
+
+function split(flag: string): [string, string] {
+  const at = flag.indexOf("=");
+  if (at <= 0) throw new Error(`expected NAME=BEHAVIOUR, got ${flag}`);
+  return [flag.slice(0, at), flag.slice(at + 1)];
+}
+
+function untilCancelled(ctx: CallContext): Promise<never> {
+  return new Promise((_, reject) => {
+    const abort = (): void => reject(ctx.signal.reason);
+    if (ctx.signal.aborted) abort();
+    else ctx.signal.addEventListener("abort", abort, { once: true });
+  });
+}
+
+function toolFor(name: string, behaviour: string): HandlerDefinition {
+  switch (behaviour) {
+    case "echo":
+      return tool({
+        name,
+        description: "Return `data` unchanged.",
+        inputSchema: { type: "object", properties: { data: { type: "string" } }, required: ["data"] },
+        idempotent: true,
+        handler: ({ data }: { data: string }) => data,
+      });
+    case "describe":
+      return tool({
+        name,
+        description: "Say which process served which attempt, with the input.",
+        inputSchema: { type: "object" },
+        idempotent: true,
+        handler: (input: unknown, ctx) => {
+          say(`STARTED ${name} ${ctx.callId} ${ctx.attempt} ${process.pid}`);
+          const output = { lang: LANG, pid: process.pid, attempt: ctx.attempt, input };
+          say(`FINISHED ${name} ${ctx.callId} ${ctx.attempt}`);
+          return output;
+        },
+      });
+    case "block":
+      return tool({
+        name,
+        description: "Run until the call is cancelled.",
+        inputSchema: { type: "object" },
+        idempotent: true,
+        handler: async (_input: unknown, ctx) => {
+          say(`STARTED ${name} ${ctx.callId} ${ctx.attempt} ${process.pid}`);
+          try {
+            return await untilCancelled(ctx);
+          } finally {
+            say(`CANCELLED ${name} ${ctx.callId} ${ctx.attempt}`);
+          }
+        },
+      });
+    default:
+      throw new Error(`unknown tool behaviour ${behaviour}`);
+  }
+}
+
+function hookFor(name: string, behaviour: string): HandlerDefinition {
+  if (behaviour !== "deny") throw new Error(`unknown hook behaviour ${behaviour}`);
+  return hook({
+    name,
+    description: "Deny every tool call.",
+    hookPoints: ["before_tool_call"],
+    handler: ({ tool_name: toolName }: { tool_name?: string }) => {
+      say(`HOOK ${name} ${toolName ?? ""} deny`);
+      return { permission_decision: "deny", permission_decision_reason: `${name} denies ${toolName ?? "the call"}` };
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  if (!values.address) throw new Error("--address HOST:PORT is required");
+  const handlers = [
+    ...(values.tool ?? []).map((flag) => toolFor(...split(flag))),
+    ...(values.hook ?? []).map((flag) => hookFor(...split(flag))),
+  ];
+  const worker = new Worker(values.address, handlers, {
+    maxConcurrency: Number(values["max-concurrency"] ?? "16"),
+    reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void worker.stop());
+  const serving = worker.run();
+  process.stdout.write(`READY ${await worker.whenConnected()}\n`);
+  await serving;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
