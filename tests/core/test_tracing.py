@@ -16,13 +16,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)  # process-wide, once: the API allows a single set
     yield exporter
+    provider.shutdown()
+    # Later tests in this process must see "no SDK configured" again. The API has no public
+    # reset; OpenTelemetry's own test utilities reset these two globals the same way.
+    trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER_SET_ONCE._done = False  # type: ignore[attr-defined]
 
 
 async def test_task_spans_continue_the_callers_trace(
@@ -45,3 +50,7 @@ async def test_task_spans_continue_the_callers_trace(
     assert names == ["llm_call"] * 3 + ["task"] + ["tool_call"] * 2
     task_span = next(s for s in spans if s.name == "task")
     assert all(s.parent.span_id == task_span.context.span_id for s in spans if s is not task_span)
+
+
+def test_without_an_sdk_no_trace_is_recorded() -> None:
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
