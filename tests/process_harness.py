@@ -1,0 +1,102 @@
+"""Process helpers shared by the test suites that start real subprocesses (worker apps,
+servers): wait on what a process prints instead of sleeping, and stop it by pid.
+
+A module of its own (tests/ is on sys.path through tests/conftest.py), so suites do not import
+each other's conftest — several suites have one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+__all__ = ["ROOT", "WAIT", "WorkerProcess", "assert_eventually"]
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 15.0  # upper bound for any single wait; tests normally finish far sooner
+
+
+async def assert_eventually(
+    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = WAIT, message: str = ""
+) -> None:
+    """Poll ``condition`` (sync or async) until it holds, failing after ``timeout`` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = condition()
+                if not isinstance(result, bool):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(message or "condition never held") from None
+
+
+class WorkerProcess:
+    """A running ``worker_app.py``: its stdout lines, and a way to send it commands."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._new_line = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            self.lines.append(line.decode().rstrip("\n"))
+            self._new_line.set()
+            self._new_line = asyncio.Event()
+
+    async def expect(self, pattern: str, *, timeout: float = WAIT) -> re.Match[str]:
+        """Wait for a stdout line matching ``pattern`` (searched from the first line)."""
+        regex = re.compile(pattern)
+        try:
+            async with asyncio.timeout(timeout):
+                seen = 0
+                while True:
+                    for line in self.lines[seen:]:
+                        if match := regex.search(line):
+                            return match
+                    seen = len(self.lines)
+                    if self._reader.done():
+                        raise AssertionError(f"worker {self.pid} exited:\n{self.output()}")
+                    waiter = asyncio.ensure_future(self._new_line.wait())
+                    try:
+                        await asyncio.wait(
+                            [waiter, self._reader], return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        waiter.cancel()
+        except TimeoutError:
+            raise AssertionError(
+                f"worker {self.pid} printed no line matching {pattern!r}:\n{self.output()}"
+            ) from None
+
+    def matches(self, pattern: str) -> list[re.Match[str]]:
+        regex = re.compile(pattern)
+        return [m for line in self.lines if (m := regex.search(line))]
+
+    def command(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()  # SIGKILL also ends a SIGSTOPped process
+        await self.process.wait()
+        await self._reader
