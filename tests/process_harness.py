@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -44,6 +45,22 @@ class WorkerProcess:
         self.lines: list[str] = []
         self._new_line = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, app: Path, target: str, *args: str) -> WorkerProcess:
+        """Run ``app --target TARGET ARGS...`` with its stdout captured line by line."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(app),
+            "--target",
+            target,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        return cls(process)
 
     @property
     def pid(self) -> int:

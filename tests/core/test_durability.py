@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from aworld_client.handlers import Pending, tool
 from aworld_server import Context, Runtime, ScriptedModel
 from aworld_server.agents import Agent
 from core_helpers import add
+from process_harness import assert_eventually
 
 calls: Counter[str] = Counter()
 
@@ -93,7 +93,7 @@ async def test_a_waiting_task_is_parked_and_resumes_with_its_context(tmp_path: P
     async with _runtime(tmp_path) as runtime:
         submitted = await runtime.submit(_task())
         requested = await _requested(runtime, submitted.task_id)
-        await asyncio.wait_for(_until(lambda: runtime.live_tasks == 0), 5)
+        await assert_eventually(lambda: runtime.live_tasks == 0, message="the task never parked")
 
         await runtime.complete_callback(submitted.task_id, requested.callback_id, Payload.of(1))
         response = await runtime.wait(submitted.task_id)
@@ -103,11 +103,6 @@ async def test_a_waiting_task_is_parked_and_resumes_with_its_context(tmp_path: P
     # Steps 1-2 ran before parking and were replayed from the log afterwards, not re-asked:
     # 4 model calls for 4 steps, and every tool ran exactly once.
     assert calls == Counter({"model": 4, "note": 1, "approve": 1, "recall": 1})
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.005)  # a bounded poll (the caller's wait_for is the deadline)
 
 
 async def test_restarted_runtime_resumes_a_parked_task_when_answered(tmp_path: Path) -> None:
@@ -177,5 +172,5 @@ async def test_cancelling_a_parked_task(tmp_path: Path) -> None:
     async with _runtime(tmp_path) as runtime:
         submitted = await runtime.submit(_task())
         await _requested(runtime, submitted.task_id)
-        await asyncio.wait_for(_until(lambda: runtime.live_tasks == 0), 5)
+        await assert_eventually(lambda: runtime.live_tasks == 0, message="the task never parked")
         assert await runtime.cancel(submitted.task_id) == TaskStatus.CANCELLED

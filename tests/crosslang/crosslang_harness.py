@@ -13,6 +13,7 @@ The programs (each takes ``--address HOST:PORT``):
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import shutil
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aworld_client import AgentSpec, ModelConfig, Payload, RetryPolicy, Swarm, Task
+from process_harness import assert_eventually as shared_assert_eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0  # upper bound for any single wait; tests normally finish far sooner
@@ -192,21 +194,8 @@ Spawn = Callable[[str, list[str]], Awaitable[ChildProcess]]
 """The ``spawn`` fixture: start a program (name, command), killed and reaped after the test."""
 
 
-async def assert_eventually(
-    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = WAIT, message: str = ""
-) -> None:
-    """Poll ``condition`` (sync or async) until it holds, failing after ``timeout`` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = condition()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(message or "condition never held") from None
+# The shared poll-with-a-deadline, with this suite's longer default (builds share the CPU).
+assert_eventually = functools.partial(shared_assert_eventually, timeout=WAIT)
 
 
 def scripted_task(script: list[dict[str, Any]], tools: list[str], **fields: Any) -> Task:

@@ -3,14 +3,12 @@ from an in-process WorkerDispatcher, and real worker subprocesses (``worker_app.
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 from aworld_server.dispatch import DispatchEvent, WorkerDispatcher
-from dispatch_harness import ROOT, WORKER_APP, Server, WorkerProcess
+from dispatch_harness import WORKER_APP, Server, WorkerProcess
 
 
 @pytest.fixture
@@ -44,18 +42,7 @@ async def spawn_worker(server: Server) -> AsyncIterator[SpawnWorker]:
     started: list[WorkerProcess] = []
 
     async def spawn(*args: str) -> WorkerProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER_APP),
-            "--target",
-            server.target,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        worker = WorkerProcess(process)
+        worker = await WorkerProcess.start(WORKER_APP, server.target, *args)
         started.append(worker)
         return worker
 

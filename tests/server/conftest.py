@@ -8,8 +8,6 @@ Local tools every test server has: ``add``, ``gate`` (waits until the test opens
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ from aworld_client.handlers import Pending, tool
 from aworld_server.config import ServerConfig
 from aworld_server.runtime import Runtime
 from aworld_server.server import RunningServer, start_server
-from server_harness import ROOT, WORKER_APP, Gates, SpawnWorker, StartServer, WorkerProcess
+from server_harness import WORKER_APP, Gates, SpawnWorker, StartServer, WorkerProcess
 
 
 @tool
@@ -101,18 +99,7 @@ async def spawn_worker(server: RunningServer) -> AsyncIterator[SpawnWorker]:
     started: list[WorkerProcess] = []
 
     async def spawn(*args: str, target: str = "") -> WorkerProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER_APP),
-            "--target",
-            target or server.address,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        worker = WorkerProcess(process)
+        worker = await WorkerProcess.start(WORKER_APP, target or server.address, *args)
         started.append(worker)
         return worker
 
