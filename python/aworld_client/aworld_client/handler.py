@@ -38,6 +38,7 @@ class HandlerSpec(ProtoModel):
     default_timeout: timedelta | None = None
     retry_policy: RetryPolicy | None = None
     hook_points: list[str] = field(default_factory=list)
+    schedule_to_start_timeout: timedelta | None = None
 
 
 @proto_model(handler_pb2.HandlerInfo)

@@ -191,6 +191,7 @@ class TaskConfig(ProtoModel):
     budgets: Budgets | None = None
     tool_error_policy: ToolErrorPolicy = ToolErrorPolicy.UNSPECIFIED
     extra: Payload | None = None
+    schedule_to_start_timeout: timedelta | None = None
 
 
 @proto_model(task_pb2.Task)

@@ -59,6 +59,7 @@ class Call(ProtoModel):
     session_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     hook_point: str = ""
+    idempotency_key: str = ""
 
 
 @proto_model(pb.CancelCall)

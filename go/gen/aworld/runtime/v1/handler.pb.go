@@ -107,9 +107,13 @@ type HandlerSpec struct {
 	// Retry policy for calls to it. Unset means the task's policy.
 	RetryPolicy *RetryPolicy `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// For HOOK handlers: the hook points it serves, e.g. "before_tool_call". Empty otherwise.
-	HookPoints    []string `protobuf:"bytes,10,rep,name=hook_points,json=hookPoints,proto3" json:"hook_points,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HookPoints []string `protobuf:"bytes,10,rep,name=hook_points,json=hookPoints,proto3" json:"hook_points,omitempty"`
+	// How long a call may wait for a worker serving it (none connected yet, or all busy) before
+	// it fails with ScheduleToStartTimeout. A task's conf.schedule_to_start_timeout overrides it.
+	// Unset or zero means the server default (60 s).
+	ScheduleToStartTimeout *durationpb.Duration `protobuf:"bytes,11,opt,name=schedule_to_start_timeout,json=scheduleToStartTimeout,proto3" json:"schedule_to_start_timeout,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *HandlerSpec) Reset() {
@@ -208,6 +212,13 @@ func (x *HandlerSpec) GetRetryPolicy() *RetryPolicy {
 func (x *HandlerSpec) GetHookPoints() []string {
 	if x != nil {
 		return x.HookPoints
+	}
+	return nil
+}
+
+func (x *HandlerSpec) GetScheduleToStartTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ScheduleToStartTimeout
 	}
 	return nil
 }
@@ -389,7 +400,7 @@ var File_aworld_runtime_v1_handler_proto protoreflect.FileDescriptor
 
 const file_aworld_runtime_v1_handler_proto_rawDesc = "" +
 	"\n" +
-	"\x1faworld/runtime/v1/handler.proto\x12\x11aworld.runtime.v1\x1a\x1eaworld/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x03\n" +
+	"\x1faworld/runtime/v1/handler.proto\x12\x11aworld.runtime.v1\x1a\x1eaworld/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x03\n" +
 	"\vHandlerSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1e.aworld.runtime.v1.HandlerKindR\x04kind\x12 \n" +
@@ -404,7 +415,8 @@ const file_aworld_runtime_v1_handler_proto_rawDesc = "" +
 	"\fretry_policy\x18\t \x01(\v2\x1e.aworld.runtime.v1.RetryPolicyR\vretryPolicy\x12\x1f\n" +
 	"\vhook_points\x18\n" +
 	" \x03(\tR\n" +
-	"hookPoints\"z\n" +
+	"hookPoints\x12T\n" +
+	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\"z\n" +
 	"\vHandlerInfo\x122\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1e.aworld.runtime.v1.HandlerSpecR\x04spec\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\bR\x05local\x12!\n" +
@@ -459,15 +471,16 @@ var file_aworld_runtime_v1_handler_proto_depIdxs = []int32{
 	0, // 0: aworld.runtime.v1.HandlerSpec.kind:type_name -> aworld.runtime.v1.HandlerKind
 	5, // 1: aworld.runtime.v1.HandlerSpec.default_timeout:type_name -> google.protobuf.Duration
 	6, // 2: aworld.runtime.v1.HandlerSpec.retry_policy:type_name -> aworld.runtime.v1.RetryPolicy
-	1, // 3: aworld.runtime.v1.HandlerInfo.spec:type_name -> aworld.runtime.v1.HandlerSpec
-	7, // 4: aworld.runtime.v1.WorkerInfo.connected_at:type_name -> google.protobuf.Timestamp
-	7, // 5: aworld.runtime.v1.WorkerInfo.last_seen_at:type_name -> google.protobuf.Timestamp
-	4, // 6: aworld.runtime.v1.WorkerInfo.labels:type_name -> aworld.runtime.v1.WorkerInfo.LabelsEntry
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5, // 3: aworld.runtime.v1.HandlerSpec.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	1, // 4: aworld.runtime.v1.HandlerInfo.spec:type_name -> aworld.runtime.v1.HandlerSpec
+	7, // 5: aworld.runtime.v1.WorkerInfo.connected_at:type_name -> google.protobuf.Timestamp
+	7, // 6: aworld.runtime.v1.WorkerInfo.last_seen_at:type_name -> google.protobuf.Timestamp
+	4, // 7: aworld.runtime.v1.WorkerInfo.labels:type_name -> aworld.runtime.v1.WorkerInfo.LabelsEntry
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_handler_proto_init() }

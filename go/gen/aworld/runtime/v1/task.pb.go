@@ -786,9 +786,14 @@ type TaskConfig struct {
 	// What a failed tool call does to the task. Unspecified means OBSERVE.
 	ToolErrorPolicy ToolErrorPolicy `protobuf:"varint,7,opt,name=tool_error_policy,json=toolErrorPolicy,proto3,enum=aworld.runtime.v1.ToolErrorPolicy" json:"tool_error_policy,omitempty"`
 	// Options for custom runners and handlers as a JSON object. Unset means none.
-	Extra         *Payload `protobuf:"bytes,8,opt,name=extra,proto3" json:"extra,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Extra *Payload `protobuf:"bytes,8,opt,name=extra,proto3" json:"extra,omitempty"`
+	// How long a call of this task to a remote handler may wait for a worker serving it (none
+	// connected yet, for example just after a server restart) before it fails with
+	// ScheduleToStartTimeout. Overrides the handler's setting. Unset or zero means the handler's
+	// setting, else the server default (60 s).
+	ScheduleToStartTimeout *durationpb.Duration `protobuf:"bytes,9,opt,name=schedule_to_start_timeout,json=scheduleToStartTimeout,proto3" json:"schedule_to_start_timeout,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *TaskConfig) Reset() {
@@ -873,6 +878,13 @@ func (x *TaskConfig) GetToolErrorPolicy() ToolErrorPolicy {
 func (x *TaskConfig) GetExtra() *Payload {
 	if x != nil {
 		return x.Extra
+	}
+	return nil
+}
+
+func (x *TaskConfig) GetScheduleToStartTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ScheduleToStartTimeout
 	}
 	return nil
 }
@@ -1217,7 +1229,7 @@ const file_aworld_runtime_v1_task_proto_rawDesc = "" +
 	"max_tokens\x18\x03 \x01(\x03R\tmaxTokens\x12=\n" +
 	"\rmax_wall_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxWallTime\"!\n" +
 	"\tHookNames\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"\xc6\x03\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x9c\x04\n" +
 	"\n" +
 	"TaskConfig\x12G\n" +
 	"\x0eexecution_mode\x18\x01 \x01(\x0e2 .aworld.runtime.v1.ExecutionModeR\rexecutionMode\x12\x16\n" +
@@ -1228,7 +1240,8 @@ const file_aworld_runtime_v1_task_proto_rawDesc = "" +
 	"checkInput\x124\n" +
 	"\abudgets\x18\x06 \x01(\v2\x1a.aworld.runtime.v1.BudgetsR\abudgets\x12N\n" +
 	"\x11tool_error_policy\x18\a \x01(\x0e2\".aworld.runtime.v1.ToolErrorPolicyR\x0ftoolErrorPolicy\x120\n" +
-	"\x05extra\x18\b \x01(\v2\x1a.aworld.runtime.v1.PayloadR\x05extra\"\x94\x06\n" +
+	"\x05extra\x18\b \x01(\v2\x1a.aworld.runtime.v1.PayloadR\x05extra\x12T\n" +
+	"\x19schedule_to_start_timeout\x18\t \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\"\x94\x06\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -1354,24 +1367,25 @@ var file_aworld_runtime_v1_task_proto_depIdxs = []int32{
 	9,  // 8: aworld.runtime.v1.TaskConfig.budgets:type_name -> aworld.runtime.v1.Budgets
 	5,  // 9: aworld.runtime.v1.TaskConfig.tool_error_policy:type_name -> aworld.runtime.v1.ToolErrorPolicy
 	16, // 10: aworld.runtime.v1.TaskConfig.extra:type_name -> aworld.runtime.v1.Payload
-	16, // 11: aworld.runtime.v1.Task.input:type_name -> aworld.runtime.v1.Payload
-	8,  // 12: aworld.runtime.v1.Task.swarm:type_name -> aworld.runtime.v1.Swarm
-	11, // 13: aworld.runtime.v1.Task.conf:type_name -> aworld.runtime.v1.TaskConfig
-	14, // 14: aworld.runtime.v1.Task.hooks:type_name -> aworld.runtime.v1.Task.HooksEntry
-	18, // 15: aworld.runtime.v1.Task.retry_policy:type_name -> aworld.runtime.v1.RetryPolicy
-	19, // 16: aworld.runtime.v1.Task.deadline:type_name -> google.protobuf.Timestamp
-	15, // 17: aworld.runtime.v1.Task.headers:type_name -> aworld.runtime.v1.Task.HeadersEntry
-	0,  // 18: aworld.runtime.v1.TaskResponse.status:type_name -> aworld.runtime.v1.TaskStatus
-	16, // 19: aworld.runtime.v1.TaskResponse.answer:type_name -> aworld.runtime.v1.Payload
-	20, // 20: aworld.runtime.v1.TaskResponse.failure:type_name -> aworld.runtime.v1.Failure
-	21, // 21: aworld.runtime.v1.TaskResponse.usage:type_name -> aworld.runtime.v1.Usage
-	17, // 22: aworld.runtime.v1.TaskResponse.time_cost:type_name -> google.protobuf.Duration
-	10, // 23: aworld.runtime.v1.Task.HooksEntry.value:type_name -> aworld.runtime.v1.HookNames
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	17, // 11: aworld.runtime.v1.TaskConfig.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	16, // 12: aworld.runtime.v1.Task.input:type_name -> aworld.runtime.v1.Payload
+	8,  // 13: aworld.runtime.v1.Task.swarm:type_name -> aworld.runtime.v1.Swarm
+	11, // 14: aworld.runtime.v1.Task.conf:type_name -> aworld.runtime.v1.TaskConfig
+	14, // 15: aworld.runtime.v1.Task.hooks:type_name -> aworld.runtime.v1.Task.HooksEntry
+	18, // 16: aworld.runtime.v1.Task.retry_policy:type_name -> aworld.runtime.v1.RetryPolicy
+	19, // 17: aworld.runtime.v1.Task.deadline:type_name -> google.protobuf.Timestamp
+	15, // 18: aworld.runtime.v1.Task.headers:type_name -> aworld.runtime.v1.Task.HeadersEntry
+	0,  // 19: aworld.runtime.v1.TaskResponse.status:type_name -> aworld.runtime.v1.TaskStatus
+	16, // 20: aworld.runtime.v1.TaskResponse.answer:type_name -> aworld.runtime.v1.Payload
+	20, // 21: aworld.runtime.v1.TaskResponse.failure:type_name -> aworld.runtime.v1.Failure
+	21, // 22: aworld.runtime.v1.TaskResponse.usage:type_name -> aworld.runtime.v1.Usage
+	17, // 23: aworld.runtime.v1.TaskResponse.time_cost:type_name -> google.protobuf.Duration
+	10, // 24: aworld.runtime.v1.Task.HooksEntry.value:type_name -> aworld.runtime.v1.HookNames
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_task_proto_init() }

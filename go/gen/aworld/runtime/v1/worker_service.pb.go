@@ -434,9 +434,13 @@ type Call struct {
 	// Headers, including the W3C "traceparent" of the calling span.
 	Headers map[string]string `protobuf:"bytes,9,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// For HOOK calls: the hook point. Empty otherwise.
-	HookPoint     string `protobuf:"bytes,10,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HookPoint string `protobuf:"bytes,10,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
+	// The same for every execution of one logical call — every attempt, and every run again after
+	// a server restart — so a handler can deduplicate its side effects: "<task_id>/<call_id>" for
+	// calls of a task, the client's request id (or the call id) for direct calls.
+	IdempotencyKey string `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
@@ -535,6 +539,13 @@ func (x *Call) GetHeaders() map[string]string {
 func (x *Call) GetHookPoint() string {
 	if x != nil {
 		return x.HookPoint
+	}
+	return ""
+}
+
+func (x *Call) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -930,7 +941,7 @@ const file_aworld_runtime_v1_worker_service_proto_rawDesc = "" +
 	"\aWelcome\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12H\n" +
 	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12F\n" +
-	"\x11heartbeat_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10heartbeatTimeout\"\xc4\x03\n" +
+	"\x11heartbeat_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10heartbeatTimeout\"\xed\x03\n" +
 	"\x04Call\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x18\n" +
@@ -944,7 +955,8 @@ const file_aworld_runtime_v1_worker_service_proto_rawDesc = "" +
 	"\aheaders\x18\t \x03(\v2$.aworld.runtime.v1.Call.HeadersEntryR\aheaders\x12\x1d\n" +
 	"\n" +
 	"hook_point\x18\n" +
-	" \x01(\tR\thookPoint\x1a:\n" +
+	" \x01(\tR\thookPoint\x12'\n" +
+	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"W\n" +

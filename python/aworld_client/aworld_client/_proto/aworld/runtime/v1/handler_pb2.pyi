@@ -26,7 +26,7 @@ HANDLER_KIND_HOOK: HandlerKind
 HANDLER_KIND_CALLBACK: HandlerKind
 
 class HandlerSpec(_message.Message):
-    __slots__ = ("name", "kind", "description", "input_schema", "output_schema", "version", "idempotent", "default_timeout", "retry_policy", "hook_points")
+    __slots__ = ("name", "kind", "description", "input_schema", "output_schema", "version", "idempotent", "default_timeout", "retry_policy", "hook_points", "schedule_to_start_timeout")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class HandlerSpec(_message.Message):
     DEFAULT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
     HOOK_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: HandlerKind
     description: str
@@ -47,7 +48,8 @@ class HandlerSpec(_message.Message):
     default_timeout: _duration_pb2.Duration
     retry_policy: _common_pb2.RetryPolicy
     hook_points: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[HandlerKind, str]] = ..., description: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., version: _Optional[str] = ..., idempotent: _Optional[bool] = ..., default_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., hook_points: _Optional[_Iterable[str]] = ...) -> None: ...
+    schedule_to_start_timeout: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[HandlerKind, str]] = ..., description: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., version: _Optional[str] = ..., idempotent: _Optional[bool] = ..., default_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., hook_points: _Optional[_Iterable[str]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class HandlerInfo(_message.Message):
     __slots__ = ("spec", "local", "worker_count")

@@ -151,7 +151,7 @@ class HookNames(_message.Message):
     def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TaskConfig(_message.Message):
-    __slots__ = ("execution_mode", "runner", "run_mode", "streaming_mode", "check_input", "budgets", "tool_error_policy", "extra")
+    __slots__ = ("execution_mode", "runner", "run_mode", "streaming_mode", "check_input", "budgets", "tool_error_policy", "extra", "schedule_to_start_timeout")
     EXECUTION_MODE_FIELD_NUMBER: _ClassVar[int]
     RUNNER_FIELD_NUMBER: _ClassVar[int]
     RUN_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class TaskConfig(_message.Message):
     BUDGETS_FIELD_NUMBER: _ClassVar[int]
     TOOL_ERROR_POLICY_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     execution_mode: ExecutionMode
     runner: str
     run_mode: RunMode
@@ -168,7 +169,8 @@ class TaskConfig(_message.Message):
     budgets: Budgets
     tool_error_policy: ToolErrorPolicy
     extra: _common_pb2.Payload
-    def __init__(self, execution_mode: _Optional[_Union[ExecutionMode, str]] = ..., runner: _Optional[str] = ..., run_mode: _Optional[_Union[RunMode, str]] = ..., streaming_mode: _Optional[_Union[StreamingMode, str]] = ..., check_input: _Optional[bool] = ..., budgets: _Optional[_Union[Budgets, _Mapping]] = ..., tool_error_policy: _Optional[_Union[ToolErrorPolicy, str]] = ..., extra: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ...) -> None: ...
+    schedule_to_start_timeout: _duration_pb2.Duration
+    def __init__(self, execution_mode: _Optional[_Union[ExecutionMode, str]] = ..., runner: _Optional[str] = ..., run_mode: _Optional[_Union[RunMode, str]] = ..., streaming_mode: _Optional[_Union[StreamingMode, str]] = ..., check_input: _Optional[bool] = ..., budgets: _Optional[_Union[Budgets, _Mapping]] = ..., tool_error_policy: _Optional[_Union[ToolErrorPolicy, str]] = ..., extra: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ("id", "name", "session_id", "user_id", "parent_task_id", "input", "swarm", "tool_names", "conf", "hooks", "retry_policy", "priority", "deadline", "engine", "headers", "group_id")

@@ -68,7 +68,7 @@ class Welcome(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Call(_message.Message):
-    __slots__ = ("call_id", "attempt", "handler", "kind", "input", "deadline", "task_id", "session_id", "headers", "hook_point")
+    __slots__ = ("call_id", "attempt", "handler", "kind", "input", "deadline", "task_id", "session_id", "headers", "hook_point", "idempotency_key")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class Call(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     HOOK_POINT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     attempt: int
     handler: str
@@ -96,7 +97,8 @@ class Call(_message.Message):
     session_id: str
     headers: _containers.ScalarMap[str, str]
     hook_point: str
-    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., handler: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., handler: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CancelCall(_message.Message):
     __slots__ = ("call_id", "attempt", "reason")
