@@ -6,7 +6,13 @@
 """
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
-from aworld_server.dispatch._errors import AttemptTimedOut, CallCancelled, InvalidInput, WorkerLost
+from aworld_server.dispatch._errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    InvalidInput,
+    ScheduleToStartTimeout,
+    WorkerLost,
+)
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
     AttemptFinished,
@@ -15,6 +21,7 @@ from aworld_server.dispatch._types import (
     CompletionRejected,
     DispatchEvent,
     DispatchObserver,
+    OnStart,
     Pending,
 )
 
@@ -28,7 +35,9 @@ __all__ = [
     "DispatchEvent",
     "DispatchObserver",
     "InvalidInput",
+    "OnStart",
     "Pending",
+    "ScheduleToStartTimeout",
     "WorkerDispatcher",
     "WorkerLost",
     "WorkerSession",
