@@ -659,6 +659,8 @@ class ChaosParams:
     delay_ms: tuple[int, int] = (20, 120)  # per task, seeded
     engine: str = ""
     prefix: str = "s1"
+    fault: str = "kill"  # kill: SIGKILL the process group; term: SIGTERM, graceful stop
+    window: tuple[float, float] = (0.1, 0.9)  # kill points: fractions of the calls done
 
 
 @dataclass
@@ -668,6 +670,7 @@ class KillRun:
     end: EndState
     recoveries: list[float] = field(default_factory=list)  # ready -> first resumed event, s
     restarts: list[float] = field(default_factory=list)  # SIGKILL -> ready, s
+    shutdowns: list[float] = field(default_factory=list)  # SIGTERM -> exit, s
 
 
 def make_chain_tasks(params: ChaosParams) -> tuple[dict[str, Task], dict[str, str]]:
@@ -703,11 +706,13 @@ async def run_kill_scenario(
     recorder = Recorder(record)
     base = recorder.count("done")
     total = params.tasks * params.calls
-    points = sorted(rng.sample(range(max(1, total // 10), max(2, total * 9 // 10)), params.kills))
+    low, high = (max(1, int(total * f)) for f in params.window)
+    points = sorted(rng.sample(range(low, max(low + params.kills, high)), params.kills))
     accepted: dict[str, str] = {}
     followers: list[Follower] = []
     kills: list[KillRecord] = []
     run = KillRun(EndState())
+    problems: list[str] = []
     async with chaos_client(server.address) as client:
 
         async def submit_all() -> None:
@@ -726,8 +731,15 @@ async def run_kill_scenario(
                     message=f"the workload never reached {point} finished calls",
                 )
                 await asyncio.sleep(rng.uniform(0, 0.05))  # the fault's random point
-                killed_at = time.time()
-                await server.kill()
+                if params.fault == "term":
+                    began = time.monotonic()
+                    code = await server.terminate()
+                    run.shutdowns.append(time.monotonic() - began)
+                    if code != 0:
+                        problems.append(f"SIGTERM: aworld serve exited with {code}")
+                else:
+                    await server.kill()
+                killed_at = time.time()  # after the exit: calls started during a grace count
                 seen = set().union(*(f.finished_calls_before(killed_at) for f in followers))
                 in_flight = {
                     e.call
@@ -752,8 +764,17 @@ async def run_kill_scenario(
                 recorders=[recorder],
                 kills=kills,
                 followers=followers,
-                assert_ok=assert_ok,
+                assert_ok=False,
             )
+            run.end.problems[:0] = problems
+            print(  # shown by pytest with -s or on failure
+                f"{params.prefix}: {run.end.summary()} restarts={_rounded(run.restarts)} "
+                f"recoveries={_rounded(run.recoveries)} shutdowns={_rounded(run.shutdowns)}"
+            )
+            if assert_ok:
+                assert not run.end.problems, "END-STATE CHECK failed:\n" + "\n".join(
+                    run.end.problems[:40]
+                )
         finally:
             for follower in followers:
                 await follower.stop()
@@ -797,3 +818,7 @@ def _start_mark(server: ServerProcess) -> float:
     """time.time() at which the last start began (from the log's marker line)."""
     marks = re.findall(r"=== chaos: start \d+ at ([0-9.]+)", server.text())
     return float(marks[-1]) if marks else 0.0
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(v, 3) for v in values]

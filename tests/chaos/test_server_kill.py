@@ -27,4 +27,3 @@ async def test_sigkill_and_restart_loses_nothing_and_reruns_only_calls_in_flight
 
     assert run.end.submitted == run.end.completed == params.tasks
     assert server.starts == params.kills + 1
-    print(run.end.summary(), "restarts", run.restarts, "recoveries", run.recoveries)
