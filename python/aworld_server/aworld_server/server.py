@@ -110,9 +110,11 @@ async def start_server(
              else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
     runtime = Runtime(store=store)
     runtime.engine_name = config.engine
-    dispatcher = WorkerDispatcher(heartbeat_interval=config.heartbeat_interval,
-                                  heartbeat_timeout=config.heartbeat_timeout,
-                                  schedule_to_start_timeout=config.schedule_to_start_timeout)  # fmt: skip
+    dispatcher = WorkerDispatcher(
+        heartbeat_interval=config.heartbeat_interval,
+        heartbeat_timeout=config.heartbeat_timeout,
+        schedule_to_start_timeout=config.schedule_to_start_timeout,
+    )
     runtime.remote = RemoteHandlers(dispatcher)
     if setup is not None:
         setup(runtime)

@@ -93,6 +93,9 @@ class EventManager:
         self.bus = bus
         self._logs: dict[str, _TaskLog] = {}
         self._batch: _Batch | None = None
+        # Streams of unfinished tasks not open here yet (e.g. just after a restart, before
+        # they resume), woken when the task opens.
+        self._openings: dict[str, list[asyncio.Future[None]]] = {}
 
     async def open_task(self, task_id: str, session_id: str, *, new: bool = False) -> None:
         """Start tracking a task in this process (new, or resumed from its stored log).
@@ -101,6 +104,9 @@ class EventManager:
             last = 0 if new else await self.store.last_seq(task_id)
             if task_id not in self._logs:
                 self._logs[task_id] = _TaskLog(session_id, next_seq=last + 1, stored_seq=last)
+                for opened in self._openings.pop(task_id, []):
+                    if not opened.done():
+                        opened.set_result(None)
 
     def mute(self, task_id: str) -> None:
         """Stop writing the task's events (a resumed run replaying its log)."""
@@ -286,8 +292,24 @@ class EventManager:
             if not follow:
                 return
             if log is None:
-                if not batch:
-                    return  # not live here and nothing more stored
+                if batch:
+                    continue
+                record = await self.store.get_task(task_id)
+                if record is None or record.status.is_terminal:
+                    return  # unknown, or ended before the position asked for
+                if task_id not in self._logs:
+                    # Unfinished, and not running here (yet): wait until it opens (a resume,
+                    # the sweeper, an engine's first append) rather than end without its end.
+                    opened = asyncio.get_running_loop().create_future()
+                    self._openings.setdefault(task_id, []).append(opened)
+                    try:
+                        await opened
+                    finally:
+                        waiting = self._openings.get(task_id, [])
+                        if opened in waiting:
+                            waiting.remove(opened)
+                        if not waiting:
+                            self._openings.pop(task_id, None)
                 continue
             if log.ended and log.stored_seq <= last:
                 return  # ended; the caller asked to start past its end
