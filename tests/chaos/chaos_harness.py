@@ -66,6 +66,7 @@ __all__ = [
     "chain_answer",
     "chain_task",
     "chaos_client",
+    "scripted",
     "check_end_state",
     "free_port",
     "run_kill_scenario",
@@ -233,7 +234,7 @@ async def chaos_client(target: str) -> AsyncIterator[AsyncClient]:
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def _scripted(script: list[dict[str, Any]]) -> ModelConfig:
+def scripted(script: list[dict[str, Any]]) -> ModelConfig:
     return ModelConfig(provider="scripted", options=Payload.of({"script": script}))
 
 
@@ -254,7 +255,7 @@ def chain_task(
     chained = {"x": "{last_tool_output}", "delay_ms": delay_ms}
     script += [{"tool_calls": [{"name": tool, "arguments": chained}]}] * (calls - 1)
     script.append({"content": "answer={last_tool_output}"})
-    agent = AgentSpec(name="chain", tool_names=[tool], model=_scripted(script))
+    agent = AgentSpec(name="chain", tool_names=[tool], model=scripted(script))
     fields.setdefault("retry_policy", FAST_RETRY)
     return Task(
         name=name, input=Payload.from_text(f"chain {seed}"), swarm=Swarm(agents=[agent]), **fields
