@@ -25,6 +25,7 @@ import grpc
 
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client._tracing import client_interceptors
 from aworld_client.common import Failure, Payload
 from aworld_client.event import Event
 from aworld_client.handler import HandlerInfo, HandlerKind, WorkerInfo
@@ -94,11 +95,14 @@ class AsyncClient:
     ) -> None:
         self.target = target
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        # A span per RPC carrying the caller's trace to the server, when tracing is on.
+        interceptors = client_interceptors()
         self._channel = (
-            grpc.aio.secure_channel(target, credentials, options=options)
+            grpc.aio.secure_channel(target, credentials, options=options,
+                                    interceptors=interceptors)
             if credentials
-            else grpc.aio.insecure_channel(target, options=options)
-        )
+            else grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+        )  # fmt: skip
         self._stub = pb_grpc.RuntimeServiceStub(self._channel)
         self._reconnect_attempts = reconnect_attempts
 

@@ -16,6 +16,7 @@ from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskSt
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
 from aworld_client.handlers import InvalidHandlerInput
+from opentelemetry import trace
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -49,6 +50,7 @@ from aworld_server.errors import (
     Unavailable,
 )
 from aworld_server.ids import new_id
+from aworld_server.observability import inject_headers
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
@@ -65,8 +67,12 @@ def _trace_context_from_metadata(
     headers: dict[str, str], context: grpc.aio.ServicerContext
 ) -> None:
     """A W3C trace context sent as gRPC metadata continues in the task, unless the task's own
-    headers already carry one."""
+    headers already carry one. With the gRPC instrumentation on, the task continues the
+    SubmitTask span (itself a child of that metadata), so the submit shows in the trace."""
     if "traceparent" in headers:
+        return
+    if trace.get_current_span().get_span_context().is_valid:
+        inject_headers(headers)
         return
     for key, value in context.invocation_metadata() or ():
         if key in ("traceparent", "tracestate") and isinstance(value, str):
