@@ -28,6 +28,7 @@ from aworld_client import (
 
 from aworld_server.context import Context
 from aworld_server.observability import span, trace_id_of
+from aworld_server.observability.logs import current_task_id
 from aworld_server.runners.execution import (
     BudgetExhausted,
     TaskExecution,
@@ -164,6 +165,7 @@ class Runner:
         with span("task", headers=self.task.headers, task_id=self.task.id,
                   session_id=self.task.session_id, runner=self.name) as current:  # fmt: skip
             self.trace_id = trace_id_of(current)
+            current_task_id.set(self.task.id)  # for log lines (this run's asyncio task only)
             return await self._run()
 
     async def _run(self) -> TaskResponse | None:
