@@ -16,7 +16,6 @@ from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskSt
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
 from aworld_client.handlers import InvalidHandlerInput
-from opentelemetry import trace
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -39,6 +38,7 @@ from aworld_client.runtime_service import (
     SubmitTaskResponse,
     TaskSummary,
 )
+from opentelemetry import trace
 
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
 from aworld_server.dispatch import AttemptTimedOut, WorkerDispatcher

@@ -106,8 +106,7 @@ class RuntimeMetrics:
         elif isinstance(body, RunNodeChanged):
             node = body.node
             if node is not None and node.kind == RunNodeKind.AGENT and node.ended_at:
-                if node.started_at is not None:
-                    self.step_seconds.observe((node.ended_at - node.started_at).total_seconds())
+                self._step_ended(node.started_at, node.ended_at)
         elif isinstance(body, ToolCallStarted):
             if body.attempt > 1:
                 self.retries.labels("tool").inc()
@@ -120,6 +119,10 @@ class RuntimeMetrics:
                 self.reassignments.inc()
         elif isinstance(body, LlmCallFinished) and body.attempt > 1:
             self.retries.labels("llm").inc()
+
+    def _step_ended(self, started: datetime | None, ended: datetime) -> None:
+        if started is not None:
+            self.step_seconds.observe((ended - started).total_seconds())
 
     def _status_changed(self, event: Event, body: TaskStatusChanged) -> None:
         if not body.status.is_terminal:
