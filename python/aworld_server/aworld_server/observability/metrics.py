@@ -73,6 +73,7 @@ class RuntimeMetrics:
         # Live state for the gauges: tasks not yet terminal, and attempts on workers.
         self._status: dict[str, TaskStatus] = {}
         self._submitted_at: dict[str, datetime] = {}
+        self._tool_started: dict[tuple[str, str, int], datetime] = {}
         self._attempts: dict[tuple[str, int], tuple[str, str]] = {}  # -> (task id, handler)
         r.register(_LiveGauges(self, bus, handlers))
 
@@ -108,13 +109,21 @@ class RuntimeMetrics:
             if node is not None and node.kind == RunNodeKind.AGENT and node.ended_at:
                 self._step_ended(node.started_at, node.ended_at)
         elif isinstance(body, ToolCallStarted):
+            if event.time is not None:
+                self._tool_started[(event.task_id, body.call_id, body.attempt)] = event.time
             if body.attempt > 1:
                 self.retries.labels("tool").inc()
         elif isinstance(body, ToolCallFinished):
             # An attempt lost with its worker may never be answered by the dispatcher.
             self._attempts.pop((body.call_id, body.attempt), None)
+            started = self._tool_started.pop((event.task_id, body.call_id, body.attempt), None)
+            # A failed attempt records no duration; its start and end events tell it.
             if body.duration is not None:
                 self.tool_seconds.labels(body.tool_name).observe(body.duration.total_seconds())
+            elif started is not None and event.time is not None:
+                self.tool_seconds.labels(body.tool_name).observe(
+                    (event.time - started).total_seconds()
+                )
             if body.will_retry and body.failure is not None and body.failure.type == "WorkerLost":
                 self.reassignments.inc()
         elif isinstance(body, LlmCallFinished) and body.attempt > 1:
@@ -128,7 +137,7 @@ class RuntimeMetrics:
         if not body.status.is_terminal:
             self._status[event.task_id] = body.status
             return
-        self.finished.labels(body.status.aworld_name).inc()
+        self.finished.labels(body.status.name.lower()).inc()
         self._status.pop(event.task_id, None)
         started = self._submitted_at.pop(event.task_id, None)
         if started is not None and event.time is not None:
@@ -136,6 +145,8 @@ class RuntimeMetrics:
         for key, (task_id, _) in list(self._attempts.items()):
             if task_id == event.task_id:
                 del self._attempts[key]
+        for started_key in [k for k in self._tool_started if k[0] == event.task_id]:
+            del self._tool_started[started_key]
 
 
 class _LiveGauges(Collector):
@@ -156,7 +167,7 @@ class _LiveGauges(Collector):
                                   labels=["status"])  # fmt: skip
         for status in (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.INPUT_REQUIRED):
             count = sum(1 for _, s in statuses if s == status)
-            tasks.add_metric([status.aworld_name], count)
+            tasks.add_metric([status.name.lower()], count)
         yield tasks
         depth = sum(self._bus.pending(task_id) for task_id, _ in statuses)
         yield GaugeMetricFamily("aworld_bus_queue_depth", "Messages queued on the event bus "
