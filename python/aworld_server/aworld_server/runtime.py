@@ -504,6 +504,10 @@ class Runtime:
 
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
+        if self._adoptable(task_id):
+            record = await self.store.get_task(task_id)
+            if record is not None and not record.status.is_terminal:
+                await self._adopt(task_id)  # stored but running nowhere: run it to cancel it
         if self.callbacks.parked(task_id):
             for callback_id in self.callbacks.pending(task_id):
                 self.callbacks.forget(callback_id)
