@@ -69,6 +69,7 @@ __all__ = [
     "scripted",
     "check_end_state",
     "free_port",
+    "in_flight_at",
     "run_kill_scenario",
     "start_worker",
     "submit_retrying",
@@ -449,6 +450,21 @@ async def list_all_tasks(client: AsyncClient) -> list[Any]:
 # --- the end-state check -----------------------------------------------------------------------
 
 
+def in_flight_at(
+    moment: float, recorders: Iterable[Recorder], followers: Iterable[Follower]
+) -> set[str]:
+    """The calls in flight at ``moment`` (a kill): started by a worker before it, and with no
+    final ToolCallFinished that a client had read by then (read events are durable). A call
+    whose result was on its way, or written but not yet read, counts as in flight."""
+    seen = set().union(*(f.finished_calls_before(moment) for f in followers))
+    return {
+        e.call
+        for recorder in recorders
+        for e in recorder.refresh()
+        if e.kind == "start" and e.time <= moment and e.call not in seen
+    }
+
+
 @dataclass
 class KillRecord:
     at: float  # time.time() of the SIGKILL
@@ -741,13 +757,7 @@ async def run_kill_scenario(
                 else:
                     await server.kill()
                 killed_at = time.time()  # after the exit: calls started during a grace count
-                seen = set().union(*(f.finished_calls_before(killed_at) for f in followers))
-                in_flight = {
-                    e.call
-                    for e in recorder.refresh()
-                    if e.kind == "start" and e.time <= killed_at and e.call not in seen
-                }
-                kills.append(KillRecord(killed_at, in_flight))
+                kills.append(KillRecord(killed_at, in_flight_at(killed_at, [recorder], followers)))
                 last_seq = {f.task_id: f.last_seq for f in followers if not f.done}
                 await server.start()
                 run.restarts.append(server.ready_at - killed_at)

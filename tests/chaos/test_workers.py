@@ -18,11 +18,13 @@ import time
 from chaos_harness import (
     WAIT,
     ChaosParams,
+    Follower,
     KillRecord,
     Recorder,
     assert_eventually,
     chaos_client,
     check_end_state,
+    in_flight_at,
     make_chain_tasks,
 )
 from conftest import Chaos, Reference
@@ -44,12 +46,13 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
 
     async with chaos_client(server.address) as client:
         accepted = {rid: await client.submit(t, request_id=rid) for rid, t in tasks.items()}
+        followers = [Follower(client, task_id) for task_id in accepted.values()]
         await assert_eventually(
             lambda: len(record_a.in_flight()) >= 2, timeout=WAIT, message="worker a got no calls"
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         await doomed.kill()
-        killed = KillRecord(time.time(), record_a.in_flight())
+        killed = KillRecord(time.time(), in_flight_at(time.time(), [record_a], followers))
         # A restarted worker a joins worker b.
         await chaos.add_worker(server, "a2", "--worker-id", "worker-a")
         others = [Recorder(chaos.record("b")), Recorder(chaos.record("a2"))]
@@ -61,6 +64,7 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
             expected=expected,
             recorders=[record_a, *others],
             kills=[killed],
+            followers=followers,
         )
         # Every call cut by the kill ran to its end on another worker.
         finished_elsewhere = {e.call for r in others for e in r.refresh() if e.kind == "done"}
@@ -85,12 +89,13 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
 
     async with chaos_client(server.address) as client:
         accepted = {rid: await client.submit(t, request_id=rid) for rid, t in tasks.items()}
+        followers = [Follower(client, task_id) for task_id in accepted.values()]
         await assert_eventually(
             lambda: len(record_a.in_flight()) >= 2, timeout=WAIT, message="worker a got no calls"
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         frozen.signal(signal.SIGSTOP)
-        stopped = KillRecord(time.time(), record_a.in_flight())
+        stopped = KillRecord(time.time(), in_flight_at(time.time(), [record_a], followers))
         try:
             # Past the heartbeat timeout the server gives worker a's calls to worker b.
             await assert_eventually(
@@ -119,6 +124,7 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
             expected=expected,
             recorders=[record_a, record_b],
             kills=[stopped],
+            followers=followers,
         )
         late = [e for e in record_a.refresh() if e.kind == "done" and e.call in stopped.in_flight]
         print(
