@@ -57,6 +57,7 @@ class CallHandlerRequest(ProtoModel):
     session_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     hook_point: str = ""
+    require_idempotent: bool = False
 
 
 @proto_model(pb.CallHandlerResponse)

@@ -253,9 +253,13 @@ type CallHandlerRequest struct {
 	// Headers for the handler, e.g. "traceparent".
 	Headers map[string]string `protobuf:"bytes,8,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// For HOOK calls: the hook point. Empty otherwise.
-	HookPoint     string `protobuf:"bytes,9,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HookPoint string `protobuf:"bytes,9,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
+	// True when an earlier attempt of this call was sent and its outcome is unknown (the process
+	// running the task died): the attempt runs only if the handler is idempotent, and otherwise
+	// fails with an "OutcomeUnknown" failure. Default false.
+	RequireIdempotent bool `protobuf:"varint,10,opt,name=require_idempotent,json=requireIdempotent,proto3" json:"require_idempotent,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CallHandlerRequest) Reset() {
@@ -349,6 +353,13 @@ func (x *CallHandlerRequest) GetHookPoint() string {
 		return x.HookPoint
 	}
 	return ""
+}
+
+func (x *CallHandlerRequest) GetRequireIdempotent() bool {
+	if x != nil {
+		return x.RequireIdempotent
+	}
+	return false
 }
 
 // CallHandlerResponse is the outcome of the attempt. Transport errors, unknown handlers
@@ -471,7 +482,7 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\x06events\x18\x02 \x03(\v2\x18.aworld.runtime.v1.EventR\x06events\x12\x12\n" +
 	"\x04sync\x18\x03 \x01(\bR\x04sync\"1\n" +
 	"\x14AppendEventsResponse\x12\x19\n" +
-	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xa2\x03\n" +
+	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xd1\x03\n" +
 	"\x12CallHandlerRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x12\n" +
@@ -483,7 +494,9 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"session_id\x18\a \x01(\tR\tsessionId\x12L\n" +
 	"\aheaders\x18\b \x03(\v22.aworld.runtime.v1.CallHandlerRequest.HeadersEntryR\aheaders\x12\x1d\n" +
 	"\n" +
-	"hook_point\x18\t \x01(\tR\thookPoint\x1a:\n" +
+	"hook_point\x18\t \x01(\tR\thookPoint\x12-\n" +
+	"\x12require_idempotent\x18\n" +
+	" \x01(\bR\x11requireIdempotent\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x01\n" +
