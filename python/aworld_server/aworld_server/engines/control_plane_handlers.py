@@ -86,6 +86,9 @@ class ControlPlaneHandlers:
             hook_point=hook_point,
             # Decided at the control plane, which learns the spec from the worker it picks.
             require_idempotent=require_idempotent,
+            schedule_to_start_timeout=task.conf.schedule_to_start_timeout
+            if task and task.conf
+            else None,
         ).to_proto()
         try:
             response = await self.control_plane.engine.CallHandler(
