@@ -248,28 +248,27 @@ class WorkerControl:
         await self.worker.kill()
 
     async def freeze_until_lost(self, client: AsyncClient) -> None:
-        """SIGSTOP past the heartbeat timeout (until ListWorkers no longer shows it)."""
+        """SIGSTOP past the heartbeat timeout (until ListWorkers no longer shows it), then
+        SIGCONT until it is listed again (the server takes the same stream back, or the
+        worker reconnects)."""
         assert self.worker is not None
+
+        async def listed() -> bool:
+            try:
+                return any(w.worker_id == self.worker_id for w in await client.workers())
+            except RuntimeServiceError:
+                return False
+
         self.worker.signal(signal.SIGSTOP)
         try:
 
             async def dropped() -> bool:
-                try:
-                    return all(w.worker_id != self.worker_id for w in await client.workers())
-                except RuntimeServiceError:
-                    return False
+                return not await listed()
 
             await assert_eventually(dropped, timeout=WAIT, message="a frozen worker was kept")
         finally:
-            connections = len(self.worker.matches("log connected"))
             self.worker.signal(signal.SIGCONT)
-        # Thawed, it finds its stream gone and connects again.
-        worker = self.worker
-        await assert_eventually(
-            lambda: len(worker.matches("log connected")) > connections,
-            timeout=WAIT,
-            message="the thawed worker never reconnected",
-        )
+        await assert_eventually(listed, timeout=WAIT, message="the thawed worker never came back")
 
     async def close(self) -> None:
         if self.worker is not None:
