@@ -31,6 +31,7 @@ from chaos_harness import (
     assert_eventually,
     chaos_client,
     check_end_state,
+    in_flight_at,
     make_chain_tasks,
     read_log,
     scripted,
@@ -101,7 +102,7 @@ async def test_streams_replay_from_the_store_and_resume_across_a_kill(
         await assert_eventually(lambda: recorder.count("done") >= 8, timeout=WAIT)
         await asyncio.sleep(rng.uniform(0, 0.2))  # the fault's random point
         await server.kill()
-        killed = KillRecord(time.time(), recorder.in_flight())
+        killed = KillRecord(time.time(), in_flight_at(time.time(), [recorder], followers))
         await server.start()
 
         # Replay only, from seq 0: every stored event, the same as before the kill.

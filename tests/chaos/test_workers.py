@@ -18,11 +18,13 @@ import time
 from chaos_harness import (
     WAIT,
     ChaosParams,
+    Follower,
     KillRecord,
     Recorder,
     assert_eventually,
     chaos_client,
     check_end_state,
+    in_flight_at,
     make_chain_tasks,
 )
 from conftest import Chaos, Reference
@@ -44,12 +46,13 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
 
     async with chaos_client(server.address) as client:
         accepted = {rid: await client.submit(t, request_id=rid) for rid, t in tasks.items()}
+        followers = [Follower(client, task_id) for task_id in accepted.values()]
         await assert_eventually(
             lambda: len(record_a.in_flight()) >= 2, timeout=WAIT, message="worker a got no calls"
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         await doomed.kill()
-        killed = KillRecord(time.time(), record_a.in_flight())
+        killed = KillRecord(time.time(), in_flight_at(time.time(), [record_a], followers))
         # A restarted worker a joins worker b.
         await chaos.add_worker(server, "a2", "--worker-id", "worker-a")
         others = [Recorder(chaos.record("b")), Recorder(chaos.record("a2"))]
@@ -61,6 +64,7 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
             expected=expected,
             recorders=[record_a, *others],
             kills=[killed],
+            followers=followers,
         )
         # Every call cut by the kill ran to its end on another worker.
         finished_elsewhere = {e.call for r in others for e in r.refresh() if e.kind == "done"}
@@ -85,18 +89,20 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
 
     async with chaos_client(server.address) as client:
         accepted = {rid: await client.submit(t, request_id=rid) for rid, t in tasks.items()}
+        followers = [Follower(client, task_id) for task_id in accepted.values()]
         await assert_eventually(
             lambda: len(record_a.in_flight()) >= 2, timeout=WAIT, message="worker a got no calls"
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         frozen.signal(signal.SIGSTOP)
-        stopped = KillRecord(time.time(), record_a.in_flight())
+        stopped_at = time.time()
+        frozen_calls = in_flight_at(stopped_at, [record_a], followers)
         try:
             # Past the heartbeat timeout the server gives worker a's calls to worker b.
             await assert_eventually(
-                lambda: stopped.in_flight <= {e.call for e in record_b.refresh()},
+                lambda: frozen_calls <= {e.call for e in record_b.refresh()},
                 timeout=WAIT,
-                message=f"calls of the frozen worker never ran elsewhere: {stopped.in_flight}",
+                message=f"calls of the frozen worker never ran elsewhere: {frozen_calls}",
             )
         finally:
             seen_lines = len(frozen.lines)
@@ -107,11 +113,15 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
             stream end (its calls cancelled)."""
             done = {e.call for e in record_a.refresh() if e.kind == "done"}
             said = "\n".join(frozen.lines[seen_lines:])
-            return stopped.in_flight <= done or any(
+            return frozen_calls <= done or any(
                 word in said for word in ("ended", "rejected", "connected")
             )
 
         await assert_eventually(settled, timeout=WAIT, message="worker a never came back")
+        # In flight: what it ran when frozen, and what was sent to it meanwhile (started now).
+        stopped = KillRecord(
+            stopped_at, in_flight_at(stopped_at, [record_a], followers, started_until=time.time())
+        )
         await check_end_state(
             client,
             server,
@@ -119,9 +129,10 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
             expected=expected,
             recorders=[record_a, record_b],
             kills=[stopped],
+            followers=followers,
         )
-        late = [e for e in record_a.refresh() if e.kind == "done" and e.call in stopped.in_flight]
+        late = [e for e in record_a.refresh() if e.kind == "done" and e.call in frozen_calls]
         print(
-            f"s4s: {len(stopped.in_flight)} calls frozen; worker a finished {len(late)} late; "
+            f"s4s: {len(frozen_calls)} calls frozen; worker a finished {len(late)} late; "
             f"its log: {[line for line in frozen.lines if 'rejected' in line or 'ended' in line]}"
         )

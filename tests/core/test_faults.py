@@ -94,6 +94,21 @@ async def test_the_sweeper_picks_up_a_stored_task_that_runs_nowhere(tmp_path: Pa
         await runtime.close()
 
 
+async def test_cancelling_a_stored_task_that_runs_nowhere_cancels_it(tmp_path: Path) -> None:
+    ledger = await _killed_mid_call(tmp_path, idempotent=True)
+    gate = asyncio.Event()  # the resumed ``add`` waits here, so the cancel finds it running
+    runtime = durable_runtime(tmp_path, ledger, idempotent=True, before=gate.wait)
+    await runtime.start(resume=False, sweep_interval=0)
+    try:
+        record = await runtime.store.find_task_by_request_id("durable")
+        assert record is not None
+        status = await asyncio.wait_for(runtime.cancel(record.task_id, "changed my mind"), WAIT)
+        assert status == TaskStatus.CANCELLED
+        assert (await runtime.get_task(record.task_id)).response.status == TaskStatus.CANCELLED
+    finally:
+        await runtime.close()
+
+
 async def test_replay_of_a_parked_task_after_a_restart_comes_from_the_store(
     tmp_path: Path,
 ) -> None:

@@ -37,6 +37,7 @@ from aworld_client import (
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
+from aworld_server.dispatch._errors import OutcomeUnknown
 from aworld_server.dispatch._types import OnStart
 from aworld_server.engines import Engine, TaskJob
 from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -92,6 +93,7 @@ class RemoteHandlers(Protocol):
         task: Task | None,
         hook_point: str = "",
         on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any: ...
 
     async def cancel_task(self, task_id: str, reason: str) -> None: ...
@@ -504,6 +506,10 @@ class Runtime:
 
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
+        if self._adoptable(task_id):
+            record = await self.store.get_task(task_id)
+            if record is not None and not record.status.is_terminal:
+                await self._adopt(task_id)  # stored but running nowhere: run it to cancel it
         if self.callbacks.parked(task_id):
             for callback_id in self.callbacks.pending(task_id):
                 self.callbacks.forget(callback_id)
@@ -646,23 +652,28 @@ class Runtime:
         task: Task,
         context: Context,
         on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
         """One attempt of a tool call, in-process or on a worker. ``on_start`` is awaited
         just before the tool runs (for a remote tool: once a worker is chosen).
+        ``require_idempotent``: an earlier attempt's outcome is unknown, so a non-idempotent
+        tool fails with OutcomeUnknown instead of running.
 
         A remote tool that is known — declared by a worker before, or named by the task — but
         served by no worker now waits for one (schedule-to-start); a name nobody knows fails
         at once with ToolNotFound."""
         fn = self.registry.tools.get(name)
         if fn is not None:
+            if require_idempotent and not fn.spec.idempotent:
+                raise OutcomeUnknown(name, source="runtime")
             if on_start is not None:
                 await on_start("", fn.spec)
             return await fn.invoke(arguments, context=context)
         if self._knows_remote(name, HandlerKind.TOOL, task):
             assert self.remote is not None
             return await self.remote.invoke(name, HandlerKind.TOOL, arguments, call_id=call_id,
-                                            attempt=attempt, task=task,
-                                            on_start=on_start)  # fmt: skip
+                                            attempt=attempt, task=task, on_start=on_start,
+                                            require_idempotent=require_idempotent)  # fmt: skip
         raise _not_found("tool", name)
 
     def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:

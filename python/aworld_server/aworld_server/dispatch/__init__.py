@@ -10,6 +10,7 @@ from aworld_server.dispatch._errors import (
     AttemptTimedOut,
     CallCancelled,
     InvalidInput,
+    OutcomeUnknown,
     ScheduleToStartTimeout,
     WorkerLost,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "DispatchObserver",
     "InvalidInput",
     "OnStart",
+    "OutcomeUnknown",
     "Pending",
     "ScheduleToStartTimeout",
     "WorkerDispatcher",

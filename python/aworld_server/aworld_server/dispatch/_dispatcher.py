@@ -40,6 +40,7 @@ from aworld_server.dispatch._calls import CANCELLED, DUPLICATE, SUPERSEDED, Atte
 from aworld_server.dispatch._errors import (
     AttemptTimedOut,
     CallCancelled,
+    OutcomeUnknown,
     ScheduleToStartTimeout,
     WorkerLost,
 )
@@ -195,6 +196,7 @@ class WorkerDispatcher:
         idempotency_key: str = "",
         schedule_to_start: timedelta | None = None,
         on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Payload | Pending:
         """Run one attempt of a call on one worker and return its output.
 
@@ -204,7 +206,9 @@ class WorkerDispatcher:
         chosen worker's input schema (InvalidInput), awaits ``on_start``, pushes the Call and
         awaits its CallCompleted. ``timeout`` bounds the run on the worker (default: the
         handler's declared timeout, else the dispatcher's), not the wait for a worker.
-        ``idempotency_key`` travels in the Call (default: ``call_id``).
+        ``idempotency_key`` travels in the Call (default: ``call_id``). ``require_idempotent``
+        (an earlier attempt's outcome is unknown) raises OutcomeUnknown instead of sending the
+        call when the chosen worker declares the handler non-idempotent.
 
         Raises HandlerFailed for the worker's failure, WorkerLost, AttemptTimedOut or
         CallCancelled (see ``dispatch._errors``). Cancelling the awaiting coroutine cancels the
@@ -220,6 +224,8 @@ class WorkerDispatcher:
             session = await self._acquire(current, schedule_to_start)
             spec = session.specs[(handler, kind)]
             current.idempotent = spec.idempotent
+            if require_idempotent and not spec.idempotent:
+                raise OutcomeUnknown(handler)
             check_input(spec, input)
             if on_start is not None:
                 await on_start(session.worker_id, spec)

@@ -7,6 +7,9 @@
     ├── AttemptTimedOut                   the attempt passed its deadline; retryable only when
     │                                     the handler is idempotent
     ├── CallCancelled                     cancel_task stopped the call; never retried
+    ├── OutcomeUnknown                    an earlier attempt was sent and never answered (the
+    │                                     process running the task died) and the handler is
+    │                                     not idempotent: not run again; never retried
     ├── ScheduleToStartTimeout            no worker served the handler for the whole
     │                                     schedule-to-start timeout; never retried (the wait
     │                                     was the retry)
@@ -32,6 +35,7 @@ __all__ = [
     "AttemptTimedOut",
     "CallCancelled",
     "InvalidInput",
+    "OutcomeUnknown",
     "ScheduleToStartTimeout",
     "WorkerLost",
 ]
@@ -64,6 +68,21 @@ class AttemptTimedOut(HandlerFailed):
                 message=f"{handler} did not finish within {seconds:g}s",
                 non_retryable=not idempotent,
                 source=_SOURCE,
+            )
+        )
+
+
+class OutcomeUnknown(HandlerFailed):
+    """The last attempt may have run; the handler is not idempotent, so it is not run again."""
+
+    def __init__(self, handler: str, source: str = _SOURCE) -> None:
+        super().__init__(
+            Failure(
+                type="OutcomeUnknown",
+                message=f"an attempt of {handler} was running when the runtime stopped and its "
+                "outcome is unknown; the handler is not idempotent, so it is not run again",
+                non_retryable=True,
+                source=source,
             )
         )
 

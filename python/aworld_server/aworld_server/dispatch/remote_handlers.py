@@ -38,6 +38,7 @@ class RemoteHandlers:
         task: Task | None,
         hook_point: str = "",
         on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
         conf = task.conf if task else None
         output = await self.dispatcher.call_attempt(
@@ -55,6 +56,7 @@ class RemoteHandlers:
             idempotency_key=f"{task.id}/{call_id}" if task else call_id,
             schedule_to_start=conf.schedule_to_start_timeout if conf else None,
             on_start=on_start,
+            require_idempotent=require_idempotent,
         )
         return output if isinstance(output, Pending) else output.value()
 

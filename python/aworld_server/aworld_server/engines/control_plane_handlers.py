@@ -70,6 +70,7 @@ class ControlPlaneHandlers:
         task: Task | None,
         hook_point: str = "",
         on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
         if on_start is not None:  # the worker is chosen at the control plane, unseen here
             await on_start("", self._specs.get((name, kind)) or HandlerSpec(name=name, kind=kind))
@@ -83,6 +84,11 @@ class ControlPlaneHandlers:
             session_id=task.session_id if task else "",
             headers=dict(inject_headers(dict(task.headers) if task else {})),
             hook_point=hook_point,
+            # Decided at the control plane, which learns the spec from the worker it picks.
+            require_idempotent=require_idempotent,
+            schedule_to_start_timeout=task.conf.schedule_to_start_timeout
+            if task and task.conf
+            else None,
         ).to_proto()
         try:
             response = await self.control_plane.engine.CallHandler(

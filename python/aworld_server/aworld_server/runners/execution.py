@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from aworld_client import (
     Budgets,
     Failure,
-    HandlerSpec,
     HookDecided,
     InputRequested,
     LlmCallFinished,
@@ -533,16 +532,9 @@ class TaskExecution:
         runs again only if its handler is idempotent, else it fails with OutcomeUnknown.
         """
 
-        async def record_start(worker_id: str, spec: HandlerSpec, number: int) -> None:
+        async def record_start(worker_id: str, number: int) -> None:
             # Recorded once the tool is about to run (a worker chosen), and on disk before it
             # does: a started attempt in the log is one that may have had effects.
-            if outcome_unknown and number == after_attempt + 1 and not spec.idempotent:
-                raise HandlerFailed(Failure(
-                    type="OutcomeUnknown", non_retryable=True, source="runtime",
-                    message=f"attempt {after_attempt} of {call.name} was running when the "
-                    "runtime stopped, and its outcome is unknown; it is not idempotent, so it "
-                    "is not run again",
-                ))  # fmt: skip
             self.runtime.events.emit_nowait(
                 self.task_id,
                 ToolCallStarted(
@@ -578,7 +570,9 @@ class TaskExecution:
                     attempt=number,
                     task=self.task,
                     context=self.context,
-                    on_start=lambda worker_id, spec: record_start(worker_id, spec, number),
+                    on_start=lambda worker_id, _spec: record_start(worker_id, number),
+                    # The resumed call's last attempt may have run: only idempotent tools again.
+                    require_idempotent=outcome_unknown and n == 1,
                 )
                 if isinstance(output, Pending):
                     output = await self.await_callback(
