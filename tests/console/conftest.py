@@ -4,10 +4,8 @@ Playwright (never a downloaded browser)."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +14,8 @@ from aworld_client.handlers import tool
 from aworld_server.config import ServerConfig
 from aworld_server.runtime import Runtime
 from aworld_server.server import RunningServer, start_server
+from console_harness import Gates, StartServer
 from playwright.async_api import Browser, async_playwright
-
-StartServer = Callable[..., Awaitable[RunningServer]]
-
-
-class Gates:
-    """Keys a ``gate`` call waits on until the test opens them."""
-
-    def __init__(self) -> None:
-        self._open: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
-
-    def open(self, key: str) -> None:
-        self._open[key].set()
-
-    async def pass_through(self, key: str) -> None:
-        await self._open[key].wait()
 
 
 @pytest.fixture

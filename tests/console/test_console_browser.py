@@ -8,7 +8,7 @@ import re
 
 import httpx
 from aworld_client import AgentSpec, AsyncClient, ModelConfig, Payload, Swarm, Task
-from conftest import Gates, StartServer
+from console_harness import Gates, StartServer
 from playwright.async_api import Browser, expect
 
 WAIT_MS = 15_000
