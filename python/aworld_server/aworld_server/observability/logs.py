@@ -32,7 +32,7 @@ _SECRETS = [
     (
         re.compile(
             r"""(?ix)(["']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|authorization)
-            ["']?\s*[:=]\s*)(["']?)[^\s"',}]+"""
+            ["']?\s*[:=]\s*)(["']?)(?!bearer\s)(?!\[REDACTED\])[^\s"',}]+"""
         ),
         r"\1\2[REDACTED]",
     ),

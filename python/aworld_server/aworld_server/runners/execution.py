@@ -5,6 +5,7 @@ nodes, hooks, retries and budgets. Runners differ only in how actions reach thes
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_STEPS", "BudgetExhausted", "TaskExecution", "TaskFailed", "TaskParked"]
 
 DEFAULT_MAX_STEPS = 100
+
+log = logging.getLogger(__name__)
 
 
 class BudgetExhausted(Exception):
@@ -552,6 +555,7 @@ class TaskExecution:
         async def attempt(n: int) -> Any:
             with span("tool_call", tool=call.name, call_id=call.id, attempt=n,
                       task_id=self.task_id):  # fmt: skip
+                log.debug("tool call %s (%s) attempt %d", call.name, call.id, n)
                 return await run_attempt(n)
 
         async def run_attempt(n: int) -> Any:
