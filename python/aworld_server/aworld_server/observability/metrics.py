@@ -77,6 +77,13 @@ class RuntimeMetrics:
         self._attempts: dict[tuple[str, int], tuple[str, str]] = {}  # -> (task id, handler)
         r.register(_LiveGauges(self, bus, handlers))
 
+    def calls_in_flight(self) -> dict[str, int]:
+        """Attempts running on workers now, by handler name."""
+        counts: dict[str, int] = {}
+        for _, handler in self._attempts.values():
+            counts[handler] = counts.get(handler, 0) + 1
+        return counts
+
     def render(self) -> bytes:
         """The text exposition format, for ``GET /metrics``."""
         return generate_latest(self.registry)
@@ -180,9 +187,7 @@ class _LiveGauges(Collector):
                 kind = info.spec.kind.name.lower()
                 workers.add_metric([info.spec.name, kind], info.worker_count)
         yield workers
-        in_flight: dict[str, int] = {}
-        for _, handler in self._metrics._attempts.values():
-            in_flight[handler] = in_flight.get(handler, 0) + 1
+        in_flight = self._metrics.calls_in_flight()
         calls = GaugeMetricFamily("aworld_handler_calls_in_flight",
                                   "Attempts running on workers, by handler.",
                                   labels=["handler"])  # fmt: skip

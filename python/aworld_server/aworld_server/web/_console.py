@@ -136,16 +136,18 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
             f'<td class="mono">{w.last_seen_at.isoformat() if w.last_seen_at else ""}</td></tr>'
             for w in sources.dispatcher.workers()
         )
+        in_flight = sources.metrics.calls_in_flight()
         handler_rows = "".join(
             f'<tr><td class="mono">{escape(h.spec.name)}</td><td>{h.spec.kind.name.lower()}</td>'
-            f"<td>{'in process' if h.local else 'workers'}</td><td>{h.worker_count}</td></tr>"
+            f"<td>{'in process' if h.local else 'workers'}</td><td>{h.worker_count}</td>"
+            f"<td>{in_flight.get(h.spec.name, 0)}</td></tr>"
             for h in handler_infos(sources)
             if h.spec is not None
         )
         body = f"""<h1>Workers</h1><table><thead><tr><th>Worker</th><th>SDK</th><th>Handlers</th>
 <th>Calls in flight</th><th>Last seen</th></tr></thead><tbody id="workers">{worker_rows}</tbody>
 </table><h2>Handlers</h2><table><thead><tr><th>Handler</th><th>Kind</th><th>Served</th>
-<th>Workers</th></tr></thead><tbody id="handlers">{handler_rows}</tbody></table>"""
+<th>Workers</th><th>Calls in flight</th></tr></thead><tbody id="handlers">{handler_rows}</tbody></table>"""
         return _page("Workers", "/workers", body)
 
     async def login(request: web.Request) -> web.StreamResponse:

@@ -39,6 +39,7 @@ function describe(event) {
     case "hookDecided": return ["hook", `${body.hookName} at ${body.point}`];
     case "inputRequested": return ["waiting", body.kind || "input"];
     case "inputProvided": return ["input", body.callbackId];
+    case "lifecyclePhase": return ["phase", `${(body.phase || "").replace("PHASE_", "").toLowerCase()} ${body.ended ? "ended" : "started"}`];
     case "messageEmitted": return ["message", body.message?.topic || body.message?.category || ""];
     default: return [kind, ""];
   }
