@@ -147,7 +147,8 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
         body = f"""<h1>Workers</h1><table><thead><tr><th>Worker</th><th>SDK</th><th>Handlers</th>
 <th>Calls in flight</th><th>Last seen</th></tr></thead><tbody id="workers">{worker_rows}</tbody>
 </table><h2>Handlers</h2><table><thead><tr><th>Handler</th><th>Kind</th><th>Served</th>
-<th>Workers</th><th>Calls in flight</th></tr></thead><tbody id="handlers">{handler_rows}</tbody></table>"""
+<th>Workers</th><th>Calls in flight</th></tr></thead><tbody id="handlers">{handler_rows}</tbody>
+</table>"""
         return _page("Workers", "/workers", body)
 
     async def login(request: web.Request) -> web.StreamResponse:
