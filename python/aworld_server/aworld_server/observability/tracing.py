@@ -62,4 +62,8 @@ def within(parent: trace.Span) -> AbstractContextManager[object]:
     children), without ending it; an invalid span (tracing off) changes nothing."""
     if not parent.get_span_context().is_valid:
         return nullcontext()
-    return trace.use_span(parent, end_on_exit=False)
+    # The parent may have ended already (an agent step ends before its tool calls run): an
+    # error escaping the block is recorded by the spans inside it, never on the parent.
+    return trace.use_span(
+        parent, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
