@@ -196,11 +196,14 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-cache"})  # fmt: skip
         await response.prepare(request)
-        async for event in runtime.stream(task_id, int(after), follow=follow):
-            data = json.dumps(to_json(event.to_proto()), separators=(",", ":"))
-            await response.write(f"id: {event.seq}\ndata: {data}\n\n".encode())
-        # Tells the console the log is complete (EventSource would otherwise reconnect).
-        await response.write(b"event: end\ndata: {}\n\n")
+        try:
+            async for event in runtime.stream(task_id, int(after), follow=follow):
+                data = json.dumps(to_json(event.to_proto()), separators=(",", ":"))
+                await response.write(f"id: {event.seq}\ndata: {data}\n\n".encode())
+            # Tells the console the log is complete (EventSource would otherwise reconnect).
+            await response.write(b"event: end\ndata: {}\n\n")
+        except ConnectionResetError:
+            pass  # the browser went away: nothing to tell anyone
         return response
 
     async def workers(request: web.Request) -> web.StreamResponse:
