@@ -732,13 +732,14 @@ def _log_problems(
         problems.append(f"{where}: terminal events at {terminals} of {len(events)}")
     started: dict[str, int] = {}
     finals: collections.Counter[str] = collections.Counter()
+    unnamed: list[str] = []
     for event in events:
         body = event.body
         if isinstance(body, ToolCallStarted):
             call_tools[f"{task_id}/{body.call_id}"] = body.tool_name
             started[body.call_id] = max(started.get(body.call_id, 0), body.attempt)
             if body.tool_name in remote and not body.worker_id:
-                problems.append(f"{where}: ToolCallStarted {body.call_id} names no worker")
+                unnamed.append(body.call_id)
         elif isinstance(body, ToolCallFinished):
             if body.failure is not None and not body.will_retry:
                 problems.append(
@@ -756,6 +757,11 @@ def _log_problems(
     for call_id, count in finals.items():
         if count != 1:
             problems.append(f"{where}: call {call_id} finished {count} times")
+    if unnamed:
+        problems.append(
+            f"{where}: {len(unnamed)} ToolCallStarted of remote tools name no worker "
+            f"(calls {sorted(set(unnamed))})"
+        )
     return problems
 
 
