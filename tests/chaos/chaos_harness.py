@@ -782,6 +782,10 @@ class ChaosParams:
     worker_kills: int = 0  # SIGKILL the worker (then start it again), needs a WorkerControl
     worker_stops: int = 0  # SIGSTOP the worker until the server drops it, then SIGCONT
 
+    def __post_init__(self) -> None:
+        # CHAOS_SEED=N explores other tasks and kill points (printed with each summary).
+        self.seed += int(os.environ.get("CHAOS_SEED", "0"))
+
 
 @dataclass
 class KillRun:
@@ -923,8 +927,9 @@ async def run_kill_scenario(
             )
             run.end.problems[:0] = problems
             print(  # shown by pytest with -s or on failure
-                f"{params.prefix}: {run.end.summary()} restarts={_rounded(run.restarts)} "
-                f"recoveries={_rounded(run.recoveries)} shutdowns={_rounded(run.shutdowns)}"
+                f"{params.prefix} (seed {params.seed}): {run.end.summary()} "
+                f"restarts={_rounded(run.restarts)} recoveries={_rounded(run.recoveries)} "
+                f"shutdowns={_rounded(run.shutdowns)}"
             )
             if assert_ok:
                 assert not run.end.problems, "END-STATE CHECK failed:\n" + "\n".join(
