@@ -92,12 +92,6 @@ CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
 )
-# Failures of the infrastructure: never to be handed to the agent as a tool's answer.
-INFRA_FAILURES = re.compile(
-    r"WorkerLost|ShuttingDown|shutting down|Unavailable|UNAVAILABLE|Cancelled|EngineWorkerLost|"
-    r"ServerRestart|Interrupted",
-    re.IGNORECASE,
-)
 
 
 def free_port() -> int:
@@ -379,9 +373,6 @@ class Recorder:
 
     def count(self, kind: str = "done") -> int:
         return sum(1 for e in self.refresh() if e.kind == kind)
-
-    def starts(self) -> collections.Counter[str]:
-        return collections.Counter(e.call for e in self.refresh() if e.kind == "start")
 
     def in_flight(self) -> set[str]:
         """Calls started and not done (per this worker's record)."""
