@@ -11,7 +11,7 @@ import httpx
 from aworld_client import Task
 from aworld_server.server import RunningServer
 from google.protobuf import json_format
-from server_harness import Gates, StartServer, answer_task, tool_task
+from server_harness import Gates, StartServer, answer_task, assert_eventually, tool_task
 
 
 def as_json(task: Task) -> dict[str, Any]:
@@ -51,8 +51,13 @@ async def test_submit_read_stream_and_cancel_over_http(start: StartServer, gates
 
         blocked = {"task": as_json(tool_task("gate", {"key": "h-1"}))}
         running_id = (await http.post("/api/v1/tasks", json=blocked)).json()["taskId"]
-        listed = (await http.get("/api/v1/tasks", params={"status": "RUNNING"})).json()
-        assert [t["id"] for t in listed["tasks"]] == [running_id]
+
+        async def listed_as_running() -> bool:
+            listed = (await http.get("/api/v1/tasks", params={"status": "RUNNING"})).json()
+            # Empty lists are left out of the JSON mapping.
+            return [t["id"] for t in listed.get("tasks", [])] == [running_id]
+
+        await assert_eventually(listed_as_running, message="the gated task never ran")
         found = (await http.get("/api/v1/tasks", params={"q": task_id[:8]})).json()
         assert [t["id"] for t in found["tasks"]] == [task_id]
         cancelled = (await http.post(f"/api/v1/tasks/{running_id}/cancel")).json()
