@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from aworld_client import AgentSpec, AsyncClient, ModelConfig, Payload, Swarm, Task, TaskResponse
@@ -20,8 +21,9 @@ async def test_json_logs_carry_task_trace_and_span_ids_and_no_payloads(tmp_path:
     receiver = OtlpReceiver()
     await receiver.start()
     server, address = start_server(
-        tmp_path / "server", "--log-format", "json", "--otlp-endpoint", receiver.endpoint
-    )
+        tmp_path / "server", "--log-format", "json", "--otlp-endpoint", receiver.endpoint,
+        "--http-port", "0",
+    )  # fmt: skip
     try:
         model = ModelConfig(provider="scripted", options=Payload.of({"script": [
             {"content": f"the answer mentions {MARKER}"}]}))  # fmt: skip
@@ -37,6 +39,8 @@ async def test_json_logs_carry_task_trace_and_span_ids_and_no_payloads(tmp_path:
         await receiver.stop()
 
     log = server.read_log()
+    assert re.search(r"console and /metrics on http://127\.0\.0\.1:\d+", log), log
+    assert f"traces to {receiver.endpoint}" in log
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert lines, log
     assert all(
