@@ -71,10 +71,12 @@ async def test_one_task_is_one_trace_across_python_typescript_and_go_workers(
     def of_task() -> list[ReceivedSpan]:
         return [s for s in receiver.spans if s.attributes.get("aworld.task_id") == response.id]
 
+    expected = {"task": 1, "agent_step": 4, "llm_call": 4, "tool_call": 3, "worker_call": 3}
+
     def complete() -> bool:
         names = [s.name for s in of_task()]
-        return names.count("worker_call") == 3 and "task" in names and names.count(
-            "agent_step") == 4  # fmt: skip
+        rpc = [s for s in receiver.spans if s.name.endswith("/RunTask")]
+        return bool(rpc) and all(names.count(n) == count for n, count in expected.items())
 
     await assert_eventually(complete, message="the spans of the task never all arrived")
     spans = of_task()
