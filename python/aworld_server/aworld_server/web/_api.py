@@ -146,7 +146,10 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         return _errors(guarded)
 
     async def tasks(request: web.Request) -> web.StreamResponse:
-        page_size = min(max(int(request.query.get("page_size", "50") or 50), 1), _MAX_SEARCHED)
+        size = request.query.get("page_size", "50")
+        if not size.isdigit():
+            raise InvalidArgument("page_size must be a non-negative integer")
+        page_size = min(max(int(size), 1), _MAX_SEARCHED)
         response = await list_tasks(runtime, _statuses(request), request.query.get("q", ""),
                                     page_size, request.query.get("page_token", ""))  # fmt: skip
         return _reply(response.to_proto())
@@ -161,6 +164,11 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         body = SubmitTaskRequest.from_proto(message)
         if body.task is None:
             raise InvalidArgument("task is required")
+        # As over gRPC: a caller's W3C trace context continues in the task.
+        if "traceparent" not in body.task.headers and "traceparent" in request.headers:
+            for key in ("traceparent", "tracestate"):
+                if key in request.headers:
+                    body.task.headers[key] = request.headers[key]
         result = await runtime.submit(body.task, body.request_id)
         return _reply(SubmitTaskResponse(task_id=result.task_id, created=result.created,
                                          session_id=result.session_id).to_proto())  # fmt: skip
