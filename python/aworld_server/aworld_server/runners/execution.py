@@ -227,6 +227,7 @@ class TaskExecution:
         state.steps += 1
         recorded = self.replay.next_step(agent.name) if self.replay is not None else None
         if recorded is not None:
+            self.current_step_span = trace.INVALID_SPAN  # replayed: its span was exported before
             return self._replayed_step(state, *recorded)
         self.go_live()
         assert self.root is not None
