@@ -18,15 +18,16 @@ from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
 from chaos_harness import (
     WAIT,
+    Chaos,
     ChaosParams,
     Recorder,
+    Reference,
     chaos_client,
     check_end_state,
     list_all_tasks,
     make_chain_tasks,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 IMPATIENT = 300
 NORMAL = 30
