@@ -55,6 +55,7 @@ from process_harness import ROOT, WorkerProcess, assert_eventually  # noqa: E402
 
 __all__ = [
     "ROOT",
+    "Chaos",
     "WAIT",
     "WorkerControl",
     "ChaosParams",
@@ -290,6 +291,31 @@ class Reference:
             status = responses[task_id].status
             assert status == TaskStatus.SUCCEEDED, (rid, status, responses[task_id].failure)
         return {rid: answer_of(responses[task_id]) for rid, task_id in ids.items()}
+
+
+@dataclass
+class Chaos:
+    """The test's chaos servers and workers, all killed by pid at teardown."""
+
+    data: Path
+    servers: list[ServerProcess] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def new_server(self, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        """A server (not started yet) on its own data dir and free port."""
+        server = ServerProcess(
+            self.data / f"server-{len(self.servers)}", "--shutdown-grace", "1", *args, env=env
+        )
+        self.servers.append(server)
+        return server
+
+    async def add_worker(self, server: ServerProcess, name: str = "w", *args: str) -> WorkerProcess:
+        worker = await start_worker(server.address, self.record(name), *args)
+        self.workers.append(worker)
+        return worker
+
+    def record(self, name: str = "w") -> Path:
+        return self.data / f"record-{name}"
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -620,7 +646,8 @@ async def check_end_state(
     * every execution carries idempotency key ``<task_id>/<call_id>``; an idempotent tool ran
       again at most as often as calls were in flight at the kills, never after the client saw
       it finish; a non-idempotent one ran at most once;
-    * followers saw 0 gaps, 0 duplicates; 0 tracebacks in the server's log.
+    * followers saw 0 gaps, 0 duplicates, and only events the stored log holds (what a client
+      was sent was on disk); 0 tracebacks in the server's log.
     """
     state = EndState(submitted=len(accepted))
     problems = state.problems
@@ -659,8 +686,9 @@ async def check_end_state(
             problems.append(f"request {request_id}: {names[request_id]} task(s) stored")
 
     call_tools: dict[str, str] = {}  # task_id/call_id -> tool name
+    logs: dict[str, list[Event]] = {}
     for request_id, task_id in accepted.items():
-        events = await read_log(client, task_id)
+        events = logs[task_id] = await read_log(client, task_id)
         problems += _log_problems(request_id, task_id, events, remote, call_tools)
 
     executions: list[Execution] = []
@@ -696,6 +724,20 @@ async def check_end_state(
             problems.append(f"calls seen finished before the kill at {kill.at} ran again: {rerun}")
     for follower in followers:
         problems += follower.problems
+        # What a client was sent is on disk: the stored log holds exactly those events.
+        stored = logs.get(follower.task_id)
+        if stored is None:
+            continue
+        seen = [e.to_proto() for e in follower.events]
+        if seen != [e.to_proto() for e in stored[: len(seen)]]:
+            first = next(
+                (a.seq for a, b in zip(follower.events, stored, strict=False) if a != b),
+                len(stored) + 1,
+            )
+            problems.append(
+                f"{follower.task_id}: a client was sent events the stored log does not hold "
+                f"(first difference at seq {first})"
+            )
 
     tracebacks = server.tracebacks()
     state.tracebacks = len(tracebacks)

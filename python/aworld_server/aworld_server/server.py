@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from aworld_server.api.auth import BearerTokenInterceptor
 from aworld_server.api.engine_service import add_engine_service
+from aworld_server.api.grpc_logs import quiet_client_gone
 from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
 from aworld_server.config import ServerConfig
@@ -113,6 +114,7 @@ async def start_server(
 ) -> RunningServer:
     """Build the runtime from ``config``, register services and start listening."""
     config = config or ServerConfig()
+    quiet_client_gone()
     store = (MemoryEventStore() if config.store == "memory"
              else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
     runtime = Runtime(store=store)
