@@ -272,8 +272,17 @@ class WorkerControl:
 
 @contextlib.asynccontextmanager
 async def chaos_client(target: str) -> AsyncIterator[AsyncClient]:
+    """A client that reconnects fast; the Followers reading through it are stopped before its
+    channel closes (so a failing test reports its own failure, not a closed channel)."""
     async with AsyncClient(target, options=CHANNEL_OPTIONS, reconnect_attempts=1000) as client:
-        yield client
+        try:
+            yield client
+        finally:
+            for follower in _FOLLOWERS.pop(id(client), []):
+                await follower.stop()
+
+
+_FOLLOWERS: dict[int, list[Follower]] = {}  # id(client) -> its followers
 
 
 @dataclass
@@ -423,6 +432,7 @@ class Follower:
         self.problems: list[str] = []
         self.reconnects = 0
         self.task = asyncio.create_task(self._run())
+        _FOLLOWERS.setdefault(id(client), []).append(self)
 
     @property
     def last_seq(self) -> int:
@@ -463,8 +473,9 @@ class Follower:
         }
 
     async def stop(self) -> None:
+        """Stop reading (whatever state the stream is in)."""
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
 
 
