@@ -3,6 +3,7 @@ package aworld
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"math/rand/v2"
@@ -51,7 +52,7 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 			if err == nil || errors.Is(err, errStop) {
 				return
 			}
-			if !resumable(err) {
+			if !resumable(err) || neverReached(err, failures == 0 && taskID == "") {
 				yield(nil, errorf("run task", err))
 				return
 			}
@@ -73,6 +74,34 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 	}
 }
 
+// unreachableError is a stream that could not be opened because the server could not be
+// reached. On a call's first attempt it is reported at once: nobody is listening there.
+type unreachableError struct {
+	address string
+	err     error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the server at %s: %v", e.address, e.err)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// opened classifies the error of opening a stream.
+func (c *Client) opened(err error) error {
+	if err != nil && status.Code(err) == codes.Unavailable {
+		return &unreachableError{address: c.address, err: err}
+	}
+	return err
+}
+
+// neverReached says whether err means the call has not reached the server on its first
+// attempt, so retrying would only delay the report.
+func neverReached(err error, firstAttempt bool) bool {
+	var unreachable *unreachableError
+	return firstAttempt && errors.As(err, &unreachable)
+}
+
 // errStop says the consumer stopped iterating or the terminal event was yielded.
 var errStop = errors.New("stop")
 
@@ -83,7 +112,7 @@ func (c *Client) runOnce(ctx context.Context, req *runtimev1.RunTaskRequest, tas
 	defer cancel()
 	stream, err := c.rpc.RunTask(ctx, req)
 	if err != nil {
-		return err
+		return c.opened(err)
 	}
 	for {
 		resp, err := stream.Recv()
@@ -122,11 +151,13 @@ func (c *Client) Events(ctx context.Context, taskID string, afterSeq int64, opts
 			if err == nil || errors.Is(err, errStop) {
 				return
 			}
+			// Resuming (afterSeq > 0) means the caller has reached this server before.
+			first := failures == 0 && last == 0
 			if delivered {
 				failures = 0
 			}
 			failures++
-			if !resumable(err) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
+			if !resumable(err) || neverReached(err, first) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
 				yield(nil, errorf("stream events of task "+taskID, err))
 				return
 			}
@@ -146,7 +177,7 @@ func (c *Client) streamOnce(ctx context.Context, taskID string, replayOnly bool,
 		ReplayOnly: replayOnly,
 	})
 	if err != nil {
-		return false, err
+		return false, c.opened(err)
 	}
 	for {
 		resp, err := stream.Recv()
