@@ -10,6 +10,8 @@
  *
  * Event streams resume by themselves: when the connection drops mid-stream, the client
  * reconnects and continues after the last seq it delivered, so each event is seen exactly once.
+ * A server that cannot be reached at all fails the first call at once (UNAVAILABLE, naming the
+ * address). Breaking out of a `for await` over `run()` or `events()` closes the stream.
  */
 import { randomUUID } from "node:crypto";
 import { type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
@@ -181,7 +183,7 @@ export class Client {
         }
         return;
       } catch (error) {
-        failures = await this.retryOrThrow(error, failures, options.signal);
+        failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && taskId === "");
       }
     }
   }
@@ -248,7 +250,8 @@ export class Client {
         }
         return;
       } catch (error) {
-        failures = await this.retryOrThrow(error, failures, options.signal);
+        // Resuming (afterSeq > 0) means the caller has reached this server before.
+        failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && last === 0n);
       }
     }
   }
@@ -351,20 +354,55 @@ export class Client {
     try {
       return await call();
     } catch (error) {
-      throw toRuntimeServiceError(error);
+      throw this.failure(error);
     }
   }
 
-  /** Wait before reopening a broken stream, or throw when it must not be reopened. */
-  private async retryOrThrow(error: unknown, failures: number, signal?: AbortSignal): Promise<number> {
+  /** The error to raise for `error`, naming the address when the server could not be reached. */
+  private failure(error: unknown): RuntimeServiceError {
     const failure = toRuntimeServiceError(error);
+    if (!unreachable(error)) return failure;
+    return new RuntimeServiceError(
+      Code.Unavailable,
+      `cannot reach the server at ${this.address}: ${failure.rawMessage}`,
+      [],
+      error,
+    );
+  }
+
+  /**
+   * Wait before reopening a broken stream, or throw when it must not be reopened. On a call's
+   * first attempt a server that cannot be reached is reported at once: nobody listens there.
+   */
+  private async retryOrThrow(
+    error: unknown,
+    failures: number,
+    signal: AbortSignal | undefined,
+    firstAttempt: boolean,
+  ): Promise<number> {
+    const failure = this.failure(error);
     const attempt = failures + 1;
-    if (!RESUMABLE.has(failure.code) || attempt > this.reconnectAttempts || signal?.aborted) {
+    if (
+      !RESUMABLE.has(failure.code) ||
+      attempt > this.reconnectAttempts ||
+      signal?.aborted ||
+      (firstAttempt && unreachable(error))
+    ) {
       throw failure;
     }
     await sleep(backoffDelay(attempt, 100, 2000, 2), signal);
     return attempt;
   }
+}
+
+// Errors of the connection itself, before any request reached a server.
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+function unreachable(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (CONNECT_ERRORS.has((cause as NodeJS.ErrnoException).code ?? "")) return true;
+  }
+  return false;
 }
 
 function requestId(options: MutatingOptions): string {
