@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aworld_client import Client
@@ -73,7 +73,6 @@ class Program:
 
     process: subprocess.Popen[bytes]
     log: Path
-    stopped: bool = field(default=False)
 
     @classmethod
     def start(cls, *command: str | Path, cwd: Path, env: dict[str, str], log: Path) -> Program:
@@ -90,6 +89,12 @@ class Program:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL and wait: for programs whose graceful stop would wait on held work."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> int:
         """SIGTERM, then wait for the exit (SIGKILL after the deadline); the exit code."""
