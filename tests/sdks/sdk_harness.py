@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aworld_client import Client
+from aworld_client import Client, WorkerInfo
 
 __all__ = [
     "GO_MODULE",
@@ -145,13 +145,13 @@ def start_server(data_dir: Path) -> tuple[Program, str]:
     return server, address
 
 
-def wait_for_worker(address: str, handler: str, program: Program) -> None:
-    """Poll ListWorkers under a deadline until a worker serves ``handler``."""
+def wait_for_worker(address: str, handler: str, program: Program) -> WorkerInfo:
+    """Poll ListWorkers under a deadline until a worker serves ``handler``; that worker."""
     deadline = time.monotonic() + WAIT
     with Client(address) as client:
         while time.monotonic() < deadline:
-            if client.workers(handler):
-                return
+            if workers := client.workers(handler):
+                return workers[0]
             if program.process.poll() is not None:
                 raise AssertionError(f"the worker exited:\n{program.output()}")
             time.sleep(0.05)

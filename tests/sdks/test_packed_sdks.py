@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aworld_client import Client, ToolCallStarted
 from sdk_harness import (
     GO_MODULE,
     GO_VERSION,
@@ -181,7 +182,7 @@ def test_the_readme_worker_and_client_run_from_the_packed_sdk(
         *project.worker, cwd=project.directory, env=env, log=tmp_path / "worker.log"
     )
     try:
-        wait_for_worker(server, "word_count", worker)
+        info = wait_for_worker(server, "word_count", worker)
         client = Program.start(
             *project.client, cwd=project.directory, env=env, log=tmp_path / "client.log"
         )
@@ -190,4 +191,11 @@ def test_the_readme_worker_and_client_run_from_the_packed_sdk(
     finally:
         code = worker.stop()
     assert code == 0, f"the worker did not stop cleanly ({code}):\n{worker.output()}"
+    assert info.sdk.startswith(f"{language}/"), info.sdk
+    with Client(server) as client:
+        (task,) = client.list_tasks().tasks
+        events = list(client.events(task.id, follow=False))
+    # The remote call is recorded with the worker that ran it.
+    started = [e.body for e in events if isinstance(e.body, ToolCallStarted)]
+    assert [body.worker_id for body in started] == [info.worker_id]
     assert "Traceback" not in worker.output() and "destroyed" not in worker.output()
