@@ -167,24 +167,29 @@ export class Client {
     let taskId = "";
     let last = 0n;
     let failures = 0;
-    for (;;) {
-      try {
-        const stream = taskId
-          ? this.rpc.streamEvents({ taskId, afterSeq: last }, { signal: options.signal })
-          : this.rpc.runTask(request, { signal: options.signal });
-        for await (const response of stream) {
-          const event = response.event;
-          if (event === undefined || event.seq <= last) continue; // a replay after re-attaching
-          failures = 0;
-          taskId = event.taskId;
-          last = event.seq;
-          yield event;
-          if (isTerminalEvent(event)) return;
+    const stream = new StreamScope(options.signal);
+    try {
+      for (;;) {
+        try {
+          const responses = taskId
+            ? this.rpc.streamEvents({ taskId, afterSeq: last }, { signal: stream.signal })
+            : this.rpc.runTask(request, { signal: stream.signal });
+          for await (const response of responses) {
+            const event = response.event;
+            if (event === undefined || event.seq <= last) continue; // a replay after re-attaching
+            failures = 0;
+            taskId = event.taskId;
+            last = event.seq;
+            yield event;
+            if (isTerminalEvent(event)) return;
+          }
+          return;
+        } catch (error) {
+          failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && taskId === "");
         }
-        return;
-      } catch (error) {
-        failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && taskId === "");
       }
+    } finally {
+      stream.close();
     }
   }
 
@@ -234,25 +239,27 @@ export class Client {
     let last = BigInt(options.afterSeq ?? 0);
     let failures = 0;
     const replayOnly = options.follow === false;
-    for (;;) {
-      try {
-        const stream = this.rpc.streamEvents(
-          { taskId, afterSeq: last, replayOnly },
-          { signal: options.signal },
-        );
-        for await (const response of stream) {
-          const event = response.event;
-          if (event === undefined || event.seq <= last) continue;
-          failures = 0;
-          last = event.seq;
-          yield event;
-          if (isTerminalEvent(event)) return;
+    const stream = new StreamScope(options.signal);
+    try {
+      for (;;) {
+        try {
+          const responses = this.rpc.streamEvents({ taskId, afterSeq: last, replayOnly }, { signal: stream.signal });
+          for await (const response of responses) {
+            const event = response.event;
+            if (event === undefined || event.seq <= last) continue;
+            failures = 0;
+            last = event.seq;
+            yield event;
+            if (isTerminalEvent(event)) return;
+          }
+          return;
+        } catch (error) {
+          // Resuming (afterSeq > 0) means the caller has reached this server before.
+          failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && last === 0n);
         }
-        return;
-      } catch (error) {
-        // Resuming (afterSeq > 0) means the caller has reached this server before.
-        failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && last === 0n);
       }
+    } finally {
+      stream.close();
     }
   }
 
@@ -392,6 +399,31 @@ export class Client {
     }
     await sleep(backoffDelay(attempt, 100, 2000, 2), signal);
     return attempt;
+  }
+}
+
+/**
+ * The signal of one generator's streams: aborted when the generator ends, so that a caller who
+ * stops iterating closes the HTTP/2 stream at once (Connect's stream iterables have no
+ * `return()`), and when the caller's own signal aborts.
+ */
+class StreamScope {
+  private readonly controller = new AbortController();
+  private readonly onAbort = () => this.controller.abort(this.outer?.reason);
+
+  constructor(private readonly outer: AbortSignal | undefined) {
+    if (outer?.aborted) this.onAbort();
+    else outer?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** End the streams (a no-op for those that ended already). */
+  close(): void {
+    this.outer?.removeEventListener("abort", this.onAbort);
+    this.controller.abort();
   }
 }
 

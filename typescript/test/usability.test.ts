@@ -1,8 +1,9 @@
 /** What a new user meets first: address forms, an unreachable server, readable names, task files. */
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import type { Interceptor } from "@connectrpc/connect";
 import {
   Client,
   Code,
@@ -10,12 +11,15 @@ import {
   RuntimeServiceError,
   TaskStatus,
   eventKind,
+  isTerminalStatus,
   payloadText,
   payloadValue,
   statusName,
   taskFromJson,
   taskFromYaml,
 } from "../src/index.js";
+import { killAll, startServer, within } from "./support/server.js";
+import { answer, callTool, scriptedTask } from "./support/tasks.js";
 
 /** The address of a port nobody listens on any more. */
 async function closedAddress(): Promise<string> {
@@ -28,6 +32,33 @@ async function closedAddress(): Promise<string> {
 }
 
 describe("usability", () => {
+  after(killAll);
+
+  test("breaking out of run() closes the stream at once; the task keeps running", async () => {
+    const server = await startServer({ tools: "demo" });
+    const signals: AbortSignal[] = [];
+    // Records each request's signal: aborting it is what closes the HTTP/2 stream.
+    const watch: Interceptor = (next) => (request) => {
+      signals.push(request.signal);
+      return next(request);
+    };
+    const client = new Client(server.address, { interceptors: [watch] });
+    try {
+      const task = scriptedTask(["slow"], [callTool("slow", { seconds: 30 }), answer("done")]);
+      let taskId = "";
+      for await (const event of client.run(task)) {
+        taskId = event.taskId;
+        break;
+      }
+      assert.equal(signals.length, 1);
+      assert.ok(signals[0]?.aborted, "the RunTask stream is still open");
+      const { response } = await within(client.get(taskId), "GetTask");
+      assert.ok(!isTerminalStatus(response?.status ?? TaskStatus.UNSPECIFIED), "the task ended");
+    } finally {
+      client.close();
+    }
+  });
+
   test("the shared address forms are accepted and others rejected at construction", () => {
     for (const address of ["127.0.0.1:50051", "localhost:1", "[::1]:50051", "http://127.0.0.1:1", "https://example.com:443"]) {
       new Client(address).close();
