@@ -74,8 +74,8 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 	}
 }
 
-// unreachableError is a stream that could not be opened because the server could not be
-// reached. On a call's first attempt it is reported at once: nobody is listening there.
+// unreachableError is a call (or the opening of a stream) that could not reach the server.
+// On a stream's first attempt it is reported at once: nobody is listening there.
 type unreachableError struct {
 	address string
 	err     error
@@ -87,7 +87,7 @@ func (e *unreachableError) Error() string {
 
 func (e *unreachableError) Unwrap() error { return e.err }
 
-// opened classifies the error of opening a stream.
+// opened names the server in an UNAVAILABLE error of a call or of opening a stream.
 func (c *Client) opened(err error) error {
 	if err != nil && status.Code(err) == codes.Unavailable {
 		return &unreachableError{address: c.address, err: err}
