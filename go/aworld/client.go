@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	runtimev1 "github.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1"
@@ -20,18 +23,42 @@ type Client struct {
 	rpc     runtimev1.RuntimeServiceClient
 	// resumeAttempts bounds the reconnects of one event stream in a row.
 	resumeAttempts int
+	// reached says whether the server ever answered this client: until it has, an
+	// unreachable server is reported at once; after, it is waited for (a restart, a drop).
+	reached atomic.Bool
 }
 
 // Dial returns a Client for the server at address ("host:port", "[ipv6]:port",
 // "http://host:port" or "https://host:port"; any other form is an error here). The
-// connection is made lazily, on the first call; a server that cannot be reached fails that
-// call at once with UNAVAILABLE and the address in the message.
+// connection is made lazily, on the first call; a server this client has never reached
+// fails that call at once with UNAVAILABLE and the address in the message.
 func Dial(address string, opts ...DialOption) (*Client, error) {
-	conn, err := newDialConfig(opts).newConn(address)
+	c := &Client{address: address, resumeAttempts: 10}
+	notes := WithGRPCOptions(grpc.WithChainUnaryInterceptor(c.noteUnary), grpc.WithChainStreamInterceptor(c.noteStream))
+	conn, err := newDialConfig(append([]DialOption{notes}, opts...)).newConn(address)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{address: address, conn: conn, rpc: runtimev1.NewRuntimeServiceClient(conn), resumeAttempts: 10}, nil
+	c.conn, c.rpc = conn, runtimev1.NewRuntimeServiceClient(conn)
+	return c, nil
+}
+
+// noteUnary notes that the server answered a call (anything but UNAVAILABLE is an answer).
+func (c *Client) noteUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if status.Code(err) != codes.Unavailable {
+		c.reached.Store(true)
+	}
+	return err
+}
+
+// noteStream notes that a stream opened: grpc-go opens one only on a connected transport.
+func (c *Client) noteStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	stream, err := streamer(ctx, desc, cc, method, opts...)
+	if err == nil {
+		c.reached.Store(true)
+	}
+	return stream, err
 }
 
 // Close closes the connection. Streams still open end with a CANCELED error.

@@ -52,7 +52,7 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 			if err == nil || errors.Is(err, errStop) {
 				return
 			}
-			if !resumable(err) || neverReached(err, failures == 0 && taskID == "") {
+			if !resumable(err) || c.neverReached(err) {
 				yield(nil, errorf("run task", err))
 				return
 			}
@@ -75,7 +75,7 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 }
 
 // unreachableError is a call (or the opening of a stream) that could not reach the server.
-// On a stream's first attempt it is reported at once: nobody is listening there.
+// When the server never answered this client, it is reported at once: nobody listens there.
 type unreachableError struct {
 	address string
 	err     error
@@ -95,11 +95,11 @@ func (c *Client) opened(err error) error {
 	return err
 }
 
-// neverReached says whether err means the call has not reached the server on its first
-// attempt, so retrying would only delay the report.
-func neverReached(err error, firstAttempt bool) bool {
+// neverReached says whether err means a server that never answered this client cannot be
+// reached, so retrying would only delay the report.
+func (c *Client) neverReached(err error) bool {
 	var unreachable *unreachableError
-	return firstAttempt && errors.As(err, &unreachable)
+	return !c.reached.Load() && errors.As(err, &unreachable)
 }
 
 // errStop says the consumer stopped iterating or the terminal event was yielded.
@@ -151,13 +151,11 @@ func (c *Client) Events(ctx context.Context, taskID string, afterSeq int64, opts
 			if err == nil || errors.Is(err, errStop) {
 				return
 			}
-			// Resuming (afterSeq > 0) means the caller has reached this server before.
-			first := failures == 0 && last == 0
 			if delivered {
 				failures = 0
 			}
 			failures++
-			if !resumable(err) || neverReached(err, first) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
+			if !resumable(err) || c.neverReached(err) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
 				yield(nil, errorf("stream events of task "+taskID, err))
 				return
 			}

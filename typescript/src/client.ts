@@ -10,8 +10,8 @@
  *
  * Event streams resume by themselves: when the connection drops mid-stream, the client
  * reconnects and continues after the last seq it delivered, so each event is seen exactly once.
- * A server that cannot be reached at all fails the first call at once (UNAVAILABLE, naming the
- * address). Breaking out of a `for await` over `run()` or `events()` closes the stream.
+ * A server this client has never reached fails the call at once (UNAVAILABLE, naming the
+ * address); once it has answered, streams wait for it across restarts. Breaking out of a `for await` over `run()` or `events()` closes the stream.
  */
 import { randomUUID } from "node:crypto";
 import { type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
@@ -130,6 +130,11 @@ export class Client {
   private readonly connection: Connection;
   private readonly rpc: ConnectClient<typeof RuntimeService>;
   private readonly reconnectAttempts: number;
+  /**
+   * Whether the server ever answered this client: until it has, an unreachable server is
+   * reported at once; after, it is waited for (a restart, a dropped connection).
+   */
+  private reached = false;
 
   constructor(address: string, options: ClientOptions = {}) {
     this.address = address;
@@ -176,6 +181,7 @@ export class Client {
             : this.rpc.runTask(request, { signal: stream.signal });
           for await (const response of responses) {
             const event = response.event;
+            this.reached = true;
             if (event === undefined || event.seq <= last) continue; // a replay after re-attaching
             failures = 0;
             taskId = event.taskId;
@@ -185,7 +191,7 @@ export class Client {
           }
           return;
         } catch (error) {
-          failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && taskId === "");
+          failures = await this.retryOrThrow(error, failures, options.signal);
         }
       }
     } finally {
@@ -245,6 +251,7 @@ export class Client {
         try {
           const responses = this.rpc.streamEvents({ taskId, afterSeq: last, replayOnly }, { signal: stream.signal });
           for await (const response of responses) {
+            this.reached = true;
             const event = response.event;
             if (event === undefined || event.seq <= last) continue;
             failures = 0;
@@ -254,8 +261,7 @@ export class Client {
           }
           return;
         } catch (error) {
-          // Resuming (afterSeq > 0) means the caller has reached this server before.
-          failures = await this.retryOrThrow(error, failures, options.signal, failures === 0 && last === 0n);
+          failures = await this.retryOrThrow(error, failures, options.signal);
         }
       }
     } finally {
@@ -359,7 +365,9 @@ export class Client {
 
   private async unary<T>(call: () => Promise<T>): Promise<T> {
     try {
-      return await call();
+      const result = await call();
+      this.reached = true;
+      return result;
     } catch (error) {
       throw this.failure(error);
     }
@@ -368,7 +376,10 @@ export class Client {
   /** The error to raise for `error`, naming the address when the server could not be reached. */
   private failure(error: unknown): RuntimeServiceError {
     const failure = toRuntimeServiceError(error);
-    if (!unreachable(error)) return failure;
+    if (!unreachable(error)) {
+      this.reached ||= failure.code !== Code.Unavailable;
+      return failure;
+    }
     return new RuntimeServiceError(
       Code.Unavailable,
       `cannot reach the server at ${this.address}: ${failure.rawMessage}`,
@@ -378,22 +389,17 @@ export class Client {
   }
 
   /**
-   * Wait before reopening a broken stream, or throw when it must not be reopened. On a call's
-   * first attempt a server that cannot be reached is reported at once: nobody listens there.
+   * Wait before reopening a broken stream, or throw when it must not be reopened. A server
+   * that never answered this client and cannot be reached is reported at once.
    */
-  private async retryOrThrow(
-    error: unknown,
-    failures: number,
-    signal: AbortSignal | undefined,
-    firstAttempt: boolean,
-  ): Promise<number> {
+  private async retryOrThrow(error: unknown, failures: number, signal: AbortSignal | undefined): Promise<number> {
     const failure = this.failure(error);
     const attempt = failures + 1;
     if (
       !RESUMABLE.has(failure.code) ||
       attempt > this.reconnectAttempts ||
       signal?.aborted ||
-      (firstAttempt && unreachable(error))
+      (!this.reached && unreachable(error))
     ) {
       throw failure;
     }

@@ -5,9 +5,9 @@ themselves: when the connection drops mid-stream, the client reconnects and cont
 last seq it delivered, so the caller sees every event exactly once.
 
 Addresses are ``host:port``, ``[ipv6]:port``, ``http://host:port`` or ``https://host:port``
-(TLS), checked when the client is created. A server that cannot be reached fails the first call
-at once with UNAVAILABLE and the address in the message; streams retry only after they have
-reached the server once.
+(TLS), checked when the client is created. A server that this client has never reached fails the
+call at once with UNAVAILABLE and the address in the message; once the server has answered,
+streams wait for it across restarts and dropped connections.
 
 ::
 
@@ -123,6 +123,9 @@ class AsyncClient:
         )
         self._stub = pb_grpc.RuntimeServiceStub(self._channel)
         self._reconnect_attempts = reconnect_attempts
+        # Whether the server ever answered this client: until it has, an unreachable server is
+        # reported at once; after, it is waited for (a restart, a dropped connection).
+        self._reached = False
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -136,9 +139,12 @@ class AsyncClient:
 
     async def _call(self, method: str, request: Any) -> Any:
         try:
-            return await getattr(self._stub, method)(request, metadata=self._metadata)
+            response = await getattr(self._stub, method)(request, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
+            self._reached |= error.code() != grpc.StatusCode.UNAVAILABLE
             raise _translate(error, self.target) from None
+        self._reached = True
+        return response
 
     # -- tasks ----------------------------------------------------------------------------
     async def submit(self, task: Task | Mapping[str, Any], *, request_id: str = "") -> str:
@@ -169,6 +175,7 @@ class AsyncClient:
         call = self._stub.RunTask(request, metadata=self._metadata)
         try:
             async for response in call:
+                self._reached = True
                 event = Event.from_proto(response.event)
                 task_id, last = event.task_id, event.seq
                 yield event
@@ -242,7 +249,6 @@ class AsyncClient:
         delivered, so nothing is skipped or repeated."""
         last = after_seq
         failures = 0
-        reached = after_seq > 0  # resuming: the caller has reached this server before
         while True:
             request = pb.StreamEventsRequest(
                 task_id=task_id, after_seq=last, replay_only=not follow
@@ -250,18 +256,19 @@ class AsyncClient:
             call = self._stub.StreamEvents(request, metadata=self._metadata)
             try:
                 async for response in call:
+                    self._reached = True
                     event = Event.from_proto(response.event)
                     failures = 0
                     last = event.seq
-                    reached = True
                     yield event
                     if event.is_terminal:
                         return
                 return
             except grpc.aio.AioRpcError as error:
                 failures += 1
+                self._reached |= error.code() != grpc.StatusCode.UNAVAILABLE
                 # A server never reached is reported at once; a dropped one is waited for.
-                retry = reached and error.code() in _RESUMABLE
+                retry = self._reached and error.code() in _RESUMABLE
                 if not retry or failures > self._reconnect_attempts:
                     raise _translate(error, self.target) from None
             finally:
