@@ -19,7 +19,7 @@ from aworld_client.handlers import Pending
 
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
@@ -36,6 +36,15 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
         self.runtime = runtime
         self.dispatcher = dispatcher
+
+    def _check_job(self, task_id: str, job_id: str) -> None:
+        """Fencing: only the job the task runs as now may write to its log or call handlers.
+        A job handed out before a restart (its worker may outlive the server by seconds) or
+        superseded by a retry elsewhere is refused."""
+        if job_id and self.runtime.current_job(task_id) != job_id:
+            raise FailedPrecondition(
+                f"job {job_id} of task {task_id} was superseded; its worker must stop"
+            )
 
     @grpc_errors
     async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -55,6 +64,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
         if await self.runtime.store.get_task(task_id) is None:
             raise NotFound(f"task {task_id}")
+        self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
 
@@ -62,6 +72,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
+        self._check_job(call.task_id, call.job_id)
         try:
             output = await self.dispatcher.call_attempt(
                 _required(call.call_id, "call_id"),
