@@ -2,6 +2,8 @@ package aworld
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -21,7 +23,7 @@ var callPropagator = propagation.TraceContext{}
 // tracer provider (a no-op until the application installs an SDK). The handler's context
 // carries the span, so spans the handler starts are its children.
 func startCallSpan(ctx context.Context, call *runtimev1.Call, workerID string) (context.Context, trace.Span) {
-	ctx = callPropagator.Extract(ctx, propagation.MapCarrier(call.GetHeaders()))
+	ctx = callPropagator.Extract(ctx, w3cCarrier(call.GetHeaders()))
 	return otel.Tracer("github.com/aworld-runtime/aworld-runtime/go/aworld").Start(ctx, "worker_call",
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
@@ -32,6 +34,24 @@ func startCallSpan(ctx context.Context, call *runtimev1.Call, workerID string) (
 			attribute.String("aworld.worker_id", workerID),
 			attribute.String("aworld.sdk", "go"),
 		))
+}
+
+// w3cCarrier holds the call's trace context with its flags reduced to "sampled": W3C Trace
+// Context Level 2 adds flag bits (0x02, a random trace id, set by the Python SDK) that this
+// propagator version rejects as invalid, which would start a new trace instead.
+func w3cCarrier(headers map[string]string) propagation.MapCarrier {
+	carrier := propagation.MapCarrier{}
+	if state, ok := headers["tracestate"]; ok {
+		carrier["tracestate"] = state
+	}
+	parts := strings.Split(strings.TrimSpace(headers["traceparent"]), "-")
+	if len(parts) == 4 {
+		if flags, err := hex.DecodeString(parts[3]); err == nil && len(flags) == 1 {
+			parts[3] = hex.EncodeToString([]byte{flags[0] & byte(trace.FlagsSampled)})
+		}
+	}
+	carrier["traceparent"] = strings.Join(parts, "-")
+	return carrier
 }
 
 // endCallSpan records a failed outcome on the span and ends it.

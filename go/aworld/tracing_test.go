@@ -12,8 +12,8 @@ import (
 	runtimev1 "github.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1"
 )
 
-// A call's span continues the trace of the Call's traceparent, is current in the handler's
-// context, and records a failed outcome.
+// A call's span continues the trace of the Call's traceparent (with Level 2 flags, as the
+// Python runtime sends them), is current in the handler's context, and records a failure.
 func TestCallSpanJoinsTheCallersTrace(t *testing.T) {
 	recorder := tracetest.NewSpanRecorder()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
@@ -23,7 +23,7 @@ func TestCallSpanJoinsTheCallersTrace(t *testing.T) {
 
 	call := &runtimev1.Call{
 		CallId: "c1", Attempt: 2, Handler: "go_tool", TaskId: "t1",
-		Headers: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		Headers: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"},
 	}
 	ctx, span := startCallSpan(context.Background(), call, "w1")
 	if got := trace.SpanFromContext(ctx).SpanContext().SpanID(); got != span.SpanContext().SpanID() {

@@ -83,7 +83,9 @@ async def test_one_task_is_one_trace_across_python_typescript_and_go_workers(
     by_id = {s.span_id: s for s in receiver.spans}
 
     # One trace: the task's spans and every worker's, whatever process sent them.
-    assert {s.trace_id for s in spans} == {response.trace_id}
+    assert {s.trace_id for s in spans} == {response.trace_id}, [
+        (s.service, s.name, s.parent_id) for s in spans if s.trace_id != response.trace_id
+    ]
 
     def parent(span: ReceivedSpan) -> ReceivedSpan:
         assert span.parent_id in by_id, f"{span.name}'s parent was never exported"
