@@ -8,7 +8,7 @@ tasks on the local engine (other engines plug in at :meth:`Runtime._launch`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +121,8 @@ class Runtime:
         self.engines: dict[str, Engine] = {}  # plugin engines by name ("local" is built in)
         self.control_plane = ""  # this server's address, for engine workers to call back
         self.control_plane_token = ""
+        # Served with authentication: mints each engine job a credential for its task only.
+        self.job_credentials: Callable[[Task], str] | None = None
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._engine_results: list[asyncio.Task[None]] = []
         self._runs: dict[str, asyncio.Task[TaskResponse | None]] = {}
@@ -279,7 +281,8 @@ class Runtime:
     async def _submit_job(self, engine: Engine, task: Task) -> None:
         """Hand a stored task to a plugin engine; its workers append the rest of the log."""
         self._engine_tasks[task.id] = engine.name
-        job = TaskJob(task.id, task.to_bytes(), self.control_plane, self.control_plane_token)
+        token = self.job_credentials(task) if self.job_credentials else self.control_plane_token
+        job = TaskJob(task.id, task.to_bytes(), self.control_plane, token)
         try:
             await engine.submit(job)
         except Exception as error:

@@ -17,6 +17,9 @@ from aworld_client.engine_service import (
 )
 from aworld_client.handlers import Pending
 
+from aworld_server.api.authz import visible_task
+from aworld_server.api.ownership import HandlerOwners
+from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
@@ -33,13 +36,19 @@ def _required(value: str, field: str) -> str:
 
 
 class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc]
-    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
+    """Every call names a task the caller may see; an engine job's credential sees only its
+    own task (``api.principals``), so a job cannot read or forge another task's log."""
+
+    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher,
+                 owners: HandlerOwners) -> None:  # fmt: skip
         self.runtime = runtime
         self.dispatcher = dispatcher
+        self.owners = owners
 
     @grpc_errors
     async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         task_id = _required(request.task_id, "task_id")
+        await visible_task(self.runtime.store, task_id)
         first = await self.runtime.store.read(task_id, limit=1)
         if not first or not isinstance(first[0].body, TaskSubmitted):
             raise NotFound(f"task {task_id}")
@@ -53,8 +62,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         task_id = _required(append.task_id, "task_id")
         if not append.events:
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
-        if await self.runtime.store.get_task(task_id) is None:
-            raise NotFound(f"task {task_id}")
+        await visible_task(self.runtime.store, task_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
 
@@ -62,6 +70,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
+        await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
+        if not self.owners.visible(call.name, kind, current_caller().namespace):
+            raise NotFound(f"no {kind.name.lower()} handler named {call.name!r}")
         try:
             output = await self.dispatcher.call_attempt(
                 _required(call.call_id, "call_id"),
@@ -86,8 +97,8 @@ def _empty() -> Any:
     return Payload.of({})
 
 
-def add_engine_service(server: grpc.aio.Server, runtime: Runtime,
-                       dispatcher: WorkerDispatcher) -> EngineServiceServicer:  # fmt: skip
-    servicer = EngineServiceServicer(runtime, dispatcher)
+def add_engine_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher,
+                       owners: HandlerOwners) -> EngineServiceServicer:  # fmt: skip
+    servicer = EngineServiceServicer(runtime, dispatcher, owners)
     pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
     return servicer
