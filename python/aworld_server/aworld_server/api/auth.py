@@ -147,6 +147,10 @@ async def _admitted(
             log.warning("refused %s from %s: %s", method, context.peer(), error)
         await abort(context, error)
         return False
+    except Exception as error:  # a bug in a check must not become UNKNOWN with a class name
+        log.exception("checking a %s request failed", method)
+        await abort(context, error)
+        return False
     return True
 
 

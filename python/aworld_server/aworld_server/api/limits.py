@@ -100,7 +100,7 @@ def _walk(message: Message, path: str, limits: Limits, problems: list[FieldViola
         return
     for field, value in message.ListFields():
         where = f"{path}.{field.name}" if path else field.name
-        if field.label == FieldDescriptor.LABEL_REPEATED:  # type: ignore[attr-defined]
+        if field.is_repeated:
             if len(value) > limits.max_repeated:
                 problems.append(FieldViolation(where, f"more than {limits.max_repeated} items"))
                 continue

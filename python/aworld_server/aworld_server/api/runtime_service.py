@@ -238,12 +238,13 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def StreamEvents(self, request: Any, context: grpc.aio.ServicerContext
                            ) -> AsyncIterator[Any]:  # fmt: skip
         query = StreamEventsRequest.from_proto(request)
-        task_id = await self._visible(query.task_id)
+        _required(query.task_id, "task_id")
         if query.after_seq < 0:
             raise InvalidArgument(
                 "after_seq must not be negative",
                 [FieldViolation("after_seq", "must not be negative")],
             )
+        task_id = await self._visible(query.task_id)
         async for event in self.runtime.stream(task_id, query.after_seq,
                                                follow=not query.replay_only):  # fmt: skip
             yield pb.StreamEventsResponse(event=event.to_proto())
@@ -295,6 +296,11 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     @grpc_errors
     async def CompleteCallback(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         done = CompleteCallbackRequest.from_proto(request)
+        if (done.result is None) == (done.failure is None):
+            raise InvalidArgument(
+                "set exactly one of result and failure",
+                [FieldViolation("result", "set exactly one of result and failure")],
+            )
         status = await self._complete("CompleteCallback", request, done.request_id,
                                       done.task_id,
                                       done.callback_id,
