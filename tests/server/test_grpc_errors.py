@@ -176,10 +176,7 @@ async def test_same_request_id_submitted_concurrently_gives_one_task(
     try:
         callers = [c for c in clients for _ in range(3)]
         responses = await asyncio.gather(
-            *(
-                c.submit_task(answer_task("try"), request_id="same-2")
-                for c in callers
-            )
+            *(c.submit_task(answer_task("try"), request_id="same-2") for c in callers)
         )
         runs = await asyncio.gather(
             *(_run_events(c, answer_task("run"), request_id="same-3") for c in clients)

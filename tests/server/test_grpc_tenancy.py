@@ -18,11 +18,10 @@ from aworld_client import AsyncClient, RetryPolicy, RuntimeServiceError, Task, W
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
 from aworld_client.handlers import tool
-from reflection_harness import call, discover
-from server_harness import WAIT, StartServer, answer_task, make_pki
-
 from aworld_server.api.authz import required_scope
 from aworld_server.server import RunningServer
+from reflection_harness import call, discover
+from server_harness import WAIT, StartServer, answer_task, make_pki
 
 ALL = ["submit", "read", "cancel", "register", "engine"]
 PRINCIPALS: dict[str, dict[str, Any]] = {
@@ -169,9 +168,7 @@ async def test_other_namespaces_tasks_and_sessions_do_not_exist(secured: Running
             "trajectory": bob.trajectory(task_id),
             "session": bob.session(submitted.session_id),
             "input": bob.provide_input(task_id, "cb", "x"),
-            "join session": bob.submit_task(
-                answer_task(session_id=submitted.session_id)
-            ),
+            "join session": bob.submit_task(answer_task(session_id=submitted.session_id)),
         }
         for what, attempt in attempts.items():
             with pytest.raises(RuntimeServiceError) as caught:
@@ -252,9 +249,7 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
         mine = (await alice.submit_task(answer_task())).task_id
         other = (await alice.submit_task(answer_task())).task_id
     assert secured.runtime.job_credentials is not None
-    token = secured.runtime.job_credentials(
-        Task(id=mine, headers={"aworld-namespace": "team-a"})
-    )
+    token = secured.runtime.job_credentials(Task(id=mine, headers={"aworld-namespace": "team-a"}))
     async with grpc.aio.insecure_channel(secured.address) as channel:
         engine = engine_grpc.EngineServiceStub(channel)
         metadata = (_bearer(token),)
