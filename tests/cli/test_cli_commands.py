@@ -63,13 +63,16 @@ def test_run_exits_non_zero_when_the_task_does_not_succeed(server: Server, tmp_p
         "toolNames": ["looper_tool"],
         "model": {"provider": "scripted", "options": {"script": script}},
     }
-    budgets = {"budgets": {"maxSteps": 2}}
-    task = {"input": "count forever", "swarm": {"agents": [looper]}, "conf": budgets}
+    # Nothing serves looper_tool: each call waits 50 ms for a worker (schedule-to-start), then
+    # fails, and the agent loops until its step budget ends the task.
+    conf = {"budgets": {"maxSteps": 2}, "scheduleToStartTimeout": "0.05s"}
+    task = {"input": "count forever", "swarm": {"agents": [looper]}, "conf": conf}
     path = tmp_path / "task.json"
     path.write_text(json.dumps(task))
     result = aworld("run", str(path), target=server.address)
     assert result.code == 1, result
     assert "INTERRUPTED" in result.stdout
+    assert "ScheduleToStartTimeout" in result.stdout
     assert result.stderr.strip().splitlines()[-1].startswith("error: task ")
     assert "warning: nothing serves looper_tool" in result.stderr
     assert "Traceback" not in result.output

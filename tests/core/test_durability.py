@@ -4,24 +4,29 @@ tasks from their log without repeating finished model calls or tool calls."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aworld_client import (
     AgentSpec,
     InputRequested,
-    ModelConfig,
     Payload,
     Swarm,
     Task,
     TaskStatus,
+    ToolCallFinished,
 )
 from aworld_client.handlers import Pending, tool
 from aworld_server import Context, Runtime, ScriptedModel
 from aworld_server.agents import Agent
 from core_helpers import add
-from process_harness import assert_eventually
+from durable_tools import durable_runtime, executions
+from process_harness import WAIT, assert_eventually
+
+HERE = Path(__file__).resolve().parent
 
 calls: Counter[str] = Counter()
 
@@ -119,46 +124,50 @@ async def test_restarted_runtime_resumes_a_parked_task_when_answered(tmp_path: P
     assert (calls["note"], calls["approve"], calls["recall"]) == (1, 1, 1)
 
 
-async def test_restart_resumes_a_running_task_without_repeating_finished_tool_calls(
-    tmp_path: Path,
+async def _killed_mid_call(tmp_path: Path, *, idempotent: bool) -> Path:
+    """Run the durable task in a child process and SIGKILL it while ``add`` runs."""
+    ledger = tmp_path / "ledger"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "run_until_killed.py"), str(tmp_path), str(ledger),
+        "1" if idempotent else "0", stdout=asyncio.subprocess.PIPE, cwd=HERE,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), WAIT)
+        assert line.strip() == b"started", line
+    finally:
+        child.kill()  # SIGKILL: no cleanup runs, the task is RUNNING in the log mid-call
+        await child.wait()
+    return ledger
+
+
+@pytest.mark.parametrize("idempotent", [True, False], ids=["idempotent", "not-idempotent"])
+async def test_restart_after_sigkill_resumes_without_repeating_finished_tool_calls(
+    tmp_path: Path, idempotent: bool
 ) -> None:
-    calls.clear()
-    gate = asyncio.Event()
-    started = asyncio.Event()
+    ledger = await _killed_mid_call(tmp_path, idempotent=idempotent)
+    assert executions(ledger) == ["note", "add"]
 
-    @tool(name="add")
-    async def slow_add(a: int, b: int) -> int:
-        calls["slow_add"] += 1
-        started.set()
-        await gate.wait()
-        return a + b
-
-    script = [
-        {"tool_calls": [{"name": "note", "arguments": {"key": "k", "value": 1}}]},
-        {"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]},
-        {"content": "sum {last_tool_output}"},
-    ]
-    model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
-    task = Task(input=Payload.from_text("go"), swarm=Swarm(agents=[
-        AgentSpec(name="a", tool_names=["note", "add"], model=model)]))  # fmt: skip
-
-    first = _runtime(tmp_path)
-    first.registry.add_tool(slow_add)
-    await first.start()
-    submitted = await first.submit(task)
-    await started.wait()
-    await first.close()  # like a crash: the task is RUNNING in the log, mid tool call
-
-    second = _runtime(tmp_path)
-    second.registry.add_tool(slow_add)
-    gate.set()
-    async with second:
-        response = await second.wait(submitted.task_id)
+    async with durable_runtime(tmp_path, ledger, idempotent=idempotent) as second:
+        record = await second.store.find_task_by_request_id("durable")
+        assert record is not None
+        response = await second.wait(record.task_id)
+        events = await second.store.read(record.task_id)
     assert response.status == TaskStatus.SUCCEEDED
-    assert response.answer.value() == "sum 5"
-    assert calls["note"] == 1  # finished before the restart: not run again
-    assert calls["slow_add"] == 2  # was mid-call: run again as the next attempt
-    trajectory_steps = [i.meta.step for i in await second_trajectory(tmp_path, submitted.task_id)]
+    finished = [e.body for e in events if isinstance(e.body, ToolCallFinished)]
+    if idempotent:
+        # The open call runs again as attempt 2 with the same call id (its idempotency key).
+        assert response.answer.value() == "sum 5"
+        assert executions(ledger) == ["note", "add", "add"]
+        assert [(f.tool_name, f.attempt) for f in finished] == [("note", 1), ("add", 2)]
+    else:
+        # Not idempotent and maybe done: not run again; the agent sees a typed failure.
+        assert executions(ledger) == ["note", "add"]
+        assert "OutcomeUnknown" in response.answer.value()
+        assert [(f.tool_name, f.failure.type if f.failure else "") for f in finished] == [
+            ("note", ""), ("add", "OutcomeUnknown"),
+        ]  # fmt: skip
+    trajectory_steps = [i.meta.step for i in await second_trajectory(tmp_path, record.task_id)]
     assert trajectory_steps == [1, 2, 3]
 
 

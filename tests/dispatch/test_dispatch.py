@@ -21,6 +21,7 @@ from aworld_server.dispatch import (
     DispatchEvent,
     InvalidInput,
     Pending,
+    ScheduleToStartTimeout,
     WorkerDispatcher,
     WorkerLost,
 )
@@ -61,6 +62,7 @@ async def test_call_reaches_worker_tool_and_returns_its_result(
         "echo",
         TOOL,
         Payload.of({"text": "hi"}),
+        call_id="call-1",
         task_id="task-1",
         headers={"traceparent": traceparent},
     )
@@ -71,6 +73,7 @@ async def test_call_reaches_worker_tool_and_returns_its_result(
         "attempt": 1,
         "traceparent": traceparent,
         "task_id": "task-1",
+        "idempotency_key": "call-1",  # no key given: the call id, the same on every attempt
     }
     (info,) = server.dispatcher.workers()
     assert info.labels == {"pid": str(worker.pid)} and info.sdk.startswith("python/")
@@ -316,3 +319,50 @@ def _max_in_flight(events: list[DispatchEvent]) -> int:
             running -= 1
         peak = max(peak, running)
     return peak
+
+
+async def test_a_call_waits_for_a_worker_of_a_declared_handler_then_runs(
+    server: Server, spawn_worker: Any
+) -> None:
+    """No worker serves ``echo`` now, but one declared it before (it may be reconnecting):
+    the call waits for a worker instead of failing, and runs once one connects."""
+    first = await spawn_worker()
+    await ready(server.dispatcher)
+    await first.kill()
+    await assert_eventually(lambda: not server.dispatcher.has_handler("echo", TOOL))
+
+    waiting = asyncio.create_task(
+        server.dispatcher.call_attempt(
+            "c-wait",
+            1,
+            "echo",
+            TOOL,
+            Payload.of({"text": "later"}),
+            idempotency_key="task-9/c-wait",
+        )
+    )
+    second = await spawn_worker()  # started after the call: only it can answer
+    result = value(await asyncio.wait_for(waiting, WAIT))
+    assert (result["text"], result["pid"]) == ("later", second.pid)
+    assert result["idempotency_key"] == "task-9/c-wait"
+
+
+async def test_schedule_to_start_timeout_when_no_worker_comes(
+    server: Server, spawn_worker: Any, events: list[DispatchEvent]
+) -> None:
+    worker = await spawn_worker()
+    await ready(server.dispatcher)
+    await worker.kill()
+    await assert_eventually(lambda: not server.dispatcher.has_handler("echo", TOOL))
+
+    with pytest.raises(ScheduleToStartTimeout) as caught:
+        await server.dispatcher.call_attempt(
+            "c-late", 1, "echo", TOOL, Payload.of({"text": "x"}),
+            schedule_to_start=timedelta(milliseconds=50),
+        )  # fmt: skip
+    failure = caught.value.failure
+    assert failure.type == "ScheduleToStartTimeout" and failure.non_retryable
+    assert not [e for e in events if isinstance(e, AttemptStarted) and e.call_id == "c-late"]
+    # A name no worker ever declared is not waited for.
+    with pytest.raises(NotFound):
+        await server.dispatcher.call("never_declared", TOOL, Payload.of({}))

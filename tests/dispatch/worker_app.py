@@ -48,6 +48,7 @@ async def echo(text: str, context: Call) -> dict[str, Any]:
         "attempt": context.attempt,
         "traceparent": context.headers.get("traceparent", ""),
         "task_id": context.task_id,
+        "idempotency_key": context.idempotency_key,
     }
 
 

@@ -27,7 +27,7 @@ def pid() -> int:
     return os.getpid()
 
 
-@tool
+@tool(idempotent=True)  # run again when the process running it dies: it has no effects
 async def hold_in(pid: int) -> str:
     """Wait until cancelled when running in process ``pid``; elsewhere return at once."""
     if int(pid) == os.getpid():

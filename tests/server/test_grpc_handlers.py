@@ -48,7 +48,9 @@ async def test_invoke_a_remote_tool(
     worker = await spawn_worker()
     await _workers_ready(server, 1)
 
-    response = await client.invoke("echo", {"text": "hi"}, headers={"traceparent": TRACEPARENT})
+    response = await client.invoke(
+        "echo", {"text": "hi"}, headers={"traceparent": TRACEPARENT}, request_id="inv-1"
+    )
 
     assert response.failure is None and response.attempts == 1
     assert response.output is not None and response.output.value() == {
@@ -57,6 +59,7 @@ async def test_invoke_a_remote_tool(
         "attempt": 1,
         "traceparent": TRACEPARENT,
         "task_id": "",
+        "idempotency_key": "inv-1",  # a direct call's key is the client's request id
     }
 
 

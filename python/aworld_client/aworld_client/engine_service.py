@@ -4,6 +4,7 @@ sync). Engine plugins use these; most users never do."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aworld_client._convert import ProtoModel, proto_model
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
@@ -57,6 +58,8 @@ class CallHandlerRequest(ProtoModel):
     session_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     hook_point: str = ""
+    require_idempotent: bool = False
+    schedule_to_start_timeout: timedelta | None = None
 
 
 @proto_model(pb.CallHandlerResponse)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -159,7 +159,32 @@ class ServerConfig(BaseSettings):
         timedelta(seconds=30),
         description="How long in-flight work may finish on shutdown before it is left to resume.",
     )
+    schedule_to_start_timeout: timedelta = Field(
+        timedelta(seconds=60),
+        gt=timedelta(0),
+        description="How long a call to a known remote handler waits for a worker serving it "
+        "(none connected yet, e.g. just after a restart) before it fails with "
+        "ScheduleToStartTimeout. Handlers and tasks may set their own.",
+    )
     config_file: Path | None = Field(None, exclude=True)
+
+    @field_validator(
+        "heartbeat_interval",
+        "heartbeat_timeout",
+        "shutdown_grace",
+        "schedule_to_start_timeout",
+        mode="before",
+    )
+    @classmethod
+    def _plain_seconds(cls, value: Any) -> Any:
+        """Durations may be plain seconds everywhere ("1.5" in the environment, 1.5 in TOML),
+        besides ISO 8601 ("PT1.5S")."""
+        if isinstance(value, str):
+            try:
+                return timedelta(seconds=float(value))
+            except ValueError:
+                return value  # ISO 8601 and the like, parsed by pydantic
+        return value
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerConfig:

@@ -8,11 +8,12 @@ tasks on the local engine (other engines plug in at :meth:`Runtime._launch`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aworld_client import (
     Event,
@@ -36,11 +37,14 @@ from aworld_client import (
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
+from aworld_server.dispatch._errors import OutcomeUnknown
+from aworld_server.dispatch._types import OnStart
 from aworld_server.engines import Engine, TaskJob
-from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
+from aworld_server.handlers.named import handler_names
 from aworld_server.ids import new_id
 from aworld_server.retry import HandlerFailed
 from aworld_server.runners.base import Runner
@@ -57,9 +61,24 @@ __all__ = ["RemoteHandlers", "Runtime", "SubmitResult", "TaskView"]
 
 DEFAULT_DATA_DIR = Path(".aworld")
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def _detached(work: Awaitable[T]) -> T:
+    """Await ``work`` as its own task: cancelling the caller stops the wait, not the work."""
+    task = asyncio.ensure_future(work)
+    # A failure nobody waits for any more is still retrieved, so the loop does not log it.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return await asyncio.shield(task)
+
 
 class RemoteHandlers(Protocol):
-    """Handlers served by connected workers (the server plugs its dispatcher in here)."""
+    """Handlers served by workers (the server plugs its dispatcher in here).
+
+    ``spec`` is the latest declaration of a handler, also while no worker serves it right now;
+    ``invoke`` then waits for a worker (schedule-to-start) rather than failing."""
 
     def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None: ...
 
@@ -73,6 +92,8 @@ class RemoteHandlers(Protocol):
         attempt: int,
         task: Task | None,
         hook_point: str = "",
+        on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any: ...
 
     async def cancel_task(self, task_id: str, reason: str) -> None: ...
@@ -128,7 +149,9 @@ class Runtime:
         self._runs: dict[str, asyncio.Task[TaskResponse | None]] = {}
         self._runners: dict[str, Runner] = {}
         self._sessions: dict[str, Session] = {}
-        self._submitting: dict[str, asyncio.Future[SubmitResult]] = {}
+        self._submitting: dict[str, asyncio.Task[SubmitResult]] = {}
+        self._accepting: set[str] = set()  # tasks between their store write and their launch
+        self._sweeper: asyncio.Task[None] | None = None
         self.stepping: dict[str, StepGate] = {}
         self.callbacks = CallbackRegistry()
         self._started = False
@@ -136,25 +159,40 @@ class Runtime:
         self.parking = True
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def start(self, *, resume: bool = True) -> Runtime:
-        """Open the store and (``resume``) continue the unfinished tasks of an earlier run."""
+    async def start(self, *, resume: bool = True, sweep_interval: float = 30.0) -> Runtime:
+        """Open the store and (``resume``) continue the unfinished tasks of an earlier run.
+
+        A server passes ``resume=False`` and calls :meth:`resume` once it listens, so resumed
+        calls to remote handlers find their workers reconnecting. Every ``sweep_interval``
+        seconds (0: never) stored tasks that run nowhere are picked up, as at start."""
         if not self._started:
             await self.store.open()
             self._started = True
             if resume:
-                await self._resume_live_tasks()
+                await self.resume()
+            if sweep_interval > 0:
+                self._sweeper = asyncio.create_task(self._sweep_every(sweep_interval),
+                                                    name="runtime:sweeper")  # fmt: skip
         return self
 
-    async def close(self) -> None:
-        """Stop running tasks (they stay resumable in the log) and close the store."""
-        for engine in self.engines.values():
-            await engine.close()
-        for collector in self._engine_results:
-            collector.cancel()
+    async def stop_runs(self) -> None:
+        """Stop every run in this process without recording an end: each stays in the log as
+        it was and resumes on the next start. (A shutdown does this before closing worker
+        streams, so no call in flight is recorded as failed because the server stops.)"""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         runs = list(self._runs.values())
         for run in runs:
             run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop running tasks (they stay resumable in the log) and close the store."""
+        await self.stop_runs()
+        for engine in self.engines.values():
+            await engine.close()
+        for collector in self._engine_results:
+            collector.cancel()
         await self.models.aclose()
         if self._started:
             await self.store.close()
@@ -225,57 +263,59 @@ class Runtime:
     # -- tasks ----------------------------------------------------------------------------
     async def submit(self, task: Task, request_id: str = "") -> SubmitResult:
         """Validate and durably store a task, then start it. Idempotent on ``request_id``:
-        concurrent and later submits with the same id return the first task."""
+        concurrent and later submits with the same id return the first task (and start it if
+        it is stored but runs nowhere).
+
+        The work runs as its own asyncio task: a caller that gives up (a client deadline)
+        stops waiting for it, never the work itself, so a stored task is always launched."""
         if not request_id:
             validate_task(task, self)
-            return await self._accept(task, request_id)
+            return await _detached(self._accept(task, request_id))
         in_flight = self._submitting.get(request_id)
         if in_flight is not None:
             first = await asyncio.shield(in_flight)
             return SubmitResult(first.task_id, first.session_id, created=False)
         # Registered before the first await, so concurrent duplicates wait for this one.
-        future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
-        self._submitting[request_id] = future
-        try:
-            record = await self.store.find_task_by_request_id(request_id)
-            if record is not None:
-                result = SubmitResult(record.task_id, record.session_id, created=False)
-            else:
-                validate_task(task, self)
-                result = await self._accept(task, request_id)
-            future.set_result(result)
-            return result
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved here: the callers see the error, not the loop
-            raise
-        finally:
-            del self._submitting[request_id]
+        work = asyncio.ensure_future(self._submit_once(task, request_id))
+        self._submitting[request_id] = work
+        work.add_done_callback(lambda _: self._submitting.pop(request_id, None))
+        return await _detached(work)
+
+    async def _submit_once(self, task: Task, request_id: str) -> SubmitResult:
+        record = await self.store.find_task_by_request_id(request_id)
+        if record is None:
+            validate_task(task, self)
+            return await self._accept(task, request_id)
+        if not record.status.is_terminal:
+            await self._adopt(record.task_id)
+        return SubmitResult(record.task_id, record.session_id, created=False)
 
     async def _accept(self, task: Task, request_id: str) -> SubmitResult:
         # An id generated here names nothing stored yet, so its store lookups are skipped.
         new_task, new_session = not task.id, not task.session_id
         task.id = task.id or new_id()
         if not new_task and await self.store.get_task(task.id) is not None:
-            from aworld_server.errors import FailedPrecondition
-
             raise FailedPrecondition(f"task {task.id} already exists")
         engine = self.engines.get(task.engine or self.engine_name)
         if engine is not None and not self.control_plane:
-            from aworld_server.errors import FailedPrecondition
-
             raise FailedPrecondition(
                 f"engine {engine.name!r} runs tasks in other processes, which call back to the "
                 "control plane: serve this runtime (aworld_server.server.start_server)"
             )
         task.session_id = task.session_id or new_id()
-        await self._touch_session(task, new=new_session)
-        await self.events.open_task(task.id, task.session_id, new=new_task)
-        await self.events.emit(task.id, TaskSubmitted(task=task, request_id=request_id), sync=True)
-        if engine is None:
-            self._launch(task)
-        else:
-            await self._submit_job(engine, task)
+        self._accepting.add(task.id)  # the sweeper leaves it alone until it is launched
+        try:
+            await self._touch_session(task, new=new_session)
+            await self.events.open_task(task.id, task.session_id, new=new_task)
+            await self.events.emit(
+                task.id, TaskSubmitted(task=task, request_id=request_id), sync=True
+            )
+            if engine is None:
+                self._launch(task)
+            else:
+                await self._submit_job(engine, task)
+        finally:
+            self._accepting.discard(task.id)
         return SubmitResult(task.id, task.session_id, created=True)
 
     async def _submit_job(self, engine: Engine, task: Task) -> None:
@@ -354,20 +394,62 @@ class Runtime:
         await self.events.open_task(task_id, replay.task.session_id)
         self._launch(replay.task, replay)
 
-    async def _resume_live_tasks(self) -> None:
-        """After a restart: continue every unfinished local task from its log; tasks waiting
-        on a callback stay parked until it is answered."""
+    async def resume(self) -> int:
+        """Continue every unfinished task that runs nowhere in this process, from its log:
+        local ones here, engine ones as a new job of their engine (which replays the log too);
+        tasks waiting on a callback stay parked until it is answered. Called at start (after
+        a restart) and by the sweeper. Returns how many tasks were picked up."""
+        picked = 0
         for record in await self.store.live_tasks():
-            replay = Replay(await self.store.read(record.task_id))
-            task = replay.task
-            if task is None or (task.engine or self.engine_name) != "local":
+            if self._adoptable(record.task_id):
+                picked += await self._adopt(record.task_id)
+        return picked
+
+    def _adoptable(self, task_id: str) -> bool:
+        """False for a task this process already runs, parks or hands to an engine."""
+        return not (
+            task_id in self._runs
+            or task_id in self._accepting
+            or task_id in self._engine_tasks
+            or self.callbacks.parked(task_id)
+        )
+
+    async def _adopt(self, task_id: str) -> int:
+        """Run a stored, unfinished task that runs nowhere here (1), or leave it (0)."""
+        events = await self.store.read(task_id)
+        if not self._adoptable(task_id):  # picked up by someone else during the read
+            return 0
+        replay = Replay(events)
+        task = replay.task
+        if task is None or (events and events[-1].is_terminal):
+            return 0
+        engine_name = task.engine or self.engine_name
+        if engine_name != "local":
+            engine = self.engines.get(engine_name)
+            if engine is None or not self.control_plane:
+                log.warning("task %s needs engine %r, which this server does not run",
+                            task_id, engine_name)  # fmt: skip
+                return 0
+            await self._submit_job(engine, task)
+            return 1
+        await self.events.open_task(task.id, task.session_id)
+        pending = replay.pending_callbacks()
+        if pending:
+            self.park(task.id, [c.callback_id for c in pending])
+        else:
+            self._launch(task, replay)
+        return 1
+
+    async def _sweep_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)  # a period, not a synchronisation
+            try:
+                picked = await self.resume()
+            except Exception:  # e.g. the store is closing; the next sweep tries again
+                log.warning("sweeping unfinished tasks failed", exc_info=True)
                 continue
-            await self.events.open_task(task.id, task.session_id)
-            pending = replay.pending_callbacks()
-            if pending:
-                self.park(task.id, [c.callback_id for c in pending])
-            else:
-                self._launch(task, replay)
+            if picked:
+                log.warning("picked up %d stored task(s) that ran nowhere", picked)
 
     def runner_for(self, task: Task, replay: Replay | None = None) -> Runner:
         """The runner a task asks for: a custom one by name, else by execution mode."""
@@ -427,6 +509,10 @@ class Runtime:
 
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
+        if self._adoptable(task_id):
+            record = await self.store.get_task(task_id)
+            if record is not None and not record.status.is_terminal:
+                await self._adopt(task_id)  # stored but running nowhere: run it to cancel it
         if self.callbacks.parked(task_id):
             for callback_id in self.callbacks.pending(task_id):
                 self.callbacks.forget(callback_id)
@@ -560,26 +646,60 @@ class Runtime:
         return self.remote.spec(name, HandlerKind.TOOL) if self.remote else None
 
     async def invoke_tool(
-        self, name: str, arguments: Any, *, call_id: str, attempt: int, task: Task, context: Context
+        self,
+        name: str,
+        arguments: Any,
+        *,
+        call_id: str,
+        attempt: int,
+        task: Task,
+        context: Context,
+        on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
-        """One attempt of a tool call, in-process or on a worker."""
+        """One attempt of a tool call, in-process or on a worker. ``on_start`` is awaited
+        just before the tool runs (for a remote tool: once a worker is chosen).
+        ``require_idempotent``: an earlier attempt's outcome is unknown, so a non-idempotent
+        tool fails with OutcomeUnknown instead of running.
+
+        A remote tool that is known — declared by a worker before, or named by the task — but
+        served by no worker now waits for one (schedule-to-start); a name nobody knows fails
+        at once with ToolNotFound."""
         fn = self.registry.tools.get(name)
         if fn is not None:
+            if require_idempotent and not fn.spec.idempotent:
+                raise OutcomeUnknown(name, source="runtime")
+            if on_start is not None:
+                await on_start("", fn.spec)
             return await fn.invoke(arguments, context=context)
-        if self.remote is not None and self.remote.spec(name, HandlerKind.TOOL) is not None:
-            return await self.remote.invoke(
-                name, HandlerKind.TOOL, arguments, call_id=call_id, attempt=attempt, task=task
-            )
+        if self._knows_remote(name, HandlerKind.TOOL, task):
+            assert self.remote is not None
+            return await self.remote.invoke(name, HandlerKind.TOOL, arguments, call_id=call_id,
+                                            attempt=attempt, task=task, on_start=on_start,
+                                            require_idempotent=require_idempotent)  # fmt: skip
         raise _not_found("tool", name)
 
+    def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:
+        if self.remote is None:
+            return False
+        if self.remote.spec(name, kind) is not None:
+            return True
+        return task is not None and (name, kind) in handler_names(task)
+
     async def invoke_hook(
-        self, name: str, point: str, request: dict[str, Any], context: Context
+        self,
+        name: str,
+        point: str,
+        request: dict[str, Any],
+        context: Context,
+        task: Task | None = None,
     ) -> Any:
-        """Run one hook, in-process or on a worker."""
+        """Run one hook, in-process or on a worker (waiting for one as tools do)."""
         fn = self.registry.hooks.get(name)
         if fn is not None:
             return await fn.invoke(request, context=context)
-        if self.remote is not None and self.remote.spec(name, HandlerKind.HOOK) is not None:
+        if self._knows_remote(name, HandlerKind.HOOK, task):
+            assert self.remote is not None
             return await self.remote.invoke(
                 name,
                 HandlerKind.HOOK,

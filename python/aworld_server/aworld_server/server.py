@@ -66,9 +66,10 @@ class RunningServer:
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop within ``grace`` seconds (default ``config.shutdown_grace``):
         health turns NOT_SERVING and new tasks are refused (UNAVAILABLE) while running tasks
-        get the grace period to finish; streams then deliver what is left, worker streams are
-        ended, and tasks still running stay in the event log to resume. Stopping a stopped
-        server does nothing."""
+        get the grace period to finish. Runs still going are then stopped where they are — in
+        the event log as they were, to resume on the next start — *before* worker streams
+        end, so no call in flight is recorded as failed because the server stops. Streams
+        deliver what is left. Stopping a stopped server does nothing."""
         if self.stopped:
             return
         self.stopped = True
@@ -79,6 +80,7 @@ class RunningServer:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.runtime.drain(grace)
+        await self.runtime.stop_runs()
         stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
         # One loop turn lets the server stop taking new calls before the workers are told to
         # go: a worker reconnecting at once is refused instead of holding the stop for its
@@ -111,8 +113,11 @@ async def start_server(
              else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
     runtime = Runtime(store=store)
     runtime.engine_name = config.engine
-    dispatcher = WorkerDispatcher(heartbeat_interval=config.heartbeat_interval,
-                                  heartbeat_timeout=config.heartbeat_timeout)  # fmt: skip
+    dispatcher = WorkerDispatcher(
+        heartbeat_interval=config.heartbeat_interval,
+        heartbeat_timeout=config.heartbeat_timeout,
+        schedule_to_start_timeout=config.schedule_to_start_timeout,
+    )
     owners = HandlerOwners()
     runtime.remote = OwnedRemoteHandlers(dispatcher, owners)
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
@@ -124,7 +129,9 @@ async def start_server(
         )
     if setup is not None:
         setup(runtime)
-    await runtime.start()
+    # Unfinished tasks resume once the server listens (below): their calls to remote handlers
+    # then find workers reconnecting instead of an empty registry.
+    await runtime.start(resume=False)
 
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(resolver, config.limits)],
@@ -162,6 +169,9 @@ async def start_server(
         await server.stop(0)
         await runtime.close()
         raise
+    resumed = await runtime.resume()
+    if resumed:
+        log.info("resumed %d unfinished task(s)", resumed)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", config.bind_host, port)

@@ -84,6 +84,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
                 session_id=call.session_id,
                 headers=call.headers,
                 hook_point=call.hook_point,
+                idempotency_key=f"{call.task_id}/{call.call_id}" if call.task_id else "",
+                require_idempotent=call.require_idempotent,
+                schedule_to_start=call.schedule_to_start_timeout,
             )
         except HandlerFailed as error:
             return CallHandlerResponse(outcome=error.failure).to_proto()

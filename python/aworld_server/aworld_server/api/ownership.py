@@ -95,10 +95,8 @@ class OwnedRemoteHandlers(RemoteHandlers):
         kind: HandlerKind,
         arguments: Any,
         *,
-        call_id: str,
-        attempt: int,
         task: Task | None,
-        hook_point: str = "",
+        **options: Any,
     ) -> Any:
         namespace = namespace_of(task.headers) if task else DEFAULT_NAMESPACE
         if not self.owners.visible(name, kind, namespace):
@@ -109,12 +107,5 @@ class OwnedRemoteHandlers(RemoteHandlers):
                     message=f"no handler named {name!r} is served in namespace {namespace!r}",
                 )
             )
-        return await super().invoke(
-            name,
-            kind,
-            arguments,
-            call_id=call_id,
-            attempt=attempt,
-            task=task,
-            hook_point=hook_point,
-        )
+        # Everything else (call id, attempt, hook point, ...) as RemoteHandlers takes it.
+        return await super().invoke(name, kind, arguments, task=task, **options)

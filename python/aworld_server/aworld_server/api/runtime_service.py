@@ -347,12 +347,15 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             outcome = await self.dispatcher.call_attempt(
                 call_id, number, name, kind, Payload.of(arguments),
                 headers=call.headers, timeout=call.timeout,
+                idempotency_key=call.request_id or call_id,
             )  # fmt: skip
             return outcome if isinstance(outcome, Payload) else Payload.of(
                 {"pending_callback_id": outcome.callback_id})  # fmt: skip
 
         if local is None:
-            spec = self.dispatcher.spec(name, kind)
+            # Declared by a worker since start (served now or not: then the call waits for a
+            # worker, up to the schedule-to-start timeout); unknown names fail at once.
+            spec = self.dispatcher.declared(name, kind)
             if spec is None:
                 raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
             policy = spec.retry_policy

@@ -60,6 +60,14 @@ def serve(
             help="Seconds in-flight work may finish on shutdown [default: 30].", show_default=False
         ),
     ] = None,
+    schedule_to_start_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a call to a known remote handler waits for a worker serving it "
+            "[default: 60].",
+            show_default=False,
+        ),
+    ] = None,
     ready_file: Annotated[
         Path | None,
         typer.Option(
@@ -80,6 +88,9 @@ def serve(
             store=store,
             engine=engine,
             shutdown_grace=None if shutdown_grace is None else timedelta(seconds=shutdown_grace),
+            schedule_to_start_timeout=None
+            if schedule_to_start_timeout is None
+            else timedelta(seconds=schedule_to_start_timeout),
         )
         _configure_logging(log_level)
         if settings.store == "sqlite":

@@ -6,7 +6,14 @@
 """
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
-from aworld_server.dispatch._errors import AttemptTimedOut, CallCancelled, InvalidInput, WorkerLost
+from aworld_server.dispatch._errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    InvalidInput,
+    OutcomeUnknown,
+    ScheduleToStartTimeout,
+    WorkerLost,
+)
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
     AttemptFinished,
@@ -15,6 +22,7 @@ from aworld_server.dispatch._types import (
     CompletionRejected,
     DispatchEvent,
     DispatchObserver,
+    OnStart,
     Pending,
 )
 
@@ -28,7 +36,10 @@ __all__ = [
     "DispatchEvent",
     "DispatchObserver",
     "InvalidInput",
+    "OnStart",
+    "OutcomeUnknown",
     "Pending",
+    "ScheduleToStartTimeout",
     "WorkerDispatcher",
     "WorkerLost",
     "WorkerSession",

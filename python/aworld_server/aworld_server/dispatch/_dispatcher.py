@@ -9,6 +9,7 @@ is plain dicts and sets; waiting is done on futures and events, never by polling
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,13 @@ from aworld_client.worker_service import (
 )
 
 from aworld_server.dispatch._calls import CANCELLED, DUPLICATE, SUPERSEDED, Attempt, CallLedger
-from aworld_server.dispatch._errors import AttemptTimedOut, CallCancelled, WorkerLost
+from aworld_server.dispatch._errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    OutcomeUnknown,
+    ScheduleToStartTimeout,
+    WorkerLost,
+)
 from aworld_server.dispatch._registry import WorkerRegistry
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
@@ -46,6 +53,7 @@ from aworld_server.dispatch._types import (
     CompletionRejected,
     DispatchEvent,
     DispatchObserver,
+    OnStart,
     Pending,
 )
 from aworld_server.dispatch._validation import check_hello, check_input
@@ -66,7 +74,8 @@ class WorkerDispatcher:
     ``heartbeat_interval`` and ``heartbeat_timeout`` are told to every worker in its Welcome; a
     worker silent for ``heartbeat_timeout`` is presumed dead: its attempts fail with
     :class:`WorkerLost` and it gets no new calls until it speaks again. ``default_timeout``
-    bounds an attempt whose handler declares no timeout.
+    bounds an attempt whose handler declares no timeout. ``schedule_to_start_timeout`` bounds
+    how long a call waits while no connected worker serves its handler.
     """
 
     def __init__(
@@ -75,6 +84,7 @@ class WorkerDispatcher:
         heartbeat_interval: timedelta = timedelta(seconds=5),
         heartbeat_timeout: timedelta = timedelta(seconds=15),
         default_timeout: timedelta = timedelta(seconds=60),
+        schedule_to_start_timeout: timedelta = timedelta(seconds=60),
         observer: DispatchObserver | None = None,
     ) -> None:
         if heartbeat_timeout <= heartbeat_interval:
@@ -82,8 +92,12 @@ class WorkerDispatcher:
         self._heartbeat_interval = heartbeat_interval
         self._heartbeat_timeout = heartbeat_timeout
         self._default_timeout = default_timeout
+        self._schedule_to_start_timeout = schedule_to_start_timeout
         self._observer = observer
         self._registry = WorkerRegistry()
+        # The latest declaration of every handler a worker ever declared here, connected or
+        # not: calls to these wait for a worker instead of failing as unknown.
+        self._declared: dict[tuple[str, HandlerKind], HandlerSpec] = {}
         self._ledger = CallLedger()
         self._rejected = 0
         # Every open stream, including workers presumed dead (no longer in the registry).
@@ -120,6 +134,7 @@ class WorkerDispatcher:
             )
         )
         self._registry.add(session)
+        self._declared.update(session.specs)
         self._open.add(session)
         self._watch(session)
         log.info(
@@ -178,34 +193,42 @@ class WorkerDispatcher:
         headers: Mapping[str, str] = _NO_HEADERS,
         hook_point: str = "",
         timeout: timedelta | None = None,
+        idempotency_key: str = "",
+        schedule_to_start: timedelta | None = None,
+        on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Payload | Pending:
         """Run one attempt of a call on one worker and return its output.
 
-        Validates ``input`` against the handler's input schema (InvalidInput), waits for a
-        worker with a free slot (NotFound when none serves the handler), pushes the Call and
+        Waits for a worker with a free slot serving the handler; while none is connected at
+        all, for at most ``schedule_to_start`` (default: the handler's declared value, else
+        the dispatcher's), then raises ScheduleToStartTimeout. Validates ``input`` against the
+        chosen worker's input schema (InvalidInput), awaits ``on_start``, pushes the Call and
         awaits its CallCompleted. ``timeout`` bounds the run on the worker (default: the
-        handler's declared timeout, else the dispatcher's), not the wait for a slot.
+        handler's declared timeout, else the dispatcher's), not the wait for a worker.
+        ``idempotency_key`` travels in the Call (default: ``call_id``). ``require_idempotent``
+        (an earlier attempt's outcome is unknown) raises OutcomeUnknown instead of sending the
+        call when the chosen worker declares the handler non-idempotent.
 
         Raises HandlerFailed for the worker's failure, WorkerLost, AttemptTimedOut or
         CallCancelled (see ``dispatch._errors``). Cancelling the awaiting coroutine cancels the
         attempt on the worker too. Attempts of one call run one at a time with increasing
         numbers (FailedPrecondition otherwise); only the current one may complete the call.
         """
-        spec = self._registry.spec(handler, kind)
-        if spec is None:
-            raise NotFound(f"no connected worker serves {kind.name.lower()} {handler!r}")
-        check_input(spec, input)
         current = Attempt(
-            call_id=call_id,
-            number=attempt,
-            handler=handler,
-            kind=kind,
-            task_id=task_id,
-            idempotent=spec.idempotent,
-        )
+            call_id=call_id, number=attempt, handler=handler, kind=kind, task_id=task_id,
+            idempotent=False,
+        )  # fmt: skip
         self._ledger.begin(current)
         try:
-            session = await self._acquire(current)
+            session = await self._acquire(current, schedule_to_start)
+            spec = session.specs[(handler, kind)]
+            current.idempotent = spec.idempotent
+            if require_idempotent and not spec.idempotent:
+                raise OutcomeUnknown(handler)
+            check_input(spec, input)
+            if on_start is not None:
+                await on_start(session.worker_id, spec)
             limit = timeout or spec.default_timeout or self._default_timeout
             session.send(
                 ConnectResponse(
@@ -220,6 +243,7 @@ class WorkerDispatcher:
                         session_id=session_id,
                         headers=dict(headers),
                         hook_point=hook_point,
+                        idempotency_key=idempotency_key or call_id,
                     )
                 )
             )
@@ -256,14 +280,12 @@ class WorkerDispatcher:
         """Run a call to completion: :meth:`call_attempt` under ``retry_async``, so an attempt
         whose worker is lost runs again (attempt + 1) on another worker.
 
-        Raises NotFound at once when no worker serves the handler. ``retry_policy`` defaults to
-        the handler's declared policy, else RetryPolicy().
+        Raises NotFound at once for a handler no worker ever declared (often a typo).
+        ``retry_policy`` defaults to the handler's declared policy, else RetryPolicy().
         """
-        spec = self.spec(handler, kind)
+        spec = self.declared(handler, kind)
         if spec is None:
-            # Fail fast on a handler nobody serves (often a typo); once attempts run, a
-            # NotFound after the last worker left is retried like any other failure.
-            raise NotFound(f"no connected worker serves {kind.name.lower()} {handler!r}")
+            raise NotFound(f"no worker ever declared {kind.name.lower()} {handler!r}")
         call_id = call_id or new_id()
         if retry_policy is None:
             retry_policy = spec.retry_policy
@@ -315,6 +337,10 @@ class WorkerDispatcher:
     def has_handler(self, name: str, kind: HandlerKind) -> bool:
         return bool(self._registry.serving(name, kind))
 
+    def declared(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+        """The latest declaration of ``name`` by any worker since start, connected or not."""
+        return self._registry.spec(name, kind) or self._declared.get((name, kind))
+
     async def wait_for_handler(
         self, name: str, kind: HandlerKind | None = None, *, workers: int = 1
     ) -> None:
@@ -330,15 +356,37 @@ class WorkerDispatcher:
 
     # --- internals ----------------------------------------------------------------------------
 
-    async def _acquire(self, attempt: Attempt) -> WorkerSession:
+    async def _acquire(self, attempt: Attempt, schedule_to_start: timedelta | None
+                       ) -> WorkerSession:  # fmt: skip
+        """A slot on a worker serving the attempt's handler. Busy workers are waited for
+        without limit (that is load, and their calls have deadlines); no worker serving it at
+        all is waited out for the schedule-to-start timeout."""
+        handler, kind = attempt.handler, attempt.kind
+        declared = self._declared.get((handler, kind))
+        limit = (schedule_to_start
+                 or (declared.schedule_to_start_timeout if declared else None)
+                 or self._schedule_to_start_timeout).total_seconds()  # fmt: skip
+        loop = asyncio.get_running_loop()
+        unserved_since: float | None = None
         while True:
             if attempt.result.done():  # cancelled by cancel_task while queued
                 attempt.result.result()
-            session = self._registry.try_acquire(attempt.handler, attempt.kind, attempt.key)
-            if session is not None:
-                attempt.session = session
-                return session
-            await self._registry.changed()
+            if self._registry.serving(handler, kind):
+                unserved_since = None
+                session = self._registry.try_acquire(handler, kind, attempt.key)
+                if session is not None:
+                    attempt.session = session
+                    return session
+                await self._registry.changed()
+                continue
+            if unserved_since is None:
+                unserved_since = loop.time()
+            remaining = unserved_since + limit - loop.time()
+            if remaining <= 0:
+                raise ScheduleToStartTimeout(handler, limit)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._registry.changed()
 
     async def _await_outcome(
         self, attempt: Attempt, session: WorkerSession, limit: timedelta

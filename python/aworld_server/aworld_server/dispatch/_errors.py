@@ -7,11 +7,17 @@
     ├── AttemptTimedOut                   the attempt passed its deadline; retryable only when
     │                                     the handler is idempotent
     ├── CallCancelled                     cancel_task stopped the call; never retried
+    ├── OutcomeUnknown                    an earlier attempt was sent and never answered (the
+    │                                     process running the task died) and the handler is
+    │                                     not idempotent: not run again; never retried
+    ├── ScheduleToStartTimeout            no worker served the handler for the whole
+    │                                     schedule-to-start timeout; never retried (the wait
+    │                                     was the retry)
     └── InvalidInput                      the input fails the handler's input schema; never
                                           retried; also an errors.InvalidArgument
 
-No worker serving the handler raises :class:`aworld_server.errors.NotFound` (retryable by
-default: a worker may be reconnecting; list "NotFound" in the policy to fail fast).
+A call to a handler no worker serves *now* waits for one (a worker may be reconnecting, or the
+server just restarted) up to the schedule-to-start timeout, as Temporal's activities do.
 
 WorkerLost and AttemptTimedOut are *ambiguous*: the handler may have run. ``HandlerSpec``
 promises that only idempotent handlers are re-run after such a failure, so their Failure is
@@ -25,7 +31,14 @@ from aworld_client import Failure
 from aworld_server.errors import FieldViolation, InvalidArgument
 from aworld_server.retry import HandlerFailed
 
-__all__ = ["AttemptTimedOut", "CallCancelled", "InvalidInput", "WorkerLost"]
+__all__ = [
+    "AttemptTimedOut",
+    "CallCancelled",
+    "InvalidInput",
+    "OutcomeUnknown",
+    "ScheduleToStartTimeout",
+    "WorkerLost",
+]
 
 _SOURCE = "dispatcher"
 
@@ -54,6 +67,35 @@ class AttemptTimedOut(HandlerFailed):
                 type="AttemptTimedOut",
                 message=f"{handler} did not finish within {seconds:g}s",
                 non_retryable=not idempotent,
+                source=_SOURCE,
+            )
+        )
+
+
+class OutcomeUnknown(HandlerFailed):
+    """The last attempt may have run; the handler is not idempotent, so it is not run again."""
+
+    def __init__(self, handler: str, source: str = _SOURCE) -> None:
+        super().__init__(
+            Failure(
+                type="OutcomeUnknown",
+                message=f"an attempt of {handler} was running when the runtime stopped and its "
+                "outcome is unknown; the handler is not idempotent, so it is not run again",
+                non_retryable=True,
+                source=source,
+            )
+        )
+
+
+class ScheduleToStartTimeout(HandlerFailed):
+    """No connected worker served the handler within the schedule-to-start timeout."""
+
+    def __init__(self, handler: str, seconds: float) -> None:
+        super().__init__(
+            Failure(
+                type="ScheduleToStartTimeout",
+                message=f"no worker served {handler} within {seconds:g}s",
+                non_retryable=True,
                 source=_SOURCE,
             )
         )

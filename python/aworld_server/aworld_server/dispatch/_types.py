@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aworld_client import Failure, HandlerKind, Payload
+from aworld_client import Failure, HandlerKind, HandlerSpec, Payload
 
 # The worker accepted the call; it finishes later through CompleteCallback. The same type a
 # local handler returns, so the runtime treats local and remote pending calls alike.
@@ -18,8 +18,14 @@ __all__ = [
     "CompletionRejected",
     "DispatchEvent",
     "DispatchObserver",
+    "OnStart",
     "Pending",
 ]
+
+OnStart = Callable[[str, HandlerSpec], Awaitable[None]]
+"""Awaited once a worker is chosen, before the Call is sent: ``(worker_id, its spec)``. The
+runtime records the attempt's start here, so a started attempt in the log was really sent, and
+may raise to stop the attempt before it reaches the worker."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

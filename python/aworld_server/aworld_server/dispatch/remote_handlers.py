@@ -12,6 +12,7 @@ from aworld_client import HandlerKind, HandlerSpec, Payload, Task
 from aworld_client.handlers import Pending
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
+from aworld_server.dispatch._types import OnStart
 from aworld_server.observability import inject_headers
 
 __all__ = ["RemoteHandlers"]
@@ -24,7 +25,7 @@ class RemoteHandlers:
         self.dispatcher = dispatcher
 
     def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
-        return self.dispatcher.spec(name, kind)
+        return self.dispatcher.declared(name, kind)
 
     async def invoke(
         self,
@@ -36,7 +37,10 @@ class RemoteHandlers:
         attempt: int,
         task: Task | None,
         hook_point: str = "",
+        on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
+        conf = task.conf if task else None
         output = await self.dispatcher.call_attempt(
             call_id,
             attempt,
@@ -48,6 +52,11 @@ class RemoteHandlers:
             # The calling span's trace context, so the worker's span joins the task's trace.
             headers=inject_headers(dict(task.headers) if task else {}),
             hook_point=hook_point,
+            # The same for every execution of this logical call, across attempts and restarts.
+            idempotency_key=f"{task.id}/{call_id}" if task else call_id,
+            schedule_to_start=conf.schedule_to_start_timeout if conf else None,
+            on_start=on_start,
+            require_idempotent=require_idempotent,
         )
         return output if isinstance(output, Pending) else output.value()
 

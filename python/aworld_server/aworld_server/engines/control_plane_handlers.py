@@ -17,11 +17,12 @@ from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtim
 from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
 from aworld_client.runtime_service import ListHandlersResponse
 
+from aworld_server.dispatch._types import OnStart
 from aworld_server.engines.control_plane import ControlPlane
 from aworld_server.observability import inject_headers
 from aworld_server.retry import HandlerFailed
 
-__all__ = ["ControlPlaneHandlers", "handler_names"]
+__all__ = ["ControlPlaneHandlers"]
 
 # A worker that cannot be reached now may be reachable on the next attempt.
 _RETRYABLE = (
@@ -30,18 +31,6 @@ _RETRYABLE = (
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ABORTED,
 )
-
-
-def handler_names(task: Task) -> set[tuple[str, HandlerKind]]:
-    """Every handler a task names: its tools, per-task hooks and remote agent policies."""
-    names = {(name, HandlerKind.TOOL) for name in task.tool_names}
-    for agent in task.swarm.agents if task.swarm else []:
-        names.update((name, HandlerKind.TOOL) for name in agent.tool_names)
-        if agent.remote_handler:
-            names.add((agent.remote_handler, HandlerKind.AGENT))
-    for hooks in task.hooks.values():
-        names.update((name, HandlerKind.HOOK) for name in hooks)
-    return names
 
 
 class ControlPlaneHandlers:
@@ -80,7 +69,11 @@ class ControlPlaneHandlers:
         attempt: int,
         task: Task | None,
         hook_point: str = "",
+        on_start: OnStart | None = None,
+        require_idempotent: bool = False,
     ) -> Any:
+        if on_start is not None:  # the worker is chosen at the control plane, unseen here
+            await on_start("", self._specs.get((name, kind)) or HandlerSpec(name=name, kind=kind))
         request = CallHandlerRequest(
             call_id=call_id,
             attempt=attempt,
@@ -91,6 +84,11 @@ class ControlPlaneHandlers:
             session_id=task.session_id if task else "",
             headers=dict(inject_headers(dict(task.headers) if task else {})),
             hook_point=hook_point,
+            # Decided at the control plane, which learns the spec from the worker it picks.
+            require_idempotent=require_idempotent,
+            schedule_to_start_timeout=task.conf.schedule_to_start_timeout
+            if task and task.conf
+            else None,
         ).to_proto()
         try:
             response = await self.control_plane.engine.CallHandler(

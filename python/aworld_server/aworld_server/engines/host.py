@@ -22,10 +22,11 @@ from aworld_client import Failure, Task
 
 from aworld_server.engines.base import JobResult, TaskJob
 from aworld_server.engines.control_plane import ControlPlane
-from aworld_server.engines.control_plane_handlers import ControlPlaneHandlers, handler_names
+from aworld_server.engines.control_plane_handlers import ControlPlaneHandlers
 from aworld_server.engines.control_plane_store import ControlPlaneStore
 from aworld_server.engines.recovery import cancelled
 from aworld_server.engines.wire import decode_job, encode_result
+from aworld_server.handlers.named import handler_names
 
 __all__ = ["EngineHost", "load_setup"]
 

@@ -30,15 +30,12 @@ class _TaskLog:
 
     session_id: str
     next_seq: int
+    stored_seq: int = 0  # the last seq known to be in the store
     events: list[Event] = field(default_factory=list)  # recent events, contiguous, seq order
     waiters: list[asyncio.Future[None]] = field(default_factory=list)  # streams waiting for more
     ended: bool = False
     last_write: asyncio.Future[None] | None = None
     muted: bool = False  # replaying: events are already in the log
-
-    @property
-    def last_seq(self) -> int:
-        return self.events[-1].seq if self.events else 0
 
     def add(self, event: Event) -> None:
         if _is_waiting(event):
@@ -46,10 +43,15 @@ class _TaskLog:
             # Streams that fall behind the (now empty) tail read the store instead.
             self.events.clear()
         self.events.append(event)
+        self.stored_seq = event.seq
         if len(self.events) > _TAIL_SIZE:
             del self.events[: len(self.events) - _TAIL_SIZE]
         if event.is_terminal:
             self.ended = True
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake every stream waiting for more (an event arrived, or the log closed)."""
         for waiter in self.waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -62,13 +64,13 @@ class _TaskLog:
         await waiter
 
     def after(self, seq: int) -> list[Event] | None:
-        """Events with seq > ``seq`` if the tail still holds them all, else None."""
-        if not self.events:
+        """Stored events with seq > ``seq`` if the tail still holds them all, else None (read
+        the store: the tail is short, and empty after a restart or while the task is parked)."""
+        if seq >= self.stored_seq:
             return []
-        first = self.events[0].seq
-        if seq + 1 < first:
+        if not self.events or seq + 1 < self.events[0].seq:
             return None
-        return self.events[seq + 1 - first :]
+        return self.events[seq + 1 - self.events[0].seq :]
 
 
 def _is_waiting(event: Event) -> bool:
@@ -91,6 +93,9 @@ class EventManager:
         self.bus = bus
         self._logs: dict[str, _TaskLog] = {}
         self._batch: _Batch | None = None
+        # Streams of unfinished tasks not open here yet (e.g. just after a restart, before
+        # they resume), woken when the task opens.
+        self._openings: dict[str, list[asyncio.Future[None]]] = {}
 
     async def open_task(self, task_id: str, session_id: str, *, new: bool = False) -> None:
         """Start tracking a task in this process (new, or resumed from its stored log).
@@ -98,7 +103,10 @@ class EventManager:
         if task_id not in self._logs:
             last = 0 if new else await self.store.last_seq(task_id)
             if task_id not in self._logs:
-                self._logs[task_id] = _TaskLog(session_id=session_id, next_seq=last + 1)
+                self._logs[task_id] = _TaskLog(session_id, next_seq=last + 1, stored_seq=last)
+                for opened in self._openings.pop(task_id, []):
+                    if not opened.done():
+                        opened.set_result(None)
 
     def mute(self, task_id: str) -> None:
         """Stop writing the task's events (a resumed run replaying its log)."""
@@ -111,7 +119,9 @@ class EventManager:
     def close_task(self, task_id: str) -> None:
         """Stop tracking a finished task. Streams still reading its tail finish from it; new
         streams read the store."""
-        self._logs.pop(task_id, None)
+        log = self._logs.pop(task_id, None)
+        if log is not None:
+            log.wake()  # streams waiting on it go on from the store
 
     def _log(self, task_id: str) -> _TaskLog:
         log = self._logs.get(task_id)
@@ -132,7 +142,9 @@ class EventManager:
     async def emit(self, task_id: str, body: EventBody, *, sync: bool = False) -> Event:
         """Persist an event and return it once it is stored (fsynced when ``sync``)."""
         event = self._make(task_id, body)
-        await self._write(task_id, [event], sync=sync)
+        # Shielded: the write is shared with other callers' events (one batch), so cancelling
+        # this caller must not cancel it for them.
+        await asyncio.shield(self._write(task_id, [event], sync=sync))
         return event
 
     async def emit_many(
@@ -140,7 +152,7 @@ class EventManager:
     ) -> list[Event]:
         """Persist several events of one task in one write."""
         events = [self._make(task_id, body) for body in bodies]
-        await self._write(task_id, events, sync=sync)
+        await asyncio.shield(self._write(task_id, events, sync=sync))
         return events
 
     async def emit_message(
@@ -193,7 +205,7 @@ class EventManager:
             fresh.append(event)
         log.next_seq += len(fresh)
         if fresh:
-            await self._write(task_id, fresh, sync=sync)
+            await asyncio.shield(self._write(task_id, fresh, sync=sync))
         last = log.next_seq - 1
         if log.ended:
             self.close_task(task_id)
@@ -244,6 +256,8 @@ class EventManager:
             return
 
         def persisted(done: asyncio.Future[None]) -> None:
+            if batch.done.done():  # only this callback settles it; defensive all the same
+                return
             if done.cancelled():
                 batch.done.cancel()
             elif (error := done.exception()) is not None:
@@ -278,8 +292,26 @@ class EventManager:
             if not follow:
                 return
             if log is None:
-                if not batch:
-                    return  # not live here and nothing more stored
+                if batch:
+                    continue
+                record = await self.store.get_task(task_id)
+                if record is None or record.status.is_terminal:
+                    return  # unknown, or ended before the position asked for
+                if task_id not in self._logs:
+                    # Unfinished, and not running here (yet): wait until it opens (a resume,
+                    # the sweeper, an engine's first append) rather than end without its end.
+                    opened = asyncio.get_running_loop().create_future()
+                    self._openings.setdefault(task_id, []).append(opened)
+                    try:
+                        await opened
+                    finally:
+                        waiting = self._openings.get(task_id, [])
+                        if opened in waiting:
+                            waiting.remove(opened)
+                        if not waiting:
+                            self._openings.pop(task_id, None)
                 continue
-            if log.last_seq <= last:
+            if log.ended and log.stored_seq <= last:
+                return  # ended; the caller asked to start past its end
+            if log.stored_seq <= last:
                 await log.changed()

@@ -113,7 +113,9 @@ class HookRunner:
             record = HookDecided(point=point, hook_name=name)
             try:
                 with span("hook", point=point, hook=name, task_id=self._task.id):
-                    answer = await self._runtime.invoke_hook(name, point, request, self._context)
+                    answer = await self._runtime.invoke_hook(
+                        name, point, request, self._context, self._task
+                    )
             except Exception as error:
                 record.failure = Failure.from_exception(error, source=name)
                 if point in PERMISSION_POINTS:  # fail closed

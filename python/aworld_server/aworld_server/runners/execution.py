@@ -505,12 +505,32 @@ class TaskExecution:
         *,
         after_attempt: int = 0,
         awaiting: InputRequested | None = None,
+        outcome_unknown: bool = False,
     ) -> ToolResult:
         """Attempts of one tool call (numbered after ``after_attempt``), then its outcome.
 
         ``awaiting`` resumes a call whose attempt was parked on a callback: its first attempt
-        waits for that callback instead of invoking the tool again.
+        waits for that callback instead of invoking the tool again. ``outcome_unknown``
+        resumes a call whose last attempt was sent and never answered (the process died): it
+        runs again only if its handler is idempotent, else it fails with OutcomeUnknown.
         """
+
+        async def record_start(worker_id: str, number: int) -> None:
+            # Recorded once the tool is about to run (a worker chosen), and on disk before it
+            # does: a started attempt in the log is one that may have had effects.
+            self.runtime.events.emit_nowait(
+                self.task_id,
+                ToolCallStarted(
+                    call_id=call.id,
+                    tool_name=call.name,
+                    arguments=Payload.of(call.arguments),
+                    attempt=number,
+                    caller=agent,
+                    node_id=node_id,
+                    worker_id=worker_id,
+                ),
+            )
+            await self.runtime.events.flush(self.task_id)
 
         async def attempt(n: int) -> Any:
             with span("tool_call", tool=call.name, call_id=call.id, attempt=n,
@@ -526,18 +546,6 @@ class TaskExecution:
                     awaiting.kind, None, node_id, awaiting.callback_id, announce=False
                 )
             else:
-                self.runtime.events.emit_nowait(
-                    self.task_id,
-                    ToolCallStarted(
-                        call_id=call.id,
-                        tool_name=call.name,
-                        arguments=Payload.of(call.arguments),
-                        attempt=number,
-                        caller=agent,
-                        node_id=node_id,
-                    ),
-                )
-                await self.runtime.events.flush(self.task_id)  # recorded before the side effect
                 output = await self.runtime.invoke_tool(
                     call.name,
                     call.arguments,
@@ -545,6 +553,9 @@ class TaskExecution:
                     attempt=number,
                     task=self.task,
                     context=self.context,
+                    on_start=lambda worker_id, _spec: record_start(worker_id, number),
+                    # The resumed call's last attempt may have run: only idempotent tools again.
+                    require_idempotent=outcome_unknown and n == 1,
                 )
                 if isinstance(output, Pending):
                     output = await self.await_callback(
@@ -643,7 +654,8 @@ class TaskExecution:
                                             after_attempt=recorded.attempts,
                                             awaiting=recorded.callback)  # fmt: skip
         return await self._execute_call(agent, call, recorded.node.id,
-                                        after_attempt=recorded.attempts)  # fmt: skip
+                                        after_attempt=recorded.attempts,
+                                        outcome_unknown=recorded.in_flight)  # fmt: skip
 
     async def _ask_permission(
         self,

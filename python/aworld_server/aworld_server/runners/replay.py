@@ -32,6 +32,7 @@ from aworld_client import (
     RunNodeKind,
     Task,
     TaskSubmitted,
+    ToolCallFinished,
     ToolCallStarted,
     Usage,
 )
@@ -46,7 +47,8 @@ class RecordedCall:
     """What the log knows about one tool call."""
 
     node: RunNode  # the TOOL node as last recorded (RUNNING if the call never finished)
-    attempts: int = 0
+    attempts: int = 0  # the highest attempt recorded as started (0: never sent)
+    in_flight: bool = False  # that attempt was sent and no outcome of it was recorded
     callback: InputRequested | None = None
 
 
@@ -73,6 +75,7 @@ class Replay:
         self._next_step = 0
         # Tool nodes are named by their call id (see TaskExecution.tool_node_id), which links a
         # call's node, attempts and callback without any other index.
+        node_of_call: dict[str, str] = {}  # call id -> its latest node (ToolCallFinished has none)
         for event in events:
             self.last_seq = event.seq
             body = event.body
@@ -97,6 +100,12 @@ class Replay:
             elif isinstance(body, ToolCallStarted) and body.node_id in self.calls:
                 recorded = self.calls[body.node_id]
                 recorded.attempts = max(recorded.attempts, body.attempt)
+                recorded.in_flight = True
+                node_of_call[body.call_id] = body.node_id
+            elif isinstance(body, ToolCallFinished) and body.call_id in node_of_call:
+                recorded = self.calls[node_of_call[body.call_id]]
+                if body.attempt >= recorded.attempts:
+                    recorded.in_flight = False
             elif isinstance(body, InputRequested) and body.node_id in self.calls:
                 self.calls[body.node_id].callback = body
             elif isinstance(body, InputProvided):

@@ -9,6 +9,7 @@ package runtimev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -253,9 +254,16 @@ type CallHandlerRequest struct {
 	// Headers for the handler, e.g. "traceparent".
 	Headers map[string]string `protobuf:"bytes,8,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// For HOOK calls: the hook point. Empty otherwise.
-	HookPoint     string `protobuf:"bytes,9,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HookPoint string `protobuf:"bytes,9,opt,name=hook_point,json=hookPoint,proto3" json:"hook_point,omitempty"`
+	// True when an earlier attempt of this call was sent and its outcome is unknown (the process
+	// running the task died): the attempt runs only if the handler is idempotent, and otherwise
+	// fails with an "OutcomeUnknown" failure. Default false.
+	RequireIdempotent bool `protobuf:"varint,10,opt,name=require_idempotent,json=requireIdempotent,proto3" json:"require_idempotent,omitempty"`
+	// The task's schedule-to-start timeout (conf.schedule_to_start_timeout). Unset means the
+	// handler's, else the server default.
+	ScheduleToStartTimeout *durationpb.Duration `protobuf:"bytes,11,opt,name=schedule_to_start_timeout,json=scheduleToStartTimeout,proto3" json:"schedule_to_start_timeout,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CallHandlerRequest) Reset() {
@@ -349,6 +357,20 @@ func (x *CallHandlerRequest) GetHookPoint() string {
 		return x.HookPoint
 	}
 	return ""
+}
+
+func (x *CallHandlerRequest) GetRequireIdempotent() bool {
+	if x != nil {
+		return x.RequireIdempotent
+	}
+	return false
+}
+
+func (x *CallHandlerRequest) GetScheduleToStartTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ScheduleToStartTimeout
+	}
+	return nil
 }
 
 // CallHandlerResponse is the outcome of the attempt. Transport errors, unknown handlers
@@ -460,7 +482,7 @@ var File_aworld_runtime_v1_engine_service_proto protoreflect.FileDescriptor
 
 const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\n" +
-	"&aworld/runtime/v1/engine_service.proto\x12\x11aworld.runtime.v1\x1a\x1eaworld/runtime/v1/common.proto\x1a\x1daworld/runtime/v1/event.proto\x1a\x1faworld/runtime/v1/handler.proto\x1a\x1caworld/runtime/v1/task.proto\"*\n" +
+	"&aworld/runtime/v1/engine_service.proto\x12\x11aworld.runtime.v1\x1a\x1eaworld/runtime/v1/common.proto\x1a\x1daworld/runtime/v1/event.proto\x1a\x1faworld/runtime/v1/handler.proto\x1a\x1caworld/runtime/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\"*\n" +
 	"\x0fOpenTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"Z\n" +
 	"\x10OpenTaskResponse\x12+\n" +
@@ -471,7 +493,7 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\x06events\x18\x02 \x03(\v2\x18.aworld.runtime.v1.EventR\x06events\x12\x12\n" +
 	"\x04sync\x18\x03 \x01(\bR\x04sync\"1\n" +
 	"\x14AppendEventsResponse\x12\x19\n" +
-	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xa2\x03\n" +
+	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xa7\x04\n" +
 	"\x12CallHandlerRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x12\n" +
@@ -483,7 +505,10 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"session_id\x18\a \x01(\tR\tsessionId\x12L\n" +
 	"\aheaders\x18\b \x03(\v22.aworld.runtime.v1.CallHandlerRequest.HeadersEntryR\aheaders\x12\x1d\n" +
 	"\n" +
-	"hook_point\x18\t \x01(\tR\thookPoint\x1a:\n" +
+	"hook_point\x18\t \x01(\tR\thookPoint\x12-\n" +
+	"\x12require_idempotent\x18\n" +
+	" \x01(\bR\x11requireIdempotent\x12T\n" +
+	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x01\n" +
@@ -523,7 +548,8 @@ var file_aworld_runtime_v1_engine_service_proto_goTypes = []any{
 	(*Event)(nil),                // 8: aworld.runtime.v1.Event
 	(HandlerKind)(0),             // 9: aworld.runtime.v1.HandlerKind
 	(*Payload)(nil),              // 10: aworld.runtime.v1.Payload
-	(*Failure)(nil),              // 11: aworld.runtime.v1.Failure
+	(*durationpb.Duration)(nil),  // 11: google.protobuf.Duration
+	(*Failure)(nil),              // 12: aworld.runtime.v1.Failure
 }
 var file_aworld_runtime_v1_engine_service_proto_depIdxs = []int32{
 	7,  // 0: aworld.runtime.v1.OpenTaskResponse.task:type_name -> aworld.runtime.v1.Task
@@ -531,19 +557,20 @@ var file_aworld_runtime_v1_engine_service_proto_depIdxs = []int32{
 	9,  // 2: aworld.runtime.v1.CallHandlerRequest.kind:type_name -> aworld.runtime.v1.HandlerKind
 	10, // 3: aworld.runtime.v1.CallHandlerRequest.input:type_name -> aworld.runtime.v1.Payload
 	6,  // 4: aworld.runtime.v1.CallHandlerRequest.headers:type_name -> aworld.runtime.v1.CallHandlerRequest.HeadersEntry
-	10, // 5: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
-	11, // 6: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
-	0,  // 7: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
-	2,  // 8: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
-	4,  // 9: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
-	1,  // 10: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
-	3,  // 11: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
-	5,  // 12: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	11, // 5: aworld.runtime.v1.CallHandlerRequest.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	10, // 6: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
+	12, // 7: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
+	0,  // 8: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
+	2,  // 9: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
+	4,  // 10: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
+	1,  // 11: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
+	3,  // 12: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
+	5,  // 13: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_engine_service_proto_init() }

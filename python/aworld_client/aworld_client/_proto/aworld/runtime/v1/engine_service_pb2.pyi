@@ -1,7 +1,10 @@
+import datetime
+
 from aworld_client._proto.aworld.runtime.v1 import common_pb2 as _common_pb2
 from aworld_client._proto.aworld.runtime.v1 import event_pb2 as _event_pb2
 from aworld_client._proto.aworld.runtime.v1 import handler_pb2 as _handler_pb2
 from aworld_client._proto.aworld.runtime.v1 import task_pb2 as _task_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -41,7 +44,7 @@ class AppendEventsResponse(_message.Message):
     def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
 
 class CallHandlerRequest(_message.Message):
-    __slots__ = ("call_id", "attempt", "name", "kind", "input", "task_id", "session_id", "headers", "hook_point")
+    __slots__ = ("call_id", "attempt", "name", "kind", "input", "task_id", "session_id", "headers", "hook_point", "require_idempotent", "schedule_to_start_timeout")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +61,8 @@ class CallHandlerRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     HOOK_POINT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_IDEMPOTENT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     attempt: int
     name: str
@@ -67,7 +72,9 @@ class CallHandlerRequest(_message.Message):
     session_id: str
     headers: _containers.ScalarMap[str, str]
     hook_point: str
-    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ...) -> None: ...
+    require_idempotent: bool
+    schedule_to_start_timeout: _duration_pb2.Duration
+    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ..., require_idempotent: _Optional[bool] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CallHandlerResponse(_message.Message):
     __slots__ = ("output", "failure", "pending_callback_id")
