@@ -118,6 +118,9 @@ class TaskView:
     updated_at: datetime
 
 
+# GetTask looks this many events back from the end of a log for the latest TaskResponse.
+_TAIL_EVENTS = 32
+
 class Runtime:
     """Runs tasks in this process. Use ``async with Runtime(...)`` or start()/close()."""
 
@@ -584,14 +587,18 @@ class Runtime:
         record = await self.store.get_task(task_id)
         if record is None:
             raise NotFound(f"task {task_id}")
+        # The task is the first event and its latest response near the end: two short reads
+        # from the index's last seq, never the whole log (a long task's log is large).
         task = Task(id=task_id)
         response = TaskResponse(id=task_id, status=record.status)
-        for event in await self.store.read(task_id):
-            body = event.body
-            if isinstance(body, TaskSubmitted) and body.task is not None:
-                task = body.task
-            elif isinstance(body, TaskStatusChanged) and body.response is not None:
-                response = body.response
+        first = await self.store.read(task_id, limit=1)
+        if first and isinstance(first[0].body, TaskSubmitted) and first[0].body.task is not None:
+            task = first[0].body.task
+        tail = await self.store.read(task_id, after_seq=max(record.last_seq - _TAIL_EVENTS, 0))
+        for event in reversed(tail):
+            if isinstance(event.body, TaskStatusChanged) and event.body.response is not None:
+                response = event.body.response
+                break
         return TaskView(task, response, record.created_at, record.updated_at)
 
     async def task_state(self, task_id: str) -> tuple[TaskStatus, list[RunNode], list[NodeGroup]]:
