@@ -215,14 +215,28 @@ class AsyncClient:
                 await asyncio.sleep(min(2.0, 0.05 * 2**failures) * (0.5 + random.random()))
 
     async def state(self, task_id: str) -> GetTaskStateResponse:
-        """The task's run-node tree."""
-        return GetTaskStateResponse.from_proto(
+        """The task's run-node tree, every page of it."""
+        state = GetTaskStateResponse.from_proto(
             await self._call("GetTaskState", pb.GetTaskStateRequest(task_id=task_id))
         )
+        while state.next_page_token:
+            request = pb.GetTaskStateRequest(task_id=task_id, page_token=state.next_page_token)
+            page = GetTaskStateResponse.from_proto(await self._call("GetTaskState", request))
+            state.nodes += page.nodes
+            state.next_page_token = page.next_page_token
+        return state
 
     async def trajectory(self, task_id: str) -> list[TrajectoryItem]:
-        response = await self._call("GetTrajectory", pb.GetTrajectoryRequest(task_id=task_id))
-        return [TrajectoryItem.from_proto(item) for item in response.items]
+        """The task's trajectory, every page of it."""
+        items: list[TrajectoryItem] = []
+        token = ""
+        while True:
+            request = pb.GetTrajectoryRequest(task_id=task_id, page_token=token)
+            response = await self._call("GetTrajectory", request)
+            items += [TrajectoryItem.from_proto(item) for item in response.items]
+            token = response.next_page_token
+            if not token:
+                return items
 
     async def provide_input(self, task_id: str, callback_id: str, value: Any, *,
                             request_id: str = "") -> TaskStatus:  # fmt: skip

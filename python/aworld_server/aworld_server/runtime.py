@@ -121,6 +121,7 @@ class TaskView:
 # GetTask looks this many events back from the end of a log for the latest TaskResponse.
 _TAIL_EVENTS = 32
 
+
 class Runtime:
     """Runs tasks in this process. Use ``async with Runtime(...)`` or start()/close()."""
 

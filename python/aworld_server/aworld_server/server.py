@@ -143,7 +143,8 @@ async def start_server(
     )
     runtime_service = add_runtime_service(server, runtime, dispatcher,
                                           max_live_tasks=config.max_live_tasks,
-                                          limits=config.limits, owners=owners)  # fmt: skip
+                                          limits=config.limits, owners=owners,
+                                          max_message_bytes=config.max_message_bytes)  # fmt: skip
     add_worker_service(server, dispatcher, owners)
     add_engine_service(server, runtime, dispatcher, owners)
     health_servicer = health.aio.HealthServicer()

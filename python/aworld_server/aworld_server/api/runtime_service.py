@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskStatus
@@ -47,6 +47,7 @@ from aworld_server.api.idempotency import (
 )
 from aworld_server.api.limits import check_task
 from aworld_server.api.ownership import HandlerOwners
+from aworld_server.api.paging import page_of
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
 from aworld_server.config import Limits
@@ -72,6 +73,7 @@ from aworld_server.storage import TaskQuery
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
 
 _MAX_PAGE = 1000
+T = TypeVar("T")
 
 
 def _trace_context_from_metadata(
@@ -111,8 +113,10 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         max_live_tasks: int = 10_000,
         limits: Limits | None = None,
         owners: HandlerOwners | None = None,
+        max_message_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.runtime = runtime
+        self.max_message_bytes = max_message_bytes
         self.dispatcher = dispatcher
         self.max_live_tasks = max_live_tasks
         self.limits = limits or Limits()
@@ -252,12 +256,28 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     @grpc_errors
     async def GetTaskState(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         status, nodes, groups = await self.runtime.task_state(await self._visible(request.task_id))
-        return GetTaskStateResponse(status=status, nodes=nodes, groups=groups).to_proto()
+        page, next_token = self._page(nodes, request)
+        if request.page_token:
+            groups = []  # the first page carries them
+        return GetTaskStateResponse(
+            status=status, nodes=page, groups=groups, next_page_token=next_token
+        ).to_proto()
 
     @grpc_errors
     async def GetTrajectory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         items = await self.runtime.trajectory(await self._visible(request.task_id))
-        return GetTrajectoryResponse(items=items).to_proto()
+        page, next_token = self._page(items, request)
+        return GetTrajectoryResponse(items=page, next_page_token=next_token).to_proto()
+
+    def _page(self, items: list[T], request: Any) -> tuple[list[T], str]:
+        # Half the message limit leaves room for the rest of the response and for overhead.
+        return page_of(
+            items,
+            request.page_size,
+            request.page_token,
+            max_items=self.limits.max_page_items,
+            max_bytes=self.max_message_bytes // 2,
+        )
 
     async def _visible(self, task_id: str) -> str:
         """The task id if the caller may see that task; NOT_FOUND otherwise."""
@@ -428,9 +448,15 @@ def add_runtime_service(
     max_live_tasks: int = 10_000,
     limits: Limits | None = None,
     owners: HandlerOwners | None = None,
+    max_message_bytes: int = 4 * 1024 * 1024,
 ) -> RuntimeServiceServicer:
     servicer = RuntimeServiceServicer(
-        runtime, dispatcher, max_live_tasks=max_live_tasks, limits=limits, owners=owners
+        runtime,
+        dispatcher,
+        max_live_tasks=max_live_tasks,
+        limits=limits,
+        owners=owners,
+        max_message_bytes=max_message_bytes,
     )
     pb_grpc.add_RuntimeServiceServicer_to_server(servicer, server)
     return servicer
