@@ -60,14 +60,14 @@ async def served(
                 "scopes": ["submit", "read", "cancel", "register"],
             }
             for name, token in TOKENS.items()
-        },  # fmt: skip
+        },
         model_endpoints={
             "calc": {
                 "base_url": chat_server.base_url,
                 "api_key_env": KEY_ENV,
                 "models": ["calc-1"],
             },
-        },  # fmt: skip
+        },
     )
     server = await start_server(config)
     try:
@@ -145,9 +145,9 @@ async def test_secrets_appear_nowhere_a_caller_or_operator_can_read(
             seen.append(repr(await alice.state(task_id)))
             seen.append(repr(await alice.trajectory(task_id)))
         seen.append(repr(await alice.list_tasks()))
+        send_env = Payload.of({"api_key_env": "DATABASE_PASSWORD"})
         attacks = [
-            alice.submit(_task(ModelConfig(provider="openai", model="m",
-                                           options=Payload.of({"api_key_env": "DATABASE_PASSWORD"})))),
+            alice.submit(_task(ModelConfig(provider="openai", model="m", options=send_env))),
             alice.submit(_task(ModelConfig(provider="openai", model="m",
                                            options=Payload.of({"api_key": API_KEY})))),
             bob.get(ok),
