@@ -19,6 +19,7 @@ from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
 from aworld_client.handlers import tool
 from aworld_server.api.authz import required_scope
+from aworld_server.config import ServerConfig
 from aworld_server.server import RunningServer
 from reflection_harness import call, discover
 from server_harness import WAIT, StartServer, answer_task, make_pki
@@ -291,3 +292,18 @@ async def test_certificate_subjects_map_to_principals(start: StartServer, tmp_pa
         with pytest.raises(RuntimeServiceError) as caught:
             await ci.submit_task(answer_task())
         assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_readme_security_config_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Security: principals, namespaces and scopes", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "server.toml").write_text(toml)
+
+    config = ServerConfig.load(tmp_path / "server.toml")
+
+    assert config.principals["ci"].namespaces == ["team-a"]
+    assert config.principals["search-worker"].certificate_subjects == ["CN=search-worker"]
+    assert config.model_endpoints["azure"].models == ["gpt-4o-mini"]
+    assert config.limits.max_agents == 1000
+    assert config.secured and config.bind_host == "0.0.0.0"
