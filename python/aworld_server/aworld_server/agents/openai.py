@@ -17,8 +17,10 @@ task: tasks are stored and streamed to clients.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import ssl
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +88,7 @@ class OpenAIModel:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
+            verify=_tls_context(),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
 
@@ -350,6 +353,13 @@ def _usage(data: Any) -> Usage:
         total_tokens=int(data.get("total_tokens") or prompt + completion),
         llm_calls=1,
     )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~100 ms; one context serves every client (contexts are safe
+    # to share), so a new model configuration costs microseconds, not a bundle load.
+    return httpx.create_ssl_context()
 
 
 def _summary(text: str, limit: int = 200) -> str:

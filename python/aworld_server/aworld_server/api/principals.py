@@ -2,8 +2,10 @@
 
 A bearer token or an mTLS certificate subject maps to a :class:`Principal` — a name, the
 namespaces it may use and its scopes — configured in the server's TOML (``[principals.*]``);
-legacy ``auth_tokens`` become principals in namespace ``default``. Engine jobs get a token
-minted per task (:meth:`PrincipalResolver.mint_job_token`) that reaches only that task.
+legacy ``auth_tokens`` become principals in namespace ``default``. Engine jobs carry an
+engine credential (:meth:`PrincipalResolver.mint_job_token`) that reaches only the tasks
+handed to engine jobs: one token per namespace, so an engine worker keeps one connection per
+namespace rather than one per task, whose granted task set grows as jobs are handed over.
 
 What a principal may do with a request is decided in ``api.authz``; this module only says who
 it is. The caller of the running RPC is in a context variable (:func:`current_caller`), bound
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -40,13 +43,13 @@ _LEGACY_SCOPES = {"submit": ("submit", "cancel"), "read": ("read",), "register":
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated identity. ``task_ids`` set: an engine job's credential, limited to
-    those tasks."""
+    """An authenticated identity. ``task_ids`` set: an engine credential, limited to the tasks
+    in it (a live set: tasks are added as jobs are handed over)."""
 
     name: str
     namespaces: frozenset[str]
     scopes: frozenset[str]
-    task_ids: frozenset[str] | None = None
+    task_ids: AbstractSet[str] | None = None
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -100,6 +103,7 @@ class PrincipalResolver:
     ) -> None:
         self._tokens: dict[bytes, Principal] = {}
         self._subjects: dict[str, Principal] = {}
+        self._job_tokens: dict[str, tuple[str, set[str]]] = {}  # namespace -> token, tasks
         self.enabled = bool(principals or legacy_tokens)
         for name, spec in principals.items():
             unknown = set(spec.scopes) - set(SCOPES)
@@ -130,14 +134,19 @@ class PrincipalResolver:
         self._tokens[_digest(token)] = principal
 
     def mint_job_token(self, task_id: str, namespace: str) -> str:
-        """A fresh credential for one engine job: scopes engine and read, this task only."""
-        token = secrets.token_urlsafe(32)
-        self._tokens[_digest(token)] = Principal(
-            f"engine-job:{task_id}",
-            frozenset({namespace}),
-            frozenset({"engine", "read"}),
-            task_ids=frozenset({task_id}),
-        )
+        """The engine credential for a job of ``task_id``: scopes engine and read, reaching
+        only the tasks handed to engine jobs in ``namespace`` (this one now included)."""
+        if namespace not in self._job_tokens:
+            token, granted = secrets.token_urlsafe(32), set[str]()
+            self._tokens[_digest(token)] = Principal(
+                f"engine:{namespace}",
+                frozenset({namespace}),
+                frozenset({"engine", "read"}),
+                task_ids=granted,
+            )
+            self._job_tokens[namespace] = (token, granted)
+        token, granted = self._job_tokens[namespace]
+        granted.add(task_id)
         return token
 
     def resolve(self, metadata: Sequence[tuple[str, object]], subjects: Sequence[str]) -> Principal:
