@@ -225,10 +225,13 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             namespace=current_caller().namespace,
             page_size=_page_size(query.page_size), page_token=query.page_token,
         ))  # fmt: skip
+        principal = current_caller().principal
+        # An engine credential lists only the tasks handed to it (a page may come back short).
+        records = [r for r in page.items if principal.may_touch_task(r.task_id)]
         return ListTasksResponse(
             tasks=[TaskSummary(id=r.task_id, name=r.name, session_id=r.session_id,
                                user_id=r.user_id, status=r.status, created_at=r.created_at,
-                               updated_at=r.updated_at) for r in page.items],
+                               updated_at=r.updated_at) for r in records],
             next_page_token=page.next_page_token,
         ).to_proto()  # fmt: skip
 
