@@ -1,8 +1,8 @@
 """The cheap-DoS cases of issue #11, measured (``.venv/bin/python bench/bench_security.py``).
 
 1. A SubmitTask of 20,000 agents over gRPC: time from sending the (already serialised) request
-   to the answer (the ``limits`` error naming ``task.swarm.agents``), and validation of the same task with the limit raised (the
-   linear ``validate_task`` on its own).
+   to the answer (the ``limits`` error naming ``task.swarm.agents``); and the same task through
+   ``validate_task`` alone, no limit (the linear validation).
 2. 10,000 distinct OpenAI model configurations built through one ``ModelProviders``: process
    RSS after the first 1,000 and after all 10,000 (flat = bounded LRU pools), and the cost of
    one new configuration.
