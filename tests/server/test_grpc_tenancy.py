@@ -307,3 +307,24 @@ def test_the_readme_security_config_loads(tmp_path: Path) -> None:
     assert config.model_endpoints["azure"].models == ["gpt-4o-mini"]
     assert config.limits.max_agents == 1000
     assert config.secured and config.bind_host == "0.0.0.0"
+
+
+async def test_a_principal_of_several_namespaces_names_one_per_request(
+    start: StartServer,
+) -> None:
+    both = {"tokens": ["ops-token"], "namespaces": ["team-a", "team-b"], "scopes": ALL}
+    server = await start(principals={"ops": both})
+    async with (
+        AsyncClient(server.address, token="ops-token", namespace="team-a") as in_a,
+        AsyncClient(server.address, token="ops-token", namespace="team-b") as in_b,
+        AsyncClient(server.address, token="ops-token", namespace="team-c") as outside,
+    ):
+        task_id = await in_b.submit(answer_task())
+        assert [t.id for t in (await in_b.list_tasks()).tasks] == [task_id]
+        assert (await in_a.list_tasks()).tasks == []
+        with pytest.raises(RuntimeServiceError) as caught:
+            await in_a.get(task_id)
+        assert caught.value.code == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(RuntimeServiceError) as denied:
+            await outside.list_tasks()
+        assert denied.value.code == grpc.StatusCode.PERMISSION_DENIED

@@ -81,7 +81,8 @@ def _translate(error: grpc.aio.AioRpcError | grpc.RpcError) -> RuntimeServiceErr
 
 
 class AsyncClient:
-    """Asyncio client for one server. ``token`` adds ``authorization: Bearer`` metadata."""
+    """Asyncio client for one server. ``token`` adds ``authorization: Bearer`` metadata;
+    ``namespace`` names the namespace every call works in (``aworld-namespace`` metadata)."""
 
     def __init__(
         self,
@@ -91,9 +92,14 @@ class AsyncClient:
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         reconnect_attempts: int = 10,
+        namespace: str = "",
     ) -> None:
         self.target = target
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        if namespace:  # empty: the caller's only namespace, else "default"
+            self._metadata += (("aworld-namespace", namespace),)
         self._channel = (
             grpc.aio.secure_channel(target, credentials, options=options)
             if credentials
