@@ -7,7 +7,7 @@ BUF := node_modules/.bin/buf
 STAMP := .venv/.setup-stamp
 
 .PHONY: setup proto proto-lint proto-breaking proto-check lint typecheck test test-python \
-        test-typescript test-go demo serve bench clean
+        test-typescript test-go demo serve bench soak clean
 
 ## setup: create .venv, install both Python packages (editable) and the dev tools, npm and Go modules
 setup: $(STAMP)
@@ -76,6 +76,13 @@ serve: setup
 ## bench: run the benchmarks and print the numbers (recorded by hand in bench/RESULTS.md)
 bench: setup
 	@ls bench/*.py >/dev/null 2>&1 && for b in bench/bench_*.py; do $(PY) $$b || exit 1; done || echo "no benchmarks yet"
+
+## soak: the chaos suite's faults (server SIGKILL/SIGTERM, worker SIGKILL/SIGSTOP) in rounds of
+## 100 tasks for SOAK_SECONDS (default 600), each round checked against a fault-free run; prints
+## the end state (submitted, completed, lost, duplicates, ...). E.g. SOAK_SECONDS=60 make soak
+SOAK_SECONDS ?= 600
+soak: setup
+	$(PY) tests/chaos/soak.py --seconds $(SOAK_SECONDS) $(ARGS)
 
 clean:
 	rm -rf .venv node_modules typescript/dist .aworld

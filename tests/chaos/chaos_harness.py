@@ -56,11 +56,13 @@ from process_harness import ROOT, WorkerProcess, assert_eventually  # noqa: E402
 __all__ = [
     "ROOT",
     "WAIT",
+    "WorkerControl",
     "ChaosParams",
     "EndState",
     "Execution",
     "Follower",
     "Recorder",
+    "Reference",
     "ServerProcess",
     "assert_eventually",
     "chain_answer",
@@ -226,10 +228,74 @@ async def start_worker(target: str, record: Path, *args: str) -> WorkerProcess:
     return worker
 
 
+class WorkerControl:
+    """One chaos worker (fixed worker id, one record file) that faults can hit: SIGKILL and
+    start again, or SIGSTOP until the server drops it, then SIGCONT."""
+
+    def __init__(self, target: str, record: Path, worker_id: str = "chaos-worker") -> None:
+        self.target = target
+        self.record = record
+        self.worker_id = worker_id
+        self.worker: WorkerProcess | None = None
+        self.pids: list[int] = []
+
+    async def start(self) -> None:
+        self.worker = await start_worker(self.target, self.record, "--worker-id", self.worker_id)
+        self.pids.append(self.worker.pid)
+
+    async def kill(self) -> None:
+        assert self.worker is not None
+        await self.worker.kill()
+
+    async def freeze_until_lost(self, client: AsyncClient) -> None:
+        """SIGSTOP past the heartbeat timeout (until ListWorkers no longer shows it), then
+        SIGCONT until it is listed again (the server takes the same stream back, or the
+        worker reconnects)."""
+        assert self.worker is not None
+
+        async def listed() -> bool:
+            try:
+                return any(w.worker_id == self.worker_id for w in await client.workers())
+            except RuntimeServiceError:
+                return False
+
+        self.worker.signal(signal.SIGSTOP)
+        try:
+
+            async def dropped() -> bool:
+                return not await listed()
+
+            await assert_eventually(dropped, timeout=WAIT, message="a frozen worker was kept")
+        finally:
+            self.worker.signal(signal.SIGCONT)
+        await assert_eventually(listed, timeout=WAIT, message="the thawed worker never came back")
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.kill()
+
+
 @contextlib.asynccontextmanager
 async def chaos_client(target: str) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(target, options=CHANNEL_OPTIONS, reconnect_attempts=1000) as client:
         yield client
+
+
+@dataclass
+class Reference:
+    """A server and a worker that see no fault: the answers a fault-free run gives."""
+
+    server: ServerProcess
+    worker: WorkerProcess
+
+    async def answers(self, tasks: dict[str, Task]) -> dict[str, Any]:
+        async with chaos_client(self.server.address) as client:
+            ids = {rid: await client.submit(t, request_id=f"ref-{rid}") for rid, t in tasks.items()}
+            responses = await wait_terminal(client, ids.values(), timeout=WAIT)
+        for rid, task_id in ids.items():
+            status = responses[task_id].status
+            assert status == TaskStatus.SUCCEEDED, (rid, status, responses[task_id].failure)
+        return {rid: answer_of(responses[task_id]) for rid, task_id in ids.items()}
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -450,19 +516,47 @@ async def list_all_tasks(client: AsyncClient) -> list[Any]:
 # --- the end-state check -----------------------------------------------------------------------
 
 
+SLACK = 0.3  # s after a kill in which a call already sent may still reach the worker
+
+
 def in_flight_at(
-    moment: float, recorders: Iterable[Recorder], followers: Iterable[Follower]
+    moment: float,
+    recorders: Iterable[Recorder],
+    followers: Iterable[Follower],
+    task_ids: Iterable[str] | None = None,
+    *,
+    started_until: float | None = None,
 ) -> set[str]:
-    """The calls in flight at ``moment`` (a kill): started by a worker before it, and with no
-    final ToolCallFinished that a client had read by then (read events are durable). A call
-    whose result was on its way, or written but not yet read, counts as in flight."""
+    """The calls in flight at a fault that began at ``moment``, on the workers of
+    ``recorders`` (the faulted ones), unless a client had read the call's final
+    ToolCallFinished before ``moment`` (read events are durable):
+
+    * per task (its calls are sequential: the next starts only once the last one's result is
+      stored) the last call started before ``moment`` + SLACK (a call sent just before a kill
+      may reach the worker just after it);
+    * every call started from then until ``started_until`` (a frozen worker: calls sent to it
+      while it was frozen, started once thawed).
+
+    A call whose result was on its way, or stored but not yet read, counts as in flight.
+    ``task_ids`` limits it to those tasks."""
+    cutoff = moment + SLACK
+    until = cutoff if started_until is None else max(started_until, cutoff)
     seen = set().union(*(f.finished_calls_before(moment) for f in followers))
-    return {
-        e.call
-        for recorder in recorders
-        for e in recorder.refresh()
-        if e.kind == "start" and e.time <= moment and e.call not in seen
-    }
+    wanted = None if task_ids is None else set(task_ids)
+    last: dict[str, tuple[float, str]] = {}
+    later: set[str] = set()
+    for recorder in recorders:
+        for e in recorder.refresh():
+            task_id = e.call.split("/", 1)[0]
+            if e.kind != "start" or e.time > until:
+                continue
+            if wanted is not None and task_id not in wanted:
+                continue
+            if e.time > cutoff:
+                later.add(e.call)
+            elif task_id not in last or e.time >= last[task_id][0]:
+                last[task_id] = (e.time, e.call)
+    return ({call for _, call in last.values()} | later) - seen
 
 
 @dataclass
@@ -581,7 +675,8 @@ async def check_end_state(
     executions: list[Execution] = []
     for recorder in recorders:
         executions += recorder.refresh()
-    starts = [e for e in executions if e.kind == "start"]
+    ours = set(accepted.values())
+    starts = [e for e in executions if e.kind == "start" and e.call.split("/", 1)[0] in ours]
     state.executions = len(starts)
     for e in starts:
         if e.key != e.call:
@@ -678,6 +773,8 @@ class ChaosParams:
     prefix: str = "s1"
     fault: str = "kill"  # kill: SIGKILL the process group; term: SIGTERM, graceful stop
     window: tuple[float, float] = (0.1, 0.9)  # kill points: fractions of the calls done
+    worker_kills: int = 0  # SIGKILL the worker (then start it again), needs a WorkerControl
+    worker_stops: int = 0  # SIGSTOP the worker until the server drops it, then SIGCONT
 
 
 @dataclass
@@ -713,6 +810,7 @@ async def run_kill_scenario(
     expected: dict[str, Any],
     tasks: dict[str, Task],
     *,
+    worker: WorkerControl | None = None,
     assert_ok: bool = True,
 ) -> KillRun:
     """Scenario 1: the server (already started, with the chaos worker ``record`` connected)
@@ -723,13 +821,21 @@ async def run_kill_scenario(
     recorder = Recorder(record)
     base = recorder.count("done")
     total = params.tasks * params.calls
+    faults = (
+        [params.fault] * params.kills
+        + ["worker-kill"] * params.worker_kills
+        + ["worker-stop"] * params.worker_stops
+    )
+    assert worker is not None or len(faults) == params.kills, "worker faults need a worker"
+    rng.shuffle(faults)
     low, high = (max(1, int(total * f)) for f in params.window)
-    points = sorted(rng.sample(range(low, max(low + params.kills, high)), params.kills))
+    points = sorted(rng.sample(range(low, max(low + len(faults), high)), len(faults)))
     accepted: dict[str, str] = {}
     followers: list[Follower] = []
     kills: list[KillRecord] = []
     run = KillRun(EndState())
     problems: list[str] = []
+    end_wait = WAIT
     async with chaos_client(server.address) as client:
 
         async def submit_all() -> None:
@@ -739,16 +845,44 @@ async def run_kill_scenario(
                 followers.append(Follower(client, task_id))
                 await asyncio.sleep(rng.uniform(0, 0.02))  # spread the submits (workload shape)
 
+        def ours() -> list[str]:
+            return [f.task_id for f in followers]
+
         submitter = asyncio.create_task(submit_all())
         try:
-            for point in points:
-                await assert_eventually(
-                    lambda p=point: recorder.count("done") - base >= p,  # type: ignore[misc]
-                    timeout=WAIT,
-                    message=f"the workload never reached {point} finished calls",
-                )
+            for point, fault in zip(points, faults, strict=True):
+                try:
+                    await assert_eventually(
+                        lambda p=point: recorder.count("done") - base >= p,  # type: ignore[misc]
+                        timeout=WAIT,
+                    )
+                except AssertionError:
+                    # Stalled: no more faults; the end-state check says which tasks hang.
+                    problems.append(
+                        f"the workload stalled after {len(kills)} fault(s): "
+                        f"{recorder.count('done') - base} of {total} calls done, never {point}"
+                    )
+                    end_wait = 5.0
+                    break
                 await asyncio.sleep(rng.uniform(0, 0.05))  # the fault's random point
-                if params.fault == "term":
+                if fault == "worker-kill":
+                    assert worker is not None
+                    await worker.kill()
+                    at = time.time()
+                    kills.append(KillRecord(at, in_flight_at(at, [recorder], followers, ours())))
+                    await worker.start()
+                    continue
+                if fault == "worker-stop":
+                    assert worker is not None
+                    at = time.time()
+                    await worker.freeze_until_lost(client)
+                    # Calls sent to it while frozen count too: it may start them once thawed.
+                    in_flight = in_flight_at(
+                        at, [recorder], followers, ours(), started_until=time.time()
+                    )
+                    kills.append(KillRecord(at, in_flight))
+                    continue
+                if fault == "term":
                     began = time.monotonic()
                     code = await server.terminate()
                     run.shutdowns.append(time.monotonic() - began)
@@ -757,12 +891,15 @@ async def run_kill_scenario(
                 else:
                     await server.kill()
                 killed_at = time.time()  # after the exit: calls started during a grace count
-                kills.append(KillRecord(killed_at, in_flight_at(killed_at, [recorder], followers)))
+                kills.append(
+                    KillRecord(killed_at, in_flight_at(killed_at, [recorder], followers, ours()))
+                )
                 last_seq = {f.task_id: f.last_seq for f in followers if not f.done}
                 await server.start()
                 run.restarts.append(server.ready_at - killed_at)
                 run.recoveries.append(await _first_resumed_event(client, server, last_seq))
-            await submitter
+            if not problems:
+                await submitter
         finally:
             if not submitter.done():
                 submitter.cancel()
@@ -775,6 +912,7 @@ async def run_kill_scenario(
                 recorders=[recorder],
                 kills=kills,
                 followers=followers,
+                timeout=end_wait,
                 assert_ok=False,
             )
             run.end.problems[:0] = problems

@@ -15,38 +15,16 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aworld_client import Task, TaskStatus
 from chaos_harness import (
-    WAIT,
+    Reference,
     ServerProcess,
-    answer_of,
     assert_eventually,
-    chaos_client,
     free_port,
     start_worker,
-    wait_terminal,
 )
 from process_harness import WorkerProcess
-
-
-@dataclass
-class Reference:
-    """A server and a worker that see no fault: the answers a fault-free run gives."""
-
-    server: ServerProcess
-    worker: WorkerProcess
-
-    async def answers(self, tasks: dict[str, Task]) -> dict[str, Any]:
-        async with chaos_client(self.server.address) as client:
-            ids = {rid: await client.submit(t, request_id=f"ref-{rid}") for rid, t in tasks.items()}
-            responses = await wait_terminal(client, ids.values(), timeout=WAIT)
-        for rid, task_id in ids.items():
-            status = responses[task_id].status
-            assert status == TaskStatus.SUCCEEDED, (rid, status, responses[task_id].failure)
-        return {rid: answer_of(responses[task_id]) for rid, task_id in ids.items()}
 
 
 @pytest.fixture(scope="session")

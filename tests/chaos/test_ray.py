@@ -5,17 +5,22 @@ one remote worker reconnecting by itself) with the tasks on the Ray engine: ``aw
 
 Ends with the END-STATE CHECK against the fault-free (local engine) run.
 
-SERVER BUGS this test finds (main at 1cf7e1e, 2026-12-03), for the server's owner:
+SERVER BUGS this test finds (main at 1cf7e1e and again at 90f3900, 2026-12-03), for the
+server's owner:
 
 1. A Ray task resumed after a restart is resubmitted as a *first* run: ``Runtime._adopt`` ->
    ``Runtime._submit_job`` builds ``TaskJob(task.id, ...)`` with the default ``attempt=1``
    (python/aworld_server/aworld_server/runtime.py:322), so ``EngineHost._run``
    (engines/host.py, ``if job.attempt == 1: side.store.seed(task_id, 1)``) starts the run
    from seq 2 without replaying the log, and its first event collides with the stored one:
-   the task ends FAILED with ``FAILED_PRECONDITION: task T already has a different event at
-   seq 2`` (raised by ``EventManager.ingest``, events/manager.py:197). The old job's actor,
-   still alive for a moment after its driver was SIGKILLed, can collide the same way at a
-   later seq ("... at seq 5").
+   ``FAILED_PRECONDITION: task T already has a different event at seq 2`` (raised by
+   ``EventManager.ingest``, events/manager.py:197). At 1cf7e1e the task then ended FAILED;
+   at 90f3900 the error is only logged by the Ray actor ("Future exception was never
+   retrieved", from ``ControlPlaneStore._send``, engines/control_plane_store.py:127, in the
+   actor's worker-*.err under the Ray temp dir) and the resumed tasks never end: the workload
+   stops ("the workload never reached N finished calls"). The old job's actor, still alive
+   for a moment after its driver was SIGKILLed (Ray killed it ~30 s later), can collide the
+   same way at a later seq ("... at seq 5").
 2. One task's failed write fails other tasks: ``ControlPlaneStore.enqueue``
    (engines/control_plane_store.py:79-117) resolves a write of several tasks' events "with
    the first task's error", so tasks sharing a group commit in the same engine worker end

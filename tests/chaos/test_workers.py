@@ -52,6 +52,7 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         await doomed.kill()
+        cut = record_a.in_flight()  # started, never done: no result can have reached the server
         killed = KillRecord(time.time(), in_flight_at(time.time(), [record_a], followers))
         # A restarted worker a joins worker b.
         await chaos.add_worker(server, "a2", "--worker-id", "worker-a")
@@ -68,7 +69,7 @@ async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
         )
         # Every call cut by the kill ran to its end on another worker.
         finished_elsewhere = {e.call for r in others for e in r.refresh() if e.kind == "done"}
-        assert killed.in_flight <= finished_elsewhere, killed.in_flight - finished_elsewhere
+        assert cut and cut <= finished_elsewhere, cut - finished_elsewhere
 
 
 async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
@@ -95,13 +96,15 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
         )
         await asyncio.sleep(rng.uniform(0, 0.1))  # the fault's random point
         frozen.signal(signal.SIGSTOP)
-        stopped = KillRecord(time.time(), in_flight_at(time.time(), [record_a], followers))
+        stopped_at = time.time()
+        frozen_calls = record_a.in_flight()  # started, not done: their results are not sent
+        assert frozen_calls, "worker a was frozen with no call running"
         try:
             # Past the heartbeat timeout the server gives worker a's calls to worker b.
             await assert_eventually(
-                lambda: stopped.in_flight <= {e.call for e in record_b.refresh()},
+                lambda: frozen_calls <= {e.call for e in record_b.refresh()},
                 timeout=WAIT,
-                message=f"calls of the frozen worker never ran elsewhere: {stopped.in_flight}",
+                message=f"calls of the frozen worker never ran elsewhere: {frozen_calls}",
             )
         finally:
             seen_lines = len(frozen.lines)
@@ -112,11 +115,15 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
             stream end (its calls cancelled)."""
             done = {e.call for e in record_a.refresh() if e.kind == "done"}
             said = "\n".join(frozen.lines[seen_lines:])
-            return stopped.in_flight <= done or any(
+            return frozen_calls <= done or any(
                 word in said for word in ("ended", "rejected", "connected")
             )
 
         await assert_eventually(settled, timeout=WAIT, message="worker a never came back")
+        # In flight: what it ran when frozen, and what was sent to it meanwhile (started now).
+        stopped = KillRecord(
+            stopped_at, in_flight_at(stopped_at, [record_a], followers, started_until=time.time())
+        )
         await check_end_state(
             client,
             server,
@@ -126,8 +133,8 @@ async def test_a_frozen_worker_is_replaced_and_its_late_results_are_fenced(
             kills=[stopped],
             followers=followers,
         )
-        late = [e for e in record_a.refresh() if e.kind == "done" and e.call in stopped.in_flight]
+        late = [e for e in record_a.refresh() if e.kind == "done" and e.call in frozen_calls]
         print(
-            f"s4s: {len(stopped.in_flight)} calls frozen; worker a finished {len(late)} late; "
+            f"s4s: {len(frozen_calls)} calls frozen; worker a finished {len(late)} late; "
             f"its log: {[line for line in frozen.lines if 'rejected' in line or 'ended' in line]}"
         )
