@@ -266,6 +266,12 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await request
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        # Once the job ends, its task is out of the credential's reach too.
+        assert secured.runtime.job_finished is not None
+        secured.runtime.job_finished(mine)
+        with pytest.raises(grpc.aio.AioRpcError) as revoked:
+            await engine.OpenTask(engine_pb.OpenTaskRequest(task_id=mine), metadata=metadata)
+        assert revoked.value.code() == grpc.StatusCode.NOT_FOUND
         # A worker token (register) is not an engine credential.
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await engine.OpenTask(

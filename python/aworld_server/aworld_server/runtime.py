@@ -148,6 +148,7 @@ class Runtime:
         self.control_plane_token = ""
         # Served with authentication: mints each engine job a credential for its task only.
         self.job_credentials: Callable[[Task], str] | None = None
+        self.job_finished: Callable[[str], None] | None = None  # ends that credential's grant
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._engine_results: list[asyncio.Task[None]] = []
         self._runs: dict[str, asyncio.Task[TaskResponse | None]] = {}
@@ -243,6 +244,8 @@ class Runtime:
         started (``response``). A task's own end is already in its log and is left alone."""
         async for result in engine.results():
             self._engine_tasks.pop(result.task_id, None)
+            if self.job_finished is not None:
+                self.job_finished(result.task_id)
             response = result.response
             if result.failure is not None:
                 response = TaskResponse(id=result.task_id, status=TaskStatus.FAILED,

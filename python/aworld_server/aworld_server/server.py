@@ -127,6 +127,7 @@ async def start_server(
         runtime.job_credentials = lambda task: resolver.mint_job_token(
             task.id, namespace_of(task.headers)
         )
+        runtime.job_finished = resolver.revoke_job
     if setup is not None:
         setup(runtime)
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers

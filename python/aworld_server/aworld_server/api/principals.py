@@ -5,7 +5,8 @@ namespaces it may use and its scopes — configured in the server's TOML (``[pri
 legacy ``auth_tokens`` become principals in namespace ``default``. Engine jobs carry an
 engine credential (:meth:`PrincipalResolver.mint_job_token`) that reaches only the tasks
 handed to engine jobs: one token per namespace, so an engine worker keeps one connection per
-namespace rather than one per task, whose granted task set grows as jobs are handed over.
+namespace rather than one per task; its granted tasks are added as jobs are handed over and
+removed as they end.
 
 What a principal may do with a request is decided in ``api.authz``; this module only says who
 it is. The caller of the running RPC is in a context variable (:func:`current_caller`), bound
@@ -148,6 +149,11 @@ class PrincipalResolver:
         token, granted = self._job_tokens[namespace]
         granted.add(task_id)
         return token
+
+    def revoke_job(self, task_id: str) -> None:
+        """The job of ``task_id`` ended: engine credentials no longer reach that task."""
+        for _, granted in self._job_tokens.values():
+            granted.discard(task_id)
 
     def resolve(self, metadata: Sequence[tuple[str, object]], subjects: Sequence[str]) -> Principal:
         """The principal of a call; Unauthenticated when it has no valid credentials.
