@@ -73,7 +73,7 @@ class Limits(BaseModel):
         description="Ceiling on conf.max_steps and the step "
         "budget; 0 (unset) in a task means this ceiling.",
     )
-    max_json_depth: int = Field(64, gt=0, description="Nesting depth of JSON payloads.")
+    max_json_depth: int = Field(128, gt=0, description="Nesting depth of JSON payloads.")
     max_repeated: int = Field(10_000, gt=0, description="Items in any repeated field or map.")
     max_page_items: int = Field(
         1000,
