@@ -1,5 +1,6 @@
 """Namespace names shared by every layer: the default, and the reserved task headers in which
-the server records, at submit, the namespace and principal a task belongs to.
+the server records, at submit, the namespace (when not ``default``) and the principal (when
+authentication is on) a task belongs to.
 
 Clients cannot set these headers: the server drops any ``aworld-`` header a task arrives with
 and writes its own, so the stored task says who really submitted it.
@@ -11,7 +12,6 @@ from collections.abc import Mapping
 
 __all__ = [
     "DEFAULT_NAMESPACE",
-    "FINGERPRINT_HEADER",
     "NAMESPACE_HEADER",
     "PRINCIPAL_HEADER",
     "RESERVED_PREFIX",
@@ -23,7 +23,6 @@ RESERVED_PREFIX = "aworld-"
 # Also the gRPC metadata key in which a request names its namespace.
 NAMESPACE_HEADER = "aworld-namespace"
 PRINCIPAL_HEADER = "aworld-principal"
-FINGERPRINT_HEADER = "aworld-request-fingerprint"
 
 
 def namespace_of(headers: Mapping[str, str]) -> str:

@@ -1,5 +1,8 @@
 """Idempotency keys: (namespace, principal, method, request_id), plus a fingerprint of the body.
 
+SubmitTask compares the body with the stored task (:func:`same_submission`); other mutations
+keep the fingerprint with their remembered answer (:class:`IdempotentCalls`).
+
 Two callers can never collide on a request id (one cannot read another's answer by guessing
 it), and a retry that changes the body is refused with ALREADY_EXISTS naming the key instead
 of silently getting the first request's answer.
@@ -17,9 +20,9 @@ from google.protobuf.message import Message
 
 from aworld_server.api.principals import current_caller
 from aworld_server.errors import AlreadyExists
-from aworld_server.namespaces import DEFAULT_NAMESPACE
+from aworld_server.namespaces import DEFAULT_NAMESPACE, RESERVED_PREFIX
 
-__all__ = ["IdempotentCalls", "conflict", "fingerprint", "scoped_request_id"]
+__all__ = ["IdempotentCalls", "conflict", "fingerprint", "same_submission", "scoped_request_id"]
 
 T = TypeVar("T")
 
@@ -41,6 +44,29 @@ def scoped_request_id(method: str, request_id: str) -> str:
 def fingerprint(message: Message) -> str:
     """A digest of a request body; equal bodies give equal fingerprints."""
     return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()[:32]
+
+
+# Task fields the server fills in when a submit leaves them empty, and headers it adds.
+_SERVER_FILLED = ("id", "session_id", "user_id")
+_ADDED_HEADERS = ("traceparent", "tracestate")
+
+
+def same_submission(sent: Message, stored: Message) -> bool:
+    """Whether a submitted Task is the one stored under its request id, apart from what the
+    server added when it stored it (ids it generated, the recorded principal, trace context).
+
+    Computed from the stored task itself, so nothing extra is stored or shown to callers."""
+    a, b = type(sent)(), type(stored)()
+    a.CopyFrom(sent)
+    b.CopyFrom(stored)
+    for task in (a, b):
+        headers: Any = task.headers  # type: ignore[attr-defined]
+        for key in [k for k in headers if k.startswith(RESERVED_PREFIX) or k in _ADDED_HEADERS]:
+            del headers[key]
+    for name in _SERVER_FILLED:
+        if not getattr(a, name):
+            setattr(b, name, "")
+    return fingerprint(a) == fingerprint(b)
 
 
 def conflict(method: str, request_id: str) -> AlreadyExists:

@@ -42,7 +42,7 @@ from aworld_server.api.authz import session_in_namespace, visible_session, visib
 from aworld_server.api.idempotency import (
     IdempotentCalls,
     conflict,
-    fingerprint,
+    same_submission,
     scoped_request_id,
 )
 from aworld_server.api.limits import check_task
@@ -61,7 +61,7 @@ from aworld_server.errors import (
 )
 from aworld_server.ids import new_id
 from aworld_server.namespaces import (
-    FINGERPRINT_HEADER,
+    DEFAULT_NAMESPACE,
     NAMESPACE_HEADER,
     PRINCIPAL_HEADER,
     RESERVED_PREFIX,
@@ -154,7 +154,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         )
         assert request.task is not None
         check_task(request.task, self.limits)
-        await self._claim(request.task, fingerprint(task_pb))
+        await self._claim(request.task)
         if context is not None:
             _trace_context_from_metadata(request.task.headers, context)
         self._admitting += 1
@@ -164,22 +164,20 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             self._admitting -= 1
         if not result.created:
             first = await self.runtime.store.read(result.task_id, limit=1)
-            stored = first[0].body if first else None
-            seen = getattr(getattr(stored, "task", None), "headers", {}).get(FINGERPRINT_HEADER)
-            # Tasks stored before fingerprints existed have none to compare.
-            if seen and seen != request.task.headers[FINGERPRINT_HEADER]:
+            stored = getattr(first[0].body, "task", None) if first else None
+            if stored is not None and not same_submission(task_pb, stored.to_proto()):
                 raise conflict("SubmitTask", client_request_id)
         return SubmitTaskResponse(
             task_id=result.task_id, created=result.created, session_id=result.session_id
         )
 
-    async def _claim(self, task: Any, digest: str) -> None:
+    async def _claim(self, task: Any) -> None:
         """Record who submits ``task`` in its headers; the identity, not the body, decides."""
         caller = current_caller()
         for key in [k for k in task.headers if k.startswith(RESERVED_PREFIX)]:
             del task.headers[key]
-        task.headers[NAMESPACE_HEADER] = caller.namespace
-        task.headers[FINGERPRINT_HEADER] = digest
+        if caller.namespace != DEFAULT_NAMESPACE:  # absent means default (tasks from before)
+            task.headers[NAMESPACE_HEADER] = caller.namespace
         if caller.authenticated:
             task.headers[PRINCIPAL_HEADER] = caller.principal.name
             if task.user_id and task.user_id != caller.principal.name:
