@@ -80,9 +80,11 @@ def _hello(first: Any) -> Hello:
     return Hello.from_proto(first.hello)
 
 
-def add_worker_service(server: Any, dispatcher: WorkerDispatcher,
-                       owners: HandlerOwners) -> WorkerServiceServicer:  # fmt: skip
-    """Serve WorkerService on ``server`` (a ``grpc.aio.Server``), backed by ``dispatcher``."""
-    servicer = WorkerServiceServicer(dispatcher, owners)
+def add_worker_service(
+    server: Any, dispatcher: WorkerDispatcher, owners: HandlerOwners | None = None
+) -> WorkerServiceServicer:
+    """Serve WorkerService on ``server`` (a ``grpc.aio.Server``), backed by ``dispatcher``;
+    ``owners`` is shared with the other services (default: a registry of its own)."""
+    servicer = WorkerServiceServicer(dispatcher, owners or HandlerOwners())
     worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     return servicer
