@@ -92,12 +92,6 @@ CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
 )
-# Failures of the infrastructure: never to be handed to the agent as a tool's answer.
-INFRA_FAILURES = re.compile(
-    r"WorkerLost|ShuttingDown|shutting down|Unavailable|UNAVAILABLE|Cancelled|EngineWorkerLost|"
-    r"ServerRestart|Interrupted",
-    re.IGNORECASE,
-)
 
 
 def free_port() -> int:
@@ -379,9 +373,6 @@ class Recorder:
 
     def count(self, kind: str = "done") -> int:
         return sum(1 for e in self.refresh() if e.kind == kind)
-
-    def starts(self) -> collections.Counter[str]:
-        return collections.Counter(e.call for e in self.refresh() if e.kind == "start")
 
     def in_flight(self) -> set[str]:
         """Calls started and not done (per this worker's record)."""
@@ -732,13 +723,14 @@ def _log_problems(
         problems.append(f"{where}: terminal events at {terminals} of {len(events)}")
     started: dict[str, int] = {}
     finals: collections.Counter[str] = collections.Counter()
+    unnamed: list[str] = []
     for event in events:
         body = event.body
         if isinstance(body, ToolCallStarted):
             call_tools[f"{task_id}/{body.call_id}"] = body.tool_name
             started[body.call_id] = max(started.get(body.call_id, 0), body.attempt)
             if body.tool_name in remote and not body.worker_id:
-                problems.append(f"{where}: ToolCallStarted {body.call_id} names no worker")
+                unnamed.append(body.call_id)
         elif isinstance(body, ToolCallFinished):
             if body.failure is not None and not body.will_retry:
                 problems.append(
@@ -756,6 +748,11 @@ def _log_problems(
     for call_id, count in finals.items():
         if count != 1:
             problems.append(f"{where}: call {call_id} finished {count} times")
+    if unnamed:
+        problems.append(
+            f"{where}: {len(unnamed)} ToolCallStarted of remote tools name no worker "
+            f"(calls {sorted(set(unnamed))})"
+        )
     return problems
 
 
@@ -775,6 +772,10 @@ class ChaosParams:
     window: tuple[float, float] = (0.1, 0.9)  # kill points: fractions of the calls done
     worker_kills: int = 0  # SIGKILL the worker (then start it again), needs a WorkerControl
     worker_stops: int = 0  # SIGSTOP the worker until the server drops it, then SIGCONT
+
+    def __post_init__(self) -> None:
+        # CHAOS_SEED=N explores other tasks and kill points (printed with each summary).
+        self.seed += int(os.environ.get("CHAOS_SEED", "0"))
 
 
 @dataclass
@@ -917,8 +918,9 @@ async def run_kill_scenario(
             )
             run.end.problems[:0] = problems
             print(  # shown by pytest with -s or on failure
-                f"{params.prefix}: {run.end.summary()} restarts={_rounded(run.restarts)} "
-                f"recoveries={_rounded(run.recoveries)} shutdowns={_rounded(run.shutdowns)}"
+                f"{params.prefix} (seed {params.seed}): {run.end.summary()} "
+                f"restarts={_rounded(run.restarts)} recoveries={_rounded(run.recoveries)} "
+                f"shutdowns={_rounded(run.shutdowns)}"
             )
             if assert_ok:
                 assert not run.end.problems, "END-STATE CHECK failed:\n" + "\n".join(

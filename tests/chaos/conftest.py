@@ -99,10 +99,12 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="session")
-async def ray_head(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """ONE local Ray head for the session (``ray start --head --block`` on free ports, its own
-    temp dir), stopped at the end by pid: its process group and every process below it."""
+@pytest.fixture(scope="module")
+async def ray_head() -> AsyncIterator[str]:
+    """ONE local Ray head (``ray start --head --block`` on free ports, its own temp dir) for
+    the module that needs it (test_ray.py), so it is not left running beside the rest of the
+    session's suites (tests/engines starts its own); stopped by pid: its process group and
+    every process below it."""
     temp = Path(tempfile.mkdtemp(prefix="aworld-ray-", dir="/tmp"))  # short: unix sockets
     log = temp / "head.log"
     ray = Path(sys.executable).with_name("ray")

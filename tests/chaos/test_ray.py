@@ -5,30 +5,23 @@ one remote worker reconnecting by itself) with the tasks on the Ray engine: ``aw
 
 Ends with the END-STATE CHECK against the fault-free (local engine) run.
 
-SERVER BUGS this test finds (main at 1cf7e1e and again at 90f3900, 2026-12-03), for the
-server's owner:
+SERVER BUGS this test found (for the server's owner):
 
-1. A Ray task resumed after a restart is resubmitted as a *first* run: ``Runtime._adopt`` ->
-   ``Runtime._submit_job`` builds ``TaskJob(task.id, ...)`` with the default ``attempt=1``
-   (python/aworld_server/aworld_server/runtime.py:322), so ``EngineHost._run``
-   (engines/host.py, ``if job.attempt == 1: side.store.seed(task_id, 1)``) starts the run
-   from seq 2 without replaying the log, and its first event collides with the stored one:
-   ``FAILED_PRECONDITION: task T already has a different event at seq 2`` (raised by
-   ``EventManager.ingest``, events/manager.py:197). At 1cf7e1e the task then ended FAILED;
-   at 90f3900 the error is only logged by the Ray actor ("Future exception was never
-   retrieved", from ``ControlPlaneStore._send``, engines/control_plane_store.py:127, in the
-   actor's worker-*.err under the Ray temp dir) and the resumed tasks never end: the workload
-   stops ("the workload never reached N finished calls"). The old job's actor, still alive
-   for a moment after its driver was SIGKILLed (Ray killed it ~30 s later), can collide the
-   same way at a later seq ("... at seq 5").
-2. One task's failed write fails other tasks: ``ControlPlaneStore.enqueue``
-   (engines/control_plane_store.py:79-117) resolves a write of several tasks' events "with
-   the first task's error", so tasks sharing a group commit in the same engine worker end
-   FAILED with *another* task's error (seen: task s7-707-0 failed with "task <id of
-   s7-707-3> already has a different event at seq 2").
-3. ``ToolCallStarted`` of a remote tool called from an engine worker names no worker:
-   ``ControlPlaneHandlers.invoke`` calls ``on_start("", ...)`` before the control plane has
-   chosen one (engines/control_plane_handlers.py:75-76).
+1. Fixed at 98b2889. (At 1cf7e1e / 90f3900 a Ray task resumed after a restart was resubmitted
+   as a first run: ``Runtime._submit_job`` built ``TaskJob`` with the default ``attempt=1``
+   (runtime.py:322), so ``EngineHost._run`` seeded its log at seq 1 and its first event
+   collided with the stored one: ``FAILED_PRECONDITION: task T already has a different event
+   at seq 2`` (events/manager.py:197); the task ended FAILED (1cf7e1e) or hung (90f3900, the
+   error only logged by the actor: "Future exception was never retrieved",
+   engines/control_plane_store.py:127).)
+2. Fixed at 98b2889. (One task's failed write failed the other tasks of the same group commit
+   in an engine worker: ``ControlPlaneStore.enqueue`` resolved "with the first task's error",
+   engines/control_plane_store.py:79-117.)
+3. OPEN at 98b2889: ``ToolCallStarted`` of a remote tool called from an engine worker names
+   no worker: ``ControlPlaneHandlers.invoke`` calls ``on_start("", ...)`` before the control
+   plane has chosen one (engines/control_plane_handlers.py, "the worker is chosen at the
+   control plane, unseen here"); local-engine tasks name theirs. Everything else of the
+   END-STATE CHECK passes on Ray at 98b2889.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ import asyncio
 import os
 import signal
 
+import grpc
 import pytest
 from aworld_client import (
     AsyncClient,
     Event,
     LifecyclePhase,
+    Payload,
     RetryPolicy,
     RunNodeKind,
     RunNodeStatus,
@@ -25,6 +27,8 @@ from aworld_client import (
     ToolCallStarted,
     ToolErrorPolicy,
 )
+from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
+from aworld_client.engine_service import AppendEventsRequest, CallHandlerRequest
 from aworld_server.runners.facade import RunConfig, Runners
 from aworld_server.server import RunningServer
 from engine_harness import ENGINES, WAIT, WorkerProcess, chain_task, hold_task, make_task
@@ -168,3 +172,39 @@ async def test_a_killed_worker_is_retried_or_fails_per_policy(
     response = await _response(client, once)
     assert response.status == TaskStatus.FAILED  # type: ignore[attr-defined]
     assert response.failure.type == "EngineWorkerLost"  # type: ignore[attr-defined]
+
+
+async def test_a_superseded_job_can_no_longer_write_or_call(
+    server: RunningServer, client: AsyncClient, remote_worker: WorkerProcess
+) -> None:
+    """Fencing: the control plane takes writes and handler calls of a task only from the job
+    it runs the task as now. A job handed out before a restart (whose worker can outlive the
+    server by seconds) or superseded by a retry is refused, and the current job goes on."""
+    key = "fenced"
+    script = [
+        {"tool_calls": [{"name": "block", "arguments": {"key": key}}]},
+        {"content": "released {last_tool_output}"},
+    ]
+    task_id = await client.submit(make_task(script, ["block"], "ray"))
+    started = await _until(client, task_id, ToolCallStarted, tool_name="block")
+    current = server.runtime.current_job(task_id)
+    assert current
+
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        engine = engine_grpc.EngineServiceStub(channel)
+        stale = Event(task_id=task_id, seq=started.seq + 1, body=started.body)
+        with pytest.raises(grpc.aio.AioRpcError) as append:
+            await engine.AppendEvents(
+                AppendEventsRequest(task_id=task_id, events=[stale], job_id="stale").to_proto()
+            )
+        assert append.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "superseded" in (append.value.details() or "")
+        call = CallHandlerRequest(call_id="c", attempt=1, name="block", task_id=task_id,
+                                  input=Payload.of({"key": "x"}), job_id="stale")  # fmt: skip
+        with pytest.raises(grpc.aio.AioRpcError) as called:
+            await engine.CallHandler(call.to_proto())
+        assert called.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    await remote_worker.release(key)
+    response = await _response(client, task_id)
+    assert response.status == TaskStatus.SUCCEEDED  # type: ignore[attr-defined]

@@ -150,7 +150,8 @@ class RayEngine:
                 return
         except Exception as error:
             self._load[entry.actor] -= 1
-            result = JobResult(job.task_id, failure=Failure.from_exception(error, source="ray"))
+            result = JobResult(job.task_id, job_id=job.job_id,
+                               failure=Failure.from_exception(error, source="ray"))  # fmt: skip
         else:
             self._load[entry.actor] -= 1
         if self._jobs.get(job.task_id) is entry:

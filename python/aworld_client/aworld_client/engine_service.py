@@ -38,6 +38,7 @@ class AppendEventsRequest(ProtoModel):
     task_id: str = ""
     events: list[Event] = field(default_factory=list)
     sync: bool = False
+    job_id: str = ""
 
 
 @proto_model(pb.AppendEventsResponse)
@@ -60,6 +61,7 @@ class CallHandlerRequest(ProtoModel):
     hook_point: str = ""
     require_idempotent: bool = False
     schedule_to_start_timeout: timedelta | None = None
+    job_id: str = ""
 
 
 @proto_model(pb.CallHandlerResponse)

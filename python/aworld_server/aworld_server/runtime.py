@@ -150,6 +150,7 @@ class Runtime:
         self.job_credentials: Callable[[Task], str] | None = None
         self.job_finished: Callable[[str], None] | None = None  # ends that credential's grant
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
+        self._engine_jobs: dict[str, str] = {}  # task id -> the job it runs as now
         self._engine_results: list[asyncio.Task[None]] = []
         self._runs: dict[str, asyncio.Task[TaskResponse | None]] = {}
         self._runners: dict[str, Runner] = {}
@@ -227,6 +228,10 @@ class Runtime:
         """True while the task's runner runs in this process."""
         return task_id in self._runners
 
+    def current_job(self, task_id: str) -> str | None:
+        """The job an engine runs the task as now, for fencing its writes; None if none."""
+        return self._engine_jobs.get(task_id)
+
     def engine_names(self) -> list[str]:
         return ["local", *self.engines]
 
@@ -243,7 +248,10 @@ class Runtime:
         (``failure``), or an end decided by the engine, such as a cancel before the job
         started (``response``). A task's own end is already in its log and is left alone."""
         async for result in engine.results():
+            if result.job_id and result.job_id != self._engine_jobs.get(result.task_id):
+                continue  # a superseded job (handed out before a restart): not this task's end
             self._engine_tasks.pop(result.task_id, None)
+            self._engine_jobs.pop(result.task_id, None)
             if self.job_finished is not None:
                 self.job_finished(result.task_id)
             response = result.response
@@ -325,15 +333,20 @@ class Runtime:
             self._accepting.discard(task.id)
         return SubmitResult(task.id, task.session_id, created=True)
 
-    async def _submit_job(self, engine: Engine, task: Task) -> None:
-        """Hand a stored task to a plugin engine; its workers append the rest of the log."""
+    async def _submit_job(self, engine: Engine, task: Task, *, fresh: bool = True) -> None:
+        """Hand a stored task to a plugin engine; its workers append the rest of the log.
+        ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log."""
+        job_id = new_id()
         self._engine_tasks[task.id] = engine.name
+        self._engine_jobs[task.id] = job_id
         token = self.job_credentials(task) if self.job_credentials else self.control_plane_token
-        job = TaskJob(task.id, task.to_bytes(), self.control_plane, token)
+        job = TaskJob(task.id, task.to_bytes(), self.control_plane, token,
+                      job_id=job_id, fresh=fresh)  # fmt: skip
         try:
             await engine.submit(job)
         except Exception as error:
             self._engine_tasks.pop(task.id, None)
+            self._engine_jobs.pop(task.id, None)
             failure = Failure.from_exception(error, source=f"engine:{engine.name}")
             await self._record_end(task.id, task.session_id, TaskResponse(
                 id=task.id, status=TaskStatus.FAILED, failure=failure, status_reason=failure.type
@@ -437,7 +450,7 @@ class Runtime:
                 log.warning("task %s needs engine %r, which this server does not run",
                             task_id, engine_name)  # fmt: skip
                 return 0
-            await self._submit_job(engine, task)
+            await self._submit_job(engine, task, fresh=False)
             return 1
         await self.events.open_task(task.id, task.session_id)
         pending = replay.pending_callbacks()

@@ -22,7 +22,7 @@ from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.errors import FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
@@ -45,6 +45,15 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         self.dispatcher = dispatcher
         self.owners = owners
 
+    def _check_job(self, task_id: str, job_id: str) -> None:
+        """Fencing: only the job the task runs as now may write to its log or call handlers.
+        A job handed out before a restart (its worker may outlive the server by seconds) or
+        superseded by a retry elsewhere is refused."""
+        if job_id and self.runtime.current_job(task_id) != job_id:
+            raise FailedPrecondition(
+                f"job {job_id} of task {task_id} was superseded; its worker must stop"
+            )
+
     @grpc_errors
     async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         task_id = _required(request.task_id, "task_id")
@@ -63,6 +72,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         if not append.events:
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
         await visible_task(self.runtime.store, task_id)
+        self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
 
@@ -71,6 +81,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
         await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
+        self._check_job(call.task_id, call.job_id)
         if not self.owners.visible(call.name, kind, current_caller().namespace):
             raise NotFound(f"no {kind.name.lower()} handler named {call.name!r}")
         try:

@@ -27,6 +27,10 @@ class TaskJob:
     control_plane: str  # host:port of the control plane's EngineService
     token: str = ""  # engine credential for this job's task (scopes engine, read), when auth is on
     attempt: int = 1  # 1 for the first run; more when the job of a lost worker runs again
+    # This hand-out of the task; the control plane accepts writes of its current job only.
+    job_id: str = ""
+    # The log holds only TaskSubmitted (just submitted): the worker need not read it first.
+    fresh: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class JobResult:
     task_id: str
     response: TaskResponse | None = None
     failure: Failure | None = None
+    job_id: str = ""  # the job it is the result of; empty when not known
 
 
 class Engine(Protocol):

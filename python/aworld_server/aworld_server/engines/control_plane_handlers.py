@@ -8,7 +8,7 @@ refreshed when a task names a handler this worker does not know yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -36,8 +36,9 @@ _RETRYABLE = (
 class ControlPlaneHandlers:
     """Implements ``aworld_server.runtime.RemoteHandlers`` over EngineService.CallHandler."""
 
-    def __init__(self, control_plane: ControlPlane) -> None:
+    def __init__(self, control_plane: ControlPlane, jobs: Mapping[str, str]) -> None:
         self.control_plane = control_plane
+        self._jobs = jobs  # task id -> the job this worker runs it as (shared with the store)
         self._specs: dict[tuple[str, HandlerKind], HandlerSpec] = {}
 
     def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
@@ -86,6 +87,7 @@ class ControlPlaneHandlers:
             hook_point=hook_point,
             # Decided at the control plane, which learns the spec from the worker it picks.
             require_idempotent=require_idempotent,
+            job_id=self._jobs.get(task.id, "") if task else "",
             schedule_to_start_timeout=task.conf.schedule_to_start_timeout
             if task and task.conf
             else None,

@@ -13,6 +13,7 @@ is a no-op or empty, as documented per method.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from aworld_client.engine_service import AppendEventsRequest
 from aworld_client.runtime_service import GetTaskResponse
 
 from aworld_server.engines.control_plane import ControlPlane
-from aworld_server.storage import EventQuery, Page, TaskQuery, TaskRecord
+from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 
 __all__ = ["ControlPlaneStore"]
 
@@ -52,6 +53,7 @@ class ControlPlaneStore:
         self._senders: set[asyncio.Task[None]] = set()
         self._last_seq: dict[str, int] = {}  # known log positions, to skip OpenTask calls
         self._tasks: dict[str, Task] = {}
+        self.jobs: dict[str, str] = {}  # task id -> the job this worker runs it as
 
     async def open(self) -> None:
         """Nothing to open: the channel connects on first use."""
@@ -71,6 +73,7 @@ class ControlPlaneStore:
         """Drop what is cached about a task whose job ended on this worker."""
         self._last_seq.pop(task_id, None)
         self._tasks.pop(task_id, None)
+        self.jobs.pop(task_id, None)
 
     # -- writes -------------------------------------------------------------------------
     async def append(self, events: Sequence[Event], *, sync: bool = False) -> None:
@@ -78,7 +81,8 @@ class ControlPlaneStore:
 
     def enqueue(self, events: Sequence[Event], *, sync: bool = False) -> asyncio.Future[None]:
         """Queue events (of one or more tasks); the future resolves once all are persisted at
-        the control plane, or fails with the first task's error."""
+        the control plane. Tasks are written independently: when some fail, it fails with
+        :class:`PartialWrite` naming them (the others' events are persisted)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         by_task: dict[str, list[Event]] = {}
@@ -88,22 +92,25 @@ class ControlPlaneStore:
             done.set_result(None)
             return done
         remaining = len(by_task)
+        failed: dict[str, BaseException] = {}
 
-        def one_done(part: asyncio.Future[None]) -> None:
+        def one_done(task_id: str, part: asyncio.Future[None]) -> None:
             nonlocal remaining
             remaining -= 1
-            if done.done():
-                return
             if part.cancelled():
-                done.cancel()
+                failed[task_id] = asyncio.CancelledError()
             elif (error := part.exception()) is not None:
-                done.set_exception(error)
-            elif remaining == 0:
+                failed[task_id] = error
+            if remaining or done.done():
+                return
+            if failed:
+                done.set_exception(PartialWrite(failed))
+            else:
                 done.set_result(None)
 
         for task_id, task_events in by_task.items():
             part: asyncio.Future[None] = loop.create_future()
-            part.add_done_callback(one_done)
+            part.add_done_callback(functools.partial(one_done, task_id))
             outbox = self._outboxes.get(task_id)
             if outbox is None:
                 outbox = self._outboxes[task_id] = _Outbox()
@@ -143,7 +150,9 @@ class ControlPlaneStore:
                 del self._outboxes[task_id]
 
     async def _append(self, task_id: str, events: list[Event], sync: bool) -> int:
-        request = AppendEventsRequest(task_id=task_id, events=events, sync=sync).to_proto()
+        request = AppendEventsRequest(
+            task_id=task_id, events=events, sync=sync, job_id=self.jobs.get(task_id, "")
+        ).to_proto()
         delay = 0.05
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
             try:

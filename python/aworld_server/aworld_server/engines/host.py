@@ -96,8 +96,9 @@ class EngineHost:
         from aworld_server.runtime import Runtime  # the runtime imports this package
 
         control_plane = ControlPlane(address, token)
-        runtime = Runtime(store=ControlPlaneStore(control_plane))
-        runtime.remote = ControlPlaneHandlers(control_plane)
+        store = ControlPlaneStore(control_plane)
+        runtime = Runtime(store=store)
+        runtime.remote = ControlPlaneHandlers(control_plane, store.jobs)
         runtime.engine_name = self.engine
         runtime.parking = False  # a parked run could not be woken here: see the handlers
         setup = load_setup(self.setup)
@@ -124,6 +125,7 @@ class EngineHost:
         except Exception as error:
             result = JobResult(
                 job.task_id,
+                job_id=job.job_id,
                 failure=Failure.from_exception(error, source=f"engine:{self.engine}"),
             )
         finally:
@@ -134,7 +136,8 @@ class EngineHost:
         task_id = job.task_id
         side = await self._side(job.control_plane, job.token)
         self._sides_of[task_id] = side
-        if job.attempt == 1:
+        side.store.jobs[task_id] = job.job_id  # every write and call says which job it is
+        if job.attempt == 1 and job.fresh:
             # The control plane hands over a task right after storing its TaskSubmitted (seq
             # 1), so a first run needs no OpenTask call; later runs ask (the log grew).
             side.store.seed(task_id, 1)
@@ -146,7 +149,7 @@ class EngineHost:
             response = await side.runtime.run_submitted(task)
             if response is None:
                 raise RuntimeError("the task parked on a callback, which engine tasks cannot")
-            return JobResult(task_id, response=response)
+            return JobResult(task_id, response=response, job_id=job.job_id)
         finally:
             del self._sides_of[task_id]
             side.store.forget(task_id)

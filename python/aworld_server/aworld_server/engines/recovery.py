@@ -39,6 +39,7 @@ def worker_lost(job: TaskJob, engine: str, detail: str) -> JobResult:
     """The result of a job whose worker was lost and which will not run again."""
     return JobResult(
         task_id=job.task_id,
+        job_id=job.job_id,
         failure=Failure(
             type=WORKER_LOST,
             message=f"the {engine} worker running the task was lost on attempt {job.attempt} "

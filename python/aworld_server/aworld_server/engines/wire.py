@@ -28,6 +28,7 @@ def encode_job(job: TaskJob) -> bytes:
     return json.dumps({
         "v": _VERSION, "task_id": job.task_id, "task": _b64(job.task),
         "control_plane": job.control_plane, "token": job.token, "attempt": job.attempt,
+        "job_id": job.job_id, "fresh": job.fresh,
     }).encode()  # fmt: skip
 
 
@@ -41,11 +42,13 @@ def decode_job(data: bytes) -> TaskJob:
         control_plane=doc["control_plane"],
         token=doc.get("token", ""),
         attempt=int(doc.get("attempt", 1)),
+        job_id=str(doc.get("job_id", "")),
+        fresh=bool(doc.get("fresh", True)),
     )
 
 
 def encode_result(result: JobResult) -> bytes:
-    doc: dict[str, Any] = {"v": _VERSION, "task_id": result.task_id}
+    doc: dict[str, Any] = {"v": _VERSION, "task_id": result.task_id, "job_id": result.job_id}
     if result.response is not None:
         doc["response"] = _b64(result.response.to_bytes())
     if result.failure is not None:
@@ -59,6 +62,7 @@ def decode_result(data: bytes) -> JobResult:
     failure = doc.get("failure")
     return JobResult(
         task_id=doc["task_id"],
+        job_id=str(doc.get("job_id", "")),
         response=TaskResponse.from_bytes(base64.b64decode(response)) if response else None,
         failure=Failure.from_bytes(base64.b64decode(failure)) if failure else None,
     )

@@ -17,7 +17,7 @@ from aworld_client import Event, EventBody, Message, MessageEmitted, TaskStatus,
 
 from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import EventBus
-from aworld_server.storage import EventQuery, EventStore
+from aworld_server.storage import EventQuery, EventStore, PartialWrite
 
 __all__ = ["EventManager"]
 
@@ -80,9 +80,18 @@ def _is_waiting(event: Event) -> bool:
 
 @dataclass(eq=False, slots=True)
 class _Batch:
-    done: asyncio.Future[None]
-    events: list[tuple[_TaskLog, Event]] = field(default_factory=list)
+    """Events of many tasks written in one store call. Each task has its own future, so a
+    store that fails one task's part (PartialWrite) fails only that task's writers."""
+
+    events: list[tuple[str, _TaskLog, Event]] = field(default_factory=list)
+    done: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     sync: bool = False
+
+    def future(self, task_id: str) -> asyncio.Future[None]:
+        done = self.done.get(task_id)
+        if done is None:
+            done = self.done[task_id] = asyncio.get_running_loop().create_future()
+        return done
 
 
 class EventManager:
@@ -237,35 +246,46 @@ class EventManager:
         if batch is None:
             # Everything emitted until the loop gets back to its queue goes to the store as
             # one append: one hand-off to the writer for many events and many tasks.
-            batch = self._batch = _Batch(asyncio.get_running_loop().create_future())
+            batch = self._batch = _Batch()
             asyncio.get_running_loop().call_soon(self._flush_batch)
         for event in events:
-            batch.events.append((log, event))
+            batch.events.append((task_id, log, event))
         batch.sync = batch.sync or sync
-        log.last_write = batch.done
-        return batch.done
+        done = log.last_write = batch.future(task_id)
+        return done
 
     def _flush_batch(self) -> None:
         batch, self._batch = self._batch, None
         if batch is None:
             return
         try:
-            write = self.store.enqueue([event for _, event in batch.events], sync=batch.sync)
+            write = self.store.enqueue([event for _, _, event in batch.events], sync=batch.sync)
         except Exception as error:  # e.g. the store was closed
-            batch.done.set_exception(error)
+            for done in batch.done.values():
+                done.set_exception(error)
             return
 
-        def persisted(done: asyncio.Future[None]) -> None:
-            if batch.done.done():  # only this callback settles it; defensive all the same
-                return
-            if done.cancelled():
-                batch.done.cancel()
-            elif (error := done.exception()) is not None:
-                batch.done.set_exception(error)
-            else:
-                for log, event in batch.events:  # persist, then stream
+        def persisted(write: asyncio.Future[None]) -> None:
+            failed: dict[str, BaseException] = {}
+            if write.cancelled():
+                failed = dict.fromkeys(batch.done, asyncio.CancelledError())
+            elif isinstance(error := write.exception(), PartialWrite):
+                failed = error.failed
+            elif error is not None:
+                failed = dict.fromkeys(batch.done, error)
+            for task_id, log, event in batch.events:  # persist, then stream
+                if task_id not in failed:
                     log.add(event)
-                batch.done.set_result(None)
+            for task_id, done in batch.done.items():
+                if done.done():
+                    continue
+                problem = failed.get(task_id)
+                if isinstance(problem, asyncio.CancelledError):
+                    done.cancel()
+                elif problem is not None:
+                    done.set_exception(problem)
+                else:
+                    done.set_result(None)
 
         write.add_done_callback(persisted)
 

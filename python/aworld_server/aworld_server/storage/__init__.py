@@ -1,6 +1,13 @@
 """Durable event history: the EventStore protocol and its SQLite and in-memory stores."""
 
-from aworld_server.storage._store import EventQuery, EventStore, Page, TaskQuery, TaskRecord
+from aworld_server.storage._store import (
+    EventQuery,
+    EventStore,
+    Page,
+    PartialWrite,
+    TaskQuery,
+    TaskRecord,
+)
 from aworld_server.storage.memory import MemoryEventStore
 from aworld_server.storage.sqlite import SqliteEventStore, StoreStats
 
@@ -9,6 +16,7 @@ __all__ = [
     "EventStore",
     "MemoryEventStore",
     "Page",
+    "PartialWrite",
     "SqliteEventStore",
     "StoreStats",
     "TaskQuery",

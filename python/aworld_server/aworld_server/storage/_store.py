@@ -26,6 +26,18 @@ from aworld_client import Event, Session, TaskStatus
 __all__ = ["EventQuery", "EventStore", "Page", "TaskQuery", "TaskRecord"]
 
 
+class PartialWrite(Exception):
+    """Some tasks' events of one ``enqueue`` were not persisted; the other tasks' were.
+
+    A store that writes tasks independently (an engine worker's, which forwards each task's
+    events in its own call) raises it, so one task's failure is not reported as everyone's.
+    Atomic stores (SQLite, memory) fail a whole write with its own error instead."""
+
+    def __init__(self, failed: dict[str, BaseException]) -> None:
+        super().__init__("; ".join(f"task {t}: {e}" for t, e in failed.items()))
+        self.failed = failed
+
+
 @dataclass(slots=True, kw_only=True)
 class TaskRecord:
     """Index row of one task, maintained by the store from the task's events.
@@ -105,7 +117,8 @@ class EventStore(Protocol):
         """Queue an append without awaiting it; the future resolves as ``append`` would return.
 
         Appends are written in the order they are queued, so awaiting the future of a later
-        append implies every earlier one is persisted too.
+        append implies every earlier one is persisted too. A store that writes tasks
+        independently may fail with :class:`PartialWrite`.
         """
 
     async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:

@@ -132,7 +132,12 @@ type AppendEventsRequest struct {
 	Events []*Event `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	// When true, return only after the events are flushed to disk (fsync). Default false:
 	// committed (survives a crash of the control plane process).
-	Sync          bool `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	Sync bool `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	// The job (TaskJob id) that produced the events. When set, the control plane refuses events
+	// of any job but the one it runs the task as now (FAILED_PRECONDITION): a superseded job —
+	// one handed out before a restart, or retried elsewhere — can no longer write. Empty: not
+	// checked.
+	JobId         string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +191,13 @@ func (x *AppendEventsRequest) GetSync() bool {
 		return x.Sync
 	}
 	return false
+}
+
+func (x *AppendEventsRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
 }
 
 // AppendEventsResponse reports the log position after the append.
@@ -262,8 +274,10 @@ type CallHandlerRequest struct {
 	// The task's schedule-to-start timeout (conf.schedule_to_start_timeout). Unset means the
 	// handler's, else the server default.
 	ScheduleToStartTimeout *durationpb.Duration `protobuf:"bytes,11,opt,name=schedule_to_start_timeout,json=scheduleToStartTimeout,proto3" json:"schedule_to_start_timeout,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The job that calls, checked as in AppendEventsRequest.job_id. Empty: not checked.
+	JobId         string `protobuf:"bytes,12,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CallHandlerRequest) Reset() {
@@ -371,6 +385,13 @@ func (x *CallHandlerRequest) GetScheduleToStartTimeout() *durationpb.Duration {
 		return x.ScheduleToStartTimeout
 	}
 	return nil
+}
+
+func (x *CallHandlerRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
 }
 
 // CallHandlerResponse is the outcome of the attempt. Transport errors, unknown handlers
@@ -487,13 +508,14 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"Z\n" +
 	"\x10OpenTaskResponse\x12+\n" +
 	"\x04task\x18\x01 \x01(\v2\x17.aworld.runtime.v1.TaskR\x04task\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x03R\alastSeq\"t\n" +
+	"\blast_seq\x18\x02 \x01(\x03R\alastSeq\"\x8b\x01\n" +
 	"\x13AppendEventsRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06events\x18\x02 \x03(\v2\x18.aworld.runtime.v1.EventR\x06events\x12\x12\n" +
-	"\x04sync\x18\x03 \x01(\bR\x04sync\"1\n" +
+	"\x04sync\x18\x03 \x01(\bR\x04sync\x12\x15\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"1\n" +
 	"\x14AppendEventsResponse\x12\x19\n" +
-	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xa7\x04\n" +
+	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xbe\x04\n" +
 	"\x12CallHandlerRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x12\n" +
@@ -508,7 +530,8 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"hook_point\x18\t \x01(\tR\thookPoint\x12-\n" +
 	"\x12require_idempotent\x18\n" +
 	" \x01(\bR\x11requireIdempotent\x12T\n" +
-	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\x1a:\n" +
+	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\x12\x15\n" +
+	"\x06job_id\x18\f \x01(\tR\x05jobId\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x01\n" +

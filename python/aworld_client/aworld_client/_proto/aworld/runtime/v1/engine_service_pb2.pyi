@@ -28,14 +28,16 @@ class OpenTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ..., last_seq: _Optional[int] = ...) -> None: ...
 
 class AppendEventsRequest(_message.Message):
-    __slots__ = ("task_id", "events", "sync")
+    __slots__ = ("task_id", "events", "sync", "job_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SYNC_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     events: _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]
     sync: bool
-    def __init__(self, task_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., sync: _Optional[bool] = ...) -> None: ...
+    job_id: str
+    def __init__(self, task_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., sync: _Optional[bool] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class AppendEventsResponse(_message.Message):
     __slots__ = ("last_seq",)
@@ -44,7 +46,7 @@ class AppendEventsResponse(_message.Message):
     def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
 
 class CallHandlerRequest(_message.Message):
-    __slots__ = ("call_id", "attempt", "name", "kind", "input", "task_id", "session_id", "headers", "hook_point", "require_idempotent", "schedule_to_start_timeout")
+    __slots__ = ("call_id", "attempt", "name", "kind", "input", "task_id", "session_id", "headers", "hook_point", "require_idempotent", "schedule_to_start_timeout", "job_id")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +65,7 @@ class CallHandlerRequest(_message.Message):
     HOOK_POINT_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_IDEMPOTENT_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     attempt: int
     name: str
@@ -74,7 +77,8 @@ class CallHandlerRequest(_message.Message):
     hook_point: str
     require_idempotent: bool
     schedule_to_start_timeout: _duration_pb2.Duration
-    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ..., require_idempotent: _Optional[bool] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    job_id: str
+    def __init__(self, call_id: _Optional[str] = ..., attempt: _Optional[int] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[_handler_pb2.HandlerKind, str]] = ..., input: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., hook_point: _Optional[str] = ..., require_idempotent: _Optional[bool] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class CallHandlerResponse(_message.Message):
     __slots__ = ("output", "failure", "pending_callback_id")
