@@ -55,6 +55,7 @@ from process_harness import ROOT, WorkerProcess, assert_eventually  # noqa: E402
 
 __all__ = [
     "ROOT",
+    "Chaos",
     "WAIT",
     "WorkerControl",
     "ChaosParams",
@@ -290,6 +291,31 @@ class Reference:
             status = responses[task_id].status
             assert status == TaskStatus.SUCCEEDED, (rid, status, responses[task_id].failure)
         return {rid: answer_of(responses[task_id]) for rid, task_id in ids.items()}
+
+
+@dataclass
+class Chaos:
+    """The test's chaos servers and workers, all killed by pid at teardown."""
+
+    data: Path
+    servers: list[ServerProcess] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def new_server(self, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        """A server (not started yet) on its own data dir and free port."""
+        server = ServerProcess(
+            self.data / f"server-{len(self.servers)}", "--shutdown-grace", "1", *args, env=env
+        )
+        self.servers.append(server)
+        return server
+
+    async def add_worker(self, server: ServerProcess, name: str = "w", *args: str) -> WorkerProcess:
+        worker = await start_worker(server.address, self.record(name), *args)
+        self.workers.append(worker)
+        return worker
+
+    def record(self, name: str = "w") -> Path:
+        return self.data / f"record-{name}"
 
 
 # --- tasks -----------------------------------------------------------------------------------

@@ -13,11 +13,11 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from chaos_harness import (
+    Chaos,
     Reference,
     ServerProcess,
     assert_eventually,
@@ -40,31 +40,6 @@ async def reference(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
         if worker is not None:
             await worker.kill()
         await server.close()
-
-
-@dataclass
-class Chaos:
-    """The test's chaos servers and workers, all killed by pid at teardown."""
-
-    data: Path
-    servers: list[ServerProcess] = field(default_factory=list)
-    workers: list[WorkerProcess] = field(default_factory=list)
-
-    def new_server(self, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
-        """A server (not started yet) on its own data dir and free port."""
-        server = ServerProcess(
-            self.data / f"server-{len(self.servers)}", "--shutdown-grace", "1", *args, env=env
-        )
-        self.servers.append(server)
-        return server
-
-    async def add_worker(self, server: ServerProcess, name: str = "w", *args: str) -> WorkerProcess:
-        worker = await start_worker(server.address, self.record(name), *args)
-        self.workers.append(worker)
-        return worker
-
-    def record(self, name: str = "w") -> Path:
-        return self.data / f"record-{name}"
 
 
 @pytest.fixture

@@ -23,10 +23,12 @@ from aworld_client.event import InputRequested
 from chaos_harness import (
     FAST_RETRY,
     WAIT,
+    Chaos,
     ChaosParams,
     Follower,
     KillRecord,
     Recorder,
+    Reference,
     answer_of,
     assert_eventually,
     chaos_client,
@@ -37,7 +39,6 @@ from chaos_harness import (
     scripted,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 
 def approve_task(name: str) -> Task:

@@ -10,8 +10,7 @@ from aworld_client import HandlerKind
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
 from aworld_client.handler import HandlerSpec
 from aworld_client.worker_service import ConnectRequest, ConnectResponse, Hello, Welcome
-from chaos_harness import WAIT
-from conftest import Chaos
+from chaos_harness import WAIT, Chaos
 
 
 async def test_plain_seconds_in_the_environment_set_the_heartbeat(chaos: Chaos) -> None:

@@ -7,15 +7,16 @@ from __future__ import annotations
 import time
 
 from chaos_harness import (
+    Chaos,
     KillRecord,
     Recorder,
+    Reference,
     chain_answer,
     chain_task,
     chaos_client,
     check_end_state,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 
 async def test_the_end_state_check_reports_what_is_wrong(

@@ -5,6 +5,18 @@ Then: every task the server stored (ListTasks) reaches a terminal state on its o
 with the request id of a stored task returns that task (and one never stored runs now); no
 normal submit hangs; the background tasks are unaffected (END-STATE CHECK against the
 fault-free run).
+
+SERVER BUG this test finds now and then (1 of its first 6 runs: a7954fd, CHAOS_SEED=3),
+for the server's owner: a SubmitTask whose client gave up just before the response was sent
+leaves a traceback in the server's log: grpc's own logger ``grpc._cython.cygrpc`` logs
+"ERROR ExecuteBatchError raised in core by servicer method
+[/aworld.runtime.v1.RuntimeService/SubmitTask]" with the traceback
+(``grpc._cython.cygrpc.ExecuteBatchError: Failed "execute_batch":
+(SendInitialMetadataOperation, SendMessageOperation, SendStatusFromServerOperation)``; grpc
+logs instead of raising since grpc/grpc#32551). Nothing is wrong with the task (it is stored
+and runs), but the END-STATE CHECK allows 0 tracebacks. A fix on the server side:
+``_configure_logging`` (python/aworld_server/aworld_server/cli/serve.py:205) could filter that
+record of ``grpc._cython.cygrpc`` (the client is gone; at most a debug line without exc_info).
 """
 
 from __future__ import annotations
@@ -18,15 +30,16 @@ from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
 from chaos_harness import (
     WAIT,
+    Chaos,
     ChaosParams,
     Recorder,
+    Reference,
     chaos_client,
     check_end_state,
     list_all_tasks,
     make_chain_tasks,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 IMPATIENT = 300
 NORMAL = 30

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import json
 
-from chaos_harness import ChaosParams, make_chain_tasks, run_kill_scenario
-from conftest import Chaos, Reference
+from chaos_harness import Chaos, ChaosParams, Reference, make_chain_tasks, run_kill_scenario
 
 
 async def test_sigkill_and_restart_with_tasks_on_ray(

@@ -19,10 +19,12 @@ from aworld_client.event import ToolCallFinished
 from chaos_harness import (
     FAST_RETRY,
     WAIT,
+    Chaos,
     ChaosParams,
     Follower,
     KillRecord,
     Recorder,
+    Reference,
     assert_eventually,
     chain_task,
     chaos_client,
@@ -34,7 +36,6 @@ from chaos_harness import (
     submit_retrying,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 
 async def test_calls_wait_for_a_worker_that_reconnects_after_a_restart(

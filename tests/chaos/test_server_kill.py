@@ -11,8 +11,10 @@ from __future__ import annotations
 from aworld_client.event import ToolCallFinished
 from chaos_harness import (
     WAIT,
+    Chaos,
     ChaosParams,
     Recorder,
+    Reference,
     assert_eventually,
     chain_task,
     chaos_client,
@@ -21,7 +23,6 @@ from chaos_harness import (
     run_kill_scenario,
     wait_terminal,
 )
-from conftest import Chaos, Reference
 
 
 async def test_sigkill_and_restart_loses_nothing_and_reruns_only_calls_in_flight(

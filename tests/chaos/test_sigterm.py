@@ -8,8 +8,7 @@ runtime's business, never a tool's answer (END-STATE CHECK, ``chaos_harness``).
 
 from __future__ import annotations
 
-from chaos_harness import ChaosParams, make_chain_tasks, run_kill_scenario
-from conftest import Chaos, Reference
+from chaos_harness import Chaos, ChaosParams, Reference, make_chain_tasks, run_kill_scenario
 
 GRACE = 1.0
 

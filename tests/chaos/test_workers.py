@@ -17,17 +17,18 @@ import time
 
 from chaos_harness import (
     WAIT,
+    Chaos,
     ChaosParams,
     Follower,
     KillRecord,
     Recorder,
+    Reference,
     assert_eventually,
     chaos_client,
     check_end_state,
     in_flight_at,
     make_chain_tasks,
 )
-from conftest import Chaos, Reference
 
 
 async def test_a_worker_killed_mid_call_has_its_calls_finished_by_another(
