@@ -17,6 +17,7 @@ import pytest
 from aworld_client import AsyncClient, RetryPolicy, RuntimeServiceError, Task, Worker
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
+from aworld_client._proto.aworld.runtime.v1 import event_pb2 as event_pb
 from aworld_client.handlers import tool
 from aworld_server.api.authz import required_scope
 from aworld_server.config import ServerConfig
@@ -256,6 +257,7 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
         metadata = (_bearer(token),)
         opened = await engine.OpenTask(engine_pb.OpenTaskRequest(task_id=mine), metadata=metadata)
         assert opened.task.id == mine
+        opened_event = event_pb.Event(task_id=mine, seq=opened.last_seq + 1)
         for request in (
             engine.OpenTask(engine_pb.OpenTaskRequest(task_id=other), metadata=metadata),
             engine.CallHandler(
@@ -266,6 +268,13 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await request
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        # Writes need the job's id, which only that job was handed.
+        with pytest.raises(grpc.aio.AioRpcError) as unnamed:
+            await engine.AppendEvents(
+                engine_pb.AppendEventsRequest(task_id=mine, events=[opened_event]),
+                metadata=metadata,
+            )
+        assert unnamed.value.code() == grpc.StatusCode.PERMISSION_DENIED
         # Once the job ends, its task is out of the credential's reach too.
         assert secured.runtime.job_finished is not None
         secured.runtime.job_finished(mine)

@@ -22,7 +22,13 @@ from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
@@ -36,8 +42,9 @@ def _required(value: str, field: str) -> str:
 
 
 class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc]
-    """Every call names a task the caller may see; an engine job's credential sees only its
-    own task (``api.principals``), so a job cannot read or forge another task's log."""
+    """Every call names a task the caller may see; an engine credential reaches only tasks
+    handed to engine jobs (``api.principals``) and writes or calls only with the job id of
+    the task's current job, so a job cannot read another task or forge its log."""
 
     def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher,
                  owners: HandlerOwners) -> None:  # fmt: skip
@@ -48,7 +55,12 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     def _check_job(self, task_id: str, job_id: str) -> None:
         """Fencing: only the job the task runs as now may write to its log or call handlers.
         A job handed out before a restart (its worker may outlive the server by seconds) or
-        superseded by a retry elsewhere is refused."""
+        superseded by a retry elsewhere is refused.
+
+        An engine credential (shared by a namespace's jobs) must name its job: the job id,
+        handed only to that job, is what limits a credential to the tasks of its own jobs."""
+        if not job_id and current_caller().principal.task_ids is not None:
+            raise PermissionDenied("an engine credential writes and calls only as a job: name it")
         if job_id and self.runtime.current_job(task_id) != job_id:
             raise FailedPrecondition(
                 f"job {job_id} of task {task_id} was superseded; its worker must stop"
