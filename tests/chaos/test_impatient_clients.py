@@ -6,8 +6,8 @@ with the request id of a stored task returns that task (and one never stored run
 normal submit hangs; the background tasks are unaffected (END-STATE CHECK against the
 fault-free run).
 
-SERVER BUG this test finds now and then (1 of its first 6 runs: a7954fd, CHAOS_SEED=3),
-for the server's owner: a SubmitTask whose client gave up just before the response was sent
+SERVER BUG this test found now and then (1 of its first 11 runs: a7954fd, CHAOS_SEED=3;
+fixed at 0806485): a SubmitTask whose client gave up just before the response was sent
 leaves a traceback in the server's log: grpc's own logger ``grpc._cython.cygrpc`` logs
 "ERROR ExecuteBatchError raised in core by servicer method
 [/aworld.runtime.v1.RuntimeService/SubmitTask]" with the traceback

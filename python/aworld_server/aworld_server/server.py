@@ -27,6 +27,7 @@ from grpc_reflection.v1alpha import reflection
 from aworld_server.agents.endpoints import ModelEndpoints
 from aworld_server.api.auth import AuthInterceptor
 from aworld_server.api.engine_service import add_engine_service
+from aworld_server.api.grpc_logs import quiet_client_gone
 from aworld_server.api.ownership import HandlerOwners, OwnedRemoteHandlers
 from aworld_server.api.principals import PrincipalResolver
 from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
@@ -109,6 +110,7 @@ async def start_server(
 ) -> RunningServer:
     """Build the runtime from ``config``, register services and start listening."""
     config = config or ServerConfig()
+    quiet_client_gone()
     store = (MemoryEventStore() if config.store == "memory"
              else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
     runtime = Runtime(store=store)
