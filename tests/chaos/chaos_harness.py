@@ -272,8 +272,17 @@ class WorkerControl:
 
 @contextlib.asynccontextmanager
 async def chaos_client(target: str) -> AsyncIterator[AsyncClient]:
+    """A client that reconnects fast; the Followers reading through it are stopped before its
+    channel closes (so a failing test reports its own failure, not a closed channel)."""
     async with AsyncClient(target, options=CHANNEL_OPTIONS, reconnect_attempts=1000) as client:
-        yield client
+        try:
+            yield client
+        finally:
+            for follower in _FOLLOWERS.pop(id(client), []):
+                await follower.stop()
+
+
+_FOLLOWERS: dict[int, list[Follower]] = {}  # id(client) -> its followers
 
 
 @dataclass
@@ -423,6 +432,7 @@ class Follower:
         self.problems: list[str] = []
         self.reconnects = 0
         self.task = asyncio.create_task(self._run())
+        _FOLLOWERS.setdefault(id(client), []).append(self)
 
     @property
     def last_seq(self) -> int:
@@ -463,8 +473,9 @@ class Follower:
         }
 
     async def stop(self) -> None:
+        """Stop reading (whatever state the stream is in)."""
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self.task
 
 
@@ -646,7 +657,8 @@ async def check_end_state(
     * every execution carries idempotency key ``<task_id>/<call_id>``; an idempotent tool ran
       again at most as often as calls were in flight at the kills, never after the client saw
       it finish; a non-idempotent one ran at most once;
-    * followers saw 0 gaps, 0 duplicates; 0 tracebacks in the server's log.
+    * followers saw 0 gaps, 0 duplicates, and only events the stored log holds (what a client
+      was sent was on disk); 0 tracebacks in the server's log.
     """
     state = EndState(submitted=len(accepted))
     problems = state.problems
@@ -685,8 +697,9 @@ async def check_end_state(
             problems.append(f"request {request_id}: {names[request_id]} task(s) stored")
 
     call_tools: dict[str, str] = {}  # task_id/call_id -> tool name
+    logs: dict[str, list[Event]] = {}
     for request_id, task_id in accepted.items():
-        events = await read_log(client, task_id)
+        events = logs[task_id] = await read_log(client, task_id)
         problems += _log_problems(request_id, task_id, events, remote, call_tools)
 
     executions: list[Execution] = []
@@ -722,6 +735,20 @@ async def check_end_state(
             problems.append(f"calls seen finished before the kill at {kill.at} ran again: {rerun}")
     for follower in followers:
         problems += follower.problems
+        # What a client was sent is on disk: the stored log holds exactly those events.
+        stored = logs.get(follower.task_id)
+        if stored is None:
+            continue
+        seen = [e.to_proto() for e in follower.events]
+        if seen != [e.to_proto() for e in stored[: len(seen)]]:
+            first = next(
+                (a.seq for a, b in zip(follower.events, stored, strict=False) if a != b),
+                len(stored) + 1,
+            )
+            problems.append(
+                f"{follower.task_id}: a client was sent events the stored log does not hold "
+                f"(first difference at seq {first})"
+            )
 
     tracebacks = server.tracebacks()
     state.tracebacks = len(tracebacks)
