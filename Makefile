@@ -12,7 +12,7 @@ STAMP := .venv/.setup-stamp
 ## setup: create .venv, install both Python packages (editable) and the dev tools, npm and Go modules
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld_server/pyproject.toml engines/ray/pyproject.toml engines/spark/pyproject.toml package.json typescript/package.json go/go.mod
+$(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld_server/pyproject.toml engines/ray/pyproject.toml engines/spark/pyproject.toml package.json typescript/package.json go/go.mod go/tools/go.mod
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -20,6 +20,7 @@ $(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld
 	$(PY) -m pip install --quiet -e 'engines/ray[ray]' -e 'engines/spark[spark]'
 	npm ci --no-audit --no-fund --loglevel=error
 	cd go && go mod download
+	cd go/tools && go mod download
 	touch $@
 
 ## proto: lint the contracts, check them against main for breaking changes, regenerate all code

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -95,6 +96,8 @@ async def recovery(runs: int, kills: int, tasks: int) -> dict[str, Any]:
         if ref_worker is not None:
             await ref_worker.kill()
         await ref_server.close()
+    if not total.problems:
+        shutil.rmtree(root, ignore_errors=True)  # kept for a look when something was wrong
     measured = [r for r in recoveries if not math.isnan(r)]
     return {
         "kills": len(restarts),
@@ -149,6 +152,7 @@ async def main() -> None:
         report = Path(tempfile.mkdtemp(prefix="aworld-bench-soak-")) / "soak.json"
         code = await soak(args.soak_seconds, 100, 5, report)
         results["soak"] = {**json.loads(report.read_text()), "exit_code": code}
+        shutil.rmtree(report.parent, ignore_errors=True)
     results["machine"]["load_average_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))
     if args.json is not None:

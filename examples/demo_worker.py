@@ -19,8 +19,7 @@ import argparse
 import logging
 import os
 
-from aworld_client import Worker
-from aworld_client.handlers import tool
+from aworld_client import Worker, tool
 
 # Deterministic stand-ins for live data, so the demo's answer is always the same.
 HOTEL_RATES_CNY = {"hangzhou": 420, "shanghai": 680, "beijing": 590, "chengdu": 350}

@@ -3,9 +3,13 @@ package aworld
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	runtimev1 "github.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1"
@@ -14,21 +18,47 @@ import (
 // Client calls RuntimeService on one server. It is safe for concurrent use; Close it when
 // done.
 type Client struct {
-	conn *grpc.ClientConn
-	rpc  runtimev1.RuntimeServiceClient
+	address string
+	conn    *grpc.ClientConn
+	rpc     runtimev1.RuntimeServiceClient
 	// resumeAttempts bounds the reconnects of one event stream in a row.
 	resumeAttempts int
+	// reached says whether the server ever answered this client: until it has, an
+	// unreachable server is reported at once; after, it is waited for (a restart, a drop).
+	reached atomic.Bool
 }
 
-// Dial returns a Client for the server at target ("host:port" or any gRPC target). The
-// connection is made lazily, on the first call; a server that is down shows up as an
-// UNAVAILABLE error then.
-func Dial(target string, opts ...DialOption) (*Client, error) {
-	conn, err := newDialConfig(opts).newConn(target)
+// Dial returns a Client for the server at address ("host:port", "[ipv6]:port",
+// "http://host:port" or "https://host:port"; any other form is an error here). The
+// connection is made lazily, on the first call; a server this client has never reached
+// fails that call at once with UNAVAILABLE and the address in the message.
+func Dial(address string, opts ...DialOption) (*Client, error) {
+	c := &Client{address: address, resumeAttempts: 10}
+	notes := WithGRPCOptions(grpc.WithChainUnaryInterceptor(c.noteUnary), grpc.WithChainStreamInterceptor(c.noteStream))
+	conn, err := newDialConfig(append([]DialOption{notes}, opts...)).newConn(address)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, rpc: runtimev1.NewRuntimeServiceClient(conn), resumeAttempts: 10}, nil
+	c.conn, c.rpc = conn, runtimev1.NewRuntimeServiceClient(conn)
+	return c, nil
+}
+
+// noteUnary notes that the server answered a call (anything but UNAVAILABLE is an answer).
+func (c *Client) noteUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if status.Code(err) != codes.Unavailable {
+		c.reached.Store(true)
+	}
+	return err
+}
+
+// noteStream notes that a stream opened: grpc-go opens one only on a connected transport.
+func (c *Client) noteStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	stream, err := streamer(ctx, desc, cc, method, opts...)
+	if err == nil {
+		c.reached.Store(true)
+	}
+	return stream, err
 }
 
 // Close closes the connection. Streams still open end with a CANCELED error.
@@ -65,7 +95,14 @@ func (c *callConfig) requestIDOrNew() string {
 	if c.requestID != "" {
 		return c.requestID
 	}
-	return rand.Text()
+	return randomID()
+}
+
+// randomID returns 128 random bits as hex.
+func randomID() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand does not fail on supported platforms
+	return hex.EncodeToString(id[:])
 }
 
 // WithRequestID sets the idempotency key of a mutating call (Submit, Run, Cancel,
@@ -111,7 +148,7 @@ func (c *Client) Submit(ctx context.Context, task *Task, opts ...CallOption) (Su
 		Task:      task,
 	})
 	if err != nil {
-		return Submitted{}, errorf("submit task", err)
+		return Submitted{}, errorf("submit task", c.opened(err))
 	}
 	return Submitted{TaskID: resp.GetTaskId(), SessionID: resp.GetSessionId(), Created: resp.GetCreated()}, nil
 }
@@ -130,7 +167,7 @@ type TaskInfo struct {
 func (c *Client) Get(ctx context.Context, taskID string) (*TaskInfo, error) {
 	resp, err := c.rpc.GetTask(ctx, &runtimev1.GetTaskRequest{TaskId: taskID})
 	if err != nil {
-		return nil, errorf("get task", err)
+		return nil, errorf("get task", c.opened(err))
 	}
 	return &TaskInfo{
 		Task:      resp.GetTask(),
@@ -172,7 +209,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*TaskPage, error) 
 		Statuses:  opts.Statuses,
 	})
 	if err != nil {
-		return nil, errorf("list tasks", err)
+		return nil, errorf("list tasks", c.opened(err))
 	}
 	return &TaskPage{Tasks: resp.GetTasks(), NextPageToken: resp.GetNextPageToken()}, nil
 }
@@ -188,7 +225,7 @@ func (c *Client) Cancel(ctx context.Context, taskID string, opts ...CallOption) 
 		Reason:    cfg.reason,
 	})
 	if err != nil {
-		return 0, errorf("cancel task", err)
+		return 0, errorf("cancel task", c.opened(err))
 	}
 	return resp.GetStatus(), nil
 }
@@ -206,7 +243,7 @@ type TaskState struct {
 func (c *Client) State(ctx context.Context, taskID string) (*TaskState, error) {
 	resp, err := c.rpc.GetTaskState(ctx, &runtimev1.GetTaskStateRequest{TaskId: taskID})
 	if err != nil {
-		return nil, errorf("get task state", err)
+		return nil, errorf("get task state", c.opened(err))
 	}
 	return &TaskState{Status: resp.GetStatus(), Nodes: resp.GetNodes(), Groups: resp.GetGroups()}, nil
 }
@@ -216,7 +253,7 @@ func (c *Client) State(ctx context.Context, taskID string) (*TaskState, error) {
 func (c *Client) Trajectory(ctx context.Context, taskID string) ([]*TrajectoryItem, error) {
 	resp, err := c.rpc.GetTrajectory(ctx, &runtimev1.GetTrajectoryRequest{TaskId: taskID})
 	if err != nil {
-		return nil, errorf("get trajectory", err)
+		return nil, errorf("get trajectory", c.opened(err))
 	}
 	return resp.GetItems(), nil
 }
@@ -237,7 +274,7 @@ func (c *Client) ProvideInput(ctx context.Context, taskID, callbackID string, va
 		Value:      payload,
 	})
 	if err != nil {
-		return 0, errorf("provide input", err)
+		return 0, errorf("provide input", c.opened(err))
 	}
 	return resp.GetStatus(), nil
 }
@@ -264,7 +301,7 @@ func (c *Client) CompleteCallback(ctx context.Context, taskID, callbackID string
 	}
 	resp, err := c.rpc.CompleteCallback(ctx, req)
 	if err != nil {
-		return 0, errorf("complete callback", err)
+		return 0, errorf("complete callback", c.opened(err))
 	}
 	return resp.GetStatus(), nil
 }
@@ -308,7 +345,7 @@ func (c *Client) Invoke(ctx context.Context, name string, input any, opts ...Cal
 	}
 	resp, err := c.rpc.InvokeHandler(ctx, req)
 	if err != nil {
-		return nil, errorf("invoke "+name, err)
+		return nil, errorf("invoke "+name, c.opened(err))
 	}
 	result := &InvokeResult{Output: resp.GetOutput(), Failure: resp.GetFailure(), Attempts: int(resp.GetAttempts())}
 	if result.Failure != nil {
@@ -322,7 +359,7 @@ func (c *Client) Invoke(ctx context.Context, name string, input any, opts ...Cal
 func (c *Client) Handlers(ctx context.Context, kind HandlerKind) ([]*HandlerInfo, error) {
 	resp, err := c.rpc.ListHandlers(ctx, &runtimev1.ListHandlersRequest{Kind: kind})
 	if err != nil {
-		return nil, errorf("list handlers", err)
+		return nil, errorf("list handlers", c.opened(err))
 	}
 	return resp.GetHandlers(), nil
 }
@@ -332,7 +369,7 @@ func (c *Client) Handlers(ctx context.Context, kind HandlerKind) ([]*HandlerInfo
 func (c *Client) Workers(ctx context.Context, handlerName string) ([]*WorkerInfo, error) {
 	resp, err := c.rpc.ListWorkers(ctx, &runtimev1.ListWorkersRequest{HandlerName: handlerName})
 	if err != nil {
-		return nil, errorf("list workers", err)
+		return nil, errorf("list workers", c.opened(err))
 	}
 	return resp.GetWorkers(), nil
 }
@@ -341,7 +378,7 @@ func (c *Client) Workers(ctx context.Context, handlerName string) ([]*WorkerInfo
 func (c *Client) Session(ctx context.Context, sessionID string) (*Session, error) {
 	resp, err := c.rpc.GetSession(ctx, &runtimev1.GetSessionRequest{SessionId: sessionID})
 	if err != nil {
-		return nil, errorf("get session", err)
+		return nil, errorf("get session", c.opened(err))
 	}
 	return resp.GetSession(), nil
 }
@@ -362,7 +399,7 @@ func (c *Client) Sessions(ctx context.Context, opts ListOptions) (*SessionPage, 
 		UserId:    opts.UserID,
 	})
 	if err != nil {
-		return nil, errorf("list sessions", err)
+		return nil, errorf("list sessions", c.opened(err))
 	}
 	return &SessionPage{Sessions: resp.GetSessions(), NextPageToken: resp.GetNextPageToken()}, nil
 }

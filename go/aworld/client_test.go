@@ -106,7 +106,7 @@ func seqs(t *testing.T, events func(func(*aworld.Event, error) bool)) ([]int64, 
 func TestRunResumesFromTheLastSeqAfterDrops(t *testing.T) {
 	fake := &fakeRuntime{runPlan: []int{2}, streamPlan: []int{1}}
 	client := dial(t, startFakeServer(t, nil, fake))
-	got, err := seqs(t, client.Run(t.Context(), &aworld.Task{}))
+	got, err := seqs(t, client.Run(cleanupContext(t), &aworld.Task{}))
 	if err != nil || !slices.Equal(got, []int64{1, 2, 3, 4, 5}) {
 		t.Errorf("Run yielded %v, %v; want 1..5 once each", got, err)
 	}
@@ -118,7 +118,7 @@ func TestRunResumesFromTheLastSeqAfterDrops(t *testing.T) {
 func TestRunRetriesWithTheSameRequestIDBeforeTheFirstEvent(t *testing.T) {
 	fake := &fakeRuntime{runPlan: []int{0, 0}}
 	client := dial(t, startFakeServer(t, nil, fake))
-	got, err := seqs(t, client.Run(t.Context(), &aworld.Task{}))
+	got, err := seqs(t, client.Run(cleanupContext(t), &aworld.Task{}))
 	if err != nil || len(got) != 5 {
 		t.Errorf("Run yielded %v, %v", got, err)
 	}
@@ -130,11 +130,11 @@ func TestRunRetriesWithTheSameRequestIDBeforeTheFirstEvent(t *testing.T) {
 func TestStreamErrorsKeepTheirStatus(t *testing.T) {
 	fake := &fakeRuntime{fail: codes.PermissionDenied}
 	client := dial(t, startFakeServer(t, nil, fake))
-	_, err := seqs(t, client.Run(t.Context(), &aworld.Task{}))
+	_, err := seqs(t, client.Run(cleanupContext(t), &aworld.Task{}))
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("Run error = %v; want PERMISSION_DENIED", err)
 	}
-	_, err = seqs(t, client.Events(t.Context(), "t1", 0))
+	_, err = seqs(t, client.Events(cleanupContext(t), "t1", 0))
 	if status.Code(err) != codes.PermissionDenied || len(fake.afterSeqs) != 1 {
 		t.Errorf("Events error = %v after %d tries; want PERMISSION_DENIED at once", err, len(fake.afterSeqs))
 	}
@@ -143,17 +143,17 @@ func TestStreamErrorsKeepTheirStatus(t *testing.T) {
 func TestEventsReplayOnlyAndEarlyBreak(t *testing.T) {
 	fake := &fakeRuntime{}
 	client := dial(t, startFakeServer(t, nil, fake))
-	got, err := seqs(t, client.Events(t.Context(), "t1", 1, aworld.ReplayOnly()))
+	got, err := seqs(t, client.Events(cleanupContext(t), "t1", 1, aworld.ReplayOnly()))
 	if err != nil || !slices.Equal(got, []int64{2, 3, 4}) {
 		t.Errorf("replay = %v, %v; want 2..4 and a clean end", got, err)
 	}
-	for event, err := range client.Events(t.Context(), "t1", 0) {
+	for event, err := range client.Events(cleanupContext(t), "t1", 0) {
 		if err != nil || event.GetSeq() != 1 {
 			t.Fatalf("first event = %v, %v", event, err)
 		}
 		break
 	}
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(cleanupContext(t))
 	cancel()
 	if _, err := seqs(t, client.Events(ctx, "t1", 0)); !errors.Is(err, context.Canceled) && status.Code(err) != codes.Canceled {
 		t.Errorf("Events on a cancelled context = %v; want CANCELED", err)

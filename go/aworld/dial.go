@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -12,7 +15,11 @@ import (
 
 // DialOption configures how a [Client] or a [Worker] connects to the server. Without
 // options the connection is plaintext, which suits a server on loopback (the server's
-// default); use [WithTLS] for anything else.
+// default); use [WithTLS] (or an https:// address) for anything else.
+//
+// Addresses take the forms every AWorld SDK accepts: "host:port", "[ipv6]:port",
+// "http://host:port" (plaintext) and "https://host:port" (TLS with the system roots unless
+// [WithTLS] or [WithTransportCredentials] says otherwise). [Dial] rejects any other form.
 type DialOption func(*dialConfig)
 
 type dialConfig struct {
@@ -50,9 +57,31 @@ func newDialConfig(opts []DialOption) *dialConfig {
 	return c
 }
 
-// newConn opens a (lazy) client connection to target.
-func (c *dialConfig) newConn(target string) (*grpc.ClientConn, error) {
+// addressForm matches the address forms every SDK accepts: host:port, [v6]:port,
+// http://host:port and https://host:port.
+var addressForm = regexp.MustCompile(`^(?:([a-z]+)://)?(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):(\d{1,5})/?$`)
+
+// parseAddress returns the host:port to dial and whether the address asks for TLS.
+func parseAddress(address string) (hostPort string, useTLS bool, err error) {
+	m := addressForm.FindStringSubmatch(strings.TrimSpace(address))
+	if m != nil && (m[1] == "" || m[1] == "http" || m[1] == "https") {
+		if port, _ := strconv.Atoi(m[3]); port > 0 && port < 65536 {
+			return m[2] + ":" + strconv.Itoa(port), m[1] == "https", nil
+		}
+	}
+	return "", false, fmt.Errorf("aworld: invalid server address %q: use host:port, [ipv6]:port, http://host:port or https://host:port", address)
+}
+
+// newConn opens a (lazy) client connection to the server at address.
+func (c *dialConfig) newConn(address string) (*grpc.ClientConn, error) {
+	target, useTLS, err := parseAddress(address)
+	if err != nil {
+		return nil, err
+	}
 	creds := c.creds
+	if creds == nil && useTLS {
+		creds = credentials.NewTLS(nil)
+	}
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
@@ -63,7 +92,7 @@ func (c *dialConfig) newConn(target string) (*grpc.ClientConn, error) {
 	options = append(options, c.extra...)
 	conn, err := grpc.NewClient(target, options...)
 	if err != nil {
-		return nil, fmt.Errorf("aworld: connect to %s: %w", target, err)
+		return nil, fmt.Errorf("aworld: connect to %s: %w", address, err)
 	}
 	return conn, nil
 }

@@ -3,6 +3,7 @@ package aworld
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"math/rand/v2"
@@ -51,7 +52,7 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 			if err == nil || errors.Is(err, errStop) {
 				return
 			}
-			if !resumable(err) {
+			if !resumable(err) || c.neverReached(err) {
 				yield(nil, errorf("run task", err))
 				return
 			}
@@ -73,6 +74,34 @@ func (c *Client) Run(ctx context.Context, task *Task, opts ...CallOption) iter.S
 	}
 }
 
+// unreachableError is a call (or the opening of a stream) that could not reach the server.
+// When the server never answered this client, it is reported at once: nobody listens there.
+type unreachableError struct {
+	address string
+	err     error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the server at %s: %v", e.address, e.err)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// opened names the server in an UNAVAILABLE error of a call or of opening a stream.
+func (c *Client) opened(err error) error {
+	if err != nil && status.Code(err) == codes.Unavailable {
+		return &unreachableError{address: c.address, err: err}
+	}
+	return err
+}
+
+// neverReached says whether err means a server that never answered this client cannot be
+// reached, so retrying would only delay the report.
+func (c *Client) neverReached(err error) bool {
+	var unreachable *unreachableError
+	return !c.reached.Load() && errors.As(err, &unreachable)
+}
+
 // errStop says the consumer stopped iterating or the terminal event was yielded.
 var errStop = errors.New("stop")
 
@@ -83,7 +112,7 @@ func (c *Client) runOnce(ctx context.Context, req *runtimev1.RunTaskRequest, tas
 	defer cancel()
 	stream, err := c.rpc.RunTask(ctx, req)
 	if err != nil {
-		return err
+		return c.opened(err)
 	}
 	for {
 		resp, err := stream.Recv()
@@ -126,7 +155,7 @@ func (c *Client) Events(ctx context.Context, taskID string, afterSeq int64, opts
 				failures = 0
 			}
 			failures++
-			if !resumable(err) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
+			if !resumable(err) || c.neverReached(err) || failures > c.resumeAttempts || !sleep(ctx, streamBackoff(failures)) {
 				yield(nil, errorf("stream events of task "+taskID, err))
 				return
 			}
@@ -146,7 +175,7 @@ func (c *Client) streamOnce(ctx context.Context, taskID string, replayOnly bool,
 		ReplayOnly: replayOnly,
 	})
 	if err != nil {
-		return false, err
+		return false, c.opened(err)
 	}
 	for {
 		resp, err := stream.Recv()

@@ -4,6 +4,7 @@ package aworld_test
 // drive the protocol exactly: push a Call, a CancelCall, drop a stream, refuse a worker.
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -193,4 +194,12 @@ func (s *fakeSession) halfClosed(t *testing.T) {
 func nextSession(t *testing.T, f *fakeWorkerService) *fakeSession {
 	t.Helper()
 	return receive(t, f.sessions, "a worker to connect")
+}
+
+// cleanupContext is t.Context() for Go 1.23, the oldest Go this module supports: a context
+// cancelled when the test ends.
+func cleanupContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
 }

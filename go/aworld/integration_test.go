@@ -47,7 +47,7 @@ func addTool(calls chan<- *aworld.Call) aworld.Handler {
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*wait)
+	ctx, cancel := context.WithTimeout(cleanupContext(t), 2*wait)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -67,7 +67,7 @@ func dial(t *testing.T, address string, opts ...aworld.DialOption) *aworld.Clien
 func startWorker(t *testing.T, address string, opts aworld.WorkerOptions, handlers ...aworld.Handler) *aworld.Worker {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if opts.Reconnect.Initial == 0 {
 		opts.Reconnect = aworld.Backoff{Initial: 20 * time.Millisecond, Max: 500 * time.Millisecond}
@@ -109,7 +109,7 @@ func waitForWorkers(t *testing.T, client *aworld.Client, handler string, count i
 	var workers []*aworld.WorkerInfo
 	eventually(t, fmt.Sprintf("%d worker(s) serving %s", count, handler), func() bool {
 		var err error
-		workers, err = client.Workers(t.Context(), handler)
+		workers, err = client.Workers(testContext(t), handler)
 		if err != nil {
 			t.Fatalf("Workers: %v", err)
 		}
@@ -618,7 +618,7 @@ func TestBearerTokenIsRequiredAndSent(t *testing.T) {
 	}
 
 	// A worker the server refuses does not retry: Run returns the refusal.
-	refused := aworld.NewWorker(server.Address, aworld.WorkerOptions{Logger: slog.New(slog.DiscardHandler)})
+	refused := aworld.NewWorker(server.Address, aworld.WorkerOptions{Logger: quietLogger()})
 	if err := refused.Register(addTool(nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +637,7 @@ func TestBearerTokenIsRequiredAndSent(t *testing.T) {
 
 func mustSubmit(t *testing.T, client *aworld.Client, task *aworld.Task) string {
 	t.Helper()
-	submitted, err := client.Submit(t.Context(), task)
+	submitted, err := client.Submit(testContext(t), task)
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}

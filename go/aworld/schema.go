@@ -155,7 +155,7 @@ func (g *schemaGen) fields(t reflect.Type, properties map[string]any, required *
 }
 
 func hasOption(options, want string) bool {
-	for option := range strings.SplitSeq(options, ",") {
+	for _, option := range strings.Split(options, ",") {
 		if option == want {
 			return true
 		}

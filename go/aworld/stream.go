@@ -2,7 +2,6 @@ package aworld
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -381,7 +380,7 @@ func resultOf(value any) (*runtimev1.CallCompleted, error) {
 func pending(p Pending) *runtimev1.CallCompleted {
 	id := p.CallbackID
 	if id == "" {
-		id = rand.Text()
+		id = randomID()
 	}
 	return &runtimev1.CallCompleted{Outcome: &runtimev1.CallCompleted_PendingCallbackId{PendingCallbackId: id}}
 }

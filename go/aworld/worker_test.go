@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,7 +22,15 @@ import (
 	runtimev1 "github.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testLog writes log lines to the test's log (t.Output() needs Go 1.25).
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
 
 // runWorker runs w until the test ends and returns the channel Run's result arrives on.
 func runWorker(t *testing.T, w *aworld.Worker) <-chan error {
@@ -413,7 +422,7 @@ func TestRefusedWorkerDoesNotReconnect(t *testing.T) {
 		t.Run(code.String(), func(t *testing.T) {
 			fake := &fakeWorkerService{refuse: code}
 			address := startFakeServer(t, fake, nil)
-			err := newWorker(t, address, aworld.WorkerOptions{}, echoTool()).Run(t.Context())
+			err := newWorker(t, address, aworld.WorkerOptions{}, echoTool()).Run(cleanupContext(t))
 			if status.Code(err) != code {
 				t.Errorf("Run = %v; want %v", err, code)
 			}
@@ -431,7 +440,7 @@ func TestRunGivesUpAfterMaxAttempts(t *testing.T) {
 	w := newWorker(t, address, aworld.WorkerOptions{
 		Reconnect: aworld.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 3},
 	}, echoTool())
-	if err := w.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "3 times") {
+	if err := w.Run(cleanupContext(t)); err == nil || !strings.Contains(err.Error(), "3 times") {
 		t.Errorf("Run = %v; want a give-up error after 3 attempts", err)
 	}
 }
@@ -451,7 +460,7 @@ func TestRegisterValidatesHandlers(t *testing.T) {
 		}
 	}
 	w := aworld.NewWorker("127.0.0.1:1", aworld.WorkerOptions{})
-	if err := w.Run(t.Context()); err == nil {
+	if err := w.Run(cleanupContext(t)); err == nil {
 		t.Error("Run without handlers succeeded")
 	}
 	if err := w.Register(aworld.Tool("t", "", noop), aworld.Tool("t", "", noop)); err == nil {

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -122,7 +123,7 @@ async def soak(seconds: float, tasks: int, kills: int, report: Path | None) -> i
         reference = Reference(ref_server, ref_worker)
         await server.start()
         await worker.start()
-        while time.monotonic() - began < seconds:
+        while rounds == 0 or time.monotonic() - began < seconds:  # at least one round
             rounds += 1
             params = ChaosParams(
                 tasks=tasks,
@@ -191,6 +192,10 @@ async def soak(seconds: float, tasks: int, kills: int, report: Path | None) -> i
         "recovery_p99_s": _quantile(recoveries, 0.99),
     }
     print("soak end state: " + json.dumps(result))
+    if total.problems:
+        print(f"data kept under {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     if report is not None:
         report.write_text(json.dumps({**result, "first_problems": total.problems[:20]}, indent=2))
     return 1 if total.problems else 0

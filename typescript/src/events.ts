@@ -26,3 +26,17 @@ export function terminalResponse(event: Event): TaskResponse | undefined {
     ? event.body.value.response
     : undefined;
 }
+
+/**
+ * What an event records, by the message type of its body: "TaskSubmitted",
+ * "TaskStatusChanged", "ToolCallStarted", ... (the names the Python and Go SDKs use too);
+ * "" for an event without a body.
+ */
+export function eventKind(event: Event): string {
+  return event.body.case === undefined ? "" : (event.body.value.$typeName.split(".").pop() ?? "");
+}
+
+/** The name of a task status: "SUCCEEDED", "INPUT_REQUIRED", ...; "UNKNOWN_<n>" for new values. */
+export function statusName(status: TaskStatus): string {
+  return TaskStatus[status] ?? `UNKNOWN_${status}`;
+}

@@ -33,7 +33,7 @@ export {
   RuntimeServiceError,
   codeName,
 } from "./errors.js";
-export { isTerminalEvent, isTerminalStatus, terminalResponse } from "./events.js";
+export { eventKind, isTerminalEvent, isTerminalStatus, statusName, terminalResponse } from "./events.js";
 export { failureOf } from "./failure.js";
 export {
   type CallContext,
@@ -48,6 +48,7 @@ export {
   tool,
 } from "./handlers.js";
 export { bytesPayload, jsonPayload, payloadText, payloadValue, textPayload } from "./payload.js";
+export { taskFromJson, taskFromObject, taskFromYaml } from "./taskfile.js";
 export type { ConnectionOptions, TlsOptions } from "./transport.js";
 export { VERSION } from "./version.js";
 export {

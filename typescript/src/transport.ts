@@ -34,10 +34,14 @@ export interface Connection {
   close(): void;
 }
 
-/** Open (lazily) a gRPC connection to `address` ("host:port" or an http(s):// URL). */
+/**
+ * Open (lazily) a gRPC connection to `address`: "host:port", "[ipv6]:port", "http://host:port"
+ * or "https://host:port" (TLS); any other form throws at once.
+ */
 export function openConnection(address: string, options: ConnectionOptions = {}): Connection {
-  const tls = options.tls === true ? {} : options.tls || undefined;
-  const url = baseUrl(address, tls !== undefined);
+  const { hostPort, https } = parseAddress(address);
+  const tls = options.tls === true || (https && !options.tls) ? {} : options.tls || undefined;
+  const url = `${tls !== undefined ? "https" : "http"}://${hostPort}`;
   const nodeOptions: http2.SecureClientSessionOptions = {};
   if (tls !== undefined) {
     if (tls.ca !== undefined) nodeOptions.ca = tls.ca;
@@ -53,9 +57,20 @@ export function openConnection(address: string, options: ConnectionOptions = {})
   return { transport, close: () => sessionManager.abort() };
 }
 
-function baseUrl(address: string, tls: boolean): string {
-  if (/^https?:\/\//.test(address)) return address;
-  return `${tls ? "https" : "http"}://${address}`;
+// The address forms every AWorld SDK accepts.
+const ADDRESS = /^(?:([a-z]+):\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})\/?$/;
+
+/** The host:port of `address` and whether it asks for TLS; throws for other forms. */
+export function parseAddress(address: string): { hostPort: string; https: boolean } {
+  const match = ADDRESS.exec(address.trim());
+  const scheme = match?.[1];
+  const port = Number(match?.[3]);
+  if (!match || (scheme !== undefined && scheme !== "http" && scheme !== "https") || !(port > 0 && port < 65536)) {
+    throw new TypeError(
+      `invalid server address ${JSON.stringify(address)}: use host:port, [ipv6]:port, http://host:port or https://host:port`,
+    );
+  }
+  return { hostPort: `${match[2]}:${port}`, https: scheme === "https" };
 }
 
 function bearer(token: string): Interceptor {

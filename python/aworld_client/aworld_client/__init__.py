@@ -1,4 +1,8 @@
-"""AWorld Runtime Python SDK: the typed contracts of ``aworld.runtime.v1``.
+"""AWorld Runtime Python SDK: a client, a worker for handlers and the typed contracts of
+``aworld.runtime.v1``.
+
+What every user needs is here: ``tool`` / ``agent`` / ``hook`` declare handlers, ``Worker``
+serves them, ``Client`` (blocking) or ``AsyncClient`` runs tasks.
 
 Every domain type converts to and from its protobuf message with ``to_proto()`` /
 ``from_proto()`` (and ``to_bytes()`` / ``from_bytes()``); generated code stays in
@@ -25,6 +29,7 @@ from aworld_client.event import (
     ToolCallStarted,
 )
 from aworld_client.handler import HandlerInfo, HandlerKind, HandlerSpec, WorkerInfo
+from aworld_client.handlers import Pending, agent, hook, tool
 from aworld_client.message import Message, MessageCategory
 from aworld_client.state import NodeGroup, RunNode, RunNodeKind, RunNodeStatus, Session
 from aworld_client.task import (
@@ -81,6 +86,7 @@ __all__ = [
     "ModelConfig",
     "NodeGroup",
     "Payload",
+    "Pending",
     "PermissionDecision",
     "Phase",
     "RetryPolicy",
@@ -112,4 +118,7 @@ __all__ = [
     "Worker",
     "WorkerInfo",
     "__version__",
+    "agent",
+    "hook",
+    "tool",
 ]

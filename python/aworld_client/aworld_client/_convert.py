@@ -6,6 +6,8 @@ deliberate differences that make the Python side pleasant to use:
 * a real ``oneof`` becomes a single attribute named after the oneof, holding whichever member
   is set (the members of a oneof have distinct domain types, so the type says which one);
 * message fields and proto3 ``optional`` fields are ``None`` when absent;
+* a ``Payload`` field also takes a plain value (``Task(input="hi")``), turned into a Payload
+  by ``Payload.from_value`` when the object is built;
 * well-known types become native values (``Timestamp`` -> aware ``datetime``, ``Duration`` ->
   ``timedelta``) and ``HookNames`` becomes ``list[str]``.
 
@@ -27,6 +29,7 @@ from google.protobuf.message import Message as PbMessage
 
 __all__ = ["ProtoEnum", "ProtoModel", "proto_enum", "proto_model", "domain_type_for"]
 
+_PAYLOAD = "aworld.runtime.v1.Payload"
 _MODELS: dict[str, type[ProtoModel]] = {}
 _ENUMS: dict[str, type[ProtoEnum]] = {}
 
@@ -63,6 +66,17 @@ class ProtoModel:
     __slots__ = ()
     _pb: ClassVar[type[PbMessage]]
     _plan: ClassVar[list[PlanStep] | None] = None
+    _payload_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        for name in type(self)._payload_fields:
+            value = getattr(self, name)
+            payload: Any = _MODELS[_PAYLOAD]
+            if value is not None and not isinstance(value, payload):
+                try:
+                    object.__setattr__(self, name, payload.from_value(value))
+                except TypeError as error:
+                    raise TypeError(f"{type(self).__name__}.{name}: {error}") from None
 
     def to_proto(self) -> Any:
         """Return the generated protobuf message for this value."""
@@ -108,6 +122,15 @@ def proto_model(pb_class: type[PbMessage]) -> Callable[[M], M]:
         if not dataclasses.is_dataclass(cls) or not issubclass(cls, ProtoModel):
             raise TypeError(f"{cls.__name__} must be a ProtoModel dataclass")
         cls._pb = pb_class
+        descriptor: Desc = pb_class.DESCRIPTOR
+        cls._payload_fields = tuple(
+            f.name
+            for f in descriptor.fields
+            if f.type == FieldDescriptor.TYPE_MESSAGE
+            and f.message_type.full_name == _PAYLOAD
+            and not _is_repeated(f)
+            and (f.containing_oneof is None or _is_synthetic(f.containing_oneof))
+        )
         _MODELS[pb_class.DESCRIPTOR.full_name] = cls
         return cls
 
@@ -190,7 +213,16 @@ def _message_codec(descriptor: Desc) -> tuple[ToProto, FromProto]:
     model = _MODELS.get(descriptor.full_name)
     if model is None:
         raise TypeError(f"no domain type registered for {descriptor.full_name}")
-    return (lambda v: v.to_proto()), model.from_proto
+
+    def to_pb(value: Any) -> Any:
+        if not isinstance(value, model):
+            raise TypeError(
+                f"expected {model.__name__} for a {descriptor.name} field, got "
+                f"{type(value).__name__} (Task.from_dict reads plain data)"
+            )
+        return value.to_proto()
+
+    return to_pb, model.from_proto
 
 
 def _value_codec(field: Desc) -> tuple[ToProto, FromProto]:

@@ -37,6 +37,25 @@ class Payload(ProtoModel):
         return cls(json=_json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
     @classmethod
+    def from_value(cls, value: Any) -> Self:
+        """A payload for a plain value, as task files and the CLI take them: a Payload as is,
+        a ``str`` as text, ``bytes`` as data, any other JSON value as JSON. TypeError for
+        values JSON cannot hold."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.from_text(value)
+        if isinstance(value, bytes):
+            return cls.from_bytes_value(value)
+        try:
+            return cls.of(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"expected a Payload or a JSON value (str, number, bool, None, list, dict), "
+                f"not {type(value).__name__}"
+            ) from None
+
+    @classmethod
     def from_text(cls, text: str, media_type: str = "") -> Self:
         """A plain-text payload."""
         return cls(text=text, media_type=media_type)

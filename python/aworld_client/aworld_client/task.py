@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Self
 
 from aworld_client._convert import ProtoEnum, ProtoModel, proto_enum, proto_model
 from aworld_client._proto.aworld.runtime.v1 import task_pb2
@@ -197,7 +200,12 @@ class TaskConfig(ProtoModel):
 @proto_model(task_pb2.Task)
 @dataclass(slots=True, kw_only=True)
 class Task(ProtoModel):
-    """A unit of work: an input, the agents that work on it and how to run them."""
+    """A unit of work: an input, the agents that work on it and how to run them.
+
+    ``input`` (like every Payload field, e.g. ``ModelConfig.options``) also takes a plain
+    value: a string becomes a text payload, any other JSON value a JSON payload. Load a task
+    file with :meth:`from_json`, :meth:`from_yaml` or, for parsed data, :meth:`from_dict`.
+    """
 
     id: str = ""
     name: str = ""
@@ -215,6 +223,34 @@ class Task(ProtoModel):
     engine: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     group_id: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A task from plain data in the task-file format: the protobuf JSON mapping of
+        ``Task`` (camelCase or snake_case names), where a Payload field may be a plain value.
+        ValueError names the field that does not fit."""
+        from aworld_client._taskdata import task_proto_from_dict
+
+        return cls.from_proto(task_proto_from_dict(data))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        """A task from JSON text (see :meth:`from_dict`); ValueError when it is not one."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+            ) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Self:
+        """A task from YAML text (see :meth:`from_dict`); needs PyYAML
+        (``pip install 'aworld-client[yaml]'``)."""
+        from aworld_client._taskdata import parse_yaml
+
+        return cls.from_dict(parse_yaml(text))
 
 
 @proto_model(task_pb2.TaskResponse)

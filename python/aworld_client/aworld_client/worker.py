@@ -36,6 +36,7 @@ from typing import Any
 
 import grpc
 
+from aworld_client._address import parse_address
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
 from aworld_client.common import Failure, Payload, RetryPolicy
 from aworld_client.handler import HandlerKind
@@ -78,7 +79,8 @@ class Worker:
     ``reconnect_backoff`` shapes the delays between connection attempts (default 0.2 s doubling
     to 10 s); its ``maximum_attempts`` counts consecutive failed connections before
     :meth:`run` gives up, 0 meaning never. ``credentials`` switches to a TLS channel;
-    ``metadata`` is sent with the stream (e.g. an authorization token).
+    ``metadata`` is sent with the stream (e.g. an authorization token). ``target`` takes the
+    forms :class:`~aworld_client.Client` takes (``host:port``, ``http(s)://host:port``).
     """
 
     def __init__(
@@ -103,7 +105,11 @@ class Worker:
             if key in self._handlers:
                 raise ValueError(f"handler {handler.spec.name!r} given twice")
             self._handlers[key] = handler
+        address = parse_address(target)
+        if credentials is None and address.tls:
+            credentials = grpc.ssl_channel_credentials()
         self._target = target
+        self._dial_target = address.target
         self._max_concurrency = max_concurrency
         self._worker_id = worker_id
         self._labels = dict(labels or {})
@@ -200,8 +206,8 @@ class Worker:
 
     def _channel(self) -> grpc.aio.Channel:
         if self._credentials is not None:
-            return grpc.aio.secure_channel(self._target, self._credentials)
-        return grpc.aio.insecure_channel(self._target)
+            return grpc.aio.secure_channel(self._dial_target, self._credentials)
+        return grpc.aio.insecure_channel(self._dial_target)
 
     async def _connect_once(self, slots: asyncio.Semaphore, stopping: asyncio.Event) -> bool:
         """One stream, from Hello to its end. True when the server welcomed the worker."""
