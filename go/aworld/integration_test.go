@@ -268,7 +268,7 @@ func TestClientReadsTasksHandlersAndInvokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := client.Submit(ctx, toolTask("go_add", addInput{A: 9, B: 9}), aworld.WithRequestID("go-client-1"))
+	again, err := client.Submit(ctx, toolTask("go_add", addInput{A: 1, B: 1}), aworld.WithRequestID("go-client-1"))
 	if err != nil || again.TaskID != submitted.TaskID || again.Created || !submitted.Created {
 		t.Errorf("resubmit = %+v, %v; want the same task %s, not created", again, err, submitted.TaskID)
 	}

@@ -5,6 +5,10 @@ serving remote tools.
 
 Engine workers are other processes: they import this directory's ``engine_handlers`` module
 (``engine_setup``), so it goes on PYTHONPATH before Ray or Spark start.
+
+Authentication is on, in a namespace of its own: the client and the worker use a principal's
+token, and engine workers reach the control plane with the engine credential the server mints
+for their jobs (issue #11), so the whole contract runs under least privilege.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from aworld_client import AsyncClient
 from aworld_server.config import ServerConfig
 from aworld_server.server import RunningServer, start_server
 from engine_harness import HERE, WorkerProcess, children_of
+
+TOKEN = "engine-suite-token"
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +52,13 @@ async def server(tmp_path_factory: pytest.TempPathFactory, reap_children: None
         engine_options={"ray": {"num_cpus": 2, "worker_num": 2}},
         heartbeat_interval=timedelta(milliseconds=200),
         heartbeat_timeout=timedelta(seconds=5),
+        principals={
+            "tester": {
+                "tokens": [TOKEN],
+                "namespaces": ["team-engines"],
+                "scopes": ["submit", "read", "cancel", "register"],
+            }
+        },
     )
     running = await start_server(config, setup=engine_handlers.setup)
     try:
@@ -56,14 +69,14 @@ async def server(tmp_path_factory: pytest.TempPathFactory, reap_children: None
 
 @pytest.fixture(scope="session")
 async def client(server: RunningServer) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(server.address) as client:
+    async with AsyncClient(server.address, token=TOKEN) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 async def remote_worker(server: RunningServer) -> AsyncIterator[WorkerProcess]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "worker_app.py"), "--target", server.address,
+        sys.executable, str(HERE / "worker_app.py"), "--target", server.address, "--token", TOKEN,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

@@ -21,6 +21,7 @@ from aworld_client import (
     RetryPolicy,
     RunNodeKind,
     RunNodeStatus,
+    Task,
     TaskConfig,
     TaskStatus,
     ToolCallFinished,
@@ -189,20 +190,27 @@ async def test_a_superseded_job_can_no_longer_write_or_call(
     started = await _until(client, task_id, ToolCallStarted, tool_name="block")
     current = server.runtime.current_job(task_id)
     assert current
+    # The suite runs with auth on: act as the task's engine credential, whose job is stale.
+    assert server.runtime.job_credentials is not None
+    token = server.runtime.job_credentials(
+        Task(id=task_id, headers={"aworld-namespace": "team-engines"})
+    )
+    metadata = (("authorization", f"Bearer {token}"),)
 
     async with grpc.aio.insecure_channel(server.address) as channel:
         engine = engine_grpc.EngineServiceStub(channel)
         stale = Event(task_id=task_id, seq=started.seq + 1, body=started.body)
         with pytest.raises(grpc.aio.AioRpcError) as append:
             await engine.AppendEvents(
-                AppendEventsRequest(task_id=task_id, events=[stale], job_id="stale").to_proto()
+                AppendEventsRequest(task_id=task_id, events=[stale], job_id="stale").to_proto(),
+                metadata=metadata,
             )
         assert append.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "superseded" in (append.value.details() or "")
         call = CallHandlerRequest(call_id="c", attempt=1, name="block", task_id=task_id,
                                   input=Payload.of({"key": "x"}), job_id="stale")  # fmt: skip
         with pytest.raises(grpc.aio.AioRpcError) as called:
-            await engine.CallHandler(call.to_proto())
+            await engine.CallHandler(call.to_proto(), metadata=metadata)
         assert called.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
     await remote_worker.release(key)

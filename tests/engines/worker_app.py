@@ -47,9 +47,11 @@ async def read_commands() -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
+    parser.add_argument("--token", default="")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="log %(message)s")
-    worker = Worker(args.target, [block, echo])
+    metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
+    worker = Worker(args.target, [block, echo], metadata=metadata)
     commands = asyncio.create_task(read_commands())
     await worker.run()
     commands.cancel()

@@ -61,9 +61,13 @@ async def test_answer_resumes_the_waiting_task_and_a_repeat_gets_the_same_answer
     )
     final = await _final(client, task_id)
     # The same request again, after the task moved on: the same answer, nothing re-applied.
-    assert await answer(task_id, requested.callback_id, "no", request_id="r-1") == (
+    assert await answer(task_id, requested.callback_id, "yes", request_id="r-1") == (
         TaskStatus.RUNNING
     )
+    # The same request id with another body is a conflict, not the first request's answer.
+    with pytest.raises(RuntimeServiceError) as conflict:
+        await answer(task_id, requested.callback_id, "no", request_id="r-1")
+    assert conflict.value.code == grpc.StatusCode.ALREADY_EXISTS
 
     assert final.status == TaskStatus.SUCCEEDED
     assert final.answer is not None and final.answer.value() == "got yes"

@@ -156,10 +156,15 @@ async def test_concurrent_submits_cannot_overshoot_max_live_tasks(
 
 async def test_same_request_id_gives_one_task(client: AsyncClient) -> None:
     first = await client.submit_task(answer_task("once"), request_id="same-1")
-    second = await client.submit_task(answer_task("twice"), request_id="same-1")
+    second = await client.submit_task(answer_task("once"), request_id="same-1")
+    # Another body under the same request id is a conflict, never the first task's answer.
+    with pytest.raises(RuntimeServiceError) as caught:
+        await client.submit_task(answer_task("twice"), request_id="same-1")
 
     assert first.created and not second.created
     assert (second.task_id, second.session_id) == (first.task_id, first.session_id)
+    assert caught.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert "same-1" in caught.value.message
     listed = await client.list_tasks(session_id=first.session_id)
     assert [t.id for t in listed.tasks] == [first.task_id]
 
@@ -171,10 +176,7 @@ async def test_same_request_id_submitted_concurrently_gives_one_task(
     try:
         callers = [c for c in clients for _ in range(3)]
         responses = await asyncio.gather(
-            *(
-                c.submit_task(answer_task(f"try {n}"), request_id="same-2")
-                for n, c in enumerate(callers)
-            )
+            *(c.submit_task(answer_task("try"), request_id="same-2") for c in callers)
         )
         runs = await asyncio.gather(
             *(_run_events(c, answer_task("run"), request_id="same-3") for c in clients)

@@ -69,13 +69,14 @@ async def test_invoke_with_the_same_request_id_runs_the_handler_once(
     # Count the requests that reached the servicer, so the gate opens only once all three
     # are in the server at the same time.
     arrived: list[str] = []
-    once = server.runtime_service._once
+    calls_ = server.runtime_service._calls
+    once = calls_.once
 
-    async def counting(rpc: str, request_id: str, work: Any) -> Any:
+    async def counting(rpc: str, request_id: str, body: Any, work: Any) -> Any:
         arrived.append(request_id)
-        return await once(rpc, request_id, work)
+        return await once(rpc, request_id, body, work)
 
-    monkeypatch.setattr(server.runtime_service, "_once", counting)
+    monkeypatch.setattr(calls_, "once", counting)
     calls = [
         asyncio.create_task(client.invoke("gate", {"key": "once"}, request_id="invoke-1"))
         for _ in range(3)

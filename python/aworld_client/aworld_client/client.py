@@ -98,9 +98,11 @@ def _as_task(task: Task | Mapping[str, Any]) -> Task:
 class AsyncClient:
     """Asyncio client for the server at ``target`` (see the module docstring for its forms).
 
-    ``token`` adds ``authorization: Bearer`` metadata; ``credentials`` (or an ``https://``
-    target) switches to TLS; ``options`` are raw gRPC channel options; ``reconnect_attempts``
-    bounds how many times in a row a broken event stream is reopened.
+    ``token`` adds ``authorization: Bearer`` metadata; ``namespace`` names the namespace every
+    call works in (``aworld-namespace`` metadata; empty: the caller's only namespace, else
+    ``default``); ``credentials`` (or an ``https://`` target) switches to TLS; ``options`` are
+    raw gRPC channel options; ``reconnect_attempts`` bounds how many times in a row a broken
+    event stream is reopened.
     """
 
     def __init__(
@@ -111,10 +113,15 @@ class AsyncClient:
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         reconnect_attempts: int = 10,
+        namespace: str = "",
     ) -> None:
         address = parse_address(target)
         self.target = target
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        if namespace:
+            self._metadata += (("aworld-namespace", namespace),)
         if credentials is None and address.tls:
             credentials = grpc.ssl_channel_credentials()
         # A span per RPC carrying the caller's trace to the server, when tracing is on.
@@ -281,15 +288,28 @@ class AsyncClient:
             await asyncio.sleep(min(2.0, 0.05 * 2**failures) * (0.5 + random.random()))
 
     async def state(self, task_id: str) -> GetTaskStateResponse:
-        """The task's run-node tree."""
-        return GetTaskStateResponse.from_proto(
+        """The task's run-node tree, every page of it."""
+        state = GetTaskStateResponse.from_proto(
             await self._call("GetTaskState", pb.GetTaskStateRequest(task_id=task_id))
         )
+        while state.next_page_token:
+            request = pb.GetTaskStateRequest(task_id=task_id, page_token=state.next_page_token)
+            page = GetTaskStateResponse.from_proto(await self._call("GetTaskState", request))
+            state.nodes += page.nodes
+            state.next_page_token = page.next_page_token
+        return state
 
     async def trajectory(self, task_id: str) -> list[TrajectoryItem]:
-        """The task's trajectory (state, action, reward per step)."""
-        response = await self._call("GetTrajectory", pb.GetTrajectoryRequest(task_id=task_id))
-        return [TrajectoryItem.from_proto(item) for item in response.items]
+        """The task's trajectory (state, action, reward per step), every page of it."""
+        items: list[TrajectoryItem] = []
+        token = ""
+        while True:
+            request = pb.GetTrajectoryRequest(task_id=task_id, page_token=token)
+            response = await self._call("GetTrajectory", request)
+            items += [TrajectoryItem.from_proto(item) for item in response.items]
+            token = response.next_page_token
+            if not token:
+                return items
 
     async def provide_input(
         self, task_id: str, callback_id: str, value: Any, *, request_id: str = ""

@@ -157,6 +157,8 @@ class StreamEventsResponse(ProtoModel):
 @dataclass(slots=True, kw_only=True)
 class GetTaskStateRequest(ProtoModel):
     task_id: str = ""
+    page_size: int = 0
+    page_token: str = ""
 
 
 @proto_model(pb.GetTaskStateResponse)
@@ -165,18 +167,22 @@ class GetTaskStateResponse(ProtoModel):
     status: TaskStatus = TaskStatus.UNSPECIFIED
     nodes: list[RunNode] = field(default_factory=list)
     groups: list[NodeGroup] = field(default_factory=list)
+    next_page_token: str = ""
 
 
 @proto_model(pb.GetTrajectoryRequest)
 @dataclass(slots=True, kw_only=True)
 class GetTrajectoryRequest(ProtoModel):
     task_id: str = ""
+    page_size: int = 0
+    page_token: str = ""
 
 
 @proto_model(pb.GetTrajectoryResponse)
 @dataclass(slots=True, kw_only=True)
 class GetTrajectoryResponse(ProtoModel):
     items: list[TrajectoryItem] = field(default_factory=list)
+    next_page_token: str = ""
 
 
 @proto_model(pb.ProvideInputRequest)

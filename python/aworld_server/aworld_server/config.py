@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,17 +20,81 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["ServerConfig"]
+__all__ = ["Limits", "ModelEndpoint", "PrincipalConfig", "ServerConfig"]
+
+
+class PrincipalConfig(BaseModel):
+    """One caller identity (``[principals.<name>]`` in TOML): how it authenticates and what it
+    may do. Tokens are compared in constant time; a certificate subject is the client
+    certificate's subject as gRPC reports it (e.g. ``CN=ci,O=acme``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: list[str] = Field(
+        default_factory=list,
+        description="Bearer tokens of this principal. Empty: it authenticates by certificate only.",
+    )
+    certificate_subjects: list[str] = Field(default_factory=list)
+    namespaces: list[str] = Field(
+        default_factory=lambda: ["default"], description="Namespaces it may use; '*' means all."
+    )
+    scopes: list[str] = Field(
+        default_factory=list,
+        description="submit, read, cancel, register, engine, admin (admin implies all).",
+    )
+
+
+class ModelEndpoint(BaseModel):
+    """A model provider the server offers to tasks (``[model_endpoints.<name>]``): tasks name
+    it in ``ModelConfig.provider`` and can pick only its ``models``; its URL and key stay here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="OpenAI-compatible API root, e.g. https://host/v1.")
+    api_key_env: str = Field(
+        "", description="Server environment variable holding the key. Empty: no key is sent."
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="Models tasks may pick; the first is the default. Empty: any model name.",
+    )
+    timeout: float = Field(120.0, gt=0, description="Seconds per model call.")
+
+
+class Limits(BaseModel):
+    """Ceilings on what one request may ask for; beyond them: INVALID_ARGUMENT naming the limit.
+    They keep validation and storage linear and bounded for hostile input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_agents: int = Field(1000, gt=0, description="Agents per swarm.")
+    max_steps: int = Field(
+        10_000,
+        gt=0,
+        description="Ceiling on conf.max_steps and the step "
+        "budget; 0 (unset) in a task means this ceiling.",
+    )
+    max_json_depth: int = Field(128, gt=0, description="Nesting depth of JSON payloads.")
+    max_repeated: int = Field(10_000, gt=0, description="Items in any repeated field or map.")
+    max_page_items: int = Field(
+        1000,
+        gt=0,
+        description="Run nodes or trajectory items per page of GetTaskState / GetTrajectory.",
+    )
 
 
 class ServerConfig(BaseSettings):
     """Everything a server needs to start. Field docs state defaults and edge values."""
 
-    model_config = SettingsConfigDict(env_prefix="AWORLD_", env_nested_delimiter="__",
-                                      extra="forbid")  # fmt: skip
+    model_config = SettingsConfigDict(
+        env_prefix="AWORLD_", env_nested_delimiter="__", extra="forbid"
+    )
 
-    host: str = Field("", description="Address to bind. Empty: 127.0.0.1 without "
-                      "credentials configured, else 0.0.0.0.")  # fmt: skip
+    host: str = Field(
+        "",
+        description="Address to bind. Empty: 127.0.0.1 without "
+        "credentials configured, else 0.0.0.0.",
+    )
     port: int = Field(50051, ge=0, le=65535, description="Port; 0 picks a free one.")
     data_dir: Path = Field(Path(".aworld"), description="Where the SQLite store lives.")
     store: Literal["sqlite", "memory"] = "sqlite"
@@ -42,10 +106,14 @@ class ServerConfig(BaseSettings):
         description="Plugin engines to start besides `engine` (e.g. ['ray', 'spark']), so "
         "tasks can pick one with Task.engine. Empty: only `engine` (and local).",
     )
-    ray_address: str = Field("", description="Ray cluster to join ('auto', "
-                             "'ray://host:10001'). Empty: start a local Ray instance.")  # fmt: skip
-    spark_master: str = Field("local[2]", description="Spark master URL, e.g. "
-                              "'spark://host:7077'. Default: local[2].")  # fmt: skip
+    ray_address: str = Field(
+        "",
+        description="Ray cluster to join ('auto', "
+        "'ray://host:10001'). Empty: start a local Ray instance.",
+    )
+    spark_master: str = Field(
+        "local[2]", description="Spark master URL, e.g. 'spark://host:7077'. Default: local[2]."
+    )
     engine_setup: str = Field(
         "",
         description="'module:function' that engine workers (other processes) call with their "
@@ -59,17 +127,33 @@ class ServerConfig(BaseSettings):
     )
     auth_tokens: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Bearer token -> scopes (submit, read, register). Empty: no auth.",
+        description="Legacy: bearer token -> scopes, each a principal named after its token's "
+        "position in namespace 'default'. 'submit' also grants 'cancel'. Prefer `principals`.",
     )
+    principals: dict[str, PrincipalConfig] = Field(
+        default_factory=dict,
+        description="Callers by name, with tokens or certificate subjects, namespaces and "
+        "scopes. Empty (and no auth_tokens): authentication is off, everything is in 'default'.",
+    )
+    model_endpoints: dict[str, ModelEndpoint] = Field(
+        default_factory=dict,
+        description="Model providers served tasks may pick by name. A served task can never "
+        "set a key, a key variable or a base URL; 'openai' uses OPENAI_* of the server.",
+    )
+    limits: Limits = Field(default_factory=Limits)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = Field(
         None, description="Set to require client certificates signed by this CA (mutual TLS)."
     )
-    max_message_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest request "
-                                   "accepted; larger ones get RESOURCE_EXHAUSTED.")  # fmt: skip
-    max_live_tasks: int = Field(10_000, gt=0, description="Submits beyond this many live tasks "
-                                "get RESOURCE_EXHAUSTED.")  # fmt: skip
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        gt=0,
+        description="Largest request accepted; larger ones get RESOURCE_EXHAUSTED.",
+    )
+    max_live_tasks: int = Field(
+        10_000, gt=0, description="Submits beyond this many live tasks get RESOURCE_EXHAUSTED."
+    )
     heartbeat_interval: timedelta = timedelta(seconds=5)
     heartbeat_timeout: timedelta = timedelta(seconds=15)
     shutdown_grace: timedelta = Field(
@@ -147,7 +231,9 @@ class ServerConfig(BaseSettings):
     @property
     def secured(self) -> bool:
         """True when callers must present credentials (tokens or client certificates)."""
-        return bool(self.auth_tokens) or self.tls_client_ca_file is not None
+        return (
+            bool(self.auth_tokens) or bool(self.principals) or self.tls_client_ca_file is not None
+        )
 
     @property
     def trace_endpoint(self) -> str:

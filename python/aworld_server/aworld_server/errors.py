@@ -4,6 +4,7 @@ RuntimeError_ (AWorldError)
 ├── InvalidArgument          bad input; carries field violations   -> INVALID_ARGUMENT
 ├── NotFound                 unknown task, session, handler, ...   -> NOT_FOUND
 ├── FailedPrecondition       valid request, wrong state            -> FAILED_PRECONDITION
+├── AlreadyExists            request id reused with another body   -> ALREADY_EXISTS
 ├── ResourceExhausted        overload, queue full, too large       -> RESOURCE_EXHAUSTED
 ├── PermissionDenied         authenticated but not allowed         -> PERMISSION_DENIED
 ├── Unauthenticated          no or bad credentials                 -> UNAUTHENTICATED
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "AWorldError",
+    "AlreadyExists",
     "DeadlineExceeded",
     "FailedPrecondition",
     "FieldViolation",
@@ -59,6 +61,10 @@ class NotFound(AWorldError):
 
 class FailedPrecondition(AWorldError):
     """The request is valid but the target is in the wrong state for it."""
+
+
+class AlreadyExists(AWorldError):
+    """An idempotency key was reused for a different request (the message names both)."""
 
 
 class ResourceExhausted(AWorldError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +118,10 @@ class TaskView:
     updated_at: datetime
 
 
+# GetTask looks this many events back from the end of a log for the latest TaskResponse.
+_TAIL_EVENTS = 32
+
+
 class Runtime:
     """Runs tasks in this process. Use ``async with Runtime(...)`` or start()/close()."""
 
@@ -142,6 +146,9 @@ class Runtime:
         self.engines: dict[str, Engine] = {}  # plugin engines by name ("local" is built in)
         self.control_plane = ""  # this server's address, for engine workers to call back
         self.control_plane_token = ""
+        # Served with authentication: mints each engine job a credential for its task only.
+        self.job_credentials: Callable[[Task], str] | None = None
+        self.job_finished: Callable[[str], None] | None = None  # ends that credential's grant
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._engine_jobs: dict[str, str] = {}  # task id -> the job it runs as now
         self._engine_results: list[asyncio.Task[None]] = []
@@ -245,6 +252,8 @@ class Runtime:
                 continue  # a superseded job (handed out before a restart): not this task's end
             self._engine_tasks.pop(result.task_id, None)
             self._engine_jobs.pop(result.task_id, None)
+            if self.job_finished is not None:
+                self.job_finished(result.task_id)
             response = result.response
             if result.failure is not None:
                 response = TaskResponse(id=result.task_id, status=TaskStatus.FAILED,
@@ -330,7 +339,8 @@ class Runtime:
         job_id = new_id()
         self._engine_tasks[task.id] = engine.name
         self._engine_jobs[task.id] = job_id
-        job = TaskJob(task.id, task.to_bytes(), self.control_plane, self.control_plane_token,
+        token = self.job_credentials(task) if self.job_credentials else self.control_plane_token
+        job = TaskJob(task.id, task.to_bytes(), self.control_plane, token,
                       job_id=job_id, fresh=fresh)  # fmt: skip
         try:
             await engine.submit(job)
@@ -594,14 +604,18 @@ class Runtime:
         record = await self.store.get_task(task_id)
         if record is None:
             raise NotFound(f"task {task_id}")
+        # The task is the first event and its latest response near the end: two short reads
+        # from the index's last seq, never the whole log (a long task's log is large).
         task = Task(id=task_id)
         response = TaskResponse(id=task_id, status=record.status)
-        for event in await self.store.read(task_id):
-            body = event.body
-            if isinstance(body, TaskSubmitted) and body.task is not None:
-                task = body.task
-            elif isinstance(body, TaskStatusChanged) and body.response is not None:
-                response = body.response
+        first = await self.store.read(task_id, limit=1)
+        if first and isinstance(first[0].body, TaskSubmitted) and first[0].body.task is not None:
+            task = first[0].body.task
+        tail = await self.store.read(task_id, after_seq=max(record.last_seq - _TAIL_EVENTS, 0))
+        for event in reversed(tail):
+            if isinstance(event.body, TaskStatusChanged) and event.body.response is not None:
+                response = event.body.response
+                break
         return TaskView(task, response, record.created_at, record.updated_at)
 
     async def task_state(self, task_id: str) -> tuple[TaskStatus, list[RunNode], list[NodeGroup]]:

@@ -24,15 +24,18 @@ from aworld_client._proto.aworld.runtime.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from aworld_server.api.auth import BearerTokenInterceptor
+from aworld_server.agents.endpoints import ModelEndpoints
+from aworld_server.api.auth import AuthInterceptor
 from aworld_server.api.engine_service import add_engine_service
 from aworld_server.api.grpc_logs import quiet_client_gone
+from aworld_server.api.ownership import HandlerOwners, OwnedRemoteHandlers
+from aworld_server.api.principals import PrincipalResolver
 from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
 from aworld_server.config import ServerConfig
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
+from aworld_server.namespaces import namespace_of
 from aworld_server.observability.metrics import RuntimeMetrics
 from aworld_server.observability.telemetry import configure_tracing, server_interceptors
 from aworld_server.runtime import Runtime
@@ -130,19 +133,25 @@ async def start_server(
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
-    runtime.remote = RemoteHandlers(dispatcher)
+    owners = HandlerOwners()
+    runtime.remote = OwnedRemoteHandlers(dispatcher, owners)
+    # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
+    ModelEndpoints(config.model_endpoints).install(runtime.models)
+    resolver = PrincipalResolver(config.principals, config.auth_tokens)
+    if resolver.enabled:
+        runtime.job_credentials = lambda task: resolver.mint_job_token(
+            task.id, namespace_of(task.headers)
+        )
+        runtime.job_finished = resolver.revoke_job
     if setup is not None:
         setup(runtime)
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers
     # then find workers reconnecting instead of an empty registry.
     await runtime.start(resume=False)
 
-    # The OpenTelemetry interceptor first, so refused calls are traced too.
-    interceptors = server_interceptors()
-    if config.auth_tokens:
-        interceptors.append(BearerTokenInterceptor(config.auth_tokens))
     server = grpc.aio.server(
-        interceptors=interceptors,
+        # The OpenTelemetry interceptor first, so refused calls are traced too.
+        interceptors=[*server_interceptors(), AuthInterceptor(resolver, config.limits)],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -150,9 +159,11 @@ async def start_server(
         ],
     )
     runtime_service = add_runtime_service(server, runtime, dispatcher,
-                                          max_live_tasks=config.max_live_tasks)  # fmt: skip
-    add_worker_service(server, dispatcher)
-    add_engine_service(server, runtime, dispatcher)
+                                          max_live_tasks=config.max_live_tasks,
+                                          limits=config.limits, owners=owners,
+                                          max_message_bytes=config.max_message_bytes)  # fmt: skip
+    add_worker_service(server, dispatcher, owners)
+    add_engine_service(server, runtime, dispatcher, owners)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -169,11 +180,6 @@ async def start_server(
     # Engine workers call back on loopback when the server listens on every interface.
     host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
     runtime.control_plane = f"{host}:{port}"
-    # Engine workers append events (register) and read logs and sessions back (read).
-    runtime.control_plane_token = next(
-        (t for t, scopes in sorted(config.auth_tokens.items(), key=lambda i: "read" not in i[1])
-         if "register" in scopes), "",
-    )  # fmt: skip
     try:
         for name, options in config.engine_plugins().items():
             await runtime.add_engine(load_engine(name, options))
@@ -186,7 +192,7 @@ async def start_server(
         sources = Sources(runtime=runtime, dispatcher=dispatcher, metrics=metrics,
                           accepting=lambda: runtime_service.accepting)  # fmt: skip
         try:
-            http = await start_http(sources, HttpAccess(config.auth_tokens), config.bind_host,
+            http = await start_http(sources, HttpAccess(resolver), config.bind_host,
                                     config.http_port)  # fmt: skip
         except BaseException:
             await server.stop(0)

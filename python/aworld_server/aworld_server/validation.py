@@ -1,8 +1,12 @@
-"""Validation of submitted tasks: every problem at once, as field violations."""
+"""Validation of submitted tasks: every problem at once, as field violations.
+
+Linear in the size of the task (sets, not list scans), so a swarm of many agents costs
+milliseconds; the server's ceilings on sizes are in ``api.limits``."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from aworld_client import SwarmTopology, Task
@@ -60,12 +64,12 @@ def validate_task(task: Task, runtime: Runtime) -> None:
         if not runner:
             bad("task.swarm", "is required: at least one agent (or a custom conf.runner)")
     else:
-        names = [a.name for a in swarm.agents]
+        names = Counter(a.name for a in swarm.agents)
         for i, agent in enumerate(swarm.agents):
             path = f"task.swarm.agents[{i}]"
             if not _NAME.match(agent.name):
                 bad(f"{path}.name", "must be 1-128 characters of letters, digits, '_', '.' or '-'")
-            elif names.count(agent.name) > 1:
+            elif names[agent.name] > 1:
                 bad(f"{path}.name", f"duplicate agent name {agent.name!r}")
             for j, target in enumerate(agent.handoffs):
                 if target not in names:
@@ -77,6 +81,9 @@ def validate_task(task: Task, runtime: Runtime) -> None:
                     bad(f"{path}.model", "is required for an agent not registered on the server")
                 elif not runtime.models.known(provider):
                     bad(f"{path}.model.provider", f"unknown model provider {provider!r}")
+                else:
+                    for problem in runtime.models.violations(agent.model):
+                        bad(f"{path}.model.{problem.field}", problem.description)
         if swarm.root_agent and swarm.root_agent not in names:
             bad("task.swarm.root_agent", f"{swarm.root_agent!r} is not an agent of this swarm")
         if swarm.topology == SwarmTopology.SINGLE and len(names) > 1:

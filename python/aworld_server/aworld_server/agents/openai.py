@@ -17,8 +17,11 @@ task: tasks are stored and streamed to clients.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import ssl
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -85,6 +88,7 @@ class OpenAIModel:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
+            verify=_tls_context(),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
 
@@ -207,7 +211,8 @@ class OpenAIModel:
                 if not isinstance(chunk, dict):
                     raise _bad_response(data, TypeError("a chunk must be an object"))
                 if "error" in chunk:  # a server that fails mid-stream says so in a chunk
-                    raise _failure("ModelServerError", f"error in stream: {chunk['error']}")
+                    detail = _summary(str(chunk["error"]))
+                    raise _failure("ModelServerError", f"error in stream: {detail}")
                 model = chunk.get("model") or model
                 usage = chunk.get("usage") or usage
                 for choice in chunk.get("choices") or []:
@@ -253,22 +258,30 @@ class _PartialCall:
 
 class OpenAIProvider:
     """The ``openai`` model factory: one model (so one connection pool) per distinct
-    configuration, shared by every task that uses it, until :meth:`aclose`."""
+    configuration, shared by every task that uses it. The ``cache_size`` most recently used
+    are kept; older ones are dropped (their connections close when their last task is done), so
+    many distinct configurations cannot grow memory without bound."""
 
-    def __init__(self) -> None:
-        self._models: dict[tuple[tuple[str, Any], ...], OpenAIModel] = {}
+    def __init__(self, cache_size: int = 64) -> None:
+        self._models: OrderedDict[tuple[tuple[str, Any], ...], OpenAIModel] = OrderedDict()
+        self._cache_size = cache_size
 
     def __call__(self, config: ModelConfig) -> OpenAIModel:
-        settings = model_settings(config)
+        return self.model(model_settings(config))
+
+    def model(self, settings: dict[str, Any]) -> OpenAIModel:
         key = tuple(sorted(settings.items()))
         model = self._models.get(key)
         if model is None:
             self._models[key] = model = OpenAIModel(**settings)
+            while len(self._models) > self._cache_size:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
         return model
 
     async def aclose(self) -> None:
         """Close every pooled model."""
-        models, self._models = list(self._models.values()), {}
+        models, self._models = list(self._models.values()), OrderedDict()
         for model in models:
             await model.aclose()
 
@@ -342,14 +355,28 @@ def _usage(data: Any) -> Usage:
     )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~100 ms; one context serves every client (contexts are safe
+    # to share), so a new model configuration costs microseconds, not a bundle load.
+    return httpx.create_ssl_context()
+
+
+def _summary(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _failure(type_: str, message: str, *, non_retryable: bool = False) -> HandlerFailed:
     return HandlerFailed(Failure(type=type_, message=message, non_retryable=non_retryable))
 
 
 def _http_failure(status: int, text: str) -> HandlerFailed:
-    detail = text[:500]
+    # Only the message of an OpenAI-shaped error, shortened; never the body itself, which could
+    # be anything the endpoint (or a proxy in front of it) answers, secrets included.
+    detail = "the endpoint's answer was not an API error"
     with contextlib.suppress(ValueError, LookupError, TypeError):  # OpenAI's error shape
-        detail = str(json.loads(text)["error"]["message"])
+        detail = _summary(str(json.loads(text)["error"]["message"]))
     message = f"HTTP {status}: {detail}"
     if status == 429:
         return _failure("ModelRateLimited", message)
@@ -363,6 +390,6 @@ def _http_failure(status: int, text: str) -> HandlerFailed:
 def _bad_response(text: str, error: Exception) -> HandlerFailed:
     return _failure(
         "ModelBadResponse",
-        f"not a chat completion ({error}): {text[:200]}",
+        f"not a chat completion ({type(error).__name__} after {len(text)} characters)",
         non_retryable=True,
     )

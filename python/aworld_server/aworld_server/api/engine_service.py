@@ -17,9 +17,18 @@ from aworld_client.engine_service import (
 )
 from aworld_client.handlers import Pending
 
+from aworld_server.api.authz import visible_task
+from aworld_server.api.ownership import HandlerOwners
+from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
@@ -33,14 +42,25 @@ def _required(value: str, field: str) -> str:
 
 
 class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc]
-    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
+    """Every call names a task the caller may see; an engine credential reaches only tasks
+    handed to engine jobs (``api.principals``) and writes or calls only with the job id of
+    the task's current job, so a job cannot read another task or forge its log."""
+
+    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher,
+                 owners: HandlerOwners) -> None:  # fmt: skip
         self.runtime = runtime
         self.dispatcher = dispatcher
+        self.owners = owners
 
     def _check_job(self, task_id: str, job_id: str) -> None:
         """Fencing: only the job the task runs as now may write to its log or call handlers.
         A job handed out before a restart (its worker may outlive the server by seconds) or
-        superseded by a retry elsewhere is refused."""
+        superseded by a retry elsewhere is refused.
+
+        An engine credential (shared by a namespace's jobs) must name its job: the job id,
+        handed only to that job, is what limits a credential to the tasks of its own jobs."""
+        if not job_id and current_caller().principal.task_ids is not None:
+            raise PermissionDenied("an engine credential writes and calls only as a job: name it")
         if job_id and self.runtime.current_job(task_id) != job_id:
             raise FailedPrecondition(
                 f"job {job_id} of task {task_id} was superseded; its worker must stop"
@@ -49,6 +69,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     @grpc_errors
     async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         task_id = _required(request.task_id, "task_id")
+        await visible_task(self.runtime.store, task_id)
         first = await self.runtime.store.read(task_id, limit=1)
         if not first or not isinstance(first[0].body, TaskSubmitted):
             raise NotFound(f"task {task_id}")
@@ -62,8 +83,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         task_id = _required(append.task_id, "task_id")
         if not append.events:
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
-        if await self.runtime.store.get_task(task_id) is None:
-            raise NotFound(f"task {task_id}")
+        await visible_task(self.runtime.store, task_id)
         self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
@@ -72,7 +92,10 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
+        await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
         self._check_job(call.task_id, call.job_id)
+        if not self.owners.visible(call.name, kind, current_caller().namespace):
+            raise NotFound(f"no {kind.name.lower()} handler named {call.name!r}")
         try:
             output = await self.dispatcher.call_attempt(
                 _required(call.call_id, "call_id"),
@@ -100,8 +123,8 @@ def _empty() -> Any:
     return Payload.of({})
 
 
-def add_engine_service(server: grpc.aio.Server, runtime: Runtime,
-                       dispatcher: WorkerDispatcher) -> EngineServiceServicer:  # fmt: skip
-    servicer = EngineServiceServicer(runtime, dispatcher)
+def add_engine_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher,
+                       owners: HandlerOwners) -> EngineServiceServicer:  # fmt: skip
+    servicer = EngineServiceServicer(runtime, dispatcher, owners)
     pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
     return servicer

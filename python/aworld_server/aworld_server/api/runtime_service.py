@@ -7,8 +7,7 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import grpc
@@ -40,7 +39,19 @@ from aworld_client.runtime_service import (
 )
 from opentelemetry import trace
 
+from aworld_server.api.authz import session_in_namespace, visible_session, visible_task
+from aworld_server.api.idempotency import (
+    IdempotentCalls,
+    conflict,
+    same_submission,
+    scoped_request_id,
+)
+from aworld_server.api.limits import check_task
+from aworld_server.api.ownership import HandlerOwners
+from aworld_server.api.paging import page_of
+from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
+from aworld_server.config import Limits
 from aworld_server.dispatch import AttemptTimedOut, WorkerDispatcher
 from aworld_server.errors import (
     FieldViolation,
@@ -50,6 +61,12 @@ from aworld_server.errors import (
     Unavailable,
 )
 from aworld_server.ids import new_id
+from aworld_server.namespaces import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_HEADER,
+    PRINCIPAL_HEADER,
+    RESERVED_PREFIX,
+)
 from aworld_server.observability import inject_headers
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
@@ -57,10 +74,8 @@ from aworld_server.storage import TaskQuery
 
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
 
-T = TypeVar("T")
-
 _MAX_PAGE = 1000
-_REMEMBERED_REQUESTS = 10_000
+T = TypeVar("T")
 
 
 def _trace_context_from_metadata(
@@ -96,47 +111,29 @@ def _page_size(size: int) -> int:
 class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[misc]
     """Serves RuntimeService over a runtime and (for remote handlers) a dispatcher."""
 
-    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher,
-                 *, max_live_tasks: int = 10_000) -> None:  # fmt: skip
+    def __init__(
+        self,
+        runtime: Runtime,
+        dispatcher: WorkerDispatcher,
+        *,
+        max_live_tasks: int = 10_000,
+        limits: Limits | None = None,
+        owners: HandlerOwners | None = None,
+        max_message_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         self.runtime = runtime
+        self.max_message_bytes = max_message_bytes
         self.dispatcher = dispatcher
         self.max_live_tasks = max_live_tasks
+        self.limits = limits or Limits()
+        self.owners = owners or HandlerOwners()
         # False while the server drains for shutdown: new tasks go to another replica.
         self.accepting = True
         # Submits between their capacity check and their task's launch (they count as live).
         self._admitting = 0
-        # Answers of idempotent mutations (callbacks, inputs, invocations) by (RPC, request id),
-        # so a client that retries after losing the answer gets the same answer instead of
-        # NOT_FOUND, and the work in flight for a request id, which repeats join.
-        self._answers: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._running: dict[tuple[str, str], asyncio.Future[Any]] = {}
-
-    async def _once(self, rpc: str, request_id: str, work: Callable[[], Awaitable[T]]) -> T:
-        """Do ``work`` once per request id: repeats, concurrent or later, get its answer.
-
-        The work runs as its own asyncio task, so a caller that disconnects does not abandon a
-        mutation half-way; its retry finds the answer. Failures are not remembered."""
-        if not request_id:
-            return await work()
-        key = (rpc, request_id)
-        if key in self._answers:
-            answer: T = self._answers[key]
-            return answer
-        running = self._running.get(key)
-        if running is None:
-            running = asyncio.ensure_future(work())
-            self._running[key] = running
-
-            def finished(done: asyncio.Future[Any]) -> None:
-                del self._running[key]
-                if not done.cancelled() and done.exception() is None:
-                    self._answers[key] = done.result()
-                    while len(self._answers) > _REMEMBERED_REQUESTS:
-                        self._answers.popitem(last=False)
-
-            running.add_done_callback(finished)
-        result: T = await asyncio.shield(running)
-        return result
+        # Answers of idempotent mutations (callbacks, inputs, invocations), so a client that
+        # retries after losing the answer gets the same answer instead of NOT_FOUND.
+        self._calls = IdempotentCalls()
 
     async def _submit(
         self,
@@ -147,6 +144,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     ) -> SubmitTaskResponse:
         if not has_task:
             raise InvalidArgument("task is required", [FieldViolation("task", "is required")])
+        client_request_id, request_id = request_id, scoped_request_id("SubmitTask", request_id)
         full = self.runtime.live_tasks + self._admitting >= self.max_live_tasks
         # A retried submit of an accepted task is answered even when new tasks are refused.
         if (full or not self.accepting) and not (
@@ -161,6 +159,8 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             pb.SubmitTaskRequest(request_id=request_id, task=task_pb)
         )
         assert request.task is not None
+        check_task(request.task, self.limits)
+        await self._claim(request.task)
         if context is not None:
             _trace_context_from_metadata(request.task.headers, context)
         self._admitting += 1
@@ -168,9 +168,34 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             result = await self.runtime.submit(request.task, request.request_id)
         finally:
             self._admitting -= 1
+        if not result.created:
+            first = await self.runtime.store.read(result.task_id, limit=1)
+            stored = getattr(first[0].body, "task", None) if first else None
+            if stored is not None and not same_submission(task_pb, stored.to_proto()):
+                raise conflict("SubmitTask", client_request_id)
         return SubmitTaskResponse(
             task_id=result.task_id, created=result.created, session_id=result.session_id
         )
+
+    async def _claim(self, task: Any) -> None:
+        """Record who submits ``task`` in its headers; the identity, not the body, decides."""
+        caller = current_caller()
+        for key in [k for k in task.headers if k.startswith(RESERVED_PREFIX)]:
+            del task.headers[key]
+        if caller.namespace != DEFAULT_NAMESPACE:  # absent means default (tasks from before)
+            task.headers[NAMESPACE_HEADER] = caller.namespace
+        if caller.authenticated:
+            task.headers[PRINCIPAL_HEADER] = caller.principal.name
+            if task.user_id and task.user_id != caller.principal.name:
+                raise InvalidArgument(
+                    "user_id must be empty or the caller's principal",
+                    [FieldViolation("task.user_id", "is set by the server from the credential")],
+                )
+            task.user_id = caller.principal.name
+        if task.session_id:
+            session = await self.runtime.store.get_session(task.session_id)
+            if session is not None and not await session_in_namespace(self.runtime.store, session):
+                raise NotFound(f"session {task.session_id}")
 
     @grpc_errors
     async def SubmitTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -190,7 +215,8 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     @grpc_errors
     async def GetTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        view = await self.runtime.get_task(_required(request.task_id, "task_id"))
+        task_id = await self._visible(request.task_id)
+        view = await self.runtime.get_task(task_id)
         return GetTaskResponse(task=view.task, response=view.response,
                                created_at=view.created_at,
                                updated_at=view.updated_at).to_proto()  # fmt: skip
@@ -200,54 +226,87 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         query = ListTasksRequest.from_proto(request)
         page = await self.runtime.store.list_tasks(TaskQuery(
             session_id=query.session_id, user_id=query.user_id, statuses=query.statuses,
+            namespace=current_caller().namespace,
             page_size=_page_size(query.page_size), page_token=query.page_token,
         ))  # fmt: skip
+        principal = current_caller().principal
+        # An engine credential lists only the tasks handed to it (a page may come back short).
+        records = [r for r in page.items if principal.may_touch_task(r.task_id)]
         return ListTasksResponse(
             tasks=[TaskSummary(id=r.task_id, name=r.name, session_id=r.session_id,
                                user_id=r.user_id, status=r.status, created_at=r.created_at,
-                               updated_at=r.updated_at) for r in page.items],
+                               updated_at=r.updated_at) for r in records],
             next_page_token=page.next_page_token,
         ).to_proto()  # fmt: skip
 
     @grpc_errors
     async def CancelTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         cancel = CancelTaskRequest.from_proto(request)
-        status = await self.runtime.cancel(_required(cancel.task_id, "task_id"), cancel.reason)
+        status = await self.runtime.cancel(await self._visible(cancel.task_id), cancel.reason)
         return CancelTaskResponse(status=status).to_proto()
 
     @grpc_stream_errors
     async def StreamEvents(self, request: Any, context: grpc.aio.ServicerContext
                            ) -> AsyncIterator[Any]:  # fmt: skip
         query = StreamEventsRequest.from_proto(request)
-        task_id = _required(query.task_id, "task_id")
+        _required(query.task_id, "task_id")
         if query.after_seq < 0:
             raise InvalidArgument(
                 "after_seq must not be negative",
                 [FieldViolation("after_seq", "must not be negative")],
             )
-        if await self.runtime.store.get_task(task_id) is None:
-            raise NotFound(f"task {task_id}")
+        task_id = await self._visible(query.task_id)
         async for event in self.runtime.stream(task_id, query.after_seq,
                                                follow=not query.replay_only):  # fmt: skip
             yield pb.StreamEventsResponse(event=event.to_proto())
 
     @grpc_errors
     async def GetTaskState(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        status, nodes, groups = await self.runtime.task_state(_required(request.task_id, "task_id"))
-        return GetTaskStateResponse(status=status, nodes=nodes, groups=groups).to_proto()
+        status, nodes, groups = await self.runtime.task_state(await self._visible(request.task_id))
+        page, next_token = self._page(nodes, request)
+        if request.page_token:
+            groups = []  # the first page carries them
+        return GetTaskStateResponse(
+            status=status, nodes=page, groups=groups, next_page_token=next_token
+        ).to_proto()
 
     @grpc_errors
     async def GetTrajectory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        items = await self.runtime.trajectory(_required(request.task_id, "task_id"))
-        return GetTrajectoryResponse(items=items).to_proto()
+        items = await self.runtime.trajectory(await self._visible(request.task_id))
+        page, next_token = self._page(items, request)
+        return GetTrajectoryResponse(items=page, next_page_token=next_token).to_proto()
 
-    async def _complete(self, rpc: str, request_id: str, task_id: str, callback_id: str,
-                        result: Payload | None, failure: Any) -> TaskStatus:  # fmt: skip
-        task_id = _required(task_id, "task_id")
+    def _page(self, items: list[T], request: Any) -> tuple[list[T], str]:
+        # Half the message limit leaves room for the rest of the response and for overhead.
+        return page_of(
+            items,
+            request.page_size,
+            request.page_token,
+            max_items=self.limits.max_page_items,
+            max_bytes=self.max_message_bytes // 2,
+        )
+
+    async def _visible(self, task_id: str) -> str:
+        """The task id if the caller may see that task; NOT_FOUND otherwise."""
+        await visible_task(self.runtime.store, _required(task_id, "task_id"))
+        return task_id
+
+    async def _complete(
+        self,
+        rpc: str,
+        body: Any,
+        request_id: str,
+        task_id: str,
+        callback_id: str,
+        result: Payload | None,
+        failure: Any,
+    ) -> TaskStatus:
+        task_id = await self._visible(task_id)
         callback_id = _required(callback_id, "callback_id")
-        return await self._once(
+        return await self._calls.once(
             rpc,
             request_id,
+            body,
             lambda: self.runtime.complete_callback(task_id, callback_id, result, failure),
         )
 
@@ -256,14 +315,21 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         provided = ProvideInputRequest.from_proto(request)
         if provided.value is None:
             raise InvalidArgument("value is required", [FieldViolation("value", "is required")])
-        status = await self._complete("ProvideInput", provided.request_id, provided.task_id,
+        status = await self._complete("ProvideInput", request, provided.request_id,
+                                      provided.task_id,
                                       provided.callback_id, provided.value, None)  # fmt: skip
         return ProvideInputResponse(status=status).to_proto()
 
     @grpc_errors
     async def CompleteCallback(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         done = CompleteCallbackRequest.from_proto(request)
-        status = await self._complete("CompleteCallback", done.request_id, done.task_id,
+        if (done.result is None) == (done.failure is None):
+            raise InvalidArgument(
+                "set exactly one of result and failure",
+                [FieldViolation("result", "set exactly one of result and failure")],
+            )
+        status = await self._complete("CompleteCallback", request, done.request_id,
+                                      done.task_id,
                                       done.callback_id,
                                       done.result, done.failure)  # fmt: skip
         return CompleteCallbackResponse(status=status).to_proto()
@@ -272,7 +338,15 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def InvokeHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = InvokeHandlerRequest.from_proto(request)
         _required(call.name, "name")
-        return await self._once("InvokeHandler", call.request_id, lambda: self._invoke(call))
+        if not self.owners.visible(
+            call.name, call.kind or HandlerKind.TOOL, current_caller().namespace
+        ):
+            raise NotFound(
+                f"no {(call.kind or HandlerKind.TOOL).name.lower()} handler named {call.name!r}"
+            )
+        return await self._calls.once(
+            "InvokeHandler", call.request_id, request, lambda: self._invoke(call)
+        )
 
     async def _invoke(self, call: InvokeHandlerRequest) -> Any:
         name, kind = call.name, call.kind or HandlerKind.TOOL
@@ -326,7 +400,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     @grpc_errors
     async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         kind = HandlerKind(request.kind)
-        remote = {(h.spec.name, h.spec.kind): h for h in self.dispatcher.handlers() if h.spec}
+        namespace = current_caller().namespace
+        remote = {
+            (h.spec.name, h.spec.kind): h
+            for h in self.dispatcher.handlers()
+            if h.spec and self.owners.visible(h.spec.name, h.spec.kind, namespace)
+        }
         infos: list[HandlerInfo] = []
         for spec in self.runtime.registry.specs():
             served = remote.pop((spec.name, spec.kind), None)
@@ -342,15 +421,18 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     @grpc_errors
     async def ListWorkers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        workers = self.dispatcher.workers(request.handler_name)
+        namespace = current_caller().namespace
+        workers = [
+            w
+            for w in self.dispatcher.workers(request.handler_name)
+            if self.owners.worker_visible(w.worker_id, namespace)
+        ]
         return ListWorkersResponse(workers=workers).to_proto()
 
     @grpc_errors
     async def GetSession(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         session_id = _required(request.session_id, "session_id")
-        session = await self.runtime.store.get_session(session_id)
-        if session is None:
-            raise NotFound(f"session {session_id}")
+        session = await visible_session(self.runtime.store, session_id)
         return pb.GetSessionResponse(session=session.to_proto())
 
     @grpc_errors
@@ -358,13 +440,30 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         page = await self.runtime.store.list_sessions(
             request.user_id, _page_size(request.page_size), request.page_token
         )
+        # A page may come back short: sessions of other namespaces are left out of it.
+        sessions = [s for s in page.items if await session_in_namespace(self.runtime.store, s)]
         return ListSessionsResponse(
-            sessions=page.items, next_page_token=page.next_page_token
+            sessions=sessions, next_page_token=page.next_page_token
         ).to_proto()
 
 
-def add_runtime_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher,
-                        *, max_live_tasks: int = 10_000) -> RuntimeServiceServicer:  # fmt: skip
-    servicer = RuntimeServiceServicer(runtime, dispatcher, max_live_tasks=max_live_tasks)
+def add_runtime_service(
+    server: grpc.aio.Server,
+    runtime: Runtime,
+    dispatcher: WorkerDispatcher,
+    *,
+    max_live_tasks: int = 10_000,
+    limits: Limits | None = None,
+    owners: HandlerOwners | None = None,
+    max_message_bytes: int = 4 * 1024 * 1024,
+) -> RuntimeServiceServicer:
+    servicer = RuntimeServiceServicer(
+        runtime,
+        dispatcher,
+        max_live_tasks=max_live_tasks,
+        limits=limits,
+        owners=owners,
+        max_message_bytes=max_message_bytes,
+    )
     pb_grpc.add_RuntimeServiceServicer_to_server(servicer, server)
     return servicer

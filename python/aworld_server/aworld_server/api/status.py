@@ -19,6 +19,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from aworld_server.errors import (
+    AlreadyExists,
     AWorldError,
     DeadlineExceeded,
     FailedPrecondition,
@@ -39,6 +40,7 @@ _CODES: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (InvalidHandlerInput, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
@@ -50,7 +52,10 @@ _CODES: list[tuple[type[BaseException], grpc.StatusCode]] = [
 def status_of(error: BaseException) -> status_pb2.Status:
     """The google.rpc.Status for an error (INTERNAL for anything unexpected)."""
     code = next((c for cls, c in _CODES if isinstance(error, cls)), grpc.StatusCode.INTERNAL)
-    message = str(error) if code != grpc.StatusCode.INTERNAL else f"internal error: {error}"
+    # An unexpected error's text may quote anything (a path, a body): the log keeps it, the
+    # caller gets a fixed message.
+    internal = code == grpc.StatusCode.INTERNAL
+    message = "internal error; see the server log" if internal else str(error)
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
     violations: list[tuple[str, str]] = []
     if isinstance(error, InvalidArgument):

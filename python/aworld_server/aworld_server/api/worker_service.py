@@ -16,8 +16,11 @@ import grpc
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
 from aworld_client.worker_service import ConnectRequest, Hello
 
+from aworld_server.api.ownership import HandlerOwners
+from aworld_server.api.principals import current_caller
+from aworld_server.api.status import abort
 from aworld_server.dispatch import WorkerDispatcher, WorkerSession
-from aworld_server.errors import InvalidArgument
+from aworld_server.errors import AWorldError, InvalidArgument
 
 __all__ = ["WorkerServiceServicer", "add_worker_service"]
 
@@ -27,8 +30,9 @@ log = logging.getLogger(__name__)
 class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # type: ignore[misc]
     """``WorkerService.Connect``: one bidirectional stream per connected worker."""
 
-    def __init__(self, dispatcher: WorkerDispatcher) -> None:
+    def __init__(self, dispatcher: WorkerDispatcher, owners: HandlerOwners) -> None:
         self._dispatcher = dispatcher
+        self._owners = owners
 
     async def Connect(
         self, request_iterator: AsyncIterator[Any], context: Any
@@ -36,8 +40,8 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         requests = aiter(request_iterator)
         try:
             session = self._admit(_hello(await anext(requests, None)), context)
-        except InvalidArgument as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except AWorldError as error:
+            await abort(context, error)
         reader = asyncio.create_task(self._read(requests, session))
         try:
             async for response in session.outgoing():
@@ -51,8 +55,11 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
             self._dispatcher.disconnect(session, "stream ended")
 
     def _admit(self, hello: Hello, context: Any) -> WorkerSession:
-        # Authorization of the authenticated caller against the Hello goes here.
-        return self._dispatcher.connect(hello, peer=context.peer())
+        caller = current_caller()
+        self._owners.admit(caller, hello)
+        session = self._dispatcher.connect(hello, peer=context.peer())
+        self._owners.bind_worker(caller, session.worker_id)
+        return session
 
     async def _read(self, requests: AsyncIterator[Any], session: WorkerSession) -> None:
         reason = "the worker closed the stream"
@@ -73,8 +80,11 @@ def _hello(first: Any) -> Hello:
     return Hello.from_proto(first.hello)
 
 
-def add_worker_service(server: Any, dispatcher: WorkerDispatcher) -> WorkerServiceServicer:
-    """Serve WorkerService on ``server`` (a ``grpc.aio.Server``), backed by ``dispatcher``."""
-    servicer = WorkerServiceServicer(dispatcher)
+def add_worker_service(
+    server: Any, dispatcher: WorkerDispatcher, owners: HandlerOwners | None = None
+) -> WorkerServiceServicer:
+    """Serve WorkerService on ``server`` (a ``grpc.aio.Server``), backed by ``dispatcher``;
+    ``owners`` is shared with the other services (default: a registry of its own)."""
+    servicer = WorkerServiceServicer(dispatcher, owners or HandlerOwners())
     worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     return servicer

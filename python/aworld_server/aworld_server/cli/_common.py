@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -144,7 +145,9 @@ def run_client(target: str, token: str, body: Callable[[AsyncClient], Awaitable[
     """Run ``body`` with a client for ``target`` on a fresh event loop, reporting errors."""
 
     async def main() -> T:
-        async with AsyncClient(target, token=token) as client:
+        # A principal of several namespaces picks one with AWORLD_NAMESPACE (see the README).
+        namespace = os.environ.get("AWORLD_NAMESPACE", "")
+        async with AsyncClient(target, token=token, namespace=namespace) as client:
             return await body(client)
 
     with reported_errors(target):

@@ -146,7 +146,8 @@ def serve(
                 if settings.store == "sqlite"
                 else "memory"
             )
-            auth = "tokens" if settings.auth_tokens else "off"
+            principals = len(settings.principals) + len(settings.auth_tokens)
+            auth = f"{principals} principal(s)" if principals else "off"
             tls = "on" if settings.tls_cert_file else "off"
             details = (
                 f"store {store_text} · bus {settings.bus} · engine {settings.engine} · "

@@ -25,7 +25,7 @@ class TaskJob:
     task_id: str
     task: bytes  # aworld.runtime.v1.Task, serialised
     control_plane: str  # host:port of the control plane's EngineService
-    token: str = ""  # bearer token with the "register" scope, when auth is on
+    token: str = ""  # engine credential for this job's task (scopes engine, read), when auth is on
     attempt: int = 1  # 1 for the first run; more when the job of a lost worker runs again
     # This hand-out of the task; the control plane accepts writes of its current job only.
     job_id: str = ""

@@ -54,6 +54,7 @@ class TaskRecord:
     status: TaskStatus = TaskStatus.PENDING
     created_at: datetime
     updated_at: datetime
+    namespace: str = "default"
     last_seq: int = 0
 
 
@@ -63,6 +64,7 @@ class TaskQuery:
 
     session_id: str = ""
     user_id: str = ""
+    namespace: str = ""
     statuses: Sequence[TaskStatus] = ()
     page_size: int = 50
     page_token: str = ""

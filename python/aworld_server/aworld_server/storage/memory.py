@@ -147,6 +147,7 @@ class MemoryEventStore:
             for r in self._tasks.values()
             if (not query.session_id or r.session_id == query.session_id)
             and (not query.user_id or r.user_id == query.user_id)
+            and (not query.namespace or r.namespace == query.namespace)
             and (not statuses or r.status in statuses)
         ]
         page = _page(keyed, query.page_size, query.page_token)

@@ -22,6 +22,7 @@ import base64
 import binascii
 import contextlib
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -43,13 +44,14 @@ from aworld_client import (
 )
 
 from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
 from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
 
 __all__ = ["SqliteEventStore", "StoreStats"]
 
 T = TypeVar("T")
 
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 
 # Indexes on events are partial: an event without a session, topic or sender costs no index
 # write. Queries repeat the `!= ''` term so the planner can prove the partial index applies.
@@ -78,13 +80,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     request_id TEXT    NOT NULL,
     status     INTEGER NOT NULL,
     created_us INTEGER NOT NULL,
-    updated_us INTEGER NOT NULL
+    updated_us INTEGER NOT NULL,
+    namespace  TEXT    NOT NULL DEFAULT 'default'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_by_request ON tasks (request_id) WHERE request_id != '';
 CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_us, task_id);
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks (session_id, created_us, task_id);
 CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_id, created_us, task_id);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
+CREATE INDEX IF NOT EXISTS tasks_by_namespace ON tasks (namespace, created_us, task_id);
 
 CREATE TABLE IF NOT EXISTS sessions (
     id         TEXT    PRIMARY KEY,
@@ -98,7 +102,10 @@ CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, created_us, id
 """
 
 _INSERT_EVENT: Final = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_TASK: Final = "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_TASK: Final = (
+    "INSERT INTO tasks (task_id, name, session_id, user_id, request_id, status, created_us, "
+    "updated_us, namespace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _UPDATE_STATUS: Final = "UPDATE tasks SET status = ?, updated_us = ? WHERE task_id = ?"
 # A session put without created_at keeps the creation time it was first stored with.
 _UPSERT_SESSION: Final = """
@@ -110,7 +117,7 @@ ON CONFLICT (id) DO UPDATE SET
     data = excluded.data
 """
 _TASK_COLUMNS: Final = (
-    "task_id, name, session_id, user_id, request_id, status, created_us, updated_us, "
+    "task_id, name, session_id, user_id, request_id, status, created_us, updated_us, namespace, "
     "(SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.task_id = t.task_id)"
 )
 _LIVE: Final = tuple(int(s) for s in TaskStatus if not s.is_terminal)
@@ -157,7 +164,7 @@ class SqliteEventStore:
     async def open(self) -> None:
         if self._writer is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         ready: ThreadFuture[None] = ThreadFuture()
         writer = threading.Thread(
             target=self._write_loop, args=(ready,), name="aworld-store-writer", daemon=True
@@ -243,7 +250,7 @@ class SqliteEventStore:
     async def list_tasks(self, query: TaskQuery) -> Page[TaskRecord]:
         where: list[str] = ["1"]
         args: list[Any] = []
-        for column in ("session_id", "user_id"):
+        for column in ("session_id", "user_id", "namespace"):
             if value := getattr(query, column):
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -456,7 +463,17 @@ def _rows_of(write: _Write, now_us: int) -> _Rows:
             r = _submitted_record(event, body, _from_us(time_us))
             status = int(r.status)
             rows.tasks.append(
-                (r.task_id, r.name, r.session_id, r.user_id, r.request_id, status, time_us, time_us)
+                (
+                    r.task_id,
+                    r.name,
+                    r.session_id,
+                    r.user_id,
+                    r.request_id,
+                    status,
+                    time_us,
+                    time_us,
+                    r.namespace,
+                )
             )
         elif isinstance(body, TaskStatusChanged):
             rows.statuses.append((int(body.status), time_us, event.task_id))
@@ -512,6 +529,20 @@ def _settle(results: list[tuple[asyncio.Future[None], BaseException | None]]) ->
             future.set_exception(exc)
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (0600, in a 0700 directory) before
+    SQLite opens it: task inputs and outputs live there, and SQLite gives its WAL and shared
+    memory files the database file's permissions."""
+    created = not path.parent.exists()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if created:
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):  # stores made before this kept 0644
+            file.chmod(0o600)
+
+
 def _connect(path: Path, *, check_same_thread: bool) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN/COMMIT), never implicit.
     conn = sqlite3.connect(
@@ -528,11 +559,16 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         raise FailedPrecondition(
             f"event store schema version {version} is newer than this server's {_SCHEMA_VERSION}"
         )
-    conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;")
+    # Version 2 added tasks.namespace; tasks stored before belong to the default namespace.
+    upgrade = "ALTER TABLE tasks ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';"
+    conn.executescript(
+        f"BEGIN; {upgrade if version == 1 else ''} {_SCHEMA} "
+        f"PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+    )
 
 
 def _record(row: Sequence[Any]) -> TaskRecord:
-    task_id, name, session_id, user_id, request_id, status, created_us, updated_us, last = row
+    task_id, name, session_id, user_id, request_id, status, created_us, updated_us, ns, last = row
     return TaskRecord(
         task_id=task_id,
         name=name,
@@ -542,6 +578,7 @@ def _record(row: Sequence[Any]) -> TaskRecord:
         status=TaskStatus(status),
         created_at=_from_us(created_us),
         updated_at=_from_us(updated_us),
+        namespace=ns,
         last_seq=last,
     )
 
@@ -579,6 +616,7 @@ def _submitted_record(event: Event, body: TaskSubmitted, at: datetime) -> TaskRe
         session_id=(task.session_id if task else "") or event.session_id,
         user_id=task.user_id if task else "",
         request_id=body.request_id,
+        namespace=namespace_of(task.headers) if task else DEFAULT_NAMESPACE,
         status=TaskStatus.PENDING,
         created_at=at,
         updated_at=at,

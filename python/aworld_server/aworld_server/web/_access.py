@@ -1,60 +1,67 @@
-"""Who may use the HTTP side: the same bearer tokens and scopes as gRPC, through one seam.
+"""Who may use the HTTP side: the same principals, tokens, scopes and namespaces as gRPC.
 
-:class:`HttpAccess` answers one question — may this request use this scope? — from the
-``Authorization: Bearer`` header or, for the browser console, the ``aworld_token`` cookie set
-by its login form. It reads the same token table as ``BearerTokenInterceptor``, so a token
-means the same on both ports; when principals and namespaces replace bare tokens, only this
-module changes (a :class:`Caller` then also carries the namespaces it may see).
+:class:`HttpAccess` answers one question — may this request use this scope, and in which
+namespace? — from the ``Authorization: Bearer`` header or, for the browser console, the
+``aworld_token`` cookie set by its login form, through the server's own
+:class:`~aworld_server.api.principals.PrincipalResolver`, so a token means the same on both
+ports. The namespace is the ``aworld-namespace`` header (or ``?namespace=``), ``default`` when
+absent, and must be one the principal may use, as over gRPC.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
-__all__ = ["COOKIE", "Caller", "HttpAccess"]
+from aworld_server.api.principals import LOCAL, Principal, PrincipalResolver
+from aworld_server.errors import Unauthenticated
+from aworld_server.namespaces import DEFAULT_NAMESPACE, NAMESPACE_HEADER
+
+__all__ = ["COOKIE", "HttpAccess", "HttpCaller"]
 
 COOKIE = "aworld_token"
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated caller and what it may do."""
+class HttpCaller:
+    """An authenticated caller and the namespace its request works in."""
 
-    scopes: frozenset[str]
+    principal: Principal
+    namespace: str = DEFAULT_NAMESPACE
 
 
 class HttpAccess:
-    """Authorizes HTTP requests against the gRPC token table (empty: auth off)."""
+    """Authorizes HTTP requests with the gRPC port's resolver (not enabled: auth off)."""
 
-    def __init__(self, tokens: Mapping[str, Sequence[str]]) -> None:
-        self._tokens = {token: frozenset(scopes) for token, scopes in tokens.items()}
+    def __init__(self, resolver: PrincipalResolver) -> None:
+        self._resolver = resolver
 
     @property
     def enabled(self) -> bool:
-        return bool(self._tokens)
+        return self._resolver.enabled
 
-    def caller(self, request: web.Request) -> Caller | None:
-        """The request's caller, or None without a valid token (every scope when auth is off)."""
-        if not self._tokens:
-            return Caller(frozenset({"submit", "read", "register"}))
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            token = request.cookies.get(COOKIE, "")
-        return self.caller_of(token)
+    def caller(self, request: web.Request) -> HttpCaller | None:
+        """The request's caller, or None without valid credentials."""
+        namespace = (request.headers.get(NAMESPACE_HEADER)
+                     or request.query.get("namespace") or DEFAULT_NAMESPACE)  # fmt: skip
+        if not self._resolver.enabled:
+            return HttpCaller(LOCAL, namespace)
+        header = request.headers.get("Authorization", "")
+        token = header.partition(" ")[2] if header.lower().startswith("bearer ") else ""
+        principal = self.principal_of(token or request.cookies.get(COOKIE, ""))
+        return None if principal is None else HttpCaller(principal, namespace)
 
-    def caller_of(self, token: str) -> Caller | None:
-        # Constant-time comparison, as on the gRPC port.
-        for known, scopes in self._tokens.items():
-            if token and hmac.compare_digest(known.encode(), token.encode()):
-                return Caller(scopes)
-        return None
+    def principal_of(self, token: str) -> Principal | None:
+        if not token:
+            return None
+        try:
+            return self._resolver.resolve([("authorization", f"Bearer {token}")], [])
+        except Unauthenticated:
+            return None
 
-    def require(self, request: web.Request, scope: str) -> Caller:
-        """The caller, or 401 (no valid token) / 403 (the token lacks ``scope``)."""
+    def require(self, request: web.Request, scope: str) -> HttpCaller:
+        """The caller, or 401 (no valid token) / 403 (lacks ``scope`` or the namespace)."""
         caller = self.caller(request)
         if caller is None:
             raise web.HTTPUnauthorized(
@@ -62,10 +69,10 @@ class HttpAccess:
                 content_type="application/json",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if scope not in caller.scopes:
+        if not caller.principal.has(scope) or not caller.principal.may_use(caller.namespace):
             raise web.HTTPForbidden(
-                text=f'{{"code": "PERMISSION_DENIED", "message": "the token lacks the '
-                f'{scope!r} scope"}}',
+                text=f'{{"code": "PERMISSION_DENIED", "message": "not allowed: {scope!r} in '
+                f'namespace {caller.namespace!r}"}}',
                 content_type="application/json",
             )
         return caller

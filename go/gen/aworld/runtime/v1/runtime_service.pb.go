@@ -827,7 +827,12 @@ func (x *StreamEventsResponse) GetEvent() *Event {
 type GetTaskStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Task id. Required.
-	TaskId        string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Most run nodes to return. 0 means as many as fit in one response (the server's message
+	// size limit); the server may return fewer. Negative is INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous response. Empty means the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +874,20 @@ func (x *GetTaskStateRequest) GetTaskId() string {
 	return ""
 }
 
+func (x *GetTaskStateRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetTaskStateRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // GetTaskStateResponse holds the task's run-node tree.
 type GetTaskStateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -876,8 +895,10 @@ type GetTaskStateResponse struct {
 	Status TaskStatus `protobuf:"varint,1,opt,name=status,proto3,enum=aworld.runtime.v1.TaskStatus" json:"status,omitempty"`
 	// Run nodes in creation order; the first is the root (kind TASK).
 	Nodes []*RunNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
-	// Node groups in creation order.
-	Groups        []*NodeGroup `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Node groups in creation order (on the first page only).
+	Groups []*NodeGroup `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Token for the next page of nodes. Empty on the last page.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -933,11 +954,23 @@ func (x *GetTaskStateResponse) GetGroups() []*NodeGroup {
 	return nil
 }
 
+func (x *GetTaskStateResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // GetTrajectoryRequest names a task.
 type GetTrajectoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Task id. Required.
-	TaskId        string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Most items to return. 0 means as many as fit in one response (the server's message size
+	// limit); the server may return fewer. Negative is INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous response. Empty means the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -979,11 +1012,27 @@ func (x *GetTrajectoryRequest) GetTaskId() string {
 	return ""
 }
 
-// GetTrajectoryResponse holds a trajectory.
+func (x *GetTrajectoryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetTrajectoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetTrajectoryResponse holds a trajectory, or one page of it.
 type GetTrajectoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Steps in order.
-	Items         []*TrajectoryItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Items []*TrajectoryItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Token for the next page. Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1023,6 +1072,13 @@ func (x *GetTrajectoryResponse) GetItems() []*TrajectoryItem {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *GetTrajectoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ProvideInputRequest answers a request for input.
@@ -1887,17 +1943,25 @@ const file_aworld_runtime_v1_runtime_service_proto_rawDesc = "" +
 	"\vreplay_only\x18\x03 \x01(\bR\n" +
 	"replayOnly\"F\n" +
 	"\x14StreamEventsResponse\x12.\n" +
-	"\x05event\x18\x01 \x01(\v2\x18.aworld.runtime.v1.EventR\x05event\".\n" +
+	"\x05event\x18\x01 \x01(\v2\x18.aworld.runtime.v1.EventR\x05event\"j\n" +
 	"\x13GetTaskStateRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xb5\x01\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xdd\x01\n" +
 	"\x14GetTaskStateResponse\x125\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1d.aworld.runtime.v1.TaskStatusR\x06status\x120\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x1a.aworld.runtime.v1.RunNodeR\x05nodes\x124\n" +
-	"\x06groups\x18\x03 \x03(\v2\x1c.aworld.runtime.v1.NodeGroupR\x06groups\"/\n" +
+	"\x06groups\x18\x03 \x03(\v2\x1c.aworld.runtime.v1.NodeGroupR\x06groups\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"k\n" +
 	"\x14GetTrajectoryRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"P\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"x\n" +
 	"\x15GetTrajectoryResponse\x127\n" +
-	"\x05items\x18\x01 \x03(\v2!.aworld.runtime.v1.TrajectoryItemR\x05items\"\xa0\x01\n" +
+	"\x05items\x18\x01 \x03(\v2!.aworld.runtime.v1.TrajectoryItemR\x05items\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
 	"\x13ProvideInputRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +

@@ -139,32 +139,44 @@ class StreamEventsResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ...) -> None: ...
 
 class GetTaskStateRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "page_size", "page_token")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, task_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetTaskStateResponse(_message.Message):
-    __slots__ = ("status", "nodes", "groups")
+    __slots__ = ("status", "nodes", "groups", "next_page_token")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     status: _task_pb2.TaskStatus
     nodes: _containers.RepeatedCompositeFieldContainer[_state_pb2.RunNode]
     groups: _containers.RepeatedCompositeFieldContainer[_state_pb2.NodeGroup]
-    def __init__(self, status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., nodes: _Optional[_Iterable[_Union[_state_pb2.RunNode, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[_state_pb2.NodeGroup, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., nodes: _Optional[_Iterable[_Union[_state_pb2.RunNode, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[_state_pb2.NodeGroup, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetTrajectoryRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "page_size", "page_token")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, task_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetTrajectoryResponse(_message.Message):
-    __slots__ = ("items",)
+    __slots__ = ("items", "next_page_token")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[_trajectory_pb2.TrajectoryItem]
-    def __init__(self, items: _Optional[_Iterable[_Union[_trajectory_pb2.TrajectoryItem, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[_trajectory_pb2.TrajectoryItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ProvideInputRequest(_message.Message):
     __slots__ = ("request_id", "task_id", "callback_id", "value")
