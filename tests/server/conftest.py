@@ -67,9 +67,8 @@ async def start(tmp_path: Path, gates: Gates) -> AsyncIterator[StartServer]:
         overrides.setdefault("heartbeat_interval", timedelta(milliseconds=100))
         # Long enough that a busy machine never makes a healthy worker look dead.
         overrides.setdefault("heartbeat_timeout", timedelta(seconds=2))
-        config = ServerConfig.load(
-            port=0, data_dir=tmp_path / f"server-{len(running)}", **overrides
-        )
+        overrides.setdefault("data_dir", tmp_path / f"server-{len(running)}")
+        config = ServerConfig.load(port=0, **overrides)
         server = await start_server(config, setup=local_tools(gates))
         running.append(server)
         return server

@@ -29,6 +29,7 @@ ALL = ["submit", "read", "cancel", "register", "engine"]
 PRINCIPALS: dict[str, dict[str, Any]] = {
     "alice": {"tokens": ["alice-token"], "namespaces": ["team-a"], "scopes": ALL},
     "bob": {"tokens": ["bob-token"], "namespaces": ["team-b"], "scopes": ALL},
+    "carol": {"tokens": ["carol-token"], "namespaces": ["team-a"], "scopes": ALL},
     **{
         f"lacks-{scope}": {
             "tokens": [f"lacks-{scope}-token"],
@@ -96,11 +97,12 @@ async def _refusal(worker: Worker) -> grpc.StatusCode:
     return code
 
 
-async def _served_by(server: RunningServer, name: str, count: int) -> None:
+async def _served_by(server: RunningServer, name: str, count: int, namespace: str = "team-a"
+                     ) -> None:  # fmt: skip
     async with asyncio.timeout(WAIT):
         while not any(
             h.spec and h.spec.name == name and h.worker_count == count
-            for h in server.dispatcher.handlers()
+            for h in server.dispatcher.handlers(namespace)
         ):
             await asyncio.sleep(0.01)  # polls the dispatcher with a deadline
 
@@ -206,8 +208,9 @@ async def test_handler_names_and_worker_ids_belong_to_their_principal(
 ) -> None:
     async with _serving(_worker(secured, "alice-token", worker_id="alice-1")):
         await _served_by(secured, "shout", 1)
-        # Bob can neither declare Alice's tool nor take over her worker id.
-        assert await _refusal(_worker(secured, "bob-token", steal)) == (
+        # Carol, in Alice's namespace, cannot declare Alice's tool; Bob cannot take over her
+        # worker id.
+        assert await _refusal(_worker(secured, "carol-token", steal)) == (
             grpc.StatusCode.PERMISSION_DENIED
         )
         other = _worker(secured, "bob-token", whisper, worker_id="alice-1")
@@ -226,6 +229,37 @@ async def test_handler_names_and_worker_ids_belong_to_their_principal(
             assert "shout" not in {h.spec.name for h in await bob.handlers() if h.spec}
             assert [w.worker_id for w in await bob.workers()] == []
             assert [w.worker_id for w in await alice.workers()] == ["alice-1"]
+
+            # Bob's namespace may have a "shout" of its own: each namespace's calls go to its
+            # own workers, and neither sees the other's.
+            async with _serving(_worker(secured, "bob-token", steal, worker_id="bob-1")):
+                await _served_by(secured, "shout", 1, namespace="team-b")
+                mine = await bob.invoke("shout", {"text": "hi"})
+                assert mine.output is not None and mine.output.value() == "stolen: hi"
+                theirs = await alice.invoke("shout", {"text": "hi"})
+                assert theirs.output is not None and theirs.output.value() == "HI"
+                assert [w.worker_id for w in await bob.workers()] == ["bob-1"]
+                assert [w.worker_id for w in await alice.workers()] == ["alice-1"]
+
+
+async def test_handler_ownership_survives_a_restart(start: StartServer, tmp_path: Path) -> None:
+    data_dir = tmp_path / "kept"
+    first = await start(principals=PRINCIPALS, data_dir=data_dir)
+    async with _serving(_worker(first, "alice-token", worker_id="alice-1")):
+        await _served_by(first, "shout", 1)
+    await first.stop(0)
+
+    again = await start(principals=PRINCIPALS, data_dir=data_dir)
+    # Alice's worker is not back yet: the name is still hers, and so is her worker id.
+    assert await _refusal(_worker(again, "carol-token", steal)) == (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert await _refusal(_worker(again, "carol-token", whisper, worker_id="alice-1")) == (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (data_dir / "owners.json").stat().st_mode & 0o777 == 0o600
+    async with _serving(_worker(again, "alice-token", worker_id="alice-1")):
+        await _served_by(again, "shout", 1)
 
 
 async def test_the_owner_cannot_change_a_schema_without_a_new_version(

@@ -46,6 +46,7 @@ from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
 from aworld_server.handlers.named import handler_names
 from aworld_server.ids import new_id
+from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
 from aworld_server.retry import HandlerFailed
 from aworld_server.runners.base import Runner
 from aworld_server.runners.call_runner import CallRunner
@@ -80,7 +81,9 @@ class RemoteHandlers(Protocol):
     ``spec`` is the latest declaration of a handler, also while no worker serves it right now;
     ``invoke`` then waits for a worker (schedule-to-start) rather than failing."""
 
-    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None: ...
+    def spec(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None: ...
 
     async def invoke(
         self,
@@ -94,6 +97,7 @@ class RemoteHandlers(Protocol):
         hook_point: str = "",
         on_start: OnStart | None = None,
         require_idempotent: bool = False,
+        namespace: str | None = None,
     ) -> Any: ...
 
     async def cancel_task(self, task_id: str, reason: str) -> None: ...
@@ -663,11 +667,14 @@ class Runtime:
         await self.store.put_session(session)
 
     # -- handlers -------------------------------------------------------------------------
-    def tool_spec(self, name: str) -> HandlerSpec | None:
+    def tool_spec(self, name: str, task: Task | None = None) -> HandlerSpec | None:
+        """A tool's declaration: in-process, else by a worker of the task's namespace."""
         fn = self.registry.tools.get(name)
         if fn is not None:
             return fn.spec
-        return self.remote.spec(name, HandlerKind.TOOL) if self.remote else None
+        if self.remote is None:
+            return None
+        return self.remote.spec(name, HandlerKind.TOOL, _namespace(task))
 
     async def invoke_tool(
         self,
@@ -706,7 +713,7 @@ class Runtime:
     def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:
         if self.remote is None:
             return False
-        if self.remote.spec(name, kind) is not None:
+        if self.remote.spec(name, kind, _namespace(task)) is not None:
             return True
         return task is not None and (name, kind) in handler_names(task)
 
@@ -732,8 +739,13 @@ class Runtime:
                 attempt=1,
                 task=None,
                 hook_point=point,
+                namespace=_namespace(task),
             )
         raise _not_found("hook", name)
+
+
+def _namespace(task: Task | None) -> str:
+    return namespace_of(task.headers) if task is not None else DEFAULT_NAMESPACE
 
 
 def _not_found(kind: str, name: str) -> HandlerFailed:

@@ -28,12 +28,13 @@ from aworld_server.agents.endpoints import ModelEndpoints
 from aworld_server.api.auth import AuthInterceptor
 from aworld_server.api.engine_service import add_engine_service
 from aworld_server.api.grpc_logs import quiet_client_gone
-from aworld_server.api.ownership import HandlerOwners, OwnedRemoteHandlers
+from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import PrincipalResolver
 from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
 from aworld_server.config import ServerConfig
 from aworld_server.dispatch import WorkerDispatcher
+from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.namespaces import namespace_of
 from aworld_server.observability.metrics import RuntimeMetrics
@@ -133,8 +134,8 @@ async def start_server(
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
-    owners = HandlerOwners()
-    runtime.remote = OwnedRemoteHandlers(dispatcher, owners)
+    owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
+    runtime.remote = RemoteHandlers(dispatcher)
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
     ModelEndpoints(config.model_endpoints).install(runtime.models)
     resolver = PrincipalResolver(config.principals, config.auth_tokens)
@@ -160,10 +161,10 @@ async def start_server(
     )
     runtime_service = add_runtime_service(server, runtime, dispatcher,
                                           max_live_tasks=config.max_live_tasks,
-                                          limits=config.limits, owners=owners,
+                                          limits=config.limits,
                                           max_message_bytes=config.max_message_bytes)  # fmt: skip
     add_worker_service(server, dispatcher, owners)
-    add_engine_service(server, runtime, dispatcher, owners)
+    add_engine_service(server, runtime, dispatcher)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -18,7 +18,6 @@ from aworld_client.engine_service import (
 from aworld_client.handlers import Pending
 
 from aworld_server.api.authz import visible_task
-from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
 from aworld_server.dispatch import WorkerDispatcher
@@ -46,11 +45,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     handed to engine jobs (``api.principals``) and writes or calls only with the job id of
     the task's current job, so a job cannot read another task or forge its log."""
 
-    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher,
-                 owners: HandlerOwners) -> None:  # fmt: skip
+    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
         self.runtime = runtime
         self.dispatcher = dispatcher
-        self.owners = owners
 
     def _check_job(self, task_id: str, job_id: str) -> None:
         """Fencing: only the job the task runs as now may write to its log or call handlers.
@@ -92,10 +89,8 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
-        await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
+        record = await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
         self._check_job(call.task_id, call.job_id)
-        if not self.owners.visible(call.name, kind, current_caller().namespace):
-            raise NotFound(f"no {kind.name.lower()} handler named {call.name!r}")
         try:
             output = await self.dispatcher.call_attempt(
                 _required(call.call_id, "call_id"),
@@ -110,6 +105,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
                 idempotency_key=f"{call.task_id}/{call.call_id}" if call.task_id else "",
                 require_idempotent=call.require_idempotent,
                 schedule_to_start=call.schedule_to_start_timeout,
+                namespace=record.namespace,  # the task's handlers: those of its namespace
             )
         except HandlerFailed as error:
             return CallHandlerResponse(outcome=error.failure).to_proto()
@@ -123,8 +119,8 @@ def _empty() -> Any:
     return Payload.of({})
 
 
-def add_engine_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher,
-                       owners: HandlerOwners) -> EngineServiceServicer:  # fmt: skip
-    servicer = EngineServiceServicer(runtime, dispatcher, owners)
+def add_engine_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher
+                       ) -> EngineServiceServicer:  # fmt: skip
+    servicer = EngineServiceServicer(runtime, dispatcher)
     pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
     return servicer

@@ -1,39 +1,37 @@
 """Who owns a handler name and a worker id.
 
-The first principal to declare a handler name owns it, in the namespace it declared it from;
-another principal declaring the same name is refused (PERMISSION_DENIED), so nobody can take
-half of a tool's calls, and their inputs, by declaring it too. The owner's later workers must
+Handler names live in namespaces. The first principal to declare a name in a namespace owns
+it there; another principal declaring the same name in that namespace is refused
+(PERMISSION_DENIED), so nobody can take half of a tool's calls, and their inputs, by declaring
+it too. Another namespace may have its own handler of the same name: the dispatcher routes a
+task's calls to the workers of the task's namespace only. The owner's later workers must
 declare the same input and output schema, or a new ``version`` (which then becomes the one
 everyone sees). A worker id belongs to the principal that first connected with it; another
 principal reusing it is refused instead of disconnecting the first.
 
-Handler names are unique server-wide (the dispatcher routes by name): a name owned in one
-namespace is invisible — NOT_FOUND — from every other. Ownership is kept in memory: after a
-restart the first declaration claims the name again.
+Ownership survives restarts when the server has a data directory (``owners.json``, 0600,
+replaced atomically): otherwise, after a restart, whoever declared first would claim the name.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from aworld_client import Failure, HandlerKind, HandlerSpec, Task
+from aworld_client import HandlerKind, HandlerSpec
 from aworld_client.worker_service import Hello
 
 from aworld_server.api.principals import Caller
-from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.errors import FailedPrecondition, PermissionDenied
-from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
-from aworld_server.retry import HandlerFailed
 
-__all__ = ["HandlerOwners", "OwnedRemoteHandlers"]
+__all__ = ["HandlerOwners"]
 
 
 @dataclass(slots=True)
 class _Owner:
-    namespace: str
     principal: str
     version: str
     schema: str
@@ -44,68 +42,64 @@ def _schema(spec: HandlerSpec) -> str:
 
 
 class HandlerOwners:
-    """Owners of handler names and worker ids (see the module docstring)."""
+    """Owners of handler names (per namespace) and worker ids; see the module docstring."""
 
-    def __init__(self) -> None:
-        self._handlers: dict[tuple[str, HandlerKind], _Owner] = {}
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._handlers: dict[tuple[str, str, HandlerKind], _Owner] = {}
         self._workers: dict[str, tuple[str, str]] = {}
+        if path is not None and path.exists():
+            saved = json.loads(path.read_text())
+            for entry in saved.get("handlers", []):
+                key = (entry["namespace"], entry["name"], HandlerKind(entry["kind"]))
+                self._handlers[key] = _Owner(entry["principal"], entry["version"], entry["schema"])
+            self._workers = {w: (ns, p) for w, (ns, p) in saved.get("workers", {}).items()}
 
     def admit(self, caller: Caller, hello: Hello) -> None:
-        """Refuse a Hello that declares another principal's name or worker id, or changes a
-        schema without a new version; otherwise record what it claims."""
+        """Refuse a Hello that declares a name owned by another principal in the caller's
+        namespace, or another principal's worker id, or a schema changed without a new
+        version; otherwise record what it claims."""
         who = (caller.namespace, caller.principal.name)
         if hello.worker_id and self._workers.get(hello.worker_id, who) != who:
             raise PermissionDenied(f"worker_id {hello.worker_id!r} belongs to another principal")
         for spec in hello.handlers:
-            owner = self._handlers.get((spec.name, spec.kind))
+            owner = self._handlers.get((caller.namespace, spec.name, spec.kind))
             if owner is None:
                 continue
-            if (owner.namespace, owner.principal) != who:
+            if owner.principal != caller.principal.name:
                 raise PermissionDenied(f"handler name {spec.name!r} is owned by another principal")
             if owner.version == spec.version and owner.schema != _schema(spec):
                 raise FailedPrecondition(
                     f"handler {spec.name!r} version {spec.version!r} is served with another "
                     "schema; declare the same schema or a new version"
                 )
+        changed = False
         for spec in hello.handlers:
-            self._handlers[(spec.name, spec.kind)] = _Owner(*who, spec.version, _schema(spec))
+            key = (caller.namespace, spec.name, spec.kind)
+            owner = _Owner(caller.principal.name, spec.version, _schema(spec))
+            if self._handlers.get(key) != owner:
+                self._handlers[key] = owner
+                changed = True
+        if changed:
+            self._save()
 
     def bind_worker(self, caller: Caller, worker_id: str) -> None:
-        self._workers.setdefault(worker_id, (caller.namespace, caller.principal.name))
+        if worker_id not in self._workers:
+            self._workers[worker_id] = (caller.namespace, caller.principal.name)
+            self._save()
 
-    def visible(self, name: str, kind: HandlerKind, namespace: str) -> bool:
-        """Whether a handler name may be used from ``namespace`` (unowned names: yes)."""
-        owner = self._handlers.get((name, kind))
-        return owner is None or owner.namespace == namespace
-
-    def worker_visible(self, worker_id: str, namespace: str) -> bool:
-        return self._workers.get(worker_id, (DEFAULT_NAMESPACE, ""))[0] == namespace
-
-
-class OwnedRemoteHandlers(RemoteHandlers):
-    """Remote handlers as a task sees them: only those of the task's own namespace."""
-
-    def __init__(self, dispatcher: WorkerDispatcher, owners: HandlerOwners) -> None:
-        super().__init__(dispatcher)
-        self.owners = owners
-
-    async def invoke(
-        self,
-        name: str,
-        kind: HandlerKind,
-        arguments: Any,
-        *,
-        task: Task | None,
-        **options: Any,
-    ) -> Any:
-        namespace = namespace_of(task.headers) if task else DEFAULT_NAMESPACE
-        if not self.owners.visible(name, kind, namespace):
-            raise HandlerFailed(
-                Failure(
-                    type="HandlerNotFound",
-                    non_retryable=True,
-                    message=f"no handler named {name!r} is served in namespace {namespace!r}",
-                )
-            )
-        # Everything else (call id, attempt, hook point, ...) as RemoteHandlers takes it.
-        return await super().invoke(name, kind, arguments, task=task, **options)
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        saved = {
+            "handlers": [
+                {"namespace": ns, "name": name, "kind": int(kind), **asdict(owner)}
+                for (ns, name, kind), owner in sorted(self._handlers.items())
+            ],
+            "workers": self._workers,
+        }
+        partial = self._path.with_suffix(".tmp")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(saved, out)
+        partial.replace(self._path)  # atomic: a crash leaves the old file or the new one

@@ -47,7 +47,6 @@ from aworld_server.api.idempotency import (
     scoped_request_id,
 )
 from aworld_server.api.limits import check_task
-from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.paging import page_of
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
@@ -118,7 +117,6 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         *,
         max_live_tasks: int = 10_000,
         limits: Limits | None = None,
-        owners: HandlerOwners | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.runtime = runtime
@@ -126,7 +124,6 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         self.dispatcher = dispatcher
         self.max_live_tasks = max_live_tasks
         self.limits = limits or Limits()
-        self.owners = owners or HandlerOwners()
         # False while the server drains for shutdown: new tasks go to another replica.
         self.accepting = True
         # Submits between their capacity check and their task's launch (they count as live).
@@ -338,17 +335,13 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def InvokeHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = InvokeHandlerRequest.from_proto(request)
         _required(call.name, "name")
-        if not self.owners.visible(
-            call.name, call.kind or HandlerKind.TOOL, current_caller().namespace
-        ):
-            raise NotFound(
-                f"no {(call.kind or HandlerKind.TOOL).name.lower()} handler named {call.name!r}"
-            )
+        namespace = current_caller().namespace
         return await self._calls.once(
-            "InvokeHandler", call.request_id, request, lambda: self._invoke(call)
+            "InvokeHandler", call.request_id, request, lambda: self._invoke(call, namespace)
         )
 
-    async def _invoke(self, call: InvokeHandlerRequest) -> Any:
+    async def _invoke(self, call: InvokeHandlerRequest, namespace: str) -> Any:
+        """In-process handlers serve every namespace; workers serve their own."""
         name, kind = call.name, call.kind or HandlerKind.TOOL
         arguments = call.input.value() if call.input is not None else {}
         local = (self.runtime.registry.tools if kind == HandlerKind.TOOL
@@ -374,7 +367,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             outcome = await self.dispatcher.call_attempt(
                 call_id, number, name, kind, Payload.of(arguments),
                 headers=call.headers, timeout=call.timeout,
-                idempotency_key=call.request_id or call_id,
+                idempotency_key=call.request_id or call_id, namespace=namespace,
             )  # fmt: skip
             return outcome if isinstance(outcome, Payload) else Payload.of(
                 {"pending_callback_id": outcome.callback_id})  # fmt: skip
@@ -382,7 +375,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         if local is None:
             # Declared by a worker since start (served now or not: then the call waits for a
             # worker, up to the schedule-to-start timeout); unknown names fail at once.
-            spec = self.dispatcher.declared(name, kind)
+            spec = self.dispatcher.declared(name, kind, namespace)
             if spec is None:
                 raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
             policy = spec.retry_policy
@@ -401,11 +394,8 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         kind = HandlerKind(request.kind)
         namespace = current_caller().namespace
-        remote = {
-            (h.spec.name, h.spec.kind): h
-            for h in self.dispatcher.handlers()
-            if h.spec and self.owners.visible(h.spec.name, h.spec.kind, namespace)
-        }
+        remote = {(h.spec.name, h.spec.kind): h for h in self.dispatcher.handlers(namespace)
+                  if h.spec}  # fmt: skip
         infos: list[HandlerInfo] = []
         for spec in self.runtime.registry.specs():
             served = remote.pop((spec.name, spec.kind), None)
@@ -421,12 +411,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     @grpc_errors
     async def ListWorkers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        namespace = current_caller().namespace
-        workers = [
-            w
-            for w in self.dispatcher.workers(request.handler_name)
-            if self.owners.worker_visible(w.worker_id, namespace)
-        ]
+        workers = self.dispatcher.workers(request.handler_name, current_caller().namespace)
         return ListWorkersResponse(workers=workers).to_proto()
 
     @grpc_errors
@@ -454,7 +439,6 @@ def add_runtime_service(
     *,
     max_live_tasks: int = 10_000,
     limits: Limits | None = None,
-    owners: HandlerOwners | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
 ) -> RuntimeServiceServicer:
     servicer = RuntimeServiceServicer(
@@ -462,7 +446,6 @@ def add_runtime_service(
         dispatcher,
         max_live_tasks=max_live_tasks,
         limits=limits,
-        owners=owners,
         max_message_bytes=max_message_bytes,
     )
     pb_grpc.add_RuntimeServiceServicer_to_server(servicer, server)

@@ -57,7 +57,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
     def _admit(self, hello: Hello, context: Any) -> WorkerSession:
         caller = current_caller()
         self._owners.admit(caller, hello)
-        session = self._dispatcher.connect(hello, peer=context.peer())
+        session = self._dispatcher.connect(hello, peer=context.peer(), namespace=caller.namespace)
         self._owners.bind_worker(caller, session.worker_id)
         return session
 

@@ -16,6 +16,7 @@ from aworld_client import HandlerKind, Payload
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import Pending
 from aworld_server.errors import FailedPrecondition
+from aworld_server.namespaces import DEFAULT_NAMESPACE
 
 __all__ = ["Attempt", "CallLedger"]
 
@@ -40,6 +41,7 @@ class Attempt:
     kind: HandlerKind
     task_id: str
     idempotent: bool
+    namespace: str = DEFAULT_NAMESPACE  # where the handler is looked up
     # Resolved by the worker's CallCompleted, or failed by the dispatcher (lost, cancelled).
     result: asyncio.Future[Payload | Pending] = field(default_factory=_new_future)
     # The worker it was pushed to; None while it waits for capacity.

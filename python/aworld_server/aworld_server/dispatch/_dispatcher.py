@@ -59,6 +59,7 @@ from aworld_server.dispatch._types import (
 from aworld_server.dispatch._validation import check_hello, check_input
 from aworld_server.errors import NotFound
 from aworld_server.ids import new_id
+from aworld_server.namespaces import DEFAULT_NAMESPACE
 from aworld_server.retry import HandlerFailed, retry_async
 
 __all__ = ["WorkerDispatcher"]
@@ -95,9 +96,9 @@ class WorkerDispatcher:
         self._schedule_to_start_timeout = schedule_to_start_timeout
         self._observer = observer
         self._registry = WorkerRegistry()
-        # The latest declaration of every handler a worker ever declared here, connected or
-        # not: calls to these wait for a worker instead of failing as unknown.
-        self._declared: dict[tuple[str, HandlerKind], HandlerSpec] = {}
+        # The latest declaration of every handler a worker ever declared here, by namespace,
+        # connected or not: calls to these wait for a worker instead of failing as unknown.
+        self._declared: dict[tuple[str, str, HandlerKind], HandlerSpec] = {}
         self._ledger = CallLedger()
         self._rejected = 0
         # Every open stream, including workers presumed dead (no longer in the registry).
@@ -105,8 +106,12 @@ class WorkerDispatcher:
 
     # --- stream side: driven by the WorkerService servicer ------------------------------------
 
-    def connect(self, hello: Hello, *, peer: str = "") -> WorkerSession:
-        """Admit a worker (raises InvalidArgument for a bad Hello) and queue its Welcome.
+    def connect(
+        self, hello: Hello, *, peer: str = "", namespace: str = DEFAULT_NAMESPACE
+    ) -> WorkerSession:
+        """Admit a worker (raises InvalidArgument for a bad Hello) and queue its Welcome. Its
+        handlers are served in ``namespace`` (the caller's; who may use a name is decided
+        before, by the servicer).
 
         A worker reconnecting under an id that is still connected replaces the old session,
         whose attempts fail with WorkerLost.
@@ -118,6 +123,7 @@ class WorkerDispatcher:
             self.disconnect(previous, "replaced by a new connection")
         session = WorkerSession(
             worker_id=worker_id,
+            namespace=namespace,
             sdk=hello.sdk,
             labels=dict(hello.labels),
             specs={(s.name, s.kind): s for s in hello.handlers},
@@ -134,7 +140,7 @@ class WorkerDispatcher:
             )
         )
         self._registry.add(session)
-        self._declared.update(session.specs)
+        self._declared.update(((namespace, n, k), s) for (n, k), s in session.specs.items())
         self._open.add(session)
         self._watch(session)
         log.info(
@@ -197,8 +203,9 @@ class WorkerDispatcher:
         schedule_to_start: timedelta | None = None,
         on_start: OnStart | None = None,
         require_idempotent: bool = False,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> Payload | Pending:
-        """Run one attempt of a call on one worker and return its output.
+        """Run one attempt of a call on one worker (of ``namespace``) and return its output.
 
         Waits for a worker with a free slot serving the handler; while none is connected at
         all, for at most ``schedule_to_start`` (default: the handler's declared value, else
@@ -217,7 +224,7 @@ class WorkerDispatcher:
         """
         current = Attempt(
             call_id=call_id, number=attempt, handler=handler, kind=kind, task_id=task_id,
-            idempotent=False,
+            idempotent=False, namespace=namespace,
         )  # fmt: skip
         self._ledger.begin(current)
         try:
@@ -276,6 +283,7 @@ class WorkerDispatcher:
         headers: Mapping[str, str] = _NO_HEADERS,
         hook_point: str = "",
         timeout: timedelta | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> Payload | Pending:
         """Run a call to completion: :meth:`call_attempt` under ``retry_async``, so an attempt
         whose worker is lost runs again (attempt + 1) on another worker.
@@ -283,7 +291,7 @@ class WorkerDispatcher:
         Raises NotFound at once for a handler no worker ever declared (often a typo).
         ``retry_policy`` defaults to the handler's declared policy, else RetryPolicy().
         """
-        spec = self.declared(handler, kind)
+        spec = self.declared(handler, kind, namespace)
         if spec is None:
             raise NotFound(f"no worker ever declared {kind.name.lower()} {handler!r}")
         call_id = call_id or new_id()
@@ -302,6 +310,7 @@ class WorkerDispatcher:
                 headers=headers,
                 hook_point=hook_point,
                 timeout=timeout,
+                namespace=namespace,
             )
 
         return await retry_async(attempt, retry_policy)
@@ -322,31 +331,42 @@ class WorkerDispatcher:
 
     # --- introspection ------------------------------------------------------------------------
 
-    def handlers(self) -> list[HandlerInfo]:
+    def handlers(self, namespace: str = DEFAULT_NAMESPACE) -> list[HandlerInfo]:
         """Handlers served by connected workers, one entry per (name, kind)."""
-        return self._registry.handlers()
+        return self._registry.handlers(namespace)
 
-    def workers(self, handler_name: str = "") -> list[WorkerInfo]:
+    def workers(self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
+                ) -> list[WorkerInfo]:  # fmt: skip
         """Connected workers, optionally only those serving ``handler_name``."""
-        return self._registry.workers(handler_name)
+        return self._registry.workers(handler_name, namespace)
 
-    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+    def spec(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+             ) -> HandlerSpec | None:  # fmt: skip
         """The declaration of ``name`` by the most recently connected worker serving it."""
-        return self._registry.spec(name, kind)
+        return self._registry.spec(name, kind, namespace)
 
-    def has_handler(self, name: str, kind: HandlerKind) -> bool:
-        return bool(self._registry.serving(name, kind))
+    def has_handler(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+                    ) -> bool:  # fmt: skip
+        return bool(self._registry.serving(name, kind, namespace))
 
-    def declared(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+    def declared(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+                 ) -> HandlerSpec | None:  # fmt: skip
         """The latest declaration of ``name`` by any worker since start, connected or not."""
-        return self._registry.spec(name, kind) or self._declared.get((name, kind))
+        return self._registry.spec(name, kind, namespace) or self._declared.get(
+            (namespace, name, kind)
+        )
 
     async def wait_for_handler(
-        self, name: str, kind: HandlerKind | None = None, *, workers: int = 1
+        self,
+        name: str,
+        kind: HandlerKind | None = None,
+        *,
+        workers: int = 1,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         """Wait until at least ``workers`` connected workers serve ``name``. Wrap it in
         ``asyncio.timeout`` to bound the wait."""
-        while len(self._registry.serving(name, kind)) < workers:
+        while len(self._registry.serving(name, kind, namespace)) < workers:
             await self._registry.changed()
 
     @property
@@ -361,8 +381,8 @@ class WorkerDispatcher:
         """A slot on a worker serving the attempt's handler. Busy workers are waited for
         without limit (that is load, and their calls have deadlines); no worker serving it at
         all is waited out for the schedule-to-start timeout."""
-        handler, kind = attempt.handler, attempt.kind
-        declared = self._declared.get((handler, kind))
+        handler, kind, namespace = attempt.handler, attempt.kind, attempt.namespace
+        declared = self._declared.get((namespace, handler, kind))
         limit = (schedule_to_start
                  or (declared.schedule_to_start_timeout if declared else None)
                  or self._schedule_to_start_timeout).total_seconds()  # fmt: skip
@@ -371,9 +391,9 @@ class WorkerDispatcher:
         while True:
             if attempt.result.done():  # cancelled by cancel_task while queued
                 attempt.result.result()
-            if self._registry.serving(handler, kind):
+            if self._registry.serving(handler, kind, namespace):
                 unserved_since = None
-                session = self._registry.try_acquire(handler, kind, attempt.key)
+                session = self._registry.try_acquire(handler, kind, attempt.key, namespace)
                 if session is not None:
                     attempt.session = session
                     return session

@@ -1,4 +1,7 @@
-"""``WorkerRegistry``: the live workers, which handlers they serve, and who has capacity."""
+"""``WorkerRegistry``: the live workers, which handlers they serve, and who has capacity.
+
+Handlers live in namespaces: a worker serves its handlers in the namespace it connected in,
+and lookups name the namespace (two namespaces may each have their own ``search``)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from aworld_client import HandlerInfo, HandlerKind, HandlerSpec, WorkerInfo
 
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.errors import NotFound
+from aworld_server.namespaces import DEFAULT_NAMESPACE
 
 __all__ = ["WorkerRegistry"]
 
@@ -35,22 +39,28 @@ class WorkerRegistry:
             del self._sessions[session.worker_id]
             self.notify()
 
-    def serving(self, name: str, kind: HandlerKind | None = None) -> list[WorkerSession]:
-        return [s for s in self._sessions.values() if s.serves(name, kind)]
+    def serving(
+        self, name: str, kind: HandlerKind | None = None, namespace: str = DEFAULT_NAMESPACE
+    ) -> list[WorkerSession]:
+        return [
+            s for s in self._sessions.values() if s.namespace == namespace and s.serves(name, kind)
+        ]
 
-    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+    def spec(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None:
         """The declaration of the most recently connected worker serving ``name``."""
-        sessions = self.serving(name, kind)
+        sessions = self.serving(name, kind, namespace)
         if not sessions:
             return None
         return max(sessions, key=lambda s: s.connected_at).specs[(name, kind)]
 
     def try_acquire(
-        self, name: str, kind: HandlerKind, key: tuple[str, int]
+        self, name: str, kind: HandlerKind, key: tuple[str, int], namespace: str = DEFAULT_NAMESPACE
     ) -> WorkerSession | None:
         """Take a slot on the least-loaded worker serving ``name`` (ties: least recently
         used), or return None when all are busy. Raises NotFound when none serves it."""
-        sessions = self.serving(name, kind)
+        sessions = self.serving(name, kind, namespace)
         if not sessions:
             raise NotFound(f"no connected worker serves {kind.name.lower()} {name!r}")
         free = [s for s in sessions if s.has_capacity]
@@ -77,16 +87,22 @@ class WorkerRegistry:
         """Wait until the next :meth:`notify`."""
         await self._changed.wait()
 
-    def handlers(self) -> list[HandlerInfo]:
+    def handlers(self, namespace: str = DEFAULT_NAMESPACE) -> list[HandlerInfo]:
         counts: dict[tuple[str, HandlerKind], int] = {}
         for session in self._sessions.values():
-            for key in session.specs:
-                counts[key] = counts.get(key, 0) + 1
+            if session.namespace == namespace:
+                for key in session.specs:
+                    counts[key] = counts.get(key, 0) + 1
         return [
-            HandlerInfo(spec=self.spec(name, kind), local=False, worker_count=count)
+            HandlerInfo(spec=self.spec(name, kind, namespace), local=False, worker_count=count)
             for (name, kind), count in sorted(counts.items())
         ]
 
-    def workers(self, handler_name: str = "") -> list[WorkerInfo]:
-        sessions = self.serving(handler_name) if handler_name else self._sessions.values()
+    def workers(self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
+                ) -> list[WorkerInfo]:  # fmt: skip
+        sessions = (
+            self.serving(handler_name, None, namespace)
+            if handler_name
+            else [s for s in self._sessions.values() if s.namespace == namespace]
+        )
         return [s.info() for s in sorted(sessions, key=lambda s: s.worker_id)]

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from aworld_client import HandlerKind, HandlerSpec, WorkerInfo
 from aworld_client.worker_service import ConnectResponse
 
+from aworld_server.namespaces import DEFAULT_NAMESPACE
+
 __all__ = ["WorkerSession"]
 
 
@@ -26,6 +28,8 @@ class WorkerSession:
     """
 
     worker_id: str
+    # The namespace the worker serves: its handlers are called by tasks of this one only.
+    namespace: str = DEFAULT_NAMESPACE
     sdk: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     specs: dict[tuple[str, HandlerKind], HandlerSpec] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from aworld_client.handlers import Pending
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
 from aworld_server.dispatch._types import OnStart
+from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
 from aworld_server.observability import inject_headers
 
 __all__ = ["RemoteHandlers"]
@@ -24,8 +25,10 @@ class RemoteHandlers:
     def __init__(self, dispatcher: WorkerDispatcher) -> None:
         self.dispatcher = dispatcher
 
-    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
-        return self.dispatcher.declared(name, kind)
+    def spec(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None:
+        return self.dispatcher.declared(name, kind, namespace)
 
     async def invoke(
         self,
@@ -39,7 +42,9 @@ class RemoteHandlers:
         hook_point: str = "",
         on_start: OnStart | None = None,
         require_idempotent: bool = False,
+        namespace: str | None = None,
     ) -> Any:
+        """One attempt on a worker of ``namespace`` (default: the task's)."""
         conf = task.conf if task else None
         output = await self.dispatcher.call_attempt(
             call_id,
@@ -57,6 +62,7 @@ class RemoteHandlers:
             schedule_to_start=conf.schedule_to_start_timeout if conf else None,
             on_start=on_start,
             require_idempotent=require_idempotent,
+            namespace=namespace or (namespace_of(task.headers) if task else DEFAULT_NAMESPACE),
         )
         return output if isinstance(output, Pending) else output.value()
 

@@ -41,7 +41,8 @@ class ControlPlaneHandlers:
         self._jobs = jobs  # task id -> the job this worker runs it as (shared with the store)
         self._specs: dict[tuple[str, HandlerKind], HandlerSpec] = {}
 
-    def spec(self, name: str, kind: HandlerKind) -> HandlerSpec | None:
+    def spec(self, name: str, kind: HandlerKind, namespace: str = "") -> HandlerSpec | None:
+        """``namespace`` is implied: the control plane lists the handlers of the job's."""
         return self._specs.get((name, kind))
 
     async def refresh(self) -> None:
@@ -72,6 +73,7 @@ class ControlPlaneHandlers:
         hook_point: str = "",
         on_start: OnStart | None = None,
         require_idempotent: bool = False,
+        namespace: str | None = None,  # implied by the job's credential at the control plane
     ) -> Any:
         if on_start is not None:  # the worker is chosen at the control plane, unseen here
             await on_start("", self._specs.get((name, kind)) or HandlerSpec(name=name, kind=kind))

@@ -175,7 +175,7 @@ class TaskExecution:
 
         declarations: list[dict[str, Any]] = []
         for name in [*agent.tool_names, *self.task.tool_names]:
-            spec = self.runtime.tool_spec(name)
+            spec = self.runtime.tool_spec(name, self.task)
             schema = json.loads(spec.input_schema) if spec and spec.input_schema else {}
             declarations.append(
                 {
@@ -714,7 +714,7 @@ class TaskExecution:
         return HookOutcome(decision=decision, reason=reason, updated_input=outcome.updated_input)
 
     def _tool_retry_policy(self, name: str) -> Any:
-        spec = self.runtime.tool_spec(name)
+        spec = self.runtime.tool_spec(name, self.task)
         return (spec.retry_policy if spec and spec.retry_policy else None) or self.task.retry_policy
 
 
