@@ -190,12 +190,13 @@ async def test_a_superseded_job_can_no_longer_write_or_call(
     started = await _until(client, task_id, ToolCallStarted, tool_name="block")
     current = server.runtime.current_job(task_id)
     assert current
-    # The suite runs with auth on: act as the task's engine credential, whose job is stale.
+    # The suite runs with auth on: act with the namespace's engine credential (the same for
+    # all its jobs; asking for it again with the current job changes nothing), as a stale job.
     assert server.runtime.job_credentials is not None
     token = server.runtime.job_credentials(
-        Task(id=task_id, headers={"aworld-namespace": "team-engines"})
+        Task(id=task_id, headers={"aworld-namespace": "team-engines"}), current
     )
-    metadata = (("authorization", f"Bearer {token}"),)
+    metadata = (("authorization", f"Bearer {token}"), ("aworld-job", "stale"))
 
     async with grpc.aio.insecure_channel(server.address) as channel:
         engine = engine_grpc.EngineServiceStub(channel)
@@ -205,13 +206,22 @@ async def test_a_superseded_job_can_no_longer_write_or_call(
                 AppendEventsRequest(task_id=task_id, events=[stale], job_id="stale").to_proto(),
                 metadata=metadata,
             )
-        assert append.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "superseded" in (append.value.details() or "")
+        # A stale job's id no longer reaches the task at all.
+        assert append.value.code() == grpc.StatusCode.NOT_FOUND
         call = CallHandlerRequest(call_id="c", attempt=1, name="block", task_id=task_id,
                                   input=Payload.of({"key": "x"}), job_id="stale")  # fmt: skip
         with pytest.raises(grpc.aio.AioRpcError) as called:
             await engine.CallHandler(call.to_proto(), metadata=metadata)
-        assert called.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert called.value.code() == grpc.StatusCode.NOT_FOUND
+        # With the current job named in metadata but a stale one in the request: fenced.
+        current_job = (metadata[0], ("aworld-job", current))
+        with pytest.raises(grpc.aio.AioRpcError) as fenced:
+            await engine.AppendEvents(
+                AppendEventsRequest(task_id=task_id, events=[stale], job_id="stale").to_proto(),
+                metadata=current_job,
+            )
+        assert fenced.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "superseded" in (fenced.value.details() or "")
 
     await remote_worker.release(key)
     response = await _response(client, task_id)

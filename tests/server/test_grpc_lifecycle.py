@@ -85,6 +85,8 @@ async def test_graceful_shutdown_finishes_the_task_in_flight(
 
     watcher = asyncio.create_task(watch())
     await gates.entered("drain")
+    # The tool runs once its call is on disk; the stream may deliver the events a bit later.
+    await assert_eventually(lambda: bool(watched), message="the run stream delivered nothing")
     (task_id,) = {e.task_id for e in watched}
     grace = 10.0
     started = time.monotonic()

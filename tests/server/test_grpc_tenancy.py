@@ -285,12 +285,20 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
         mine = (await alice.submit_task(answer_task())).task_id
         other = (await alice.submit_task(answer_task())).task_id
     assert secured.runtime.job_credentials is not None
-    token = secured.runtime.job_credentials(Task(id=mine, headers={"aworld-namespace": "team-a"}))
+    job = "job-of-mine"  # the job's id is handed to that job only: its capability for the task
+    token = secured.runtime.job_credentials(
+        Task(id=mine, headers={"aworld-namespace": "team-a"}), job
+    )
     async with grpc.aio.insecure_channel(secured.address) as channel:
         engine = engine_grpc.EngineServiceStub(channel)
-        metadata = (_bearer(token),)
+        metadata = (_bearer(token), ("aworld-job", job))
         opened = await engine.OpenTask(engine_pb.OpenTaskRequest(task_id=mine), metadata=metadata)
         assert opened.task.id == mine
+        # The shared engine credential reaches a task only with the id of its current job.
+        for wrong in ((_bearer(token),), (_bearer(token), ("aworld-job", "guessed"))):
+            with pytest.raises(grpc.aio.AioRpcError) as unjobbed:
+                await engine.OpenTask(engine_pb.OpenTaskRequest(task_id=mine), metadata=wrong)
+            assert unjobbed.value.code() == grpc.StatusCode.NOT_FOUND
         opened_event = event_pb.Event(task_id=mine, seq=opened.last_seq + 1)
         for request in (
             engine.OpenTask(engine_pb.OpenTaskRequest(task_id=other), metadata=metadata),

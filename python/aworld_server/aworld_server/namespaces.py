@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "JOB_HEADER",
     "NAMESPACE_HEADER",
     "PRINCIPAL_HEADER",
     "RESERVED_PREFIX",
@@ -23,6 +24,8 @@ RESERVED_PREFIX = "aworld-"
 # Also the gRPC metadata key in which a request names its namespace.
 NAMESPACE_HEADER = "aworld-namespace"
 PRINCIPAL_HEADER = "aworld-principal"
+# gRPC metadata in which an engine job names itself (its id is its capability for its task).
+JOB_HEADER = "aworld-job"
 
 
 def namespace_of(headers: Mapping[str, str]) -> str:

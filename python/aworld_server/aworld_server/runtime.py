@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,7 +152,7 @@ class Runtime:
         self.control_plane = ""  # this server's address, for engine workers to call back
         self.control_plane_token = ""
         # Served with authentication: mints each engine job a credential for its task only.
-        self.job_credentials: Callable[[Task], str] | None = None
+        self.job_credentials: Callable[[Task, str], str] | None = None  # (task, job id)
         self.job_finished: Callable[[str], None] | None = None  # ends that credential's grant
         self._engine_tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._engine_jobs: dict[str, str] = {}  # task id -> the job it runs as now
@@ -340,10 +341,11 @@ class Runtime:
     async def _submit_job(self, engine: Engine, task: Task, *, fresh: bool = True) -> None:
         """Hand a stored task to a plugin engine; its workers append the rest of the log.
         ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log."""
-        job_id = new_id()
+        job_id = secrets.token_urlsafe(18)  # unguessable: with auth on it is the job's capability
         self._engine_tasks[task.id] = engine.name
         self._engine_jobs[task.id] = job_id
-        token = self.job_credentials(task) if self.job_credentials else self.control_plane_token
+        token = (self.job_credentials(task, job_id) if self.job_credentials
+                 else self.control_plane_token)  # fmt: skip
         job = TaskJob(task.id, task.to_bytes(), self.control_plane, token,
                       job_id=job_id, fresh=fresh)  # fmt: skip
         try:

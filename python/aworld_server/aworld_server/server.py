@@ -140,8 +140,8 @@ async def start_server(
     ModelEndpoints(config.model_endpoints).install(runtime.models)
     resolver = PrincipalResolver(config.principals, config.auth_tokens)
     if resolver.enabled:
-        runtime.job_credentials = lambda task: resolver.mint_job_token(
-            task.id, namespace_of(task.headers)
+        runtime.job_credentials = lambda task, job_id: resolver.mint_job_token(
+            task.id, namespace_of(task.headers), job_id
         )
         runtime.job_finished = resolver.revoke_job
     if setup is not None:

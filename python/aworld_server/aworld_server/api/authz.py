@@ -26,6 +26,7 @@ from aworld_server.api.principals import (
     current_caller,
 )
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from aworld_server.namespaces import JOB_HEADER
 from aworld_server.storage import EventStore, TaskRecord
 
 __all__ = ["PUBLIC_PREFIXES", "caller_of", "required_scope", "visible_session", "visible_task"]
@@ -80,7 +81,9 @@ def caller_of(
         namespace = DEFAULT_NAMESPACE if only == "*" else only
     if not principal.may_use(namespace):
         raise PermissionDenied(f"namespace {namespace!r} is not one of this caller's")
-    return Caller(principal, namespace, authenticated)
+    jobs = [v for k, v in metadata if k == JOB_HEADER]
+    job_id = jobs[0] if len(jobs) == 1 and isinstance(jobs[0], str) else ""
+    return Caller(principal, namespace, authenticated, job_id)
 
 
 async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
@@ -90,7 +93,7 @@ async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
     if (
         record is None
         or record.namespace != caller.namespace
-        or not caller.principal.may_touch_task(task_id)
+        or not caller.principal.may_touch_task(task_id, caller.job_id)
     ):
         raise NotFound(f"task {task_id}")
     return record

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -45,12 +44,13 @@ _LEGACY_SCOPES = {"submit": ("submit", "cancel"), "read": ("read",), "register":
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated identity. ``task_ids`` set: an engine credential, limited to the tasks
-    in it (a live set: tasks are added as jobs are handed over)."""
+    in it, each only for a caller that names the task's current job (``aworld-job``
+    metadata): a live map of task id to job id, filled as jobs are handed over."""
 
     name: str
     namespaces: frozenset[str]
     scopes: frozenset[str]
-    task_ids: AbstractSet[str] | None = None
+    task_ids: Mapping[str, str] | None = None
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -58,8 +58,11 @@ class Principal:
     def may_use(self, namespace: str) -> bool:
         return namespace in self.namespaces or "*" in self.namespaces
 
-    def may_touch_task(self, task_id: str) -> bool:
-        return self.task_ids is None or task_id in self.task_ids
+    def may_touch_task(self, task_id: str, job_id: str = "") -> bool:
+        if self.task_ids is None:
+            return True
+        granted = self.task_ids.get(task_id)
+        return granted is not None and bool(job_id) and secrets.compare_digest(granted, job_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Caller:
     principal: Principal
     namespace: str = DEFAULT_NAMESPACE
     authenticated: bool = False
+    job_id: str = ""  # an engine job's id (``aworld-job`` metadata); empty for everyone else
 
 
 # With authentication off every caller is this one: every scope, namespace ``default`` only.
@@ -104,7 +108,8 @@ class PrincipalResolver:
     ) -> None:
         self._tokens: dict[bytes, Principal] = {}
         self._subjects: dict[str, Principal] = {}
-        self._job_tokens: dict[str, tuple[str, set[str]]] = {}  # namespace -> token, tasks
+        # namespace -> (token, task id -> its current job id)
+        self._job_tokens: dict[str, tuple[str, dict[str, str]]] = {}
         self.enabled = bool(principals or legacy_tokens)
         for name, spec in principals.items():
             unknown = set(spec.scopes) - set(SCOPES)
@@ -134,11 +139,12 @@ class PrincipalResolver:
             raise ValueError(f"principal {principal.name!r} reuses another principal's token")
         self._tokens[_digest(token)] = principal
 
-    def mint_job_token(self, task_id: str, namespace: str) -> str:
-        """The engine credential for a job of ``task_id``: scopes engine and read, reaching
-        only the tasks handed to engine jobs in ``namespace`` (this one now included)."""
+    def mint_job_token(self, task_id: str, namespace: str, job_id: str) -> str:
+        """The engine credential for job ``job_id`` of ``task_id``: scopes engine and read,
+        shared by the engine jobs of ``namespace``, and reaching a task only for a caller that
+        names its current job — a secret handed to that job alone."""
         if namespace not in self._job_tokens:
-            token, granted = secrets.token_urlsafe(32), set[str]()
+            token, granted = secrets.token_urlsafe(32), dict[str, str]()
             self._tokens[_digest(token)] = Principal(
                 f"engine:{namespace}",
                 frozenset({namespace}),
@@ -147,13 +153,13 @@ class PrincipalResolver:
             )
             self._job_tokens[namespace] = (token, granted)
         token, granted = self._job_tokens[namespace]
-        granted.add(task_id)
+        granted[task_id] = job_id
         return token
 
     def revoke_job(self, task_id: str) -> None:
         """The job of ``task_id`` ended: engine credentials no longer reach that task."""
         for _, granted in self._job_tokens.values():
-            granted.discard(task_id)
+            granted.pop(task_id, None)
 
     def resolve(self, metadata: Sequence[tuple[str, object]], subjects: Sequence[str]) -> Principal:
         """The principal of a call; Unauthenticated when it has no valid credentials.

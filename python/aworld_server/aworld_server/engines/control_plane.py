@@ -9,6 +9,8 @@ from typing import Any
 import grpc
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc, runtime_service_pb2_grpc
 
+from aworld_server.namespaces import JOB_HEADER
+
 __all__ = ["ControlPlane"]
 
 _UNLIMITED = -1
@@ -32,6 +34,11 @@ class ControlPlane:
         self.metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
+
+    def for_job(self, job_id: str) -> tuple[tuple[str, str], ...]:
+        """Metadata of a call about one task: the credential, and the task's job id, which an
+        engine credential needs to reach the task at all."""
+        return (*self.metadata, (JOB_HEADER, job_id)) if job_id else self.metadata
 
     async def close(self) -> None:
         await self.channel.close()

@@ -96,7 +96,8 @@ class ControlPlaneHandlers:
         ).to_proto()
         try:
             response = await self.control_plane.engine.CallHandler(
-                request, metadata=self.control_plane.metadata
+                request,
+                metadata=self.control_plane.for_job(self._jobs.get(task.id, "") if task else ""),
             )
         except grpc.aio.AioRpcError as error:
             raise HandlerFailed(

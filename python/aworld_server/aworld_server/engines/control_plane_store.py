@@ -157,7 +157,7 @@ class ControlPlaneStore:
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
             try:
                 response = await self.control_plane.engine.AppendEvents(
-                    request, metadata=self.control_plane.metadata
+                    request, metadata=self.control_plane.for_job(self.jobs.get(task_id, ""))
                 )
                 return int(response.last_seq)
             except grpc.aio.AioRpcError as error:
@@ -174,7 +174,7 @@ class ControlPlaneStore:
         call = self.control_plane.runtime.StreamEvents(
             runtime_pb.StreamEventsRequest(task_id=task_id, after_seq=after_seq,
                                            replay_only=True),
-            metadata=self.control_plane.metadata,
+            metadata=self.control_plane.for_job(self.jobs.get(task_id, "")),
         )  # fmt: skip
         try:
             async for response in call:
@@ -191,7 +191,8 @@ class ControlPlaneStore:
             return known
         try:
             response = await self.control_plane.engine.OpenTask(
-                engine_pb.OpenTaskRequest(task_id=task_id), metadata=self.control_plane.metadata
+                engine_pb.OpenTaskRequest(task_id=task_id),
+                metadata=self.control_plane.for_job(self.jobs.get(task_id, "")),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
@@ -204,7 +205,8 @@ class ControlPlaneStore:
     async def get_task(self, task_id: str) -> TaskRecord | None:
         try:
             response = await self.control_plane.runtime.GetTask(
-                runtime_pb.GetTaskRequest(task_id=task_id), metadata=self.control_plane.metadata
+                runtime_pb.GetTaskRequest(task_id=task_id),
+                metadata=self.control_plane.for_job(self.jobs.get(task_id, "")),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
