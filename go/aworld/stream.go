@@ -262,7 +262,9 @@ func (s *workerStream) run(ctx context.Context, call *runtimev1.Call) {
 	var outcome *runtimev1.CallCompleted
 	select {
 	case s.rs.slots <- struct{}{}:
-		outcome = s.invoke(ctx, call, source)
+		spanCtx, span := startCallSpan(ctx, call, s.workerID)
+		outcome = s.invoke(spanCtx, call, source)
+		endCallSpan(span, outcome)
 		<-s.rs.slots
 	case <-ctx.Done():
 		// The handler never ran, so running the call again is safe.

@@ -9,7 +9,7 @@ from aworld_client import Task
 from aworld_server import Runtime
 from core_helpers import add_chain_script
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -47,9 +47,18 @@ async def test_task_spans_continue_the_callers_trace(
     ]
     assert {s.context.trace_id for s in spans} == {int(CALLER_TRACE, 16)}
     names = sorted(s.name for s in spans)
-    assert names == ["llm_call"] * 3 + ["task"] + ["tool_call"] * 2
+    assert names == ["agent_step"] * 3 + ["llm_call"] * 3 + ["task"] + ["tool_call"] * 2
+    by_id = {s.context.span_id: s for s in spans}
     task_span = next(s for s in spans if s.name == "task")
-    assert all(s.parent.span_id == task_span.context.span_id for s in spans if s is not task_span)
+
+    def parent_name(child: ReadableSpan) -> str:
+        assert child.parent is not None
+        return by_id[child.parent.span_id].name
+
+    # task -> agent step -> (its model call, and the tool calls it asked for)
+    assert all(parent_name(s) == "task" for s in spans if s.name == "agent_step")
+    assert all(parent_name(s) == "agent_step" for s in spans if s.name in ("llm_call", "tool_call"))
+    assert task_span.parent is not None and task_span.parent.span_id == 0x00F067AA0BA902B7
 
 
 def test_without_an_sdk_no_trace_is_recorded() -> None:

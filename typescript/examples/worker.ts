@@ -15,10 +15,12 @@
  * Stdout, one line each, so tests wait on output instead of sleeping: `READY <worker id>`,
  * `STARTED <tool> <call id> <attempt> <pid>`, `CANCELLED <tool> <call id> <attempt>`,
  * `FINISHED <tool> <call id> <attempt>`, `HOOK <hook> <tool> deny` (no per-call lines with
- * `--quiet`). SIGTERM or SIGINT stops the worker gracefully.
+ * `--quiet`). SIGTERM or SIGINT stops the worker gracefully. With `OTEL_EXPORTER_OTLP_ENDPOINT`
+ * set, each call's span is exported there (service `aworld-example-worker-ts`).
  */
 import { parseArgs } from "node:util";
 import { type CallContext, type HandlerDefinition, Worker, hook, tool } from "@aworld-runtime/sdk";
+import { startTracing } from "./tracing.js";
 
 const LANG = "typescript";
 
@@ -106,6 +108,7 @@ function hookFor(name: string, behaviour: string): HandlerDefinition {
 
 async function main(): Promise<void> {
   if (!values.address) throw new Error("--address HOST:PORT is required");
+  const stopTracing = startTracing("aworld-example-worker-ts");
   const handlers = [
     ...(values.tool ?? []).map((flag) => toolFor(...split(flag))),
     ...(values.hook ?? []).map((flag) => hookFor(...split(flag))),
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
   const serving = worker.run();
   process.stdout.write(`READY ${await worker.whenConnected()}\n`);
   await serving;
+  await stopTracing();
 }
 
 main().catch((error: unknown) => {

@@ -15,7 +15,8 @@
 // Stdout, one line each, so tests wait on output instead of sleeping: "READY <worker id>",
 // "STARTED <tool> <call id> <attempt> <pid>", "CANCELLED <tool> <call id> <attempt>",
 // "FINISHED <tool> <call id> <attempt>", "HOOK <hook> <tool> deny" (no per-call lines with
-// --quiet). SIGTERM or SIGINT stops the worker gracefully.
+// --quiet). SIGTERM or SIGINT stops the worker gracefully. With OTEL_EXPORTER_OTLP_ENDPOINT set,
+// each call's span is exported there (service "aworld-example-worker-go").
 package main
 
 import (
@@ -131,6 +132,11 @@ func run(address string, tools, hooks list, maxConcurrency int, quiet bool) erro
 		return fmt.Errorf("--address HOST:PORT is required")
 	}
 	o := &out{quiet: quiet}
+	stopTracing, err := startTracing(context.Background(), "aworld-example-worker-go")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.Background()) }()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	worker := aworld.NewWorker(address, aworld.WorkerOptions{
 		MaxConcurrency: maxConcurrency,

@@ -31,6 +31,7 @@ import grpc
 from aworld_client._address import parse_address
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client._tracing import client_interceptors
 from aworld_client.common import Failure, Payload
 from aworld_client.event import Event
 from aworld_client.handler import HandlerInfo, HandlerKind, WorkerInfo
@@ -123,11 +124,15 @@ class AsyncClient:
             self._metadata += (("aworld-namespace", namespace),)
         if credentials is None and address.tls:
             credentials = grpc.ssl_channel_credentials()
+        # A span per RPC carrying the caller's trace to the server, when tracing is on.
+        interceptors = client_interceptors()
         self._channel = (
-            grpc.aio.secure_channel(address.target, credentials, options=options)
+            grpc.aio.secure_channel(address.target, credentials, options=options,
+                                    interceptors=interceptors)
             if credentials
-            else grpc.aio.insecure_channel(address.target, options=options)
-        )
+            else grpc.aio.insecure_channel(address.target, options=options,
+                                           interceptors=interceptors)
+        )  # fmt: skip
         self._stub = pb_grpc.RuntimeServiceStub(self._channel)
         self._reconnect_attempts = reconnect_attempts
         # Whether the server ever answered this client: until it has, an unreachable server is

@@ -35,9 +35,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from aworld_client._address import parse_address
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client._tracing import call_span
 from aworld_client.common import Failure, Payload, RetryPolicy
 from aworld_client.handler import HandlerKind
 from aworld_client.handlers import HandlerFunction, InvalidHandlerInput, Pending
@@ -246,6 +248,14 @@ class Worker:
 
     async def _invoke(self, call: Call) -> Payload | Failure | str:
         """The call's outcome: its output, its failure, or a pending callback id."""
+        with call_span(call.handler, call.headers, call_id=call.call_id, attempt=call.attempt,
+                       task_id=call.task_id, worker_id=self._worker_id) as span:  # fmt: skip
+            outcome = await self._invoke_in_span(call)
+            if isinstance(outcome, Failure):
+                span.set_status(trace.StatusCode.ERROR, outcome.type)
+            return outcome
+
+    async def _invoke_in_span(self, call: Call) -> Payload | Failure | str:
         source = f"worker:{self._worker_id}"
         handler = self._handlers.get((call.handler, call.kind))
         if handler is None:

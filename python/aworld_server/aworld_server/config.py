@@ -7,6 +7,7 @@ in-memory bus and a SQLite event store under ``./.aworld/``.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -166,6 +167,25 @@ class ServerConfig(BaseSettings):
         "(none connected yet, e.g. just after a restart) before it fails with "
         "ScheduleToStartTimeout. Handlers and tasks may set their own.",
     )
+    # -- observability (DESIGN.md section 7) --
+    otlp_endpoint: str = Field(
+        "",
+        description="OTLP/gRPC collector that receives the spans, e.g. 'http://127.0.0.1:4317' "
+        "(https: for TLS). Empty: OTEL_EXPORTER_OTLP_ENDPOINT if set, else spans are not "
+        "exported.",
+    )
+    service_name: str = Field("aworld-server", description="service.name of exported spans.")
+    http_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the HTTP side: /metrics, the JSON API (/api/v1) and the web "
+        "console. None: off; 0 picks a free one. It binds like the gRPC port (loopback unless "
+        "credentials are configured) and takes the same tokens.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per line with task, trace and span ids."
+    )
     config_file: Path | None = Field(None, exclude=True)
 
     @field_validator(
@@ -214,6 +234,11 @@ class ServerConfig(BaseSettings):
         return (
             bool(self.auth_tokens) or bool(self.principals) or self.tls_client_ca_file is not None
         )
+
+    @property
+    def trace_endpoint(self) -> str:
+        """Where spans go: ``otlp_endpoint``, else the standard OpenTelemetry variable."""
+        return self.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 
     @property
     def bind_host(self) -> str:

@@ -37,8 +37,11 @@ from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.namespaces import namespace_of
+from aworld_server.observability.metrics import RuntimeMetrics
+from aworld_server.observability.telemetry import configure_tracing, server_interceptors
 from aworld_server.runtime import Runtime
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
+from aworld_server.web import HttpAccess, HttpServer, Sources, start_http
 
 __all__ = ["RunningServer", "serve", "start_server", "tune_gc"]
 
@@ -63,6 +66,8 @@ class RunningServer:
     health: health.aio.HealthServicer
     config: ServerConfig
     runtime_service: RuntimeServiceServicer
+    metrics: RuntimeMetrics | None = None  # with the HTTP side on
+    http: HttpServer | None = None  # config.http_port: /metrics, /api/v1, the console
     stopped: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
@@ -82,6 +87,8 @@ class RunningServer:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.runtime.drain(grace)
+        if self.http is not None:
+            await self.http.stop()  # ends open event streams, which would hold the stop
         await self.runtime.stop_runs()
         stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
         # One loop turn lets the server stop taking new calls before the workers are told to
@@ -116,11 +123,17 @@ async def start_server(
              else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
     runtime = Runtime(store=store)
     runtime.engine_name = config.engine
+    # Metrics are kept only when something serves them (the HTTP side).
+    metrics = (RuntimeMetrics(runtime.bus, lambda: dispatcher.handlers())
+               if config.http_port is not None else None)  # fmt: skip
     dispatcher = WorkerDispatcher(
         heartbeat_interval=config.heartbeat_interval,
         heartbeat_timeout=config.heartbeat_timeout,
         schedule_to_start_timeout=config.schedule_to_start_timeout,
+        observer=metrics.on_dispatch if metrics is not None else None,
     )
+    if metrics is not None:
+        runtime.events.observe(metrics.on_commit)
     owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
     runtime.remote = RemoteHandlers(dispatcher)
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
@@ -138,7 +151,8 @@ async def start_server(
     await runtime.start(resume=False)
 
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(resolver, config.limits)],
+        # The OpenTelemetry interceptor first, so refused calls are traced too.
+        interceptors=[*server_interceptors(), AuthInterceptor(resolver, config.limits)],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -174,6 +188,18 @@ async def start_server(
         await server.stop(0)
         await runtime.close()
         raise
+    http = None
+    if metrics is not None and config.http_port is not None:
+        sources = Sources(runtime=runtime, dispatcher=dispatcher, metrics=metrics,
+                          accepting=lambda: runtime_service.accepting)  # fmt: skip
+        try:
+            http = await start_http(sources, HttpAccess(resolver), config.bind_host,
+                                    config.http_port)  # fmt: skip
+        except BaseException:
+            await server.stop(0)
+            await runtime.close()
+            raise
+        log.info("HTTP (console, /metrics, /api/v1) on %s", http.url)
     resumed = await runtime.resume()
     if resumed:
         log.info("resumed %d unfinished task(s)", resumed)
@@ -181,7 +207,7 @@ async def start_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", config.bind_host, port)
     return RunningServer(server, port, f"{config.bind_host}:{port}", runtime, dispatcher,
-                         health_servicer, config, runtime_service)  # fmt: skip
+                         health_servicer, config, runtime_service, metrics, http)  # fmt: skip
 
 
 def tune_gc() -> None:
@@ -199,7 +225,18 @@ def tune_gc() -> None:
 
 async def serve(config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
                 ) -> None:  # fmt: skip
-    """Run until SIGINT or SIGTERM, then stop gracefully."""
+    """Run until SIGINT or SIGTERM, then stop gracefully. As a process entry point it
+    installs the OpenTelemetry SDK when ``config.trace_endpoint`` names a collector."""
+    endpoint = config.trace_endpoint
+    tracing = configure_tracing(endpoint, config.service_name) if endpoint else None
+    try:
+        await _serve(config, ready)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # what is still batched goes out before the process ends
+
+
+async def _serve(config: ServerConfig, ready: Callable[[RunningServer], None] | None) -> None:
     running = await start_server(config)
     tune_gc()
     stop = asyncio.Event()

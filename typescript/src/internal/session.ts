@@ -21,6 +21,7 @@ import { jsonPayload, payloadValue, toJson } from "../payload.js";
 import type { AsyncQueue } from "./queue.js";
 import type { Semaphore } from "./semaphore.js";
 import { sleep, whenAborted } from "./timing.js";
+import { withCallSpan } from "./tracing.js";
 
 /** What a session needs from its Worker. */
 export interface WorkerHost {
@@ -162,7 +163,12 @@ export class Session {
     if (!(await this.host.slots.acquire(controller.signal))) return;
     let outcome: Outcome | undefined;
     try {
-      outcome = await this.invoke(call, controller);
+      outcome = await withCallSpan(
+        call,
+        this.host.workerId(),
+        () => this.invoke(call, controller),
+        (done) => (done?.case === "failure" ? done.value.type : undefined),
+      );
     } finally {
       this.host.slots.release();
     }

@@ -37,6 +37,7 @@ from aworld_client.runtime_service import (
     SubmitTaskResponse,
     TaskSummary,
 )
+from opentelemetry import trace
 
 from aworld_server.api.authz import session_in_namespace, visible_session, visible_task
 from aworld_server.api.idempotency import (
@@ -65,6 +66,7 @@ from aworld_server.namespaces import (
     PRINCIPAL_HEADER,
     RESERVED_PREFIX,
 )
+from aworld_server.observability import inject_headers
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
@@ -79,8 +81,12 @@ def _trace_context_from_metadata(
     headers: dict[str, str], context: grpc.aio.ServicerContext
 ) -> None:
     """A W3C trace context sent as gRPC metadata continues in the task, unless the task's own
-    headers already carry one."""
+    headers already carry one. With the gRPC instrumentation on, the task continues the
+    SubmitTask span (itself a child of that metadata), so the submit shows in the trace."""
     if "traceparent" in headers:
+        return
+    if trace.get_current_span().get_span_context().is_valid:
+        inject_headers(headers)
         return
     for key, value in context.invocation_metadata() or ():
         if key in ("traceparent", "tracestate") and isinstance(value, str):

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from aworld_server.cli._common import console, err_console, fail, reported_errors
 from aworld_server.config import ServerConfig
+from aworld_server.observability.logs import JsonFormatter, RedactingFilter
 from aworld_server.server import RunningServer
 from aworld_server.server import serve as serve_forever
 
@@ -77,6 +79,30 @@ def serve(
     log_level: Annotated[
         str, typer.Option(help="debug, info, warning or error.", envvar="AWORLD_LOG_LEVEL")
     ] = "info",
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="text or json (one object per line with task, trace and span ids) "
+            "[default: text].",
+            show_default=False,
+        ),
+    ] = None,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317 "
+            "[default: $OTEL_EXPORTER_OTLP_ENDPOINT, else none].",
+            show_default=False,
+        ),
+    ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve the web console, /metrics and the JSON API on this port (0 picks "
+            "one) [default: off].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until Ctrl-C (or SIGTERM), then stop gracefully."""
     with reported_errors():
@@ -91,8 +117,11 @@ def serve(
             schedule_to_start_timeout=None
             if schedule_to_start_timeout is None
             else timedelta(seconds=schedule_to_start_timeout),
+            log_format=log_format,
+            otlp_endpoint=otlp_endpoint,
+            http_port=http_port,
         )
-        _configure_logging(log_level)
+        _configure_logging(log_level, settings.log_format)
         if settings.store == "sqlite":
             _prepare_data_dir(settings.data_dir)
         _check_port_free(settings.bind_host, settings.port)
@@ -125,6 +154,10 @@ def serve(
                 f"auth {auth} · tls {tls} · pid {os.getpid()} · Ctrl-C stops"
             )
             console.print(Text(details, style="dim"))
+            if running.http is not None:
+                console.print(Text(f"console and /metrics on {running.http.url}", style="dim"))
+            if settings.trace_endpoint:
+                console.print(Text(f"traces to {settings.trace_endpoint}", style="dim"))
 
         try:
             asyncio.run(serve_forever(settings, ready=ready))
@@ -203,11 +236,17 @@ def _local_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, log_format: str) -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         fail(f"unknown log level {level!r}; one of debug, info, warning, error")
-    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    handler: logging.Handler
+    if log_format == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    handler.addFilter(RedactingFilter())  # on the handler: it sees every logger's records
     logging.basicConfig(
         level=numeric, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
     )

@@ -9,7 +9,9 @@ that falls behind the tail reads the store instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,9 +21,14 @@ from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import EventBus
 from aworld_server.storage import EventQuery, EventStore, PartialWrite
 
-__all__ = ["EventManager"]
+__all__ = ["CommitObserver", "EventManager"]
+
+logger = logging.getLogger(__name__)
 
 _TAIL_SIZE = 64
+
+CommitObserver = Callable[[Sequence[Event], float], None]
+"""Told of each commit: the events made durable, and the commit's duration in seconds."""
 
 
 @dataclass(eq=False)
@@ -105,6 +112,13 @@ class EventManager:
         # Streams of unfinished tasks not open here yet (e.g. just after a restart, before
         # they resume), woken when the task opens.
         self._openings: dict[str, list[asyncio.Future[None]]] = {}
+        self._observers: list[CommitObserver] = []
+
+    def observe(self, observer: CommitObserver) -> None:
+        """Call ``observer(events, seconds)`` after each commit to the store, with the events
+        it made durable and how long the commit took (metrics). It runs on the event loop
+        after every commit, so it must be quick; what it raises is logged and dropped."""
+        self._observers.append(observer)
 
     async def open_task(self, task_id: str, session_id: str, *, new: bool = False) -> None:
         """Start tracking a task in this process (new, or resumed from its stored log).
@@ -258,6 +272,7 @@ class EventManager:
         batch, self._batch = self._batch, None
         if batch is None:
             return
+        started = time.perf_counter()
         try:
             write = self.store.enqueue([event for _, _, event in batch.events], sync=batch.sync)
         except Exception as error:  # e.g. the store was closed
@@ -286,8 +301,19 @@ class EventManager:
                     done.set_exception(problem)
                 else:
                     done.set_result(None)
+            committed = [event for task_id, _, event in batch.events if task_id not in failed]
+            if committed:
+                self._notify(committed, started)
 
         write.add_done_callback(persisted)
+
+    def _notify(self, events: list[Event], started: float) -> None:
+        elapsed = time.perf_counter() - started
+        for observer in self._observers:
+            try:
+                observer(events, elapsed)
+            except Exception:
+                logger.exception("event observer %r failed", observer)
 
     async def query(self, query: EventQuery) -> list[Event]:
         """Stored events by task, session, message topic or sender (audit and replay tools)."""

@@ -8,6 +8,7 @@ terminal status with a response. Subclasses implement only ``do_run``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from aworld_client import (
 
 from aworld_server.context import Context
 from aworld_server.observability import span, trace_id_of
+from aworld_server.observability.logs import current_task_id
 from aworld_server.runners.execution import (
     BudgetExhausted,
     TaskExecution,
@@ -38,6 +40,8 @@ from aworld_server.runners.replay import Replay
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Runner"]
 
@@ -164,7 +168,15 @@ class Runner:
         with span("task", headers=self.task.headers, task_id=self.task.id,
                   session_id=self.task.session_id, runner=self.name) as current:  # fmt: skip
             self.trace_id = trace_id_of(current)
-            return await self._run()
+            current_task_id.set(self.task.id)  # for log lines (this run's asyncio task only)
+            log.info("task started (runner %s)", self.name)
+            response = await self._run()
+            # What happened, never with what: inputs and answers stay out of INFO logs.
+            if response is None:
+                log.info("task parked until a callback answers")
+            else:
+                log.info("task ended %s", response.status.name.lower())
+            return response
 
     async def _run(self) -> TaskResponse | None:
         """Run the whole lifecycle; always ends with one terminal status event.

@@ -5,6 +5,7 @@ nodes, hooks, retries and budgets. Runners differ only in how actions reach thes
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from aworld_client import (
     Usage,
 )
 from aworld_client.handlers import Pending
+from opentelemetry import trace
 
 from aworld_server.agents.agent import Agent
 from aworld_server.agents.model import ModelResponse, ToolCallRequest
@@ -47,9 +49,10 @@ from aworld_server.agents.topology import (
 from aworld_server.context import AgentState, Context
 from aworld_server.hooks import HookOutcome, HookRunner
 from aworld_server.ids import new_id
-from aworld_server.observability import span
+from aworld_server.observability import span, within
 from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runners.replay import CONTEXT_TOPIC, RecordedCall, Replay
+from aworld_server.runners.stepping import StepGate
 
 if TYPE_CHECKING:
     from aworld_server.runtime import Runtime
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_STEPS", "BudgetExhausted", "TaskExecution", "TaskFailed", "TaskParked"]
 
 DEFAULT_MAX_STEPS = 100
+
+log = logging.getLogger(__name__)
 
 
 class BudgetExhausted(Exception):
@@ -114,6 +119,7 @@ class TaskExecution:
         self.controller = SwarmController(task.swarm) if task.swarm is not None else None
         self.root: RunNode | None = None
         self.current_agent_node: RunNode | None = None
+        self.current_step_span: trace.Span = trace.INVALID_SPAN
         self.replay: Replay | None = None
         # A run may be parked (dropped from memory while it waits on a callback) only if it can
         # be rebuilt by replay: the built-in runners, not interactive ones.
@@ -221,8 +227,21 @@ class TaskExecution:
         state.steps += 1
         recorded = self.replay.next_step(agent.name) if self.replay is not None else None
         if recorded is not None:
+            self.current_step_span = trace.INVALID_SPAN  # replayed: its span was exported before
             return self._replayed_step(state, *recorded)
         self.go_live()
+        assert self.root is not None
+        # The step's span covers its decision (model call, hooks); the tool calls it asks for
+        # run later, from run_tools, and are made its children there.
+        with span("agent_step", agent=agent.name, step=state.steps,
+                  task_id=self.task_id) as step_span:  # fmt: skip
+            response = await self._live_step(agent, state, gate)
+            self.current_step_span = step_span
+            return response
+
+    async def _live_step(
+        self, agent: Agent, state: AgentState, gate: StepGate | None
+    ) -> ModelResponse:
         assert self.root is not None
         node = self.runtime.state.start(
             self.task_id,
@@ -444,11 +463,13 @@ class TaskExecution:
         parent = self.current_agent_node or self.root
         assert parent is not None
         calls = action.calls
-        if len(calls) == 1:
-            return [await self._run_tool(action.agent, parent.id, calls[0])]
-        return list(
-            await asyncio.gather(*(self._run_tool(action.agent, parent.id, c) for c in calls))
-        )
+        # Tool spans are children of the step that asked for them (task -> step -> tool).
+        with within(self.current_step_span):
+            if len(calls) == 1:
+                return [await self._run_tool(action.agent, parent.id, calls[0])]
+            return list(
+                await asyncio.gather(*(self._run_tool(action.agent, parent.id, c) for c in calls))
+            )
 
     async def _run_tool(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
         self._tools_in_flight += 1
@@ -535,6 +556,7 @@ class TaskExecution:
         async def attempt(n: int) -> Any:
             with span("tool_call", tool=call.name, call_id=call.id, attempt=n,
                       task_id=self.task_id):  # fmt: skip
+                log.debug("tool call %s (%s) attempt %d", call.name, call.id, n)
                 return await run_attempt(n)
 
         async def run_attempt(n: int) -> Any:

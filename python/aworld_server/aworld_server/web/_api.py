@@ -1,0 +1,257 @@
+"""The JSON-over-HTTP API: RuntimeService's read side (and submit, cancel) for curl and the
+console. Bodies are the protobuf JSON mapping of RuntimeService's own messages, so a client
+reads the same fields as over gRPC. Every route reads through the runtime, never the store,
+where the runtime has a method for it.
+
+==========================================  ====================  ======
+Route                                       RuntimeService        Scope
+==========================================  ====================  ======
+``GET  /api/v1/tasks?status=&q=``           ListTasks             read
+``POST /api/v1/tasks``                      SubmitTask            submit
+``GET  /api/v1/tasks/{id}``                 GetTask               read
+``POST /api/v1/tasks/{id}/cancel``          CancelTask            cancel
+``GET  /api/v1/tasks/{id}/state``           GetTaskState          read
+``GET  /api/v1/tasks/{id}/trajectory``      GetTrajectory         read
+``GET  /api/v1/tasks/{id}/events``          StreamEvents (SSE)    read
+``GET  /api/v1/workers``                    ListWorkers           read
+``GET  /api/v1/handlers``                   ListHandlers          read
+==========================================  ====================  ======
+
+Errors are ``{"code": "NOT_FOUND", "message": ...}`` with the HTTP status of that gRPC code.
+Requests work in one namespace (``aworld-namespace`` header, default ``default``) and see only
+its tasks; with authentication on, SubmitTask is refused here (submit over gRPC).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aworld_client import HandlerInfo, TaskStatus
+from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
+from aworld_client.runtime_service import (
+    CancelTaskResponse,
+    GetTaskResponse,
+    GetTaskStateResponse,
+    GetTrajectoryResponse,
+    ListHandlersResponse,
+    ListTasksResponse,
+    ListWorkersResponse,
+    SubmitTaskRequest,
+    SubmitTaskResponse,
+    TaskSummary,
+)
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from aworld_server.errors import (
+    AWorldError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from aworld_server.runtime import Runtime
+from aworld_server.storage import TaskQuery
+from aworld_server.web._access import HttpAccess, HttpCaller
+from aworld_server.web._sources import Sources
+
+__all__ = ["add_api_routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_STATUS: list[tuple[type[AWorldError], int, str]] = [
+    (InvalidArgument, 400, "INVALID_ARGUMENT"),
+    (NotFound, 404, "NOT_FOUND"),
+    (FailedPrecondition, 409, "FAILED_PRECONDITION"),
+    (ResourceExhausted, 429, "RESOURCE_EXHAUSTED"),
+    (PermissionDenied, 403, "PERMISSION_DENIED"),
+    (Unauthenticated, 401, "UNAUTHENTICATED"),
+    (Unavailable, 503, "UNAVAILABLE"),
+]
+_MAX_SEARCHED = 1000  # tasks a search (?q=) looks through, newest first
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """The protobuf JSON mapping (camelCase names, enums by name), as grpcurl prints it."""
+    return json_format.MessageToDict(message)
+
+
+def _reply(message: Message) -> web.Response:
+    return web.json_response(to_json(message))
+
+
+def _errors(handler: Handler) -> Handler:
+    """Runtime errors become their gRPC code's HTTP status, in one place."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except AWorldError as error:
+            status, code = next(
+                ((s, c) for kind, s, c in _HTTP_STATUS if isinstance(error, kind)),
+                (500, "INTERNAL"),
+            )
+            return web.json_response({"code": code, "message": str(error)}, status=status)
+
+    return wrapped
+
+
+def _statuses(request: web.Request) -> list[TaskStatus]:
+    try:
+        return [TaskStatus[name.upper()] for name in request.query.getall("status", [])]
+    except KeyError as error:
+        raise InvalidArgument(f"unknown status {error.args[0]}") from None
+
+
+async def list_tasks(
+    runtime: Runtime,
+    caller: HttpCaller,
+    statuses: list[TaskStatus],
+    search: str,
+    page_size: int,
+    page_token: str,
+) -> ListTasksResponse:
+    """ListTasks in the caller's namespace, newest first; ``search`` keeps tasks whose id or
+    name contains it. (The runtime has no listing method; the servicer reads the store too.)"""
+    query = TaskQuery(statuses=statuses, page_token=page_token, namespace=caller.namespace,
+                      page_size=_MAX_SEARCHED if search else page_size)  # fmt: skip
+    page = await runtime.store.list_tasks(query)
+    needle = search.lower()
+    records = [r for r in page.items
+               if (needle in r.task_id.lower() or needle in r.name.lower())
+               and caller.principal.may_touch_task(r.task_id)]  # fmt: skip
+    return ListTasksResponse(
+        tasks=[TaskSummary(id=r.task_id, name=r.name, session_id=r.session_id,
+                           user_id=r.user_id, status=r.status, created_at=r.created_at,
+                           updated_at=r.updated_at) for r in records[:page_size]],
+        next_page_token="" if search else page.next_page_token,
+    )  # fmt: skip
+
+
+async def visible(runtime: Runtime, caller: HttpCaller, task_id: str) -> None:
+    """NotFound unless the task is in the caller's namespace (as ``api.authz.visible_task``)."""
+    record = await runtime.store.get_task(task_id)
+    if (record is None or record.namespace != caller.namespace
+            or not caller.principal.may_touch_task(task_id)):  # fmt: skip
+        raise NotFound(f"task {task_id}")
+
+
+def handler_infos(sources: Sources) -> list[HandlerInfo]:
+    """In-process and remote handlers with their worker counts, as ListHandlers answers."""
+    remote = {(h.spec.name, h.spec.kind): h for h in sources.dispatcher.handlers() if h.spec}
+    infos: list[HandlerInfo] = []
+    for spec in sources.runtime.registry.specs():
+        served = remote.pop((spec.name, spec.kind), None)
+        count = served.worker_count if served else 0
+        infos.append(HandlerInfo(spec=spec, local=True, worker_count=count))
+    return [*infos, *remote.values()]
+
+
+def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -> None:
+    runtime = sources.runtime
+
+    def route(scope: str, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            request["caller"] = access.require(request, scope)
+            if "task_id" in request.match_info:
+                await visible(runtime, request["caller"], request.match_info["task_id"])
+            return await handler(request)
+
+        return _errors(guarded)
+
+    async def tasks(request: web.Request) -> web.StreamResponse:
+        size = request.query.get("page_size", "50")
+        if not size.isdigit():
+            raise InvalidArgument("page_size must be a non-negative integer")
+        page_size = min(max(int(size), 1), _MAX_SEARCHED)
+        response = await list_tasks(runtime, request["caller"], _statuses(request),
+                                    request.query.get("q", ""), page_size,
+                                    request.query.get("page_token", ""))  # fmt: skip
+        return _reply(response.to_proto())
+
+    async def submit(request: web.Request) -> web.StreamResponse:
+        if access.enabled:
+            # Namespaced submits (idempotency scopes, reserved headers) live in the gRPC
+            # servicer; until the HTTP side shares that code, it only submits with auth off.
+            raise PermissionDenied("with authentication on, submit tasks over gRPC")
+        if not sources.accepting():
+            raise Unavailable("the server is shutting down; submit to another replica")
+        try:
+            message = json_format.Parse(await request.text(), pb.SubmitTaskRequest())
+        except (json_format.ParseError, ValueError) as error:
+            raise InvalidArgument(f"body is not a SubmitTaskRequest: {error}") from None
+        body = SubmitTaskRequest.from_proto(message)
+        if body.task is None:
+            raise InvalidArgument("task is required")
+        # As over gRPC: a caller's W3C trace context continues in the task.
+        if "traceparent" not in body.task.headers and "traceparent" in request.headers:
+            for key in ("traceparent", "tracestate"):
+                if key in request.headers:
+                    body.task.headers[key] = request.headers[key]
+        result = await runtime.submit(body.task, body.request_id)
+        return _reply(SubmitTaskResponse(task_id=result.task_id, created=result.created,
+                                         session_id=result.session_id).to_proto())  # fmt: skip
+
+    async def get_task(request: web.Request) -> web.StreamResponse:
+        view = await runtime.get_task(request.match_info["task_id"])
+        return _reply(GetTaskResponse(task=view.task, response=view.response,
+                                      created_at=view.created_at,
+                                      updated_at=view.updated_at).to_proto())  # fmt: skip
+
+    async def cancel(request: web.Request) -> web.StreamResponse:
+        reason = request.query.get("reason", "cancelled over HTTP")
+        status = await runtime.cancel(request.match_info["task_id"], reason)
+        return _reply(CancelTaskResponse(status=status).to_proto())
+
+    async def state(request: web.Request) -> web.StreamResponse:
+        status, nodes, groups = await runtime.task_state(request.match_info["task_id"])
+        return _reply(GetTaskStateResponse(status=status, nodes=nodes, groups=groups).to_proto())
+
+    async def trajectory(request: web.Request) -> web.StreamResponse:
+        items = await runtime.trajectory(request.match_info["task_id"])
+        return _reply(GetTrajectoryResponse(items=items).to_proto())
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        """Server-sent events: one ``data:`` line per Event (JSON), ``id:`` its seq, so a
+        browser's EventSource resumes after the last one it saw (Last-Event-ID)."""
+        task_id = request.match_info["task_id"]
+        after = request.headers.get("Last-Event-ID") or request.query.get("after_seq", "0")
+        if not after.isdigit():
+            raise InvalidArgument("after_seq must be a non-negative integer")
+        await runtime.get_task(task_id)  # NotFound before the stream opens
+        follow = request.query.get("replay_only", "") not in ("1", "true")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-cache"})  # fmt: skip
+        await response.prepare(request)
+        try:
+            async for event in runtime.stream(task_id, int(after), follow=follow):
+                data = json.dumps(to_json(event.to_proto()), separators=(",", ":"))
+                await response.write(f"id: {event.seq}\ndata: {data}\n\n".encode())
+            # Tells the console the log is complete (EventSource would otherwise reconnect).
+            await response.write(b"event: end\ndata: {}\n\n")
+        except ConnectionResetError:
+            pass  # the browser went away: nothing to tell anyone
+        return response
+
+    async def workers(request: web.Request) -> web.StreamResponse:
+        handler = request.query.get("handler", "")
+        return _reply(ListWorkersResponse(workers=sources.dispatcher.workers(handler)).to_proto())
+
+    async def handlers(request: web.Request) -> web.StreamResponse:
+        return _reply(ListHandlersResponse(handlers=handler_infos(sources)).to_proto())
+
+    app.router.add_get("/api/v1/tasks", route("read", tasks))
+    app.router.add_post("/api/v1/tasks", route("submit", submit))
+    app.router.add_get("/api/v1/tasks/{task_id}", route("read", get_task))
+    app.router.add_post("/api/v1/tasks/{task_id}/cancel", route("cancel", cancel))
+    app.router.add_get("/api/v1/tasks/{task_id}/state", route("read", state))
+    app.router.add_get("/api/v1/tasks/{task_id}/trajectory", route("read", trajectory))
+    app.router.add_get("/api/v1/tasks/{task_id}/events", route("read", events))
+    app.router.add_get("/api/v1/workers", route("read", workers))
+    app.router.add_get("/api/v1/handlers", route("read", handlers))
