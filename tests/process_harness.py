@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import select
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-__all__ = ["ROOT", "WAIT", "WorkerProcess", "assert_eventually"]
+__all__ = ["ROOT", "WAIT", "WorkerProcess", "assert_eventually", "launch_server"]
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 15.0  # upper bound for any single wait; tests normally finish far sooner
@@ -117,3 +119,35 @@ class WorkerProcess:
             self.process.kill()  # SIGKILL also ends a SIGSTOPped process
         await self.process.wait()
         await self._reader
+
+
+def launch_server(
+    aworld: Sequence[str],
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = WAIT,
+) -> tuple[subprocess.Popen[bytes], Path, str]:
+    """``aworld serve --port 0`` (``aworld``: the command) with its output in
+    ``data_dir/serve.log``: the process, the log, and the address it announced on a pipe once
+    listening — empty if it never did, in which case the caller stops the process."""
+    read_end, write_end = os.pipe()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*aworld, "serve", "--port", "0", "--data-dir", str(data_dir),
+             "--ready-file", f"/dev/fd/{write_end}", "--shutdown-grace", "1", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(write_end,),
+            env=env,
+        )  # fmt: skip
+    os.close(write_end)
+    try:
+        readable, _, _ = select.select([read_end], [], [], timeout)
+        address = os.read(read_end, 256).decode().strip() if readable else ""
+    finally:
+        os.close(read_end)
+    return process, log, address

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aworld_client import Client, WorkerInfo
+from process_harness import launch_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -144,37 +145,8 @@ class Background:
 
 def start_server(data_dir: Path, *args: str, **env: str) -> tuple[Background, str]:
     """``aworld serve --port 0`` in the background; returns it and the address it listens on."""
-    read_end, write_end = os.pipe()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *AWORLD,
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                "--ready-file",
-                f"/dev/fd/{write_end}",
-                "--shutdown-grace",
-                "1",
-                *args,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            pass_fds=(write_end,),
-            env=cli_env(**env),
-        )
-    os.close(write_end)
+    process, log, address = launch_server(AWORLD, data_dir, *args, env=cli_env(**env), timeout=WAIT)
     server = Background(process, log)
-    try:
-        readable, _, _ = select.select([read_end], [], [], WAIT)
-        address = os.read(read_end, 256).decode().strip() if readable else ""
-    finally:
-        os.close(read_end)
     if not address:
         server.stop()
         raise AssertionError(f"aworld serve did not start:\n{server.read_log()}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aworld_client import Client, WorkerInfo
+from process_harness import launch_server
 
 __all__ = [
     "GO_MODULE",
@@ -110,35 +110,8 @@ class Program:
 
 def start_server(data_dir: Path) -> tuple[Program, str]:
     """``aworld serve --port 0``; the process and the address it announced on a pipe."""
-    read_end, write_end = os.pipe()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(_AWORLD),
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                "--ready-file",
-                f"/dev/fd/{write_end}",
-                "--shutdown-grace",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            pass_fds=(write_end,),
-        )
-    os.close(write_end)
+    process, log, address = launch_server([str(_AWORLD)], data_dir, timeout=WAIT)
     server = Program(process, log)
-    try:
-        readable, _, _ = select.select([read_end], [], [], WAIT)
-        address = os.read(read_end, 256).decode().strip() if readable else ""
-    finally:
-        os.close(read_end)
     if not address:
         server.stop()
         raise AssertionError(f"aworld serve did not start:\n{server.output()}")

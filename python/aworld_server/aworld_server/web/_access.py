@@ -18,7 +18,7 @@ from aworld_server.api.principals import LOCAL, Principal, PrincipalResolver
 from aworld_server.errors import Unauthenticated
 from aworld_server.namespaces import DEFAULT_NAMESPACE, NAMESPACE_HEADER
 
-__all__ = ["COOKIE", "HttpAccess", "HttpCaller"]
+__all__ = ["CALLER", "COOKIE", "HttpAccess", "HttpCaller"]
 
 COOKIE = "aworld_token"
 
@@ -29,6 +29,10 @@ class HttpCaller:
 
     principal: Principal
     namespace: str = DEFAULT_NAMESPACE
+
+
+# Where a request keeps the caller it was authorised as (a typed aiohttp request key).
+CALLER: web.RequestKey[HttpCaller] = web.RequestKey("caller", HttpCaller)
 
 
 class HttpAccess:

@@ -58,7 +58,7 @@ from aworld_server.errors import (
 )
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
-from aworld_server.web._access import HttpAccess, HttpCaller
+from aworld_server.web._access import CALLER, HttpAccess, HttpCaller
 from aworld_server.web._sources import Sources
 
 __all__ = ["add_api_routes"]
@@ -158,9 +158,9 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
 
     def route(scope: str, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            request["caller"] = access.require(request, scope)
+            request[CALLER] = access.require(request, scope)
             if "task_id" in request.match_info:
-                await visible(runtime, request["caller"], request.match_info["task_id"])
+                await visible(runtime, request[CALLER], request.match_info["task_id"])
             return await handler(request)
 
         return _errors(guarded)
@@ -170,7 +170,7 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         if not size.isdigit():
             raise InvalidArgument("page_size must be a non-negative integer")
         page_size = min(max(int(size), 1), _MAX_SEARCHED)
-        response = await list_tasks(runtime, request["caller"], _statuses(request),
+        response = await list_tasks(runtime, request[CALLER], _statuses(request),
                                     request.query.get("q", ""), page_size,
                                     request.query.get("page_token", ""))  # fmt: skip
         return _reply(response.to_proto())

@@ -17,7 +17,7 @@ from aiohttp import web
 from aworld_client import TaskStatus
 
 from aworld_server.errors import NotFound
-from aworld_server.web._access import COOKIE, HttpAccess
+from aworld_server.web._access import CALLER, COOKIE, HttpAccess
 from aworld_server.web._api import handler_infos, list_tasks, visible
 from aworld_server.web._sources import Sources
 
@@ -69,7 +69,7 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
             return _login("This server needs a token (the same as for gRPC).")
         if not caller.principal.has("read") or not caller.principal.may_use(caller.namespace):
             return _login(f"This token may not read namespace {caller.namespace!r}.")
-        request["caller"] = caller
+        request[CALLER] = caller
         return None
 
     async def tasks(request: web.Request) -> web.StreamResponse:
@@ -78,7 +78,7 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
         chosen = request.query.get("status", "")
         search = request.query.get("q", "")
         statuses = [s for s in _FILTERS if s.name == chosen.upper()]
-        page = await list_tasks(runtime, request["caller"], statuses, search, 100, "")
+        page = await list_tasks(runtime, request[CALLER], statuses, search, 100, "")
         rows = "".join(
             f'<tr><td class="mono"><a href="/tasks/{escape(t.id)}">{escape(t.id)}</a></td>'
             f"<td>{escape(t.name)}</td><td>{_badge(t.status)}</td>"
@@ -104,7 +104,7 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
             return refused
         task_id = request.match_info["task_id"]
         try:
-            await visible(runtime, request["caller"], task_id)
+            await visible(runtime, request[CALLER], task_id)
             view = await runtime.get_task(task_id)
         except NotFound:
             raise web.HTTPNotFound(text=f"no task {task_id}") from None
