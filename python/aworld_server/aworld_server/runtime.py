@@ -703,7 +703,7 @@ class Runtime:
             if require_idempotent and not fn.spec.idempotent:
                 raise OutcomeUnknown(name, source="runtime")
             if on_start is not None:
-                await on_start("", fn.spec)
+                await on_start("")
             return await fn.invoke(arguments, context=context)
         if self._knows_remote(name, HandlerKind.TOOL, task):
             assert self.remote is not None

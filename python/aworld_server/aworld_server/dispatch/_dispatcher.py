@@ -235,7 +235,7 @@ class WorkerDispatcher:
                 raise OutcomeUnknown(handler)
             check_input(spec, input)
             if on_start is not None:
-                await on_start(session.worker_id, spec)
+                await on_start(session.worker_id)
             limit = timeout or spec.default_timeout or self._default_timeout
             session.send(
                 ConnectResponse(

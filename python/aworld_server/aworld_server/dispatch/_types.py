@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aworld_client import Failure, HandlerKind, HandlerSpec, Payload
+from aworld_client import Failure, HandlerKind, Payload
 
 # The worker accepted the call; it finishes later through CompleteCallback. The same type a
 # local handler returns, so the runtime treats local and remote pending calls alike.
@@ -22,10 +22,10 @@ __all__ = [
     "Pending",
 ]
 
-OnStart = Callable[[str, HandlerSpec], Awaitable[None]]
-"""Awaited once a worker is chosen, before the Call is sent: ``(worker_id, its spec)``. The
-runtime records the attempt's start here, so a started attempt in the log was really sent, and
-may raise to stop the attempt before it reaches the worker."""
+OnStart = Callable[[str], Awaitable[None]]
+"""Awaited with the chosen worker's id just before the Call is sent (empty for in-process
+handlers). The runtime records the attempt's start here, so a started attempt in the log is
+one that was really sent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -76,7 +76,7 @@ class ControlPlaneHandlers:
         namespace: str | None = None,  # implied by the job's credential at the control plane
     ) -> Any:
         if on_start is not None:  # the worker is chosen at the control plane, unseen here
-            await on_start("", self._specs.get((name, kind)) or HandlerSpec(name=name, kind=kind))
+            await on_start("")
         request = CallHandlerRequest(
             call_id=call_id,
             attempt=attempt,

@@ -104,7 +104,7 @@ class EngineHost:
         setup = load_setup(self.setup)
         if setup is not None:
             setup(runtime)
-        await runtime.start(resume=False)
+        await runtime.start(resume=False, sweep_interval=0)  # the engine re-runs lost jobs
         return _Side(control_plane, runtime)
 
     async def run(self, payload: bytes) -> bytes:

@@ -301,9 +301,10 @@ class EventManager:
                     done.set_exception(problem)
                 else:
                     done.set_result(None)
-            committed = [event for task_id, _, event in batch.events if task_id not in failed]
-            if committed:
-                self._notify(committed, started)
+            if self._observers:
+                committed = [event for task_id, _, event in batch.events if task_id not in failed]
+                if committed:
+                    self._notify(committed, started)
 
         write.add_done_callback(persisted)
 
@@ -314,6 +315,22 @@ class EventManager:
                 observer(events, elapsed)
             except Exception:
                 logger.exception("event observer %r failed", observer)
+
+    async def _opened(self, task_id: str) -> None:
+        """Wait until an unfinished task that is not running here yet opens (a resume, the
+        sweeper, an engine's first append), so its stream does not end without its end."""
+        if task_id in self._logs:
+            return
+        opened = asyncio.get_running_loop().create_future()
+        waiting = self._openings.setdefault(task_id, [])
+        waiting.append(opened)
+        try:
+            await opened
+        finally:
+            if opened in waiting:
+                waiting.remove(opened)
+            if not waiting and self._openings.get(task_id) is waiting:
+                del self._openings[task_id]
 
     async def query(self, query: EventQuery) -> list[Event]:
         """Stored events by task, session, message topic or sender (audit and replay tools)."""
@@ -343,19 +360,7 @@ class EventManager:
                 record = await self.store.get_task(task_id)
                 if record is None or record.status.is_terminal:
                     return  # unknown, or ended before the position asked for
-                if task_id not in self._logs:
-                    # Unfinished, and not running here (yet): wait until it opens (a resume,
-                    # the sweeper, an engine's first append) rather than end without its end.
-                    opened = asyncio.get_running_loop().create_future()
-                    self._openings.setdefault(task_id, []).append(opened)
-                    try:
-                        await opened
-                    finally:
-                        waiting = self._openings.get(task_id, [])
-                        if opened in waiting:
-                            waiting.remove(opened)
-                        if not waiting:
-                            self._openings.pop(task_id, None)
+                await self._opened(task_id)
                 continue
             if log.ended and log.stored_seq <= last:
                 return  # ended; the caller asked to start past its end

@@ -575,7 +575,7 @@ class TaskExecution:
                     attempt=number,
                     task=self.task,
                     context=self.context,
-                    on_start=lambda worker_id, _spec: record_start(worker_id, number),
+                    on_start=lambda worker_id: record_start(worker_id, number),
                     # The resumed call's last attempt may have run: only idempotent tools again.
                     require_idempotent=outcome_unknown and n == 1,
                 )
