@@ -54,8 +54,11 @@ def _trivial_task(engine: str) -> Any:
     ]
     model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
     agent = AgentSpec(name="solver", tool_names=["add"], model=model)
-    return Task(input=Payload.from_text("add"), swarm=Swarm(agents=[agent]),
-                engine="" if engine == "local" else engine)  # fmt: skip
+    return Task(
+        input=Payload.from_text("add"),
+        swarm=Swarm(agents=[agent]),
+        engine="" if engine == "local" else engine,
+    )
 
 
 async def _engine_wall(runtime: Any, engine: str, k: int) -> float:
@@ -97,9 +100,12 @@ async def _measure(k: int, runs: int, data_dir: Path) -> dict[str, dict[str, lis
     from aworld_server.server import start_server
 
     config = ServerConfig.load(
-        port=0, data_dir=data_dir, engines=["ray", "spark"], engine_setup="bench_engines:setup",
+        port=0,
+        data_dir=data_dir,
+        engines=["ray", "spark"],
+        engine_setup="bench_engines:setup",
         engine_options={"ray": {"num_cpus": 2, "worker_num": 2}},
-    )  # fmt: skip
+    )
     server = await start_server(config, setup=setup)
     raw = {"ray": _raw_ray_wall, "spark": _raw_spark_wall}
     walls: dict[str, dict[str, list[float]]] = {}
@@ -145,9 +151,14 @@ def main() -> None:
         raw = statistics.median(measured["raw"]) if measured["raw"] else None
         ratio = wall / raw if raw else None
         verdict = "" if ratio is None else ("met" if ratio <= TARGET_RATIO else "missed")
-        table.add_row(engine, f"{wall:.2f}", f"{k / wall:,.0f}",
-                      f"{raw:.3f}" if raw else "-", f"{ratio:.1f}x" if ratio else "-",
-                      verdict)  # fmt: skip
+        table.add_row(
+            engine,
+            f"{wall:.2f}",
+            f"{k / wall:,.0f}",
+            f"{raw:.3f}" if raw else "-",
+            f"{ratio:.1f}x" if ratio else "-",
+            verdict,
+        )
         report["engines"][engine] = {
             "wall": measured["engine"],
             "raw": measured["raw"],

@@ -57,8 +57,9 @@ async def _child(mode: str, endpoint: str) -> dict[str, Any]:
         return a + b
 
     def make_task() -> Task:
-        model = ModelConfig(provider="scripted",
-                            options=Payload.of({"script": _add_chain_script(STEPS)}))  # fmt: skip
+        model = ModelConfig(
+            provider="scripted", options=Payload.of({"script": _add_chain_script(STEPS)})
+        )
         agent = AgentSpec(name="solver", tool_names=["add"], model=model)
         return Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]))
 
@@ -119,8 +120,9 @@ def main() -> None:
         print(json.dumps(asyncio.run(_child(args.child, args.endpoint))))
         return
 
-    receiver = subprocess.Popen([sys.executable, __file__, "--receiver"],
-                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+    receiver = subprocess.Popen(
+        [sys.executable, __file__, "--receiver"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert receiver.stdout is not None
         endpoint = f"http://127.0.0.1:{receiver.stdout.readline().strip()}"
@@ -142,11 +144,14 @@ def main() -> None:
         print(f"median per step {mode:>7}: {medians[mode]:.3f} ms ({medians[mode] / off - 1:+.1%})")
     overhead = medians["on"] / off - 1
     verdict = "met" if overhead <= TARGET else "missed"
-    print(f"on vs off: {overhead:+.1%} (target <= {TARGET:.0%}: {verdict}); "
-          f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"on vs off: {overhead:+.1%} (target <= {TARGET:.0%}: {verdict}); "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, "medians_ms": medians,
-                                         "overhead": overhead}, indent=2))  # fmt: skip
+        args.json.write_text(
+            json.dumps({"runs": results, "medians_ms": medians, "overhead": overhead}, indent=2)
+        )
 
 
 if __name__ == "__main__":

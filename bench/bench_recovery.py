@@ -82,9 +82,13 @@ async def recovery(runs: int, kills: int, tasks: int) -> dict[str, Any]:
                 await server.start()
                 worker = await start_worker(server.address, root / f"record-{run}")
                 result = await run_kill_scenario(
-                    server, root / f"record-{run}", params, expected, round_tasks,
+                    server,
+                    root / f"record-{run}",
+                    params,
+                    expected,
+                    round_tasks,
                     assert_ok=False,
-                )  # fmt: skip
+                )
             finally:
                 if worker is not None:
                     await worker.kill()

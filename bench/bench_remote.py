@@ -310,9 +310,13 @@ async def _server(args: argparse.Namespace) -> None:
 
             async def remote_call() -> None:
                 output = await runtime.invoke_tool(
-                    "echo", arguments, call_id=uuid.uuid4().hex, attempt=1, task=task,
+                    "echo",
+                    arguments,
+                    call_id=uuid.uuid4().hex,
+                    attempt=1,
+                    task=task,
                     context=context,
-                )  # fmt: skip
+                )
                 assert output == DATA
 
             result: dict[str, Any] = {
@@ -651,12 +655,24 @@ def main() -> None:
     parser.add_argument("--tasks-steps", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     defaults = (
-        {"calls": 300, "warmup": 50, "burst": 1_000, "tasks": 50, "task_warmup": 5,
-         "tasks_steps": 2}
+        {
+            "calls": 300,
+            "warmup": 50,
+            "burst": 1_000,
+            "tasks": 50,
+            "task_warmup": 5,
+            "tasks_steps": 2,
+        }
         if args.quick
-        else {"calls": 3_000, "warmup": 300, "burst": 20_000, "tasks": 300, "task_warmup": 30,
-              "tasks_steps": 5}
-    )  # fmt: skip
+        else {
+            "calls": 3_000,
+            "warmup": 300,
+            "burst": 20_000,
+            "tasks": 300,
+            "task_warmup": 30,
+            "tasks_steps": 5,
+        }
+    )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -147,9 +147,11 @@ class _Child:
     @classmethod
     async def start(cls, name: str, command: list[str]) -> _Child:
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
+            *command,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         return cls(name, process)
 
     @property
@@ -220,8 +222,10 @@ async def _floor(args: argparse.Namespace) -> dict[str, Any]:
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    peer = await _Child.start("floor peer", [sys.executable, __file__, "--role", "floor-peer",
-                                             "--target", f"127.0.0.1:{port}"])  # fmt: skip
+    peer = await _Child.start(
+        "floor peer",
+        [sys.executable, __file__, "--role", "floor-peer", "--target", f"127.0.0.1:{port}"],
+    )
     try:
         async with asyncio.timeout(START_TIMEOUT + args.calls):
             return await done
@@ -258,8 +262,20 @@ async def _from_server(
 
 
 async def _through_client(address: str, tool: str, args: argparse.Namespace) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--role", "client", "--target", address, "--tool", tool,
-               "--calls", str(args.calls), "--warmup", str(args.warmup)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--role",
+        "client",
+        "--target",
+        address,
+        "--tool",
+        tool,
+        "--calls",
+        str(args.calls),
+        "--warmup",
+        str(args.warmup),
+    ]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     try:
         async with asyncio.timeout(START_TIMEOUT + args.calls / 100):
@@ -274,8 +290,9 @@ async def _through_client(address: str, tool: str, args: argparse.Namespace) -> 
     return result
 
 
-async def _one_run(run: int, commands: dict[str, list[str]], args: argparse.Namespace
-                   ) -> dict[str, Any]:  # fmt: skip
+async def _one_run(
+    run: int, commands: dict[str, list[str]], args: argparse.Namespace
+) -> dict[str, Any]:
     from aworld_client import HandlerKind
     from aworld_server.config import ServerConfig
     from aworld_server.server import start_server
@@ -386,14 +403,28 @@ def _report(summary: dict[str, Any], runs: int, machine: dict[str, Any]) -> bool
         title=f"Remote tool round trip by worker SDK, 1 in flight (median of {runs} runs)"
     )
     for column, justify in (
-        ("path", "left"), ("worker", "left"), ("p50 (µs)", "right"), ("p99 (µs)", "right"),
-        ("p50 vs Python", "right"), ("p99 vs Python", "right"), ("worker CPU/call (µs)", "right"),
-    ):  # fmt: skip
+        ("path", "left"),
+        ("worker", "left"),
+        ("p50 (µs)", "right"),
+        ("p99 (µs)", "right"),
+        ("p50 vs Python", "right"),
+        ("p99 vs Python", "right"),
+        ("worker CPU/call (µs)", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    table.add_row("floor: raw grpc.aio bidi echo (64 B)", "—", f"{floor['p50_us']:,.0f}",
-                  f"{floor['p99_us']:,.0f}", "", "", "")  # fmt: skip
-    labels = {"server": "from the server (Runtime.invoke_tool)",
-              "client": "through a client (AsyncClient.invoke)"}  # fmt: skip
+    table.add_row(
+        "floor: raw grpc.aio bidi echo (64 B)",
+        "—",
+        f"{floor['p50_us']:,.0f}",
+        f"{floor['p99_us']:,.0f}",
+        "",
+        "",
+        "",
+    )
+    labels = {
+        "server": "from the server (Runtime.invoke_tool)",
+        "client": "through a client (AsyncClient.invoke)",
+    }
     met = True
     for path in ("server", "client"):
         base = summary["python"][path]
@@ -410,24 +441,35 @@ def _report(summary: dict[str, Any], runs: int, machine: dict[str, Any]) -> bool
                 return f"[{colour}]{value:.2f}x[/{colour}]"
 
             cpu = row.get("worker_cpu_us")
-            table.add_row(labels[path] if sdk == "python" else "", sdk, f"{row['p50_us']:,.0f}",
-                          f"{row['p99_us']:,.0f}", ratio(r50), ratio(r99),
-                          f"{cpu:,.0f}" if cpu is not None else "")  # fmt: skip
+            table.add_row(
+                labels[path] if sdk == "python" else "",
+                sdk,
+                f"{row['p50_us']:,.0f}",
+                f"{row['p99_us']:,.0f}",
+                ratio(r50),
+                ratio(r99),
+                f"{cpu:,.0f}" if cpu is not None else "",
+            )
     console.print(table)
     verdict = "[green]met[/green]" if met else "[red]missed[/red]"
-    console.print(f"Target: TypeScript and Go p50 and p99 within {TARGET}x of the Python worker "
-                  f"(from the server): {verdict}")  # fmt: skip
-    console.print(f"[dim]{machine['cores']} cores ({machine['cpu']}), {machine['os']}, "
-                  f"Python {machine['python']}, {machine['tools']}, {machine['versions']}, "
-                  f"load average {tuple(round(x, 2) for x in machine['load_average'])}, "
-                  f"{machine['date']}[/dim]")  # fmt: skip
+    console.print(
+        f"Target: TypeScript and Go p50 and p99 within {TARGET}x of the Python worker "
+        f"(from the server): {verdict}"
+    )
+    console.print(
+        f"[dim]{machine['cores']} cores ({machine['cpu']}), {machine['os']}, "
+        f"Python {machine['python']}, {machine['tools']}, {machine['versions']}, "
+        f"load average {tuple(round(x, 2) for x in machine['load_average'])}, "
+        f"{machine['date']}[/dim]"
+    )
     return met
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--role", default="main",
-                        choices=["main", "python-worker", "client", "floor-peer"])  # fmt: skip
+    parser.add_argument(
+        "--role", default="main", choices=["main", "python-worker", "client", "floor-peer"]
+    )
     parser.add_argument("--target", default="")
     parser.add_argument("--tool", default="")
     parser.add_argument("--runs", type=int, default=3)
@@ -460,9 +502,11 @@ def main() -> None:
     summary = _summary(runs)
     met = _report(summary, args.runs, machine)
     if args.json:
-        args.json.write_text(json.dumps(
-            {"machine": machine, "summary": summary, "runs": runs, "target_met": met}, indent=2
-        ))  # fmt: skip
+        args.json.write_text(
+            json.dumps(
+                {"machine": machine, "summary": summary, "runs": runs, "target_met": met}, indent=2
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,15 @@ async def main(out: Path) -> None:
         try:
             async with AsyncClient(server.address) as client:
                 multiply = {"tool_calls": [{"name": "multiply", "arguments": {"a": 6, "b": 7}}]}
-                tasks = [load_task(ROOT / "examples/demo_task.json"),
-                         scripted("what is 6 * 7?", [multiply, {"content": "{last_tool_output}"}],
-                                  ["multiply"]),
-                         scripted("hello", [{"content": "hi there"}], [])]  # fmt: skip
+                tasks = [
+                    load_task(ROOT / "examples/demo_task.json"),
+                    scripted(
+                        "what is 6 * 7?",
+                        [multiply, {"content": "{last_tool_output}"}],
+                        ["multiply"],
+                    ),
+                    scripted("hello", [{"content": "hi there"}], []),
+                ]
                 ids = []
                 for task in tasks:
                     ids.append(await client.submit(task))

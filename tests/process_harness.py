@@ -136,14 +136,25 @@ def launch_server(
     log = data_dir / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*aworld, "serve", "--port", "0", "--data-dir", str(data_dir),
-             "--ready-file", f"/dev/fd/{write_end}", "--shutdown-grace", "1", *args],
+            [
+                *aworld,
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+                "--ready-file",
+                f"/dev/fd/{write_end}",
+                "--shutdown-grace",
+                "1",
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             pass_fds=(write_end,),
             env=env,
-        )  # fmt: skip
+        )
     os.close(write_end)
     try:
         readable, _, _ = select.select([read_end], [], [], timeout)

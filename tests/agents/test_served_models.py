@@ -98,16 +98,25 @@ async def test_a_configured_endpoint_answers_with_the_servers_key(
 @pytest.mark.parametrize(
     ("model", "field"),
     [
-        (ModelConfig(provider="openai", model="m", base_url="http://attacker.example/v1"),
-         "task.swarm.agents[0].model.base_url"),
-        (ModelConfig(provider="openai", model="m",
-                     options=Payload.of({"api_key_env": "DATABASE_PASSWORD"})),
-         "task.swarm.agents[0].model.options.api_key_env"),
-        (ModelConfig(provider="openai", model="m", options=Payload.of({"api_key": "sk-mine"})),
-         "task.swarm.agents[0].model.options.api_key"),
+        (
+            ModelConfig(provider="openai", model="m", base_url="http://attacker.example/v1"),
+            "task.swarm.agents[0].model.base_url",
+        ),
+        (
+            ModelConfig(
+                provider="openai",
+                model="m",
+                options=Payload.of({"api_key_env": "DATABASE_PASSWORD"}),
+            ),
+            "task.swarm.agents[0].model.options.api_key_env",
+        ),
+        (
+            ModelConfig(provider="openai", model="m", options=Payload.of({"api_key": "sk-mine"})),
+            "task.swarm.agents[0].model.options.api_key",
+        ),
         (ModelConfig(provider="calc", model="gpt-4o"), "task.swarm.agents[0].model.model"),
     ],
-)  # fmt: skip
+)
 async def test_a_task_cannot_choose_urls_keys_or_unoffered_models(
     served: RunningServer, model: ModelConfig, field: str
 ) -> None:
@@ -148,11 +157,16 @@ async def test_secrets_appear_nowhere_a_caller_or_operator_can_read(
         send_env = Payload.of({"api_key_env": "DATABASE_PASSWORD"})
         attacks = [
             alice.submit(_task(ModelConfig(provider="openai", model="m", options=send_env))),
-            alice.submit(_task(ModelConfig(provider="openai", model="m",
-                                           options=Payload.of({"api_key": API_KEY})))),
+            alice.submit(
+                _task(
+                    ModelConfig(
+                        provider="openai", model="m", options=Payload.of({"api_key": API_KEY})
+                    )
+                )
+            ),
             bob.get(ok),
             impostor.list_tasks(),
-        ]  # fmt: skip
+        ]
         for attack in attacks:
             with pytest.raises(RuntimeServiceError) as caught:
                 await attack

@@ -703,8 +703,9 @@ async def check_end_state(
     logs: dict[str, list[Event]] = {}
     for request_id, task_id in accepted.items():
         events = logs[task_id] = await read_log(client, task_id)
-        problems += _log_problems(request_id, task_id, events, remote if named_workers else set(),
-                                  call_tools)  # fmt: skip
+        problems += _log_problems(
+            request_id, task_id, events, remote if named_workers else set(), call_tools
+        )
 
     executions: list[Execution] = []
     for recorder in recorders:

@@ -86,13 +86,23 @@ async def ray_head() -> AsyncIterator[str]:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            str(ray), "start", "--head", f"--port={free_port()}", "--num-cpus=2",
-            "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+            str(ray),
+            "start",
+            "--head",
+            f"--port={free_port()}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
             f"--ray-client-server-port={free_port()}",
-            f"--dashboard-agent-listen-port={free_port()}", "--block",
-            stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-            env=env, start_new_session=True,
-        )  # fmt: skip
+            f"--dashboard-agent-listen-port={free_port()}",
+            "--block",
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
     address: list[str] = []
 
     def started() -> bool:

@@ -137,18 +137,28 @@ async def soak(seconds: float, tasks: int, kills: int, report: Path | None) -> i
             )
             round_tasks, analytic = make_chain_tasks(params)
             impatient, _ = make_chain_tasks(
-                ChaosParams(tasks=IMPATIENT, calls=1, seed=5000 + rounds, delay_ms=(0, 5),
-                            prefix=f"soak{rounds}-impatient")
-            )  # fmt: skip
+                ChaosParams(
+                    tasks=IMPATIENT,
+                    calls=1,
+                    seed=5000 + rounds,
+                    delay_ms=(0, 5),
+                    prefix=f"soak{rounds}-impatient",
+                )
+            )
             expected = await reference.answers(round_tasks)
             impatient_expected = await reference.answers(impatient)
             if expected != analytic:
                 total.problems.append(f"round {rounds}: the fault-free run itself is wrong")
             burst = asyncio.create_task(impatient_burst(server.address, impatient, rounds))
             run = await run_kill_scenario(
-                server, worker.record, params, expected, round_tasks, worker=worker,
+                server,
+                worker.record,
+                params,
+                expected,
+                round_tasks,
+                worker=worker,
                 assert_ok=False,
-            )  # fmt: skip
+            )
             outcomes = await burst
             impatient_end = await settle_impatient(server, impatient, impatient_expected)
             deadlines += outcomes["DEADLINE_EXCEEDED"]

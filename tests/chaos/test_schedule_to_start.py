@@ -107,11 +107,14 @@ async def test_unknown_tools_fail_at_once_and_unserved_ones_after_schedule_to_st
         began = time.monotonic()
         ghost = await client.submit(_one_call_task("s6-ghost", "ghost"), request_id="s6-ghost")
         unserved = await client.submit(
-            chain_task("s6-unserved", 1, calls=1, conf=TaskConfig(
-                schedule_to_start_timeout=timedelta(seconds=1)
-            )),
+            chain_task(
+                "s6-unserved",
+                1,
+                calls=1,
+                conf=TaskConfig(schedule_to_start_timeout=timedelta(seconds=1)),
+            ),
             request_id="s6-unserved",
-        )  # fmt: skip
+        )
         done = await wait_terminal(client, [ghost])
         ghost_seconds = time.monotonic() - began
         done |= await wait_terminal(client, [unserved])

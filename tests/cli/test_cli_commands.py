@@ -214,8 +214,9 @@ def test_tasks_cancel_stops_a_running_task(server: Server, tmp_path: Path) -> No
         try:
             tail.readline(r"⚙ hold\(key=\"k1\"\)")  # caught up with the live task
 
-            cancelled = aworld("tasks", "cancel", task_id, "--reason", "test",
-                               target=server.address)  # fmt: skip
+            cancelled = aworld(
+                "tasks", "cancel", task_id, "--reason", "test", target=server.address
+            )
             assert cancelled.code == 0, cancelled
             assert cancelled.stdout.strip() == f"task {task_id} CANCELLED"
             worker.readline(r"^cancelled k1$")  # the cancellation reached the worker

@@ -21,14 +21,23 @@ async def test_json_logs_carry_task_trace_and_span_ids_and_no_payloads(tmp_path:
     receiver = OtlpReceiver()
     await receiver.start()
     server, address = start_server(
-        tmp_path / "server", "--log-format", "json", "--otlp-endpoint", receiver.endpoint,
-        "--http-port", "0",
-    )  # fmt: skip
+        tmp_path / "server",
+        "--log-format",
+        "json",
+        "--otlp-endpoint",
+        receiver.endpoint,
+        "--http-port",
+        "0",
+    )
     try:
-        model = ModelConfig(provider="scripted", options=Payload.of({"script": [
-            {"content": f"the answer mentions {MARKER}"}]}))  # fmt: skip
-        task = Task(input=Payload.from_text(f"input with {MARKER}"),
-                    swarm=Swarm(agents=[AgentSpec(name="solo", model=model)]))  # fmt: skip
+        model = ModelConfig(
+            provider="scripted",
+            options=Payload.of({"script": [{"content": f"the answer mentions {MARKER}"}]}),
+        )
+        task = Task(
+            input=Payload.from_text(f"input with {MARKER}"),
+            swarm=Swarm(agents=[AgentSpec(name="solo", model=model)]),
+        )
         async with AsyncClient(address) as client:
             events = [e async for e in client.run(task)]
         response = getattr(events[-1].body, "response", None)
@@ -48,8 +57,10 @@ async def test_json_logs_carry_task_trace_and_span_ids_and_no_payloads(tmp_path:
         for line in lines
     )
     of_task = [line for line in lines if line["task_id"] == response.id]
-    assert [line["message"] for line in of_task] == ["task started (runner event)",
-                                                     "task ended succeeded"]  # fmt: skip
+    assert [line["message"] for line in of_task] == [
+        "task started (runner event)",
+        "task ended succeeded",
+    ]
     assert {line["trace_id"] for line in of_task} == {response.trace_id}
     assert all(len(line["span_id"]) == 16 and int(line["span_id"], 16) for line in of_task)
     assert MARKER not in log  # neither the input nor the answer is logged at INFO

@@ -14,14 +14,24 @@ def test_serve_prints_its_address_and_writes_the_ready_file(tmp_path: Path) -> N
     ready = tmp_path / "ready"
     ready.write_text("127.0.0.1:1\n")  # a stale file from an earlier run is replaced
     process = subprocess.Popen(
-        [*AWORLD, "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
-         "--ready-file", str(ready), "--log-level", "warning"],
+        [
+            *AWORLD,
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--ready-file",
+            str(ready),
+            "--log-level",
+            "warning",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=cli_env(),
         cwd=ROOT,
-    )  # fmt: skip
+    )
     server = Background(process)
     try:
         address = server.readline(r"AWorld server listening on (127\.0\.0\.1:\d+)").group(1)

@@ -38,8 +38,9 @@ async def start(tmp_path: Path, gates: Gates) -> AsyncIterator[StartServer]:
         runtime.registry.add_tool(gate)
 
     async def start_one(**overrides: Any) -> RunningServer:
-        config = ServerConfig.load(port=0, http_port=0, data_dir=tmp_path / f"s{len(running)}",
-                                   **overrides)  # fmt: skip
+        config = ServerConfig.load(
+            port=0, http_port=0, data_dir=tmp_path / f"s{len(running)}", **overrides
+        )
         server = await start_server(config, setup=setup)
         running.append(server)
         return server

@@ -15,8 +15,10 @@ WAIT_MS = 15_000
 
 
 def gated_task(key: str, name: str = "console-demo") -> Task:
-    script = [{"tool_calls": [{"name": "gate", "arguments": {"key": key}}]},
-              {"content": "gate said {last_tool_output}"}]  # fmt: skip
+    script = [
+        {"tool_calls": [{"name": "gate", "arguments": {"key": key}}]},
+        {"content": "gate said {last_tool_output}"},
+    ]
     model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
     agent = AgentSpec(name="solver", tool_names=["gate"], model=model)
     return Task(name=name, input=Payload.from_text("open the gate"), swarm=Swarm(agents=[agent]))
@@ -67,8 +69,9 @@ async def test_a_task_is_listed_and_its_page_follows_it_live(
 async def test_with_auth_on_requests_without_a_token_are_refused(
     start: StartServer, browser: Browser
 ) -> None:
-    server = await start(auth_tokens={"reader-token": ["read"], "admin": ["submit", "read"]},
-                         host="127.0.0.1")  # fmt: skip
+    server = await start(
+        auth_tokens={"reader-token": ["read"], "admin": ["submit", "read"]}, host="127.0.0.1"
+    )
     assert server.http is not None
     url = server.http.url
     async with AsyncClient(server.address, token="admin") as client:

@@ -20,8 +20,10 @@ SCRIPT = [
 
 def durable_task() -> Task:
     model = ModelConfig(provider="scripted", options=Payload.of({"script": SCRIPT}))
-    return Task(input=Payload.from_text("go"), swarm=Swarm(agents=[
-        AgentSpec(name="a", tool_names=["note", "add"], model=model)]))  # fmt: skip
+    return Task(
+        input=Payload.from_text("go"),
+        swarm=Swarm(agents=[AgentSpec(name="a", tool_names=["note", "add"], model=model)]),
+    )
 
 
 def durable_runtime(

@@ -128,9 +128,14 @@ async def _killed_mid_call(tmp_path: Path, *, idempotent: bool) -> Path:
     """Run the durable task in a child process and SIGKILL it while ``add`` runs."""
     ledger = tmp_path / "ledger"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "run_until_killed.py"), str(tmp_path), str(ledger),
-        "1" if idempotent else "0", stdout=asyncio.subprocess.PIPE, cwd=HERE,
-    )  # fmt: skip
+        sys.executable,
+        str(HERE / "run_until_killed.py"),
+        str(tmp_path),
+        str(ledger),
+        "1" if idempotent else "0",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=HERE,
+    )
     try:
         assert child.stdout is not None
         line = await asyncio.wait_for(child.stdout.readline(), WAIT)
@@ -165,8 +170,9 @@ async def test_restart_after_sigkill_resumes_without_repeating_finished_tool_cal
         assert executions(ledger) == ["note", "add"]
         assert "OutcomeUnknown" in response.answer.value()
         assert [(f.tool_name, f.failure.type if f.failure else "") for f in finished] == [
-            ("note", ""), ("add", "OutcomeUnknown"),
-        ]  # fmt: skip
+            ("note", ""),
+            ("add", "OutcomeUnknown"),
+        ]
     trajectory_steps = [i.meta.step for i in await second_trajectory(tmp_path, record.task_id)]
     assert trajectory_steps == [1, 2, 3]
 

@@ -50,8 +50,9 @@ async def test_impatient_submitters_lose_nothing_and_stop_nobody(
         for submitted in normal:
             response = await runtime.wait(submitted.task_id)
             assert (response.status, response.answer.value()) == (TaskStatus.SUCCEEDED, "total=3")
-        stored = [r for r in await _all_tasks(runtime) if r.task_id not in
-                  {s.task_id for s in normal}]  # fmt: skip
+        stored = [
+            r for r in await _all_tasks(runtime) if r.task_id not in {s.task_id for s in normal}
+        ]
         for record in stored:
             response = await runtime.wait(record.task_id)
             assert (response.status, response.answer.value()) == (TaskStatus.SUCCEEDED, "total=2")

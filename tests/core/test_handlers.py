@@ -20,9 +20,14 @@ async def test_custom_handlers_see_their_category_and_can_emit_messages(
     async def audit_tools(message: Message) -> list[Message]:
         calls = message.payload.value()["tool_calls"]
         seen.extend(c["name"] for c in calls)
-        note = Message(id=f"audit-{message.id}", task_id=message.task_id,
-                       category=MessageCategory.CONTEXT, topic="audit", sender="auditor",
-                       payload=Payload.of({"tools": [c["name"] for c in calls]}))  # fmt: skip
+        note = Message(
+            id=f"audit-{message.id}",
+            task_id=message.task_id,
+            category=MessageCategory.CONTEXT,
+            topic="audit",
+            sender="auditor",
+            payload=Payload.of({"tools": [c["name"] for c in calls]}),
+        )
         return [note]
 
     async def never_for_agent_messages(message: Message) -> None:

@@ -91,8 +91,11 @@ def test_every_sdk_yields_the_expected_event_log(logs: Logs, path: Path) -> None
     wrong = [sdk for sdk, events in produced.items() if events != expected]
     if wrong:
         agree = len({json.dumps(produced[sdk], sort_keys=True) for sdk in SDKS}) == 1
-        why = ("all three SDKs agree with each other: the server's log changed (regenerate the "
-               "expected logs if that was intended)" if agree
-               else "the SDKs disagree with each other")  # fmt: skip
+        why = (
+            "all three SDKs agree with each other: the server's log changed (regenerate the "
+            "expected logs if that was intended)"
+            if agree
+            else "the SDKs disagree with each other"
+        )
         diffs = "\n".join(_diff(expected, produced[sdk] or [], sdk) for sdk in wrong)
         pytest.fail(f"{name}: {', '.join(wrong)} differ from {expected_path.name}; {why}\n{diffs}")

@@ -25,22 +25,25 @@ from crosslang_harness import WAIT, ChildProcess, Programs, Spawn, call, scripte
 RESULT = "result: "
 
 
-async def serving(server: RunningServer, name: str, *, kind: HandlerKind = HandlerKind.TOOL,
-                  workers: int = 1) -> None:  # fmt: skip
+async def serving(
+    server: RunningServer, name: str, *, kind: HandlerKind = HandlerKind.TOOL, workers: int = 1
+) -> None:
     async with asyncio.timeout(WAIT):
         await server.dispatcher.wait_for_handler(name, kind, workers=workers)
 
 
-async def ts_worker(spawn: Spawn, programs: Programs, server: RunningServer,
-                    *flags: str) -> ChildProcess:  # fmt: skip
+async def ts_worker(
+    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
+) -> ChildProcess:
     command = programs.ts_worker_command("--address", server.address, *flags)
     worker = await spawn("typescript worker", command)
     await worker.expect(r"^READY \S+")
     return worker
 
 
-async def go_worker(spawn: Spawn, programs: Programs, server: RunningServer,
-                    *flags: str) -> ChildProcess:  # fmt: skip
+async def go_worker(
+    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
+) -> ChildProcess:
     command = programs.go_worker_command("--address", server.address, *flags)
     worker = await spawn("go worker", command)
     await worker.expect(r"^READY \S+")
@@ -119,10 +122,19 @@ async def test_a_typescript_client_submits_a_task_and_streams_its_events_to_the_
     go = await go_worker(spawn, programs, server, "--tool", "go_describe=describe")
     await serving(server, "go_describe")
 
-    ts_client = await spawn("typescript client", [
-        programs.node, str(programs.ts_client), "--address", server.address,
-        "--tool", "go_describe", "--args", json.dumps({"n": 7}),
-    ])  # fmt: skip
+    ts_client = await spawn(
+        "typescript client",
+        [
+            programs.node,
+            str(programs.ts_client),
+            "--address",
+            server.address,
+            "--tool",
+            "go_describe",
+            "--args",
+            json.dumps({"n": 7}),
+        ],
+    )
     assert await ts_client.wait() == 0, ts_client.output()
 
     task_id = (await ts_client.expect(r"^TASK (\S+)$")).group(1)
@@ -151,8 +163,9 @@ def _camel(name: str | None) -> str:
 async def test_a_go_hook_denies_a_tool_call_and_the_denial_shows_in_the_events(
     server: RunningServer, client: AsyncClient, spawn: Spawn, programs: Programs
 ) -> None:
-    go = await go_worker(spawn, programs, server,
-                         "--tool", "go_describe=describe", "--hook", "go_guard=deny")  # fmt: skip
+    go = await go_worker(
+        spawn, programs, server, "--tool", "go_describe=describe", "--hook", "go_guard=deny"
+    )
     await serving(server, "go_describe")
     await serving(server, "go_guard", kind=HandlerKind.HOOK)
 
@@ -186,10 +199,12 @@ async def test_cancelling_the_task_reaches_a_long_running_typescript_tool_and_a_
     await serving(server, "go_block")
 
     # One step calling both tools: they run at the same time.
-    both = {"tool_calls": [{"name": "ts_block", "arguments": {}},
-                           {"name": "go_block", "arguments": {}}]}  # fmt: skip
-    task_id = await client.submit(scripted_task([both, {"content": "unreachable"}],
-                                                ["ts_block", "go_block"]))  # fmt: skip
+    both = {
+        "tool_calls": [{"name": "ts_block", "arguments": {}}, {"name": "go_block", "arguments": {}}]
+    }
+    task_id = await client.submit(
+        scripted_task([both, {"content": "unreachable"}], ["ts_block", "go_block"])
+    )
     ts_call = (await ts.expect(r"^STARTED ts_block (\S+) 1 ")).group(1)
     go_call = (await go.expect(r"^STARTED go_block (\S+) 1 ")).group(1)
 
@@ -226,8 +241,12 @@ async def test_killing_a_typescript_worker_mid_call_moves_the_call_to_a_go_worke
     events = await events_of(client, task_id)
     response = terminal(events)
     assert response.status == TaskStatus.SUCCEEDED, response
-    assert answer_value(response) == {"lang": "go", "pid": go.pid, "attempt": 2,
-                                      "input": {"job": 42}}  # fmt: skip
+    assert answer_value(response) == {
+        "lang": "go",
+        "pid": go.pid,
+        "attempt": 2,
+        "input": {"job": 42},
+    }
     finished = bodies(events, ToolCallFinished)
     assert [(f.attempt, f.failure.type if f.failure else "ok", f.will_retry) for f in finished] == [
         (1, "WorkerLost", True),

@@ -37,10 +37,21 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OtlpReceive
 
 
 async def traced_server(spawn: Spawn, tmp_path: Path, receiver: OtlpReceiver) -> str:
-    server = await spawn("aworld serve", [
-        AWORLD, "serve", "--port", "0", "--data-dir", str(tmp_path / "server"),
-        "--otlp-endpoint", receiver.endpoint, "--shutdown-grace", "1",
-    ])  # fmt: skip
+    server = await spawn(
+        "aworld serve",
+        [
+            AWORLD,
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "server"),
+            "--otlp-endpoint",
+            receiver.endpoint,
+            "--shutdown-grace",
+            "1",
+        ],
+    )
     listening = await server.expect(r"listening on (\S+):(\d+)")
     return f"127.0.0.1:{listening.group(2)}"
 
@@ -95,8 +106,11 @@ async def test_one_task_is_one_trace_across_python_typescript_and_go_workers(
     # The task continues the RunTask RPC's span (the gRPC server instrumentation).
     assert parent(task).name == "/aworld.runtime.v1.RuntimeService/RunTask"
     assert task.service == "aworld-server"
-    services = {"python": "aworld-test-worker-py", "typescript": "aworld-example-worker-ts",
-                "go": "aworld-example-worker-go"}  # fmt: skip
+    services = {
+        "python": "aworld-test-worker-py",
+        "typescript": "aworld-example-worker-ts",
+        "go": "aworld-example-worker-go",
+    }
     for lang, tool in TOOLS.items():
         worker_span = next(
             s for s in spans if s.name == "worker_call" and s.attributes["aworld.sdk"] == lang

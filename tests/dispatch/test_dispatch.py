@@ -357,9 +357,13 @@ async def test_schedule_to_start_timeout_when_no_worker_comes(
 
     with pytest.raises(ScheduleToStartTimeout) as caught:
         await server.dispatcher.call_attempt(
-            "c-late", 1, "echo", TOOL, Payload.of({"text": "x"}),
+            "c-late",
+            1,
+            "echo",
+            TOOL,
+            Payload.of({"text": "x"}),
             schedule_to_start=timedelta(milliseconds=50),
-        )  # fmt: skip
+        )
     failure = caught.value.failure
     assert failure.type == "ScheduleToStartTimeout" and failure.non_retryable
     assert not [e for e in events if isinstance(e, AttemptStarted) and e.call_id == "c-late"]

@@ -42,8 +42,9 @@ def reap_children() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory, reap_children: None
-                 ) -> AsyncIterator[RunningServer]:  # fmt: skip
+async def server(
+    tmp_path_factory: pytest.TempPathFactory, reap_children: None
+) -> AsyncIterator[RunningServer]:
     config = ServerConfig.load(
         port=0,
         data_dir=tmp_path_factory.mktemp("engines"),
@@ -76,10 +77,16 @@ async def client(server: RunningServer) -> AsyncIterator[AsyncClient]:
 @pytest.fixture(scope="session")
 async def remote_worker(server: RunningServer) -> AsyncIterator[WorkerProcess]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "worker_app.py"), "--target", server.address, "--token", TOKEN,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(HERE / "worker_app.py"),
+        "--target",
+        server.address,
+        "--token",
+        TOKEN,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    )
     worker = WorkerProcess(process)
     try:
         await worker.expect(r"log connected")

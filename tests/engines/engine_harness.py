@@ -31,8 +31,7 @@ def make_task(script: list[dict[str, Any]], tools: list[str], engine: str, **fie
     agent = AgentSpec(name="solver", tool_names=tools, model=scripted(script))
     fields.setdefault("retry_policy", FAST_RETRY)
     engine = "" if engine == "local" else engine
-    return Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]), engine=engine,
-                **fields)  # fmt: skip
+    return Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]), engine=engine, **fields)
 
 
 def chain_task(engine: str, steps: int = 3, **fields: Any) -> Task:

@@ -95,8 +95,9 @@ async def test_events_stream_live_while_a_remote_tool_runs(
     await remote_worker.expect(rf"started {key} ")
     assert (await client.get(task_id)).response.status == TaskStatus.RUNNING  # type: ignore[union-attr]
     running = await client.state(task_id)
-    assert any(n.kind == RunNodeKind.TOOL and n.status == RunNodeStatus.RUNNING
-               for n in running.nodes)  # fmt: skip
+    assert any(
+        n.kind == RunNodeKind.TOOL and n.status == RunNodeStatus.RUNNING for n in running.nodes
+    )
 
     live = asyncio.ensure_future(_response(client, task_id))  # follows from the start
     await remote_worker.release(key)
@@ -125,12 +126,15 @@ async def test_a_failing_task_leaves_the_others_results_intact(
 ) -> None:
     """Through ``Runners.run_task`` on the engine: one task fails, the others succeed."""
     failing = make_task(
-        [{"tool_calls": [{"name": "explode", "arguments": {"message": "boom"}}]},
-         {"content": "unreachable"}],
-        ["explode"], "local",
+        [
+            {"tool_calls": [{"name": "explode", "arguments": {"message": "boom"}}]},
+            {"content": "unreachable"},
+        ],
+        ["explode"],
+        "local",
         conf=TaskConfig(tool_error_policy=ToolErrorPolicy.FAIL_TASK),
         retry_policy=RetryPolicy(maximum_attempts=1),
-    )  # fmt: skip
+    )
     good = [chain_task("local", steps=2 + i) for i in range(4)]
     tasks = [good[0], good[1], failing, good[2], good[3]]
     results = await Runners.run_task(tasks, RunConfig(engine_name=engine), runtime=server.runtime)
@@ -159,11 +163,15 @@ async def test_a_killed_worker_is_retried_or_fails_per_policy(
     assert response.status == TaskStatus.SUCCEEDED, response  # type: ignore[attr-defined]
     assert response.answer.as_text().startswith("resumed in ")  # type: ignore[attr-defined]
     events = [e async for e in client.events(retried)]
-    pid_calls = [e for e in events if isinstance(e.body, ToolCallStarted)
-                 and e.body.tool_name == "pid"]  # fmt: skip
+    pid_calls = [
+        e for e in events if isinstance(e.body, ToolCallStarted) and e.body.tool_name == "pid"
+    ]
     assert len(pid_calls) == 1  # replayed from the log, not run again
-    holds = [e.body for e in events if isinstance(e.body, ToolCallStarted)
-             and e.body.tool_name == "hold_in"]  # fmt: skip
+    holds = [
+        e.body
+        for e in events
+        if isinstance(e.body, ToolCallStarted) and e.body.tool_name == "hold_in"
+    ]
     assert [h.attempt for h in holds] == [1, 2]  # the open call ran again as attempt 2
 
     once = await client.submit(hold_task(engine, retry_policy=RetryPolicy(maximum_attempts=1)))
@@ -208,8 +216,14 @@ async def test_a_superseded_job_can_no_longer_write_or_call(
             )
         # A stale job's id no longer reaches the task at all.
         assert append.value.code() == grpc.StatusCode.NOT_FOUND
-        call = CallHandlerRequest(call_id="c", attempt=1, name="block", task_id=task_id,
-                                  input=Payload.of({"key": "x"}), job_id="stale")  # fmt: skip
+        call = CallHandlerRequest(
+            call_id="c",
+            attempt=1,
+            name="block",
+            task_id=task_id,
+            input=Payload.of({"key": "x"}),
+            job_id="stale",
+        )
         with pytest.raises(grpc.aio.AioRpcError) as called:
             await engine.CallHandler(call.to_proto(), metadata=metadata)
         assert called.value.code() == grpc.StatusCode.NOT_FOUND

@@ -27,8 +27,9 @@ def test_ray_and_spark_are_installed_plugins() -> None:
 @pytest.mark.parametrize(("engine", "module"), [("ray", "ray"), ("spark", "pyspark")])
 def test_a_missing_dependency_names_the_extra(engine: str, module: str) -> None:
     probe = _PROBE.format(module=module, engine=engine)
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60, check=True).stdout  # fmt: skip
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert output.startswith("FailedPrecondition")
     assert f"pip install 'aworld-server[{engine}]'" in output
     assert f"({module})" in output

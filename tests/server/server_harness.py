@@ -183,8 +183,9 @@ def make_pki(directory: Path) -> Pki:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def leaf(subject: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
-             ) -> tuple[bytes, bytes]:  # fmt: skip
+    def leaf(
+        subject: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
+    ) -> tuple[bytes, bytes]:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
             builder(subject, ca_cert.subject, key)

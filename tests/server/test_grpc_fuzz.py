@@ -26,10 +26,23 @@ _INTS = [0, 1, -1, 2**31 - 1, -(2**31), 2**53 + 1, 2**63 - 1, -(2**63)]
 _UINTS = [0, 1, 2**32 - 1, 2**64 - 1]
 _FLOATS = [0.0, -1.0, 1e308, float("nan"), float("inf"), float("-inf")]
 _STRINGS = [
-    "", "x", "default", "\u0000", "../../etc/passwd", "'; DROP TABLE tasks; --", "é" * 300,
-    "\U0001f600" * 50, "a" * 5000, "{", "null", '{"a":' * 70 + "1" + "}" * 70,
-    "[" * 1200 + "]" * 1200, '"unterminated', "1e999999", '{"script": [{"content": "hi"}]}',
-]  # fmt: skip
+    "",
+    "x",
+    "default",
+    "\u0000",
+    "../../etc/passwd",
+    "'; DROP TABLE tasks; --",
+    "é" * 300,
+    "\U0001f600" * 50,
+    "a" * 5000,
+    "{",
+    "null",
+    '{"a":' * 70 + "1" + "}" * 70,
+    "[" * 1200 + "]" * 1200,
+    '"unterminated',
+    "1e999999",
+    '{"script": [{"content": "hi"}]}',
+]
 
 
 def _scalar(field: FieldDescriptor, rng: random.Random) -> Any:

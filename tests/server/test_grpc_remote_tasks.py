@@ -148,8 +148,13 @@ async def test_worker_reports_the_task_and_trace_of_the_call(
     assert seen[1] == traceparent.split("-")[1] and len(seen[2]) == 16
     started = [e.body for e in events if isinstance(e.body, ToolCallStarted)]
     assert [s.tool_name for s in started] == ["echo"]
-    assert answer == {"text": "hi", "pid": worker.pid, "attempt": 1, "task_id": final.task_id,
-                      "idempotency_key": f"{final.task_id}/{started[0].call_id}"}  # fmt: skip
+    assert answer == {
+        "text": "hi",
+        "pid": worker.pid,
+        "attempt": 1,
+        "task_id": final.task_id,
+        "idempotency_key": f"{final.task_id}/{started[0].call_id}",
+    }
 
 
 async def _terminal(client: AsyncClient, task_id: str) -> Any:

@@ -34,8 +34,9 @@ async def _terminal(client: AsyncClient, task_id: str) -> tuple[TaskStatus, str,
 
 async def _tool_node_running(client: AsyncClient, task_id: str) -> bool:
     state = await client.state(task_id)
-    return any(n.kind == RunNodeKind.TOOL and n.status == RunNodeStatus.RUNNING
-               for n in state.nodes)  # fmt: skip
+    return any(
+        n.kind == RunNodeKind.TOOL and n.status == RunNodeStatus.RUNNING for n in state.nodes
+    )
 
 
 async def test_a_task_waits_for_the_worker_of_its_tool_to_connect(

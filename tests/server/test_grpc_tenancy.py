@@ -65,17 +65,23 @@ def steal(text: str) -> str:
     return "stolen: " + text
 
 
-def _worker(server: RunningServer, token: str, handler: Any = shout, worker_id: str = "",
-            namespace: str = "") -> Worker:  # fmt: skip
+def _worker(
+    server: RunningServer,
+    token: str,
+    handler: Any = shout,
+    worker_id: str = "",
+    namespace: str = "",
+) -> Worker:
     metadata = [_bearer(token)] + ([("aworld-namespace", namespace)] if namespace else [])
     return Worker(
         server.address,
         [handler],
         metadata=metadata,
         worker_id=worker_id,
-        reconnect_backoff=RetryPolicy(initial_interval=timedelta(milliseconds=50),
-                                      maximum_attempts=1),
-    )  # fmt: skip
+        reconnect_backoff=RetryPolicy(
+            initial_interval=timedelta(milliseconds=50), maximum_attempts=1
+        ),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -97,8 +103,9 @@ async def _refusal(worker: Worker) -> grpc.StatusCode:
     return code
 
 
-async def _served_by(server: RunningServer, name: str, count: int, namespace: str = "team-a"
-                     ) -> None:  # fmt: skip
+async def _served_by(
+    server: RunningServer, name: str, count: int, namespace: str = "team-a"
+) -> None:
     async with asyncio.timeout(WAIT):
         while not any(
             h.spec and h.spec.name == name and h.worker_count == count
@@ -124,17 +131,29 @@ async def test_every_rpc_under_every_credential(secured: RunningServer, caplog: 
             assert scope in ALL, rpc.path
             cases: list[tuple[str, Sequence[tuple[str, str]], set[grpc.StatusCode]]] = [
                 ("none", [], {grpc.StatusCode.UNAUTHENTICATED}),
-                ("malformed", [("authorization", "Basic YWxpY2U6eA==")],
-                 {grpc.StatusCode.UNAUTHENTICATED}),
+                (
+                    "malformed",
+                    [("authorization", "Basic YWxpY2U6eA==")],
+                    {grpc.StatusCode.UNAUTHENTICATED},
+                ),
                 ("empty bearer", [("authorization", "Bearer ")], {grpc.StatusCode.UNAUTHENTICATED}),
                 ("wrong", [_bearer("not-a-token")], {grpc.StatusCode.UNAUTHENTICATED}),
-                ("two headers", [_bearer("alice-token"), _bearer("not-a-token")],
-                 {grpc.StatusCode.UNAUTHENTICATED}),
-                ("wrong scope", [_bearer(f"lacks-{scope}-token")],
-                 {grpc.StatusCode.PERMISSION_DENIED}),
-                ("wrong namespace", [_bearer("alice-token"), ("aworld-namespace", "team-b")],
-                 {grpc.StatusCode.PERMISSION_DENIED}),
-            ]  # fmt: skip
+                (
+                    "two headers",
+                    [_bearer("alice-token"), _bearer("not-a-token")],
+                    {grpc.StatusCode.UNAUTHENTICATED},
+                ),
+                (
+                    "wrong scope",
+                    [_bearer(f"lacks-{scope}-token")],
+                    {grpc.StatusCode.PERMISSION_DENIED},
+                ),
+                (
+                    "wrong namespace",
+                    [_bearer("alice-token"), ("aworld-namespace", "team-b")],
+                    {grpc.StatusCode.PERMISSION_DENIED},
+                ),
+            ]
             for case, metadata, expected in cases:
                 code = await call(channel, rpc, rpc.request().SerializeToString(), metadata)
                 if code not in expected:

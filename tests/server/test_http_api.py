@@ -20,8 +20,11 @@ def as_json(task: Task) -> dict[str, Any]:
 
 
 def sse_events(text: str) -> list[dict[str, object]]:
-    return [json.loads(line[len("data: ") :]) for line in text.splitlines()
-            if line.startswith("data: ") and line != "data: {}"]  # fmt: skip
+    return [
+        json.loads(line[len("data: ") :])
+        for line in text.splitlines()
+        if line.startswith("data: ") and line != "data: {}"
+    ]
 
 
 async def test_submit_read_stream_and_cancel_over_http(start: StartServer, gates: Gates) -> None:

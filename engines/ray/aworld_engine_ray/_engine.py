@@ -143,15 +143,20 @@ class RayEngine:
             if again is None:
                 result = worker_lost(job, self.name, type(error).__name__)
             else:
-                log.warning("task %s: Ray actor lost (%s); running it again (attempt %d)",
-                            job.task_id, type(error).__name__, again[0].attempt)  # fmt: skip
+                log.warning(
+                    "task %s: Ray actor lost (%s); running it again (attempt %d)",
+                    job.task_id,
+                    type(error).__name__,
+                    again[0].attempt,
+                )
                 await asyncio.sleep(again[1])  # the policy's backoff, not a synchronisation
                 self._dispatch(_Job(again[0]))
                 return
         except Exception as error:
             self._load[entry.actor] -= 1
-            result = JobResult(job.task_id, job_id=job.job_id,
-                               failure=Failure.from_exception(error, source="ray"))  # fmt: skip
+            result = JobResult(
+                job.task_id, job_id=job.job_id, failure=Failure.from_exception(error, source="ray")
+            )
         else:
             self._load[entry.actor] -= 1
         if self._jobs.get(job.task_id) is entry:

@@ -98,8 +98,9 @@ class SparkEngine:
         self._sc = await self._in_thread(self._connect)
         assert self._sc is not None
         self._slots = max(1, int(self._sc.defaultParallelism))
-        self._feed = CancelFeed(self.feed_host or self._sc.getConf().get("spark.driver.host")
-                                or "127.0.0.1")  # fmt: skip
+        self._feed = CancelFeed(
+            self.feed_host or self._sc.getConf().get("spark.driver.host") or "127.0.0.1"
+        )
         await self._feed.start()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="spark-dispatch")
 
@@ -210,8 +211,12 @@ class SparkEngine:
             if again is None:
                 self._results.put_nowait(worker_lost(job, self.name, detail[:500]))
                 continue
-            log.warning("task %s: Spark job lost (%s); running it again (attempt %d)",
-                        job.task_id, detail[:200], again[0].attempt)  # fmt: skip
+            log.warning(
+                "task %s: Spark job lost (%s); running it again (attempt %d)",
+                job.task_id,
+                detail[:200],
+                again[0].attempt,
+            )
             self._waiting[job.task_id] = asyncio.create_task(self._again(*again))
 
     async def _again(self, job: TaskJob, delay: float) -> None:

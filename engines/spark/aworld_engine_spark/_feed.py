@@ -74,8 +74,9 @@ class CancelFeed:
             writer.close()
 
 
-async def follow_feed(address: str, secret: str, task_ids: list[str],
-                      cancel: Callable[[str], Awaitable[None]]) -> None:  # fmt: skip
+async def follow_feed(
+    address: str, secret: str, task_ids: list[str], cancel: Callable[[str], Awaitable[None]]
+) -> None:
     """Partition side: say hello, then cancel each task the engine names, until cancelled."""
     host, _, port = address.rpartition(":")
     reader, writer = await asyncio.open_connection(host, int(port))

@@ -33,8 +33,7 @@ def _host(setup: str) -> tuple[EngineHost, asyncio.AbstractEventLoop]:
         return warm
 
 
-def run_partition(setup: str, feed: str, secret: str, payloads: Iterable[bytes]
-                  ) -> Iterator[bytes]:  # fmt: skip
+def run_partition(setup: str, feed: str, secret: str, payloads: Iterable[bytes]) -> Iterator[bytes]:
     """``mapPartitions`` function: encoded jobs in, encoded results out (same order)."""
     jobs = list(payloads)
     if not jobs:

@@ -127,12 +127,14 @@ class AsyncClient:
         # A span per RPC carrying the caller's trace to the server, when tracing is on.
         interceptors = client_interceptors()
         self._channel = (
-            grpc.aio.secure_channel(address.target, credentials, options=options,
-                                    interceptors=interceptors)
+            grpc.aio.secure_channel(
+                address.target, credentials, options=options, interceptors=interceptors
+            )
             if credentials
-            else grpc.aio.insecure_channel(address.target, options=options,
-                                           interceptors=interceptors)
-        )  # fmt: skip
+            else grpc.aio.insecure_channel(
+                address.target, options=options, interceptors=interceptors
+            )
+        )
         self._stub = pb_grpc.RuntimeServiceStub(self._channel)
         self._reconnect_attempts = reconnect_attempts
         # Whether the server ever answered this client: until it has, an unreachable server is

@@ -14,9 +14,13 @@ from aworld_client.handler import HandlerKind
 from aworld_client.task import Task
 
 __all__ = [
-    "AppendEventsRequest", "AppendEventsResponse", "CallHandlerRequest", "CallHandlerResponse",
-    "OpenTaskRequest", "OpenTaskResponse",
-]  # fmt: skip
+    "AppendEventsRequest",
+    "AppendEventsResponse",
+    "CallHandlerRequest",
+    "CallHandlerResponse",
+    "OpenTaskRequest",
+    "OpenTaskResponse",
+]
 
 
 @proto_model(pb.OpenTaskRequest)

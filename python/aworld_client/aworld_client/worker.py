@@ -248,8 +248,14 @@ class Worker:
 
     async def _invoke(self, call: Call) -> Payload | Failure | str:
         """The call's outcome: its output, its failure, or a pending callback id."""
-        with call_span(call.handler, call.headers, call_id=call.call_id, attempt=call.attempt,
-                       task_id=call.task_id, worker_id=self._worker_id) as span:  # fmt: skip
+        with call_span(
+            call.handler,
+            call.headers,
+            call_id=call.call_id,
+            attempt=call.attempt,
+            task_id=call.task_id,
+            worker_id=self._worker_id,
+        ) as span:
             outcome = await self._invoke_in_span(call)
             if isinstance(outcome, Failure):
                 span.set_status(trace.StatusCode.ERROR, outcome.type)

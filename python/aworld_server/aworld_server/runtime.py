@@ -182,8 +182,9 @@ class Runtime:
             if resume:
                 await self.resume()
             if sweep_interval > 0:
-                self._sweeper = asyncio.create_task(self._sweep_every(sweep_interval),
-                                                    name="runtime:sweeper")  # fmt: skip
+                self._sweeper = asyncio.create_task(
+                    self._sweep_every(sweep_interval), name="runtime:sweeper"
+                )
         return self
 
     async def stop_runs(self) -> None:
@@ -261,9 +262,12 @@ class Runtime:
                 self.job_finished(result.task_id)
             response = result.response
             if result.failure is not None:
-                response = TaskResponse(id=result.task_id, status=TaskStatus.FAILED,
-                                        failure=result.failure,
-                                        status_reason=result.failure.type)  # fmt: skip
+                response = TaskResponse(
+                    id=result.task_id,
+                    status=TaskStatus.FAILED,
+                    failure=result.failure,
+                    status_reason=result.failure.type,
+                )
             if response is None or not response.status.is_terminal:
                 continue
             record = await self.store.get_task(result.task_id)
@@ -344,19 +348,28 @@ class Runtime:
         job_id = secrets.token_urlsafe(18)  # unguessable: with auth on it is the job's capability
         self._engine_tasks[task.id] = engine.name
         self._engine_jobs[task.id] = job_id
-        token = (self.job_credentials(task, job_id) if self.job_credentials
-                 else self.control_plane_token)  # fmt: skip
-        job = TaskJob(task.id, task.to_bytes(), self.control_plane, token,
-                      job_id=job_id, fresh=fresh)  # fmt: skip
+        token = (
+            self.job_credentials(task, job_id) if self.job_credentials else self.control_plane_token
+        )
+        job = TaskJob(
+            task.id, task.to_bytes(), self.control_plane, token, job_id=job_id, fresh=fresh
+        )
         try:
             await engine.submit(job)
         except Exception as error:
             self._engine_tasks.pop(task.id, None)
             self._engine_jobs.pop(task.id, None)
             failure = Failure.from_exception(error, source=f"engine:{engine.name}")
-            await self._record_end(task.id, task.session_id, TaskResponse(
-                id=task.id, status=TaskStatus.FAILED, failure=failure, status_reason=failure.type
-            ))  # fmt: skip
+            await self._record_end(
+                task.id,
+                task.session_id,
+                TaskResponse(
+                    id=task.id,
+                    status=TaskStatus.FAILED,
+                    failure=failure,
+                    status_reason=failure.type,
+                ),
+            )
 
     async def run_submitted(self, task: Task) -> TaskResponse | None:
         """Run a task whose log already holds its TaskSubmitted: an engine worker's entry
@@ -453,8 +466,9 @@ class Runtime:
         if engine_name != "local":
             engine = self.engines.get(engine_name)
             if engine is None or not self.control_plane:
-                log.warning("task %s needs engine %r, which this server does not run",
-                            task_id, engine_name)  # fmt: skip
+                log.warning(
+                    "task %s needs engine %r, which this server does not run", task_id, engine_name
+                )
                 return 0
             await self._submit_job(engine, task, fresh=False)
             return 1
@@ -707,9 +721,16 @@ class Runtime:
             return await fn.invoke(arguments, context=context)
         if self._knows_remote(name, HandlerKind.TOOL, task):
             assert self.remote is not None
-            return await self.remote.invoke(name, HandlerKind.TOOL, arguments, call_id=call_id,
-                                            attempt=attempt, task=task, on_start=on_start,
-                                            require_idempotent=require_idempotent)  # fmt: skip
+            return await self.remote.invoke(
+                name,
+                HandlerKind.TOOL,
+                arguments,
+                call_id=call_id,
+                attempt=attempt,
+                task=task,
+                on_start=on_start,
+                require_idempotent=require_idempotent,
+            )
         raise _not_found("tool", name)
 
     def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:

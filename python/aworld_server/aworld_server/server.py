@@ -119,13 +119,19 @@ async def start_server(
     """Build the runtime from ``config``, register services and start listening."""
     config = config or ServerConfig()
     quiet_client_gone()
-    store = (MemoryEventStore() if config.store == "memory"
-             else SqliteEventStore(config.data_dir / "runtime.db"))  # fmt: skip
+    store = (
+        MemoryEventStore()
+        if config.store == "memory"
+        else SqliteEventStore(config.data_dir / "runtime.db")
+    )
     runtime = Runtime(store=store)
     runtime.engine_name = config.engine
     # Metrics are kept only when something serves them (the HTTP side).
-    metrics = (RuntimeMetrics(runtime.bus, lambda: dispatcher.handlers())
-               if config.http_port is not None else None)  # fmt: skip
+    metrics = (
+        RuntimeMetrics(runtime.bus, lambda: dispatcher.handlers())
+        if config.http_port is not None
+        else None
+    )
     dispatcher = WorkerDispatcher(
         heartbeat_interval=config.heartbeat_interval,
         heartbeat_timeout=config.heartbeat_timeout,
@@ -159,10 +165,14 @@ async def start_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    runtime_service = add_runtime_service(server, runtime, dispatcher,
-                                          max_live_tasks=config.max_live_tasks,
-                                          limits=config.limits,
-                                          max_message_bytes=config.max_message_bytes)  # fmt: skip
+    runtime_service = add_runtime_service(
+        server,
+        runtime,
+        dispatcher,
+        max_live_tasks=config.max_live_tasks,
+        limits=config.limits,
+        max_message_bytes=config.max_message_bytes,
+    )
     add_worker_service(server, dispatcher, owners)
     add_engine_service(server, runtime, dispatcher)
     health_servicer = health.aio.HealthServicer()
@@ -172,8 +182,11 @@ async def start_server(
     )
     address = f"{config.bind_host}:{config.port}"
     credentials = _credentials(config)
-    port = (server.add_secure_port(address, credentials) if credentials
-            else server.add_insecure_port(address))  # fmt: skip
+    port = (
+        server.add_secure_port(address, credentials)
+        if credentials
+        else server.add_insecure_port(address)
+    )
     if port == 0:
         await runtime.close()
         raise OSError(f"could not bind {address}")
@@ -190,11 +203,16 @@ async def start_server(
         raise
     http = None
     if metrics is not None and config.http_port is not None:
-        sources = Sources(runtime=runtime, dispatcher=dispatcher, metrics=metrics,
-                          accepting=lambda: runtime_service.accepting)  # fmt: skip
+        sources = Sources(
+            runtime=runtime,
+            dispatcher=dispatcher,
+            metrics=metrics,
+            accepting=lambda: runtime_service.accepting,
+        )
         try:
-            http = await start_http(sources, HttpAccess(resolver), config.bind_host,
-                                    config.http_port)  # fmt: skip
+            http = await start_http(
+                sources, HttpAccess(resolver), config.bind_host, config.http_port
+            )
         except BaseException:
             await server.stop(0)
             await runtime.close()
@@ -206,8 +224,18 @@ async def start_server(
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", config.bind_host, port)
-    return RunningServer(server, port, f"{config.bind_host}:{port}", runtime, dispatcher,
-                         health_servicer, config, runtime_service, metrics, http)  # fmt: skip
+    return RunningServer(
+        server,
+        port,
+        f"{config.bind_host}:{port}",
+        runtime,
+        dispatcher,
+        health_servicer,
+        config,
+        runtime_service,
+        metrics,
+        http,
+    )
 
 
 def tune_gc() -> None:
@@ -223,8 +251,9 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-async def serve(config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
-                ) -> None:  # fmt: skip
+async def serve(
+    config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
+) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully. As a process entry point it
     installs the OpenTelemetry SDK when ``config.trace_endpoint`` names a collector."""
     endpoint = config.trace_endpoint

@@ -63,8 +63,7 @@ class ModelProviders:
         # True in a served runtime: tasks may not carry keys, key variables or URLs.
         self.served = False
 
-    def register(self, name: str, factory: ModelFactory, check: ModelCheck | None = None
-                 ) -> None:  # fmt: skip
+    def register(self, name: str, factory: ModelFactory, check: ModelCheck | None = None) -> None:
         """Add a provider; ``check`` lists what a config is refused for at submit."""
         self._factories[name] = factory
         if check is not None:

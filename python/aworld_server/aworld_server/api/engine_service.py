@@ -119,8 +119,9 @@ def _empty() -> Any:
     return Payload.of({})
 
 
-def add_engine_service(server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher
-                       ) -> EngineServiceServicer:  # fmt: skip
+def add_engine_service(
+    server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher
+) -> EngineServiceServicer:
     servicer = EngineServiceServicer(runtime, dispatcher)
     pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
     return servicer

@@ -202,8 +202,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         return response.to_proto()
 
     @grpc_stream_errors
-    async def RunTask(self, request: Any, context: grpc.aio.ServicerContext
-                      ) -> AsyncIterator[Any]:  # fmt: skip
+    async def RunTask(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         submitted = await self._submit(
             request.request_id, request.task, request.HasField("task"), context
         )
@@ -214,27 +213,44 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def GetTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         task_id = await self._visible(request.task_id)
         view = await self.runtime.get_task(task_id)
-        return GetTaskResponse(task=view.task, response=view.response,
-                               created_at=view.created_at,
-                               updated_at=view.updated_at).to_proto()  # fmt: skip
+        return GetTaskResponse(
+            task=view.task,
+            response=view.response,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        ).to_proto()
 
     @grpc_errors
     async def ListTasks(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         query = ListTasksRequest.from_proto(request)
-        page = await self.runtime.store.list_tasks(TaskQuery(
-            session_id=query.session_id, user_id=query.user_id, statuses=query.statuses,
-            namespace=current_caller().namespace,
-            page_size=_page_size(query.page_size), page_token=query.page_token,
-        ))  # fmt: skip
+        page = await self.runtime.store.list_tasks(
+            TaskQuery(
+                session_id=query.session_id,
+                user_id=query.user_id,
+                statuses=query.statuses,
+                namespace=current_caller().namespace,
+                page_size=_page_size(query.page_size),
+                page_token=query.page_token,
+            )
+        )
         principal = current_caller().principal
         # An engine credential lists only the tasks handed to it (a page may come back short).
         records = [r for r in page.items if principal.may_touch_task(r.task_id)]
         return ListTasksResponse(
-            tasks=[TaskSummary(id=r.task_id, name=r.name, session_id=r.session_id,
-                               user_id=r.user_id, status=r.status, created_at=r.created_at,
-                               updated_at=r.updated_at) for r in records],
+            tasks=[
+                TaskSummary(
+                    id=r.task_id,
+                    name=r.name,
+                    session_id=r.session_id,
+                    user_id=r.user_id,
+                    status=r.status,
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                )
+                for r in records
+            ],
             next_page_token=page.next_page_token,
-        ).to_proto()  # fmt: skip
+        ).to_proto()
 
     @grpc_errors
     async def CancelTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -243,8 +259,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         return CancelTaskResponse(status=status).to_proto()
 
     @grpc_stream_errors
-    async def StreamEvents(self, request: Any, context: grpc.aio.ServicerContext
-                           ) -> AsyncIterator[Any]:  # fmt: skip
+    async def StreamEvents(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         query = StreamEventsRequest.from_proto(request)
         _required(query.task_id, "task_id")
         if query.after_seq < 0:
@@ -253,8 +270,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 [FieldViolation("after_seq", "must not be negative")],
             )
         task_id = await self._visible(query.task_id)
-        async for event in self.runtime.stream(task_id, query.after_seq,
-                                               follow=not query.replay_only):  # fmt: skip
+        async for event in self.runtime.stream(
+            task_id, query.after_seq, follow=not query.replay_only
+        ):
             yield pb.StreamEventsResponse(event=event.to_proto())
 
     @grpc_errors
@@ -312,9 +330,15 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         provided = ProvideInputRequest.from_proto(request)
         if provided.value is None:
             raise InvalidArgument("value is required", [FieldViolation("value", "is required")])
-        status = await self._complete("ProvideInput", request, provided.request_id,
-                                      provided.task_id,
-                                      provided.callback_id, provided.value, None)  # fmt: skip
+        status = await self._complete(
+            "ProvideInput",
+            request,
+            provided.request_id,
+            provided.task_id,
+            provided.callback_id,
+            provided.value,
+            None,
+        )
         return ProvideInputResponse(status=status).to_proto()
 
     @grpc_errors
@@ -325,10 +349,15 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 "set exactly one of result and failure",
                 [FieldViolation("result", "set exactly one of result and failure")],
             )
-        status = await self._complete("CompleteCallback", request, done.request_id,
-                                      done.task_id,
-                                      done.callback_id,
-                                      done.result, done.failure)  # fmt: skip
+        status = await self._complete(
+            "CompleteCallback",
+            request,
+            done.request_id,
+            done.task_id,
+            done.callback_id,
+            done.result,
+            done.failure,
+        )
         return CompleteCallbackResponse(status=status).to_proto()
 
     @grpc_errors
@@ -344,8 +373,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         """In-process handlers serve every namespace; workers serve their own."""
         name, kind = call.name, call.kind or HandlerKind.TOOL
         arguments = call.input.value() if call.input is not None else {}
-        local = (self.runtime.registry.tools if kind == HandlerKind.TOOL
-                 else self.runtime.registry.hooks).get(name)  # fmt: skip
+        local = (
+            self.runtime.registry.tools if kind == HandlerKind.TOOL else self.runtime.registry.hooks
+        ).get(name)
         attempts = 0
 
         async def attempt(number: int) -> Payload:
@@ -360,17 +390,27 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                     raise  # the request is wrong, not the handler: INVALID_ARGUMENT
                 except TimeoutError as error:
                     assert limit is not None
-                    raise AttemptTimedOut(name, limit.total_seconds(),
-                                          idempotent=local.spec.idempotent) from error  # fmt: skip
+                    raise AttemptTimedOut(
+                        name, limit.total_seconds(), idempotent=local.spec.idempotent
+                    ) from error
                 except Exception as error:
                     raise HandlerFailed(failure_of(error)) from error
             outcome = await self.dispatcher.call_attempt(
-                call_id, number, name, kind, Payload.of(arguments),
-                headers=call.headers, timeout=call.timeout,
-                idempotency_key=call.request_id or call_id, namespace=namespace,
-            )  # fmt: skip
-            return outcome if isinstance(outcome, Payload) else Payload.of(
-                {"pending_callback_id": outcome.callback_id})  # fmt: skip
+                call_id,
+                number,
+                name,
+                kind,
+                Payload.of(arguments),
+                headers=call.headers,
+                timeout=call.timeout,
+                idempotency_key=call.request_id or call_id,
+                namespace=namespace,
+            )
+            return (
+                outcome
+                if isinstance(outcome, Payload)
+                else Payload.of({"pending_callback_id": outcome.callback_id})
+            )
 
         if local is None:
             # Declared by a worker since start (served now or not: then the call waits for a
@@ -394,8 +434,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         kind = HandlerKind(request.kind)
         namespace = current_caller().namespace
-        remote = {(h.spec.name, h.spec.kind): h for h in self.dispatcher.handlers(namespace)
-                  if h.spec}  # fmt: skip
+        remote = {
+            (h.spec.name, h.spec.kind): h for h in self.dispatcher.handlers(namespace) if h.spec
+        }
         infos: list[HandlerInfo] = []
         for spec in self.runtime.registry.specs():
             served = remote.pop((spec.name, spec.kind), None)

@@ -67,10 +67,14 @@ def status_of(error: BaseException) -> status_pb2.Status:
         ]
     if violations:
         detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-            for f, d in violations
-        ]))  # fmt: skip
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                    for f, d in violations
+                ]
+            )
+        )
         status.details.append(detail)
     return status
 
@@ -110,8 +114,9 @@ def grpc_stream_errors(
     """Decorate a server-streaming servicer method the same way."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext
-                      ) -> AsyncIterator[T]:  # fmt: skip
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[T]:
         try:
             async for item in method(self, request, context):
                 yield item

@@ -96,14 +96,17 @@ def _answer(response: TaskResponse) -> Any:
 
 def _result_line(line: int, response: TaskResponse) -> str:
     failure = response.failure
-    return json.dumps({
-        "task_id": response.id,
-        "line": line,
-        "status": response.status.name,
-        "answer": _answer(response),
-        "failure": {"type": failure.type, "message": failure.message} if failure else None,
-        "time_cost": response.time_cost.total_seconds() if response.time_cost else None,
-    }, ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {
+            "task_id": response.id,
+            "line": line,
+            "status": response.status.name,
+            "answer": _answer(response),
+            "failure": {"type": failure.type, "message": failure.message} if failure else None,
+            "time_cost": response.time_cost.total_seconds() if response.time_cost else None,
+        },
+        ensure_ascii=False,
+    )
 
 
 @dataclass(slots=True)
@@ -114,8 +117,15 @@ class _Tally:
     invalid: int = 0
 
 
-async def _run(tasks_file: Path, out: Path, engine: str, setup: str, concurrency: int,
-               overrides: dict[str, Any], config_file: Path | None) -> _Tally:  # fmt: skip
+async def _run(
+    tasks_file: Path,
+    out: Path,
+    engine: str,
+    setup: str,
+    concurrency: int,
+    overrides: dict[str, Any],
+    config_file: Path | None,
+) -> _Tally:
     from aworld_server.config import ServerConfig
     from aworld_server.engines import load_setup
     from aworld_server.errors import AWorldError
@@ -123,8 +133,15 @@ async def _run(tasks_file: Path, out: Path, engine: str, setup: str, concurrency
 
     done = finished_ids(out)
     total = sum(1 for line in read_tasks(tasks_file) if line.task is not None)
-    config = ServerConfig.load(config_file, host="127.0.0.1", port=0, store="memory",
-                               engine=engine, engine_setup=setup, **overrides)  # fmt: skip
+    config = ServerConfig.load(
+        config_file,
+        host="127.0.0.1",
+        port=0,
+        store="memory",
+        engine=engine,
+        engine_setup=setup,
+        **overrides,
+    )
     server = await start_server(config, setup=load_setup(setup))
     tally = _Tally()
     slots = asyncio.Semaphore(concurrency)
@@ -142,17 +159,21 @@ async def _run(tasks_file: Path, out: Path, engine: str, setup: str, concurrency
             progress = bar.add_task(f"{engine}", total=total, summary="")
 
             def summary() -> str:
-                return (f"[green]{tally.succeeded} ok[/] [red]{tally.failed} failed[/]"
-                        f" [dim]{tally.skipped} skipped[/]")  # fmt: skip
+                return (
+                    f"[green]{tally.succeeded} ok[/] [red]{tally.failed} failed[/]"
+                    f" [dim]{tally.skipped} skipped[/]"
+                )
 
             async def one(line: int, task: Task, sink: TextIO) -> None:
                 try:
                     response = await server.runtime.run(task)
                 except AWorldError as error:
                     response = TaskResponse(
-                        id=task.id, status=TaskStatus.FAILED, status_reason=type(error).__name__,
+                        id=task.id,
+                        status=TaskStatus.FAILED,
+                        status_reason=type(error).__name__,
                         failure=Failure.from_exception(error, non_retryable=True),
-                    )  # fmt: skip
+                    )
                 finally:
                     slots.release()
                 sink.write(_result_line(line, response) + "\n")

@@ -223,9 +223,14 @@ class WorkerDispatcher:
         numbers (FailedPrecondition otherwise); only the current one may complete the call.
         """
         current = Attempt(
-            call_id=call_id, number=attempt, handler=handler, kind=kind, task_id=task_id,
-            idempotent=False, namespace=namespace,
-        )  # fmt: skip
+            call_id=call_id,
+            number=attempt,
+            handler=handler,
+            kind=kind,
+            task_id=task_id,
+            idempotent=False,
+            namespace=namespace,
+        )
         self._ledger.begin(current)
         try:
             session = await self._acquire(current, schedule_to_start)
@@ -335,22 +340,24 @@ class WorkerDispatcher:
         """Handlers served by connected workers, one entry per (name, kind)."""
         return self._registry.handlers(namespace)
 
-    def workers(self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
-                ) -> list[WorkerInfo]:  # fmt: skip
+    def workers(
+        self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
+    ) -> list[WorkerInfo]:
         """Connected workers, optionally only those serving ``handler_name``."""
         return self._registry.workers(handler_name, namespace)
 
-    def spec(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
-             ) -> HandlerSpec | None:  # fmt: skip
+    def spec(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None:
         """The declaration of ``name`` by the most recently connected worker serving it."""
         return self._registry.spec(name, kind, namespace)
 
-    def has_handler(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
-                    ) -> bool:  # fmt: skip
+    def has_handler(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE) -> bool:
         return bool(self._registry.serving(name, kind, namespace))
 
-    def declared(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
-                 ) -> HandlerSpec | None:  # fmt: skip
+    def declared(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None:
         """The latest declaration of ``name`` by any worker since start, connected or not."""
         return self._registry.spec(name, kind, namespace) or self._declared.get(
             (namespace, name, kind)
@@ -376,16 +383,19 @@ class WorkerDispatcher:
 
     # --- internals ----------------------------------------------------------------------------
 
-    async def _acquire(self, attempt: Attempt, schedule_to_start: timedelta | None
-                       ) -> WorkerSession:  # fmt: skip
+    async def _acquire(
+        self, attempt: Attempt, schedule_to_start: timedelta | None
+    ) -> WorkerSession:
         """A slot on a worker serving the attempt's handler. Busy workers are waited for
         without limit (that is load, and their calls have deadlines); no worker serving it at
         all is waited out for the schedule-to-start timeout."""
         handler, kind, namespace = attempt.handler, attempt.kind, attempt.namespace
         declared = self._declared.get((namespace, handler, kind))
-        limit = (schedule_to_start
-                 or (declared.schedule_to_start_timeout if declared else None)
-                 or self._schedule_to_start_timeout).total_seconds()  # fmt: skip
+        limit = (
+            schedule_to_start
+            or (declared.schedule_to_start_timeout if declared else None)
+            or self._schedule_to_start_timeout
+        ).total_seconds()
         loop = asyncio.get_running_loop()
         unserved_since: float | None = None
         while True:

@@ -98,8 +98,9 @@ class WorkerRegistry:
             for (name, kind), count in sorted(counts.items())
         ]
 
-    def workers(self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
-                ) -> list[WorkerInfo]:  # fmt: skip
+    def workers(
+        self, handler_name: str = "", namespace: str = DEFAULT_NAMESPACE
+    ) -> list[WorkerInfo]:
         sessions = (
             self.serving(handler_name, None, namespace)
             if handler_name

@@ -172,10 +172,9 @@ class ControlPlaneStore:
     async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:
         events: list[Event] = []
         call = self.control_plane.runtime.StreamEvents(
-            runtime_pb.StreamEventsRequest(task_id=task_id, after_seq=after_seq,
-                                           replay_only=True),
+            runtime_pb.StreamEventsRequest(task_id=task_id, after_seq=after_seq, replay_only=True),
             metadata=self.control_plane.for_job(self.jobs.get(task_id, "")),
-        )  # fmt: skip
+        )
         try:
             async for response in call:
                 events.append(Event.from_proto(response.event))
@@ -254,6 +253,5 @@ class ControlPlaneStore:
     async def live_tasks(self) -> list[TaskRecord]:
         return []  # an engine worker resumes nothing on its own: the engine re-runs jobs
 
-    async def list_sessions(self, user_id: str, page_size: int, page_token: str
-                            ) -> Page[Session]:  # fmt: skip
+    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
         return Page()

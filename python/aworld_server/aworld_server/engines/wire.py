@@ -25,11 +25,18 @@ def _b64(data: bytes) -> str:
 
 
 def encode_job(job: TaskJob) -> bytes:
-    return json.dumps({
-        "v": _VERSION, "task_id": job.task_id, "task": _b64(job.task),
-        "control_plane": job.control_plane, "token": job.token, "attempt": job.attempt,
-        "job_id": job.job_id, "fresh": job.fresh,
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "v": _VERSION,
+            "task_id": job.task_id,
+            "task": _b64(job.task),
+            "control_plane": job.control_plane,
+            "token": job.token,
+            "attempt": job.attempt,
+            "job_id": job.job_id,
+            "fresh": job.fresh,
+        }
+    ).encode()
 
 
 def decode_job(data: bytes) -> TaskJob:

@@ -49,22 +49,37 @@ class RuntimeMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.submitted = Counter("aworld_tasks_submitted", "Tasks accepted.", registry=r)
-        self.finished = Counter("aworld_tasks_finished", "Tasks that reached a terminal status.",
-                                ["status"], registry=r)  # fmt: skip
-        self.task_seconds = Histogram("aworld_task_duration_seconds",
-                                      "From submit to terminal status.", buckets=_LATENCY,
-                                      registry=r)  # fmt: skip
-        self.step_seconds = Histogram("aworld_agent_step_duration_seconds",
-                                      "One agent step (the model's decision).", buckets=_LATENCY,
-                                      registry=r)  # fmt: skip
-        self.tool_seconds = Histogram("aworld_tool_call_duration_seconds",
-                                      "One attempt of a tool call.", ["tool"],
-                                      buckets=_LATENCY, registry=r)  # fmt: skip
-        self.commit_seconds = Histogram("aworld_store_commit_duration_seconds",
-                                        "One group commit of events to the store.",
-                                        buckets=_COMMIT, registry=r)  # fmt: skip
-        self.retries = Counter("aworld_retries", "Attempts after the first, by kind (tool, llm).",
-                               ["kind"], registry=r)  # fmt: skip
+        self.finished = Counter(
+            "aworld_tasks_finished", "Tasks that reached a terminal status.", ["status"], registry=r
+        )
+        self.task_seconds = Histogram(
+            "aworld_task_duration_seconds",
+            "From submit to terminal status.",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.step_seconds = Histogram(
+            "aworld_agent_step_duration_seconds",
+            "One agent step (the model's decision).",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.tool_seconds = Histogram(
+            "aworld_tool_call_duration_seconds",
+            "One attempt of a tool call.",
+            ["tool"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "aworld_store_commit_duration_seconds",
+            "One group commit of events to the store.",
+            buckets=_COMMIT,
+            registry=r,
+        )
+        self.retries = Counter(
+            "aworld_retries", "Attempts after the first, by kind (tool, llm).", ["kind"], registry=r
+        )
         self.reassignments = Counter(
             "aworld_reassignments",
             "Tool calls run again elsewhere because their worker was lost.",
@@ -159,8 +174,9 @@ class RuntimeMetrics:
 class _LiveGauges(Collector):
     """Gauges computed at scrape time from the runtime's current state."""
 
-    def __init__(self, metrics: RuntimeMetrics, bus: EventBus,
-                 handlers: Callable[[], list[HandlerInfo]]) -> None:  # fmt: skip
+    def __init__(
+        self, metrics: RuntimeMetrics, bus: EventBus, handlers: Callable[[], list[HandlerInfo]]
+    ) -> None:
         self._metrics = metrics
         self._bus = bus
         self._handlers = handlers
@@ -170,27 +186,35 @@ class _LiveGauges(Collector):
 
     def collect(self) -> Iterator[Metric]:
         statuses = list(self._metrics._status.items())
-        tasks = GaugeMetricFamily("aworld_tasks", "Tasks not finished, by status.",
-                                  labels=["status"])  # fmt: skip
+        tasks = GaugeMetricFamily(
+            "aworld_tasks", "Tasks not finished, by status.", labels=["status"]
+        )
         for status in (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.INPUT_REQUIRED):
             count = sum(1 for _, s in statuses if s == status)
             tasks.add_metric([status.name.lower()], count)
         yield tasks
         depth = sum(self._bus.pending(task_id) for task_id, _ in statuses)
-        yield GaugeMetricFamily("aworld_bus_queue_depth", "Messages queued on the event bus "
-                                "for unfinished tasks.", value=depth)  # fmt: skip
-        workers = GaugeMetricFamily("aworld_handler_workers",
-                                    "Connected workers serving each handler.",
-                                    labels=["handler", "kind"])  # fmt: skip
+        yield GaugeMetricFamily(
+            "aworld_bus_queue_depth",
+            "Messages queued on the event bus for unfinished tasks.",
+            value=depth,
+        )
+        workers = GaugeMetricFamily(
+            "aworld_handler_workers",
+            "Connected workers serving each handler.",
+            labels=["handler", "kind"],
+        )
         for info in self._handlers():
             if info.spec is not None:
                 kind = info.spec.kind.name.lower()
                 workers.add_metric([info.spec.name, kind], info.worker_count)
         yield workers
         in_flight = self._metrics.calls_in_flight()
-        calls = GaugeMetricFamily("aworld_handler_calls_in_flight",
-                                  "Attempts running on workers, by handler.",
-                                  labels=["handler"])  # fmt: skip
+        calls = GaugeMetricFamily(
+            "aworld_handler_calls_in_flight",
+            "Attempts running on workers, by handler.",
+            labels=["handler"],
+        )
         for handler, count in sorted(in_flight.items()):
             calls.add_metric([handler], count)
         yield calls

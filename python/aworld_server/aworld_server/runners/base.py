@@ -165,8 +165,13 @@ class Runner:
             self._work.cancel()
 
     async def run(self) -> TaskResponse | None:
-        with span("task", headers=self.task.headers, task_id=self.task.id,
-                  session_id=self.task.session_id, runner=self.name) as current:  # fmt: skip
+        with span(
+            "task",
+            headers=self.task.headers,
+            task_id=self.task.id,
+            session_id=self.task.session_id,
+            runner=self.name,
+        ) as current:
             self.trace_id = trace_id_of(current)
             current_task_id.set(self.task.id)  # for log lines (this run's asyncio task only)
             log.info("task started (runner %s)", self.name)

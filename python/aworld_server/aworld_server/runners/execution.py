@@ -233,8 +233,9 @@ class TaskExecution:
         assert self.root is not None
         # The step's span covers its decision (model call, hooks); the tool calls it asks for
         # run later, from run_tools, and are made its children there.
-        with span("agent_step", agent=agent.name, step=state.steps,
-                  task_id=self.task_id) as step_span:  # fmt: skip
+        with span(
+            "agent_step", agent=agent.name, step=state.steps, task_id=self.task_id
+        ) as step_span:
             response = await self._live_step(agent, state, gate)
             self.current_step_span = step_span
             return response
@@ -554,8 +555,9 @@ class TaskExecution:
             await self.runtime.events.flush(self.task_id)
 
         async def attempt(n: int) -> Any:
-            with span("tool_call", tool=call.name, call_id=call.id, attempt=n,
-                      task_id=self.task_id):  # fmt: skip
+            with span(
+                "tool_call", tool=call.name, call_id=call.id, attempt=n, task_id=self.task_id
+            ):
                 log.debug("tool call %s (%s) attempt %d", call.name, call.id, n)
                 return await run_attempt(n)
 
@@ -657,27 +659,38 @@ class TaskExecution:
         self.last_tool_output = output if isinstance(output, str) else _json(output)
         return ToolResult(call.id, call.name, output=output)
 
-    async def _resume_call(self, agent: str, call: ToolCallRequest, recorded: RecordedCall
-                           ) -> ToolResult:  # fmt: skip
+    async def _resume_call(
+        self, agent: str, call: ToolCallRequest, recorded: RecordedCall
+    ) -> ToolResult:
         """Continue a call the log shows started but unfinished: wait for its callback again,
         or (the process died mid-call) run it again as the next attempt."""
         node = self.runtime.state.adopt(recorded.node)
         if recorded.callback is not None and recorded.callback.kind == "permission":
             outcome = await self._ask_permission(
-                agent, call, node.id, HookOutcome(decision=PermissionDecision.ASK),
+                agent,
+                call,
+                node.id,
+                HookOutcome(decision=PermissionDecision.ASK),
                 callback_id=recorded.callback.callback_id,
-            )  # fmt: skip
+            )
             if outcome.denied:
                 return self._deny(call, node.id, outcome)
-            return await self._execute_call(agent, call, node.id,
-                                            after_attempt=recorded.attempts)  # fmt: skip
+            return await self._execute_call(agent, call, node.id, after_attempt=recorded.attempts)
         if recorded.callback is not None:
-            return await self._execute_call(agent, call, recorded.node.id,
-                                            after_attempt=recorded.attempts,
-                                            awaiting=recorded.callback)  # fmt: skip
-        return await self._execute_call(agent, call, recorded.node.id,
-                                        after_attempt=recorded.attempts,
-                                        outcome_unknown=recorded.in_flight)  # fmt: skip
+            return await self._execute_call(
+                agent,
+                call,
+                recorded.node.id,
+                after_attempt=recorded.attempts,
+                awaiting=recorded.callback,
+            )
+        return await self._execute_call(
+            agent,
+            call,
+            recorded.node.id,
+            after_attempt=recorded.attempts,
+            outcome_unknown=recorded.in_flight,
+        )
 
     async def _ask_permission(
         self,

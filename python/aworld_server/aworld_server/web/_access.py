@@ -47,8 +47,11 @@ class HttpAccess:
 
     def caller(self, request: web.Request) -> HttpCaller | None:
         """The request's caller, or None without valid credentials."""
-        namespace = (request.headers.get(NAMESPACE_HEADER)
-                     or request.query.get("namespace") or DEFAULT_NAMESPACE)  # fmt: skip
+        namespace = (
+            request.headers.get(NAMESPACE_HEADER)
+            or request.query.get("namespace")
+            or DEFAULT_NAMESPACE
+        )
         if not self._resolver.enabled:
             return HttpCaller(LOCAL, namespace)
         header = request.headers.get("Authorization", "")

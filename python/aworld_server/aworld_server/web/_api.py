@@ -119,26 +119,45 @@ async def list_tasks(
 ) -> ListTasksResponse:
     """ListTasks in the caller's namespace, newest first; ``search`` keeps tasks whose id or
     name contains it. (The runtime has no listing method; the servicer reads the store too.)"""
-    query = TaskQuery(statuses=statuses, page_token=page_token, namespace=caller.namespace,
-                      page_size=_MAX_SEARCHED if search else page_size)  # fmt: skip
+    query = TaskQuery(
+        statuses=statuses,
+        page_token=page_token,
+        namespace=caller.namespace,
+        page_size=_MAX_SEARCHED if search else page_size,
+    )
     page = await runtime.store.list_tasks(query)
     needle = search.lower()
-    records = [r for r in page.items
-               if (needle in r.task_id.lower() or needle in r.name.lower())
-               and caller.principal.may_touch_task(r.task_id)]  # fmt: skip
+    records = [
+        r
+        for r in page.items
+        if (needle in r.task_id.lower() or needle in r.name.lower())
+        and caller.principal.may_touch_task(r.task_id)
+    ]
     return ListTasksResponse(
-        tasks=[TaskSummary(id=r.task_id, name=r.name, session_id=r.session_id,
-                           user_id=r.user_id, status=r.status, created_at=r.created_at,
-                           updated_at=r.updated_at) for r in records[:page_size]],
+        tasks=[
+            TaskSummary(
+                id=r.task_id,
+                name=r.name,
+                session_id=r.session_id,
+                user_id=r.user_id,
+                status=r.status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in records[:page_size]
+        ],
         next_page_token="" if search else page.next_page_token,
-    )  # fmt: skip
+    )
 
 
 async def visible(runtime: Runtime, caller: HttpCaller, task_id: str) -> None:
     """NotFound unless the task is in the caller's namespace (as ``api.authz.visible_task``)."""
     record = await runtime.store.get_task(task_id)
-    if (record is None or record.namespace != caller.namespace
-            or not caller.principal.may_touch_task(task_id)):  # fmt: skip
+    if (
+        record is None
+        or record.namespace != caller.namespace
+        or not caller.principal.may_touch_task(task_id)
+    ):
         raise NotFound(f"task {task_id}")
 
 
@@ -170,9 +189,14 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         if not size.isdigit():
             raise InvalidArgument("page_size must be a non-negative integer")
         page_size = min(max(int(size), 1), _MAX_SEARCHED)
-        response = await list_tasks(runtime, request[CALLER], _statuses(request),
-                                    request.query.get("q", ""), page_size,
-                                    request.query.get("page_token", ""))  # fmt: skip
+        response = await list_tasks(
+            runtime,
+            request[CALLER],
+            _statuses(request),
+            request.query.get("q", ""),
+            page_size,
+            request.query.get("page_token", ""),
+        )
         return _reply(response.to_proto())
 
     async def submit(request: web.Request) -> web.StreamResponse:
@@ -195,14 +219,22 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
                 if key in request.headers:
                     body.task.headers[key] = request.headers[key]
         result = await runtime.submit(body.task, body.request_id)
-        return _reply(SubmitTaskResponse(task_id=result.task_id, created=result.created,
-                                         session_id=result.session_id).to_proto())  # fmt: skip
+        return _reply(
+            SubmitTaskResponse(
+                task_id=result.task_id, created=result.created, session_id=result.session_id
+            ).to_proto()
+        )
 
     async def get_task(request: web.Request) -> web.StreamResponse:
         view = await runtime.get_task(request.match_info["task_id"])
-        return _reply(GetTaskResponse(task=view.task, response=view.response,
-                                      created_at=view.created_at,
-                                      updated_at=view.updated_at).to_proto())  # fmt: skip
+        return _reply(
+            GetTaskResponse(
+                task=view.task,
+                response=view.response,
+                created_at=view.created_at,
+                updated_at=view.updated_at,
+            ).to_proto()
+        )
 
     async def cancel(request: web.Request) -> web.StreamResponse:
         reason = request.query.get("reason", "cancelled over HTTP")
@@ -226,8 +258,9 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
             raise InvalidArgument("after_seq must be a non-negative integer")
         await runtime.get_task(task_id)  # NotFound before the stream opens
         follow = request.query.get("replay_only", "") not in ("1", "true")
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})  # fmt: skip
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         try:
             async for event in runtime.stream(task_id, int(after), follow=follow):

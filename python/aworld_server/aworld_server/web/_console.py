@@ -24,9 +24,16 @@ from aworld_server.web._sources import Sources
 __all__ = ["add_console_routes"]
 
 STATIC = Path(__file__).with_name("static")
-_FILTERS = [TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.INPUT_REQUIRED,
-            TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED,
-            TaskStatus.TIMED_OUT, TaskStatus.INTERRUPTED]  # fmt: skip
+_FILTERS = [
+    TaskStatus.PENDING,
+    TaskStatus.RUNNING,
+    TaskStatus.INPUT_REQUIRED,
+    TaskStatus.SUCCEEDED,
+    TaskStatus.FAILED,
+    TaskStatus.CANCELLED,
+    TaskStatus.TIMED_OUT,
+    TaskStatus.INTERRUPTED,
+]
 
 
 def _page(title: str, here: str, body: str, *, script: str = "", data: str = "") -> web.Response:
@@ -119,8 +126,13 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
 <h2>Trajectory</h2><table><thead><tr><th>Step</th><th>Agent</th><th>State (input)</th>
 <th>Action</th><th>Tool outputs</th><th>Status</th></tr></thead><tbody id="trajectory">
 </tbody></table>"""
-        return _page(f"Task {task_id}", "/", body, script="task.js",
-                     data=f' data-task-id="{escape(task_id)}"')  # fmt: skip
+        return _page(
+            f"Task {task_id}",
+            "/",
+            body,
+            script="task.js",
+            data=f' data-task-id="{escape(task_id)}"',
+        )
 
     async def workers(request: web.Request) -> web.StreamResponse:
         if (refused := allowed(request)) is not None:
@@ -128,8 +140,10 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
 
         def load(in_flight: int, limit: int) -> str:
             share = min(100, round(100 * in_flight / limit)) if limit else 0
-            return (f'<div class="bar" title="{in_flight}/{limit}"><span style="width:{share}%">'
-                    f"</span></div> {in_flight} / {limit or '∞'}")  # fmt: skip
+            return (
+                f'<div class="bar" title="{in_flight}/{limit}"><span style="width:{share}%">'
+                f"</span></div> {in_flight} / {limit or '∞'}"
+            )
 
         worker_rows = "".join(
             f'<tr><td class="mono">{escape(w.worker_id)}</td><td>{escape(w.sdk)}</td>'
