@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Protocol
 
 from aworld_client import Session
 
@@ -27,7 +28,7 @@ from aworld_server.api.principals import (
 )
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from aworld_server.namespaces import JOB_HEADER
-from aworld_server.storage import EventStore, TaskRecord
+from aworld_server.storage import SessionStore, TaskIndex, TaskRecord
 
 __all__ = ["PUBLIC_PREFIXES", "caller_of", "required_scope", "visible_session", "visible_task"]
 
@@ -86,7 +87,7 @@ def caller_of(
     return Caller(principal, namespace, authenticated, job_id)
 
 
-async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
+async def visible_task(store: TaskIndex, task_id: str) -> TaskRecord:
     """The task's record if the current caller may see it; NotFound otherwise."""
     caller = current_caller()
     record = await store.get_task(task_id)
@@ -99,7 +100,11 @@ async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
     return record
 
 
-async def visible_session(store: EventStore, session_id: str) -> Session:
+class _SessionsAndTasks(SessionStore, TaskIndex, Protocol):
+    """A session's namespace is its first task's, so checking one reads both."""
+
+
+async def visible_session(store: _SessionsAndTasks, session_id: str) -> Session:
     """The session if it belongs to the caller's namespace (that of its first task)."""
     session = await store.get_session(session_id)
     if session is None or not await session_in_namespace(store, session):
@@ -107,7 +112,7 @@ async def visible_session(store: EventStore, session_id: str) -> Session:
     return session
 
 
-async def session_in_namespace(store: EventStore, session: Session) -> bool:
+async def session_in_namespace(store: TaskIndex, session: Session) -> bool:
     """True when the session's first task is in the current caller's namespace."""
     caller = current_caller()
     if not session.task_ids:

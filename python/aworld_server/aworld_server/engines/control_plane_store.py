@@ -1,13 +1,20 @@
-"""``ControlPlaneStore``: the EventStore of an engine worker's Runtime. The task's log lives at
-the control plane; this store forwards to it over gRPC (state sync).
+"""``ControlPlaneStore``: the store of an engine worker's Runtime. The task's log lives at the
+control plane; this store forwards to it over gRPC (state sync).
 
-Writes are batched: events queued for a task while its previous AppendEvents call is in flight
-(or in the same loop iteration) go out together in the next call, in order — one call per flush
-of the runner's writes, not one per event. A write's future resolves once the control plane
-has persisted it, so a runner's durability barriers (an event on record before a tool's side
-effect) hold across processes. Reads of the log, the session and the task record use
-RuntimeService; what the control plane does not take from engine workers (sessions, listings)
-is a no-op or empty, as documented per method.
+What it really implements is the :class:`~aworld_server.storage.EventLog` (appends and reads of
+the task's log) plus the two reads a run needs: its task record and its session. Writes are
+batched: events queued for a task while its previous AppendEvents call is in flight (or in the
+same loop iteration) go out together in the next call, in order — one call per flush of the
+runner's writes, not one per event. A write's future resolves once the control plane has
+persisted it, so a runner's durability barriers (an event on record before a tool's side
+effect) hold across processes.
+
+The rest of :class:`~aworld_server.storage.EventStore` exists only because the engine-side
+Runtime takes a whole store; nothing on an engine worker may call it, and each such method
+raises :class:`FailedPrecondition` saying so instead of answering with made-up data. Session
+writes: EngineService takes none, so a run that *changed* its session's state fails loudly
+(its end says why) rather than losing the change; a run that leaves it as it read it writes
+nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from aworld_client import Event, Session, Task, TaskStatus
@@ -26,6 +34,7 @@ from aworld_client.engine_service import AppendEventsRequest
 from aworld_client.runtime_service import GetTaskResponse
 
 from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.errors import FailedPrecondition
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 
 __all__ = ["ControlPlaneStore"]
@@ -45,7 +54,8 @@ class _Outbox:
 
 
 class ControlPlaneStore:
-    """Implements ``aworld_server.storage.EventStore`` by forwarding to a control plane."""
+    """An :class:`~aworld_server.storage.EventLog` forwarding to a control plane (see the module
+    docstring for the parts of ``EventStore`` it refuses)."""
 
     def __init__(self, control_plane: ControlPlane) -> None:
         self.control_plane = control_plane
@@ -53,6 +63,9 @@ class ControlPlaneStore:
         self._senders: set[asyncio.Task[None]] = set()
         self._last_seq: dict[str, int] = {}  # known log positions, to skip OpenTask calls
         self._tasks: dict[str, Task] = {}
+        # Session state as read from the control plane, to tell an unchanged write-back (a
+        # no-op) from a change that cannot be forwarded.
+        self._session_states: dict[str, Any] = {}
         self.jobs: dict[str, str] = {}  # task id -> the job this worker runs it as
 
     async def open(self) -> None:
@@ -64,6 +77,7 @@ class ControlPlaneStore:
             await asyncio.gather(*self._senders, return_exceptions=True)
         self._last_seq.clear()
         self._tasks.clear()
+        self._session_states.clear()
 
     def seed(self, task_id: str, last_seq: int) -> None:
         """Record a log position known without asking (a first job: just TaskSubmitted)."""
@@ -234,24 +248,46 @@ class ControlPlaneStore:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return Session.from_proto(response.session)
+        session = Session.from_proto(response.session)
+        self._session_states[session_id] = _state(session)
+        return session
 
     async def put_session(self, session: Session) -> None:
-        """Not synced: EngineService takes no session writes, so session state a task on an
-        engine leaves behind stays on the worker (a known limit of engine tasks)."""
+        """Accept a write-back of the state as it was read; refuse a change (see the module
+        docstring): EngineService has no session writes, and dropping it would lose it."""
+        if _state(session) == self._session_states.get(session.id):
+            return
+        raise FailedPrecondition(
+            f"session {session.id}: a task on an engine changed the session state, which "
+            "engine workers cannot save yet (EngineService takes no session writes); run "
+            "tasks that change session state on the local engine"
+        )
 
-    # -- listings: the control plane answers these itself -------------------------------
+    # -- not for engine workers: the control plane answers these itself ---------------------
     async def query_events(self, query: EventQuery) -> list[Event]:
-        return (await self.read(query.task_id))[: query.limit] if query.task_id else []
+        if not query.task_id:
+            raise _not_here("queries across tasks")
+        return (await self.read(query.task_id))[: query.limit]
 
     async def find_task_by_request_id(self, request_id: str) -> TaskRecord | None:
-        return None  # submits (and their idempotency) happen at the control plane
+        raise _not_here("submits (and their request ids)")
 
     async def list_tasks(self, query: TaskQuery) -> Page[TaskRecord]:
-        return Page()
+        raise _not_here("task listings")
 
     async def live_tasks(self) -> list[TaskRecord]:
-        return []  # an engine worker resumes nothing on its own: the engine re-runs jobs
+        raise _not_here("resuming tasks (the engine re-runs lost jobs)")
 
     async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
-        return Page()
+        raise _not_here("session listings")
+
+
+def _not_here(what: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"{what}: not available on an engine worker, only at the control plane"
+    )
+
+
+def _state(session: Session) -> Any:
+    """The session state's value (a dict, usually); None for none."""
+    return None if session.state is None else session.state.value()

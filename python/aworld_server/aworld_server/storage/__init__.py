@@ -1,10 +1,14 @@
-"""Durable event history: the EventStore protocol and its SQLite and in-memory stores."""
+"""Durable event history: the store protocols (EventLog, TaskIndex, SessionStore and their union
+EventStore) and the SQLite and in-memory stores."""
 
 from aworld_server.storage._store import (
+    EventLog,
     EventQuery,
     EventStore,
     Page,
     PartialWrite,
+    SessionStore,
+    TaskIndex,
     TaskQuery,
     TaskRecord,
 )
@@ -12,13 +16,16 @@ from aworld_server.storage.memory import MemoryEventStore
 from aworld_server.storage.sqlite import SqliteEventStore, StoreStats
 
 __all__ = [
+    "EventLog",
     "EventQuery",
     "EventStore",
     "MemoryEventStore",
     "Page",
     "PartialWrite",
+    "SessionStore",
     "SqliteEventStore",
     "StoreStats",
+    "TaskIndex",
     "TaskQuery",
     "TaskRecord",
 ]

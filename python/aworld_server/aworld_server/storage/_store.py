@@ -1,5 +1,7 @@
-"""The EventStore protocol: durable, per-task ordered event history plus the indexes derived
-from it (task records for listing and idempotency, sessions).
+"""The store protocols: :class:`EventLog` (durable, per-task ordered event history),
+:class:`TaskIndex` (task records derived from it, for listing and idempotency) and
+:class:`SessionStore`; :class:`EventStore` is a store that is all three. An engine worker's
+store forwards only the log (and reads), so it implements :class:`EventLog`, not the rest.
 
 Durability levels, chosen per append:
 
@@ -23,7 +25,17 @@ from typing import Generic, Protocol, TypeVar
 
 from aworld_client import Event, Session, TaskStatus
 
-__all__ = ["EventQuery", "EventStore", "Page", "TaskQuery", "TaskRecord"]
+__all__ = [
+    "EventLog",
+    "EventQuery",
+    "EventStore",
+    "Page",
+    "PartialWrite",
+    "SessionStore",
+    "TaskIndex",
+    "TaskQuery",
+    "TaskRecord",
+]
 
 
 class PartialWrite(Exception):
@@ -60,7 +72,7 @@ class TaskRecord:
 
 @dataclass(slots=True, kw_only=True)
 class TaskQuery:
-    """Filter and page for :meth:`EventStore.list_tasks`. Empty filters match everything."""
+    """Filter and page for :meth:`TaskIndex.list_tasks`. Empty filters match everything."""
 
     session_id: str = ""
     user_id: str = ""
@@ -72,7 +84,7 @@ class TaskQuery:
 
 @dataclass(slots=True, kw_only=True)
 class EventQuery:
-    """Filter for :meth:`EventStore.query_events`. Empty filters match everything.
+    """Filter for :meth:`EventLog.query_events`. Empty filters match everything.
 
     ``topic`` and ``sender`` match events whose body is a MessageEmitted with that message
     topic / sender.
@@ -96,11 +108,11 @@ class Page(Generic[T]):
     next_page_token: str = ""
 
 
-class EventStore(Protocol):
-    """Durable event history. All methods are safe to call concurrently from one event loop."""
+class EventLog(Protocol):
+    """Durable, per-task ordered event history. Safe to call concurrently from one event loop."""
 
     async def open(self) -> None:
-        """Create or open the storage (tables, files). Idempotent."""
+        """Create or open the storage (tables, files, connections). Idempotent."""
 
     async def close(self) -> None:
         """Flush pending writes and release resources. Pending appends complete first."""
@@ -109,7 +121,8 @@ class EventStore(Protocol):
         """Persist events in order; see the module docstring for what returning guarantees.
 
         Each event's ``(task_id, seq)`` must be new: a duplicate raises ``FailedPrecondition``
-        and nothing of that call is written. A ``TaskSubmitted`` event creates the task's
+        and nothing of that call is written. A store that also keeps a :class:`TaskIndex`
+        updates it in the same atomic step: a ``TaskSubmitted`` event creates the task's
         record (its ``request_id`` becomes findable); ``TaskStatusChanged`` updates it.
         """
 
@@ -130,6 +143,10 @@ class EventStore(Protocol):
     async def query_events(self, query: EventQuery) -> list[Event]:
         """Events matching the filter, ordered by (task, seq)."""
 
+
+class TaskIndex(Protocol):
+    """Task records derived from the log (listing, idempotency, resuming after a restart)."""
+
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """The task's record, or None."""
 
@@ -142,6 +159,10 @@ class EventStore(Protocol):
     async def live_tasks(self) -> list[TaskRecord]:
         """Records of tasks whose status is not terminal (to resume after a restart)."""
 
+
+class SessionStore(Protocol):
+    """Sessions: the tasks they group and the state those tasks leave behind."""
+
     async def put_session(self, session: Session) -> None:
         """Create or replace a session (committed, as ``append`` without sync)."""
 
@@ -150,3 +171,9 @@ class EventStore(Protocol):
 
     async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
         """Sessions, newest first; ``user_id`` empty means all users."""
+
+
+class EventStore(EventLog, TaskIndex, SessionStore, Protocol):
+    """A store that is all three: the event log and, kept in the same atomic writes, the task
+    index and the sessions (SQLite, memory, Redis). A caller that needs only one part types
+    its argument with that part."""
