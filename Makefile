@@ -21,6 +21,7 @@ $(STAMP): requirements-dev.txt python/aworld_client/pyproject.toml python/aworld
 	npm ci --no-audit --no-fund --loglevel=error
 	cd go && go mod download
 	cd go/tools && go mod download
+	@command -v redis-server >/dev/null 2>&1 || echo "note: redis-server is missing; the Redis tests need it (as root: apt-get install redis-server, as .ci/run does)"
 	touch $@
 
 ## proto: lint the contracts, check them against main for breaking changes, regenerate all code
