@@ -1,5 +1,6 @@
-"""EventStore contract, run against the SQLite store (on a real file) and the memory store,
-plus what only the SQLite store promises: group commit, SIGKILL durability, reopening."""
+"""EventStore contract, run against the SQLite store (on a real file), the memory store and the
+Redis store (on a real redis-server), plus what only the SQLite store promises: group commit,
+SIGKILL durability, reopening. What only the Redis store promises is in test_redis_store.py."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from aworld_server.storage import (
     SqliteEventStore,
     TaskQuery,
 )
+from aworld_server.storage.redis_store import RedisEventStore
+from redis_harness import RedisServer, unique_prefix
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,10 +66,15 @@ def message(
     )
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
     if request.param == "sqlite":
         s: EventStore = SqliteEventStore(tmp_path / "db" / "events.sqlite")
+    elif request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        s = RedisEventStore.from_url(
+            server.url, epoch_file=tmp_path / "redis-epoch.json", prefix=unique_prefix("store")
+        )
     else:
         s = MemoryEventStore()
     await s.open()
@@ -83,7 +91,7 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteEventStore]:
     await s.close()
 
 
-# --- contract: both stores ---------------------------------------------------------------
+# --- contract: every store ---------------------------------------------------------------
 
 
 async def test_read_returns_events_in_seq_order(store: EventStore) -> None:

@@ -1,5 +1,5 @@
 """Durable event history: the store protocols (EventLog, TaskIndex, SessionStore and their union
-EventStore) and the SQLite and in-memory stores."""
+EventStore) and the SQLite, Redis and in-memory stores."""
 
 from aworld_server.storage._store import (
     EventLog,
@@ -13,6 +13,7 @@ from aworld_server.storage._store import (
     TaskRecord,
 )
 from aworld_server.storage.memory import MemoryEventStore
+from aworld_server.storage.redis_store import RedisDataLost, RedisEventStore, RedisStoreStats
 from aworld_server.storage.sqlite import SqliteEventStore, StoreStats
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "MemoryEventStore",
     "Page",
     "PartialWrite",
+    "RedisDataLost",
+    "RedisEventStore",
+    "RedisStoreStats",
     "SessionStore",
     "SqliteEventStore",
     "StoreStats",

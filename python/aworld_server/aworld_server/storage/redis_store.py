@@ -1,0 +1,753 @@
+"""Redis event store: the event log, the task index and the sessions in one Redis, written by
+one Lua script per group of appends so each group is atomic.
+
+Keys (``{p}`` is the prefix, ``aworld:`` by default):
+
+* ``{p}log:{task}``: a sorted set scored by seq; each member is the seq (20 digits) and ``:``
+  then the event's protobuf bytes, so one ZRANGEBYSCORE reads a range of the log in order;
+* ``{p}task:{task}``: the :class:`TaskRecord` (a hash); ``{p}req``: request id -> task id;
+  ``{p}tasks`` and ``{p}tasks:{s|u|n}:{value}``: task ids scored by creation time (all, by
+  session, user, namespace); ``{p}live``: the tasks whose status is not terminal;
+* ``{p}ev:{s|t|n}:{value}``: ``task \\0 seq`` of events by session, message topic, sender;
+* ``{p}session:{id}`` (a hash) and ``{p}sessions``, ``{p}sessions:u:{user}`` for listing;
+* ``{p}epoch``: a random id written when the store first opens this Redis.
+
+Writes: ``append`` queues the call and awaits a future; one writer coroutine sends everything
+queued (up to ``_MAX_BATCH`` calls) as one EVALSHA (group commit). The script checks each call
+before writing any of it — a seq already stored, a task submitted twice, a request id in use —
+so a conflicting call fails alone with ``FailedPrecondition`` and writes nothing, while the
+others of the group are written, records and indexes in the same atomic step as the events.
+
+The epoch: ``open`` remembers the Redis's epoch in ``epoch_file`` (in the server's data dir).
+Every write checks it inside its script, and reads check it in the same round trip, so a
+Redis that lost its data — restarted without persistence, flushed, or another Redis at the
+same address — is refused loudly (:class:`RedisDataLost`) instead of being taken for an empty
+store, until an operator deletes the file. :meth:`check` is the health probe.
+
+Durability is Redis's: ``append`` returns once Redis has applied the script, which survives
+a crash of this process. Surviving a crash of Redis needs ``appendonly yes``; ``sync=True``
+surviving power loss needs ``appendfsync always`` (Redis replies only after the fsync).
+``open`` reads both settings into :attr:`RedisEventStore.persistence` and warns when an
+acknowledged write could be lost (README, "Guarantees").
+
+Keys are computed inside the script from the prefix: a standalone Redis, not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import redis.asyncio as aioredis
+from aworld_client import Event, Session, TaskStatus, TaskStatusChanged, TaskSubmitted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from aworld_server.errors import FailedPrecondition, Unavailable
+from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
+from aworld_server.storage.sqlite import (
+    _DEFAULT_PAGE_SIZE,
+    _decode_page_token,
+    _encode_page_token,
+    _from_us,
+    _index_fields,
+    _submitted_record,
+    _to_us,
+)
+
+__all__ = ["RedisDataLost", "RedisEventStore", "RedisStoreStats"]
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+# Calls per script run: bounds one run, so Redis (single-threaded) never stalls for long.
+_MAX_BATCH: Final = 512
+_EVENT_FIELDS: Final = 16
+_SESSION_FIELDS: Final = 6
+_SCAN_CHUNK: Final = 200
+
+# KEYS: epoch, this group's outcome. ARGV: epoch, prefix, calls, then per call (see _call_args).
+_APPEND: Final = """
+local p = ARGV[2]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('AWORLD_EPOCH the epoch key does not match')
+end
+local done = redis.call('GET', KEYS[2])
+if done then return cjson.decode(done) end  -- a retried group: it ran, say how it went
+local calls, at, out = tonumber(ARGV[3]), 4, {}
+local E, S = 16, 6
+for c = 1, calls do
+  local n_events, n_sessions = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  at = at + 2
+  -- Check the whole call before writing any of it.
+  local problem, seen, subs, reqs = false, {}, {}, {}
+  for i = 0, n_events - 1 do
+    local f = at + i * E
+    local task, seq, kind = ARGV[f], ARGV[f + 1], ARGV[f + 6]
+    local key = task .. '\\0' .. seq
+    if seen[key] or redis.call('ZCOUNT', p .. 'log:' .. task, seq, seq) > 0 then
+      problem = 'an event with the same (task_id, seq) already exists'
+      break
+    end
+    seen[key] = true
+    if kind == 'S' then
+      if subs[task] or redis.call('EXISTS', p .. 'task:' .. task) == 1 then
+        problem = 'task already submitted'
+        break
+      end
+      subs[task] = true
+      local req = ARGV[f + 13]
+      if req ~= '' then
+        if reqs[req] or redis.call('HEXISTS', p .. 'req', req) == 1 then
+          problem = 'request_id already used by another task'
+          break
+        end
+        reqs[req] = true
+      end
+    end
+  end
+  if problem then
+    table.insert(out, problem)
+  else
+    for i = 0, n_events - 1 do
+      local f = at + i * E
+      local task, seq, member = ARGV[f], ARGV[f + 1], ARGV[f + 2]
+      local session, topic, sender, kind = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5], ARGV[f + 6]
+      local time_us, lex = ARGV[f + 7], ARGV[f + 15]
+      local record = p .. 'task:' .. task
+      redis.call('ZADD', p .. 'log:' .. task, seq, member)
+      if session ~= '' then redis.call('ZADD', p .. 'ev:s:' .. session, 0, lex) end
+      if topic ~= '' then redis.call('ZADD', p .. 'ev:t:' .. topic, 0, lex) end
+      if sender ~= '' then redis.call('ZADD', p .. 'ev:n:' .. sender, 0, lex) end
+      if kind == 'S' then
+        local name, rsession, user = ARGV[f + 10], ARGV[f + 11], ARGV[f + 12]
+        local req, ns = ARGV[f + 13], ARGV[f + 14]
+        redis.call('HSET', record, 'name', name, 'session_id', rsession, 'user_id', user,
+          'request_id', req, 'status', ARGV[f + 8], 'created_us', time_us,
+          'updated_us', time_us, 'namespace', ns)
+        if req ~= '' then redis.call('HSET', p .. 'req', req, task) end
+        redis.call('ZADD', p .. 'tasks', time_us, task)
+        if rsession ~= '' then redis.call('ZADD', p .. 'tasks:s:' .. rsession, time_us, task) end
+        if user ~= '' then redis.call('ZADD', p .. 'tasks:u:' .. user, time_us, task) end
+        redis.call('ZADD', p .. 'tasks:n:' .. ns, time_us, task)
+        redis.call('ZADD', p .. 'live', time_us, task)
+      elseif kind == 'C' and redis.call('EXISTS', record) == 1 then
+        redis.call('HSET', record, 'status', ARGV[f + 8], 'updated_us', time_us)
+        if ARGV[f + 9] == '1' then
+          redis.call('ZREM', p .. 'live', task)
+        else
+          redis.call('ZADD', p .. 'live', redis.call('HGET', record, 'created_us'), task)
+        end
+      end
+    end
+    table.insert(out, 0)
+  end
+  at = at + n_events * E
+  for i = 0, n_sessions - 1 do
+    local f = at + i * S
+    local id, user, created = ARGV[f], ARGV[f + 1], ARGV[f + 2]
+    local updated, now = ARGV[f + 3], ARGV[f + 4]
+    local key = p .. 'session:' .. id
+    local old_user = redis.call('HGET', key, 'user_id')
+    if created == '' then created = redis.call('HGET', key, 'created_us') or now end
+    if old_user and old_user ~= '' and old_user ~= user then
+      redis.call('ZREM', p .. 'sessions:u:' .. old_user, id)
+    end
+    redis.call('HSET', key, 'user_id', user, 'created_us', created, 'updated_us', updated,
+      'data', ARGV[f + 5])
+    redis.call('ZADD', p .. 'sessions', created, id)
+    if user ~= '' then redis.call('ZADD', p .. 'sessions:u:' .. user, created, id) end
+  end
+  at = at + n_sessions * S
+end
+redis.call('SET', KEYS[2], cjson.encode(out), 'EX', 600)
+return out
+"""
+
+_RECORD_FIELDS: Final = (
+    "name",
+    "session_id",
+    "user_id",
+    "request_id",
+    "status",
+    "created_us",
+    "updated_us",
+    "namespace",
+)
+
+
+class RedisDataLost(FailedPrecondition):
+    """The Redis does not hold the data this server wrote to it (its epoch key is missing or
+    different): it lost its data, or it is another Redis. Nothing is read or written until
+    an operator looks (and deletes the epoch file if the loss is accepted)."""
+
+
+@dataclass(slots=True)
+class RedisStoreStats:
+    """Counters of the writer since the store was created (for tests and benchmarks)."""
+
+    events: int = 0
+    """Events written."""
+    commits: int = 0
+    """Script runs; one per group of appends, not one per append."""
+
+
+@dataclass(slots=True, eq=False)
+class _Write:
+    future: asyncio.Future[None]
+    events: Sequence[Event]
+    session: Session | None = None
+
+
+class RedisEventStore:
+    """:class:`~aworld_server.storage.EventStore` in Redis (see the module docstring).
+
+    ``client`` is a redis-py asyncio client (closed by :meth:`close`); ``epoch_file`` is
+    where the Redis's epoch is remembered across restarts of this server.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, epoch_file: Path, prefix: str = "aworld:"):
+        self.client = client
+        self.prefix = prefix
+        self.epoch_file = Path(epoch_file)
+        self.stats = RedisStoreStats()
+        self.persistence = "unknown"
+        """``appendonly``/``appendfsync`` as Redis reported them at open."""
+        self.epoch = ""
+        self._lost: RedisDataLost | None = None
+        self._script = client.register_script(_APPEND)
+        self._queue: list[_Write] = []
+        self._wake: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @classmethod
+    def from_url(cls, url: str, *, epoch_file: Path, prefix: str = "aworld:") -> RedisEventStore:
+        return cls(aioredis.Redis.from_url(url), epoch_file=epoch_file, prefix=prefix)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        self.epoch = await self._adopt_epoch()
+        self.persistence = await self._persistence()
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._writer = asyncio.create_task(self._write_loop(), name="redis-store:writer")
+
+    async def close(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        self._closing = True
+        assert self._wake is not None
+        self._wake.set()
+        await writer  # writes already queued complete first
+        self._writer = None
+        await self.client.aclose()
+
+    async def check(self) -> None:
+        """Raise unless Redis answers and still holds this store's epoch (health probes)."""
+        if self._lost is not None:
+            raise self._lost
+        try:
+            found = await _retrying(lambda: self.client.get(self._key("epoch")))
+        except _UNREACHABLE as error:
+            raise Unavailable(f"Redis unreachable: {error}") from error
+        self._verify(found)
+
+    async def _adopt_epoch(self) -> str:
+        """The epoch this store works with: the remembered one, which Redis must still hold;
+        on a first open, Redis's (another server's) or a new one."""
+        key = self._key("epoch")
+        remembered = self._remembered_epoch()
+        try:
+            if remembered:
+                self._verify(await self.client.get(key), remembered)
+                return remembered
+            fresh = uuid.uuid4().hex
+            await self.client.set(key, fresh, nx=True)
+            found = await self.client.get(key)
+        except RedisError as error:
+            raise Unavailable(f"Redis unreachable: {error}") from error
+        epoch = found.decode() if isinstance(found, bytes) else str(found)
+        self._remember_epoch(epoch)
+        return epoch
+
+    def _remembered_epoch(self) -> str:
+        try:
+            known = json.loads(self.epoch_file.read_text())
+        except FileNotFoundError:
+            return ""
+        value = known.get(self.prefix, "") if isinstance(known, dict) else ""
+        return value if isinstance(value, str) else ""
+
+    def _remember_epoch(self, epoch: str) -> None:
+        try:
+            known = json.loads(self.epoch_file.read_text())
+        except FileNotFoundError:
+            known = {}
+        known[self.prefix] = epoch
+        self.epoch_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.epoch_file.with_name(self.epoch_file.name + ".tmp")
+        temporary.write_text(json.dumps(known, indent=2) + "\n")
+        os.replace(temporary, self.epoch_file)  # never a half-written file
+
+    def _verify(self, found: Any, expected: str = "") -> None:
+        expected = expected or self.epoch
+        value = found.decode() if isinstance(found, bytes) else found
+        if value == expected:
+            return
+        what = "has no epoch key" if value is None else f"has epoch {value}"
+        self._lost = RedisDataLost(
+            f"Redis {what}, but this server wrote to it with epoch {expected} (remembered in "
+            f"{self.epoch_file}): it lost its data (restarted without persistence?) or is "
+            "another Redis. Refusing to treat it as empty. Restore its data, or delete "
+            f"{self.epoch_file} to start over with what it holds."
+        )
+        _log.error("%s", self._lost)
+        raise self._lost
+
+    async def _persistence(self) -> str:
+        try:
+            settings = await self.client.config_get("append*")
+        except ResponseError:  # CONFIG disabled (managed Redis): say so, do not guess
+            return "unknown (CONFIG GET is not allowed)"
+        appendonly = str(settings.get("appendonly", "?"))
+        fsync = str(settings.get("appendfsync", "?"))
+        if appendonly != "yes":
+            _log.warning(
+                "Redis runs without an AOF (appendonly %s): a Redis restart loses every "
+                "acknowledged write, and this store will then refuse to start (epoch check)",
+                appendonly,
+            )
+        elif fsync != "always":
+            _log.warning(
+                "Redis fsyncs its AOF %s: an OS crash or power loss can lose writes "
+                "acknowledged with sync=True (appendfsync always makes them durable)",
+                fsync,
+            )
+        return f"appendonly {appendonly}, appendfsync {fsync}"
+
+    # -- writes -----------------------------------------------------------------------------
+    async def append(self, events: Sequence[Event], *, sync: bool = False) -> None:
+        await self.enqueue(events, sync=sync)
+
+    def enqueue(self, events: Sequence[Event], *, sync: bool = False) -> asyncio.Future[None]:
+        # ``sync`` asks nothing more of Redis than a plain write: its AOF policy decides (see
+        # the module docstring), and open() warns when that policy is weaker.
+        del sync
+        return self._submit(_Write(asyncio.get_running_loop().create_future(), events))
+
+    async def put_session(self, session: Session) -> None:
+        future = asyncio.get_running_loop().create_future()
+        await self._submit(_Write(future, (), session))
+
+    def _submit(self, write: _Write) -> asyncio.Future[None]:
+        if self._writer is None or self._closing or self._wake is None:
+            write.future.set_exception(FailedPrecondition("event store is not open"))
+        elif self._lost is not None:
+            write.future.set_exception(self._lost)
+        else:
+            self._queue.append(write)
+            self._wake.set()
+        return write.future
+
+    async def _write_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+                await self._write_batch(batch)
+            if self._closing:
+                return
+
+    async def _write_batch(self, batch: list[_Write]) -> None:
+        now_us = _to_us(datetime.now(UTC))
+        args: list[Any] = [self.epoch, self.prefix, 0]
+        ready: list[_Write] = []
+        for write in batch:
+            try:
+                args += _call_args(write, now_us)
+            except Exception as error:  # an event that cannot be serialised fails its call
+                _settle(write.future, error)
+                continue
+            ready.append(write)
+        if not ready:
+            return
+        args[2] = len(ready)
+        # A group that may have run before its connection broke is sent again under the same
+        # id: the script then answers with the outcome it recorded instead of running twice.
+        keys = [self._key("epoch"), self._key(f"group:{uuid.uuid4().hex}")]
+        try:
+            results = await _retrying(lambda: self._script(keys=keys, args=args))
+        except ResponseError as error:
+            if "AWORLD_EPOCH" not in str(error):
+                for write in ready:
+                    _settle(write.future, error)
+                return
+            with contextlib.suppress(RedisDataLost):
+                self._verify(await self.client.get(self._key("epoch")))
+            lost = self._lost or RedisDataLost(str(error))
+            for write in ready:
+                _settle(write.future, lost)
+            return
+        except _UNREACHABLE as error:
+            # Still unreachable after the retries: whether the group ran is unknown (a script
+            # runs whole or not at all); a reader finds out.
+            unavailable = Unavailable(f"Redis unreachable: {error}")
+            for write in ready:
+                _settle(write.future, unavailable)
+            return
+        self.stats.commits += 1
+        for write, result in zip(ready, results, strict=True):
+            if result == 0:
+                self.stats.events += len(write.events)
+                _settle(write.future, None)
+            else:
+                reason = result.decode() if isinstance(result, bytes) else str(result)
+                tasks = ", ".join(sorted({e.task_id for e in write.events}))
+                _settle(
+                    write.future, FailedPrecondition(f"append for task {tasks} rejected: {reason}")
+                )
+
+    # -- reads ------------------------------------------------------------------------------
+    async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:
+        members = await self._read(
+            lambda pipe: pipe.zrangebyscore(
+                self._key(f"log:{task_id}"),
+                f"({after_seq}",
+                "+inf",
+                start=0 if limit else None,
+                num=limit or None,
+            )
+        )
+        return [_event(m) for m in members]
+
+    async def last_seq(self, task_id: str) -> int:
+        top = await self._read(
+            lambda pipe: pipe.zrevrange(self._key(f"log:{task_id}"), 0, 0, withscores=True)
+        )
+        return int(top[0][1]) if top else 0
+
+    async def query_events(self, query: EventQuery) -> list[Event]:
+        limit = query.limit if query.limit > 0 else None
+        indexed = [
+            (f"ev:s:{query.session_id}", query.session_id),
+            (f"ev:t:{query.topic}", query.topic),
+            (f"ev:n:{query.sender}", query.sender),
+        ]
+        out: list[Event] = []
+        if query.task_id:
+            candidates = self._task_events([query.task_id])
+        elif index := next((key for key, value in indexed if value), None):
+            candidates = self._indexed_events(self._key(index), query.task_id)
+        else:
+            all_tasks = await self._read(lambda pipe: pipe.zrange(self._key("tasks"), 0, -1))
+            logs = {_text(k).removeprefix(self._key("log:")) for k in await self._log_keys()}
+            candidates = self._task_events(sorted(logs | {_text(t) for t in all_tasks}))
+        async for event in candidates:
+            _, topic, sender = _index_fields(event)
+            if (
+                (not query.session_id or event.session_id == query.session_id)
+                and (not query.topic or topic == query.topic)
+                and (not query.sender or sender == query.sender)
+            ):
+                out.append(event)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    async def _log_keys(self) -> list[Any]:
+        return [key async for key in self.client.scan_iter(match=f"{self._key('log:')}*")]
+
+    async def _task_events(self, task_ids: list[str]) -> Any:
+        for task_id in task_ids:
+            for event in await self.read(task_id):
+                yield event
+
+    async def _indexed_events(self, key: str, task_id: str) -> Any:
+        start = b"-"
+        while True:
+            chunk = await self._command("zrangebylex", key, start, "+", start=0, num=_SCAN_CHUNK)
+            if not chunk:
+                return
+            found = await self._read_many(functools.partial(self._members_of, chunk))
+            for stored in found:
+                for member in stored:
+                    event = _event(member)
+                    if not task_id or event.task_id == task_id:
+                        yield event
+            start = b"(" + chunk[-1]
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        records = await self._records([task_id])
+        return records[0]
+
+    async def find_task_by_request_id(self, request_id: str) -> TaskRecord | None:
+        if not request_id:
+            return None
+        task_id = await self._read(lambda pipe: pipe.hget(self._key("req"), request_id))
+        return None if task_id is None else await self.get_task(_text(task_id))
+
+    async def list_tasks(self, query: TaskQuery) -> Page[TaskRecord]:
+        if query.session_id:
+            index = f"tasks:s:{query.session_id}"
+        elif query.user_id:
+            index = f"tasks:u:{query.user_id}"
+        elif query.namespace:
+            index = f"tasks:n:{query.namespace}"
+        else:
+            index = "tasks"
+        statuses = set(query.statuses)
+
+        def wanted(r: TaskRecord) -> bool:
+            return (
+                (not query.session_id or r.session_id == query.session_id)
+                and (not query.user_id or r.user_id == query.user_id)
+                and (not query.namespace or r.namespace == query.namespace)
+                and (not statuses or r.status in statuses)
+            )
+
+        async def records(ids: list[str]) -> list[TaskRecord | None]:
+            return await self._records(ids)
+
+        return await self._page(
+            self._key(index), query.page_size, query.page_token, records, wanted
+        )
+
+    async def live_tasks(self) -> list[TaskRecord]:
+        ids = await self._read(lambda pipe: pipe.zrange(self._key("live"), 0, -1, withscores=True))
+        ordered = sorted(ids, key=lambda item: (item[1], item[0]))
+        found = await self._records([_text(i) for i, _ in ordered])
+        return [r for r in found if r is not None and not r.status.is_terminal]
+
+    async def get_session(self, session_id: str) -> Session | None:
+        data = await self._read(lambda pipe: pipe.hget(self._key(f"session:{session_id}"), "data"))
+        return None if data is None else Session.from_bytes(data)
+
+    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
+        index = f"sessions:u:{user_id}" if user_id else "sessions"
+
+        async def sessions(ids: list[str]) -> list[Session | None]:
+            keys = [self._key(f"session:{i}") for i in ids]
+            found = await self._read_many(lambda pipe: [pipe.hget(k, "data") for k in keys])
+            return [None if d is None else Session.from_bytes(d) for d in found]
+
+        return await self._page(self._key(index), page_size, page_token, sessions, lambda _: True)
+
+    # -- read helpers -----------------------------------------------------------------------
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}{suffix}"
+
+    def _members_of(self, lex_keys: list[bytes], pipe: Any) -> list[Any]:
+        """Queue the lookups of events named by ``task \\0 seq`` index members."""
+        for member in lex_keys:
+            task, _, seq = member.partition(b"\0")
+            pipe.zrangebyscore(self._key(f"log:{task.decode()}"), int(seq), int(seq))
+        return []
+
+    async def _command(self, name: str, *args: Any, **options: Any) -> Any:
+        return await self._read(lambda pipe: getattr(pipe, name)(*args, **options))
+
+    async def _read(self, command: Callable[[Any], Any]) -> Any:
+        (result,) = await self._read_many(lambda pipe: [command(pipe)])
+        return result
+
+    async def _read_many(self, commands: Callable[[Any], list[Any]]) -> list[Any]:
+        """Run read commands in one round trip with a look at the epoch, so a Redis that lost
+        its data is not read as an empty store."""
+        if self._lost is not None:
+            raise self._lost
+        if not self.epoch:
+            raise FailedPrecondition("event store is not open")
+
+        async def attempt() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.get(self._key("epoch"))
+                commands(pipe)
+                return list(await pipe.execute())
+
+        try:
+            epoch, *results = await _retrying(attempt)
+        except _UNREACHABLE as error:
+            raise Unavailable(f"Redis unreachable: {error}") from error
+        self._verify(epoch)
+        return results
+
+    async def _records(self, task_ids: list[str]) -> list[TaskRecord | None]:
+        if not task_ids:
+            return []
+
+        def commands(pipe: Any) -> list[Any]:
+            for task_id in task_ids:
+                pipe.hmget(self._key(f"task:{task_id}"), _RECORD_FIELDS)
+                pipe.zrevrange(self._key(f"log:{task_id}"), 0, 0, withscores=True)
+            return []
+
+        results = await self._read_many(commands)
+        out: list[TaskRecord | None] = []
+        for i, task_id in enumerate(task_ids):
+            fields, top = results[2 * i], results[2 * i + 1]
+            out.append(_record(task_id, fields, int(top[0][1]) if top else 0))
+        return out
+
+    async def _page(
+        self,
+        index: str,
+        size: int,
+        token: str,
+        load: Callable[[list[str]], Awaitable[list[V | None]]],
+        wanted: Callable[[V], bool],
+    ) -> Page[V]:
+        """Newest first by (score, id) in ``index``, after the key in ``token``."""
+        size = size if size > 0 else _DEFAULT_PAGE_SIZE
+        after = _decode_page_token(token)
+        maximum: Any = "+inf" if after is None else after[0]
+        items: list[tuple[int, str, V]] = []
+        offset = 0
+        while len(items) <= size:
+            chunk = await self._command(
+                "zrevrangebyscore",
+                index,
+                maximum,
+                "-inf",
+                start=offset,
+                num=_SCAN_CHUNK,
+                withscores=True,
+            )
+            if not chunk:
+                break
+            offset += len(chunk)
+            keyed = [(int(score), _text(member)) for member, score in chunk]
+            if after is not None:
+                keyed = [k for k in keyed if k < after]
+            loaded = await load([member for _, member in keyed])
+            for (score, member), value in zip(keyed, loaded, strict=True):
+                if value is not None and wanted(value):
+                    items.append((score, member, value))
+        page = Page([value for _, _, value in items[:size]])
+        if len(items) > size:
+            page.next_page_token = _encode_page_token(items[size - 1][0], items[size - 1][1])
+        return page
+
+
+def _call_args(write: _Write, now_us: int) -> list[Any]:
+    """The script's arguments for one call: counts, then fixed-size fields per event and
+    session (see ``_APPEND``)."""
+    out: list[Any] = [len(write.events), 0 if write.session is None else 1]
+    for event in write.events:
+        body = event.body
+        time_us = _to_us(event.time) if event.time is not None else now_us
+        kind, status, terminal = "", 0, "0"
+        name = record_session = user = request = namespace = ""
+        if isinstance(body, TaskSubmitted):
+            record = _submitted_record(event, body, _from_us(time_us))
+            kind, status = "S", int(record.status)
+            name, record_session, user = record.name, record.session_id, record.user_id
+            request, namespace = record.request_id, record.namespace
+        elif isinstance(body, TaskStatusChanged):
+            kind, status = "C", int(body.status)
+            terminal = "1" if body.status.is_terminal else "0"
+        _, topic, sender = _index_fields(event)
+        seq = f"{event.seq:020d}"
+        out += [
+            event.task_id,
+            event.seq,
+            seq.encode() + b":" + event.to_bytes(),
+            event.session_id,
+            topic,
+            sender,
+            kind,
+            time_us,
+            status,
+            terminal,
+            name,
+            record_session,
+            user,
+            request,
+            namespace,
+            f"{event.task_id}\0{seq}",
+        ]
+    if (s := write.session) is not None:
+        out += [
+            s.id,
+            s.user_id,
+            "" if s.created_at is None else _to_us(s.created_at),
+            now_us if s.updated_at is None else _to_us(s.updated_at),
+            now_us,
+            s.to_bytes(),
+        ]
+    assert len(out) == 2 + _EVENT_FIELDS * len(write.events) + _SESSION_FIELDS * out[1]
+    return out
+
+
+_ATTEMPTS: Final = 5
+_UNREACHABLE: Final = (RedisConnectionError, RedisTimeout)
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, again after a connection error (a pooled connection Redis closed when it
+    restarted fails once), backing off up to about a second in all."""
+    delay = 0.05
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return await call()
+        except _UNREACHABLE:
+            if attempt == _ATTEMPTS:
+                raise
+        await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _event(member: bytes) -> Event:
+    return Event.from_bytes(member[21:])  # after "<20-digit seq>:"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(task_id: str, fields: list[Any], last_seq: int) -> TaskRecord | None:
+    if fields[0] is None:
+        return None
+    name, session_id, user_id, request_id, status, created, updated, namespace = (
+        _text(f) for f in fields
+    )
+    return TaskRecord(
+        task_id=task_id,
+        name=name,
+        session_id=session_id,
+        user_id=user_id,
+        request_id=request_id,
+        status=TaskStatus(int(status)),
+        created_at=_from_us(int(created)),
+        updated_at=_from_us(int(updated)),
+        namespace=namespace,
+        last_seq=last_seq,
+    )
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
