@@ -2,7 +2,8 @@
 environment variables, then command-line flags (highest).
 
 The defaults run everything in one process with no external service: the local engine, the
-in-memory bus and a SQLite event store under ``./.aworld/``.
+in-memory bus and a SQLite event store under ``./.aworld/``. ``store``/``bus`` = "redis" put
+the event store and the bus in the Redis at ``redis_url`` instead.
 """
 
 from __future__ import annotations
@@ -96,10 +97,48 @@ class ServerConfig(BaseSettings):
         "credentials configured, else 0.0.0.0.",
     )
     port: int = Field(50051, ge=0, le=65535, description="Port; 0 picks a free one.")
-    data_dir: Path = Field(Path(".aworld"), description="Where the SQLite store lives.")
-    store: Literal["sqlite", "memory"] = "sqlite"
-    bus: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    data_dir: Path = Field(
+        Path(".aworld"),
+        description="Where the SQLite store lives (and, with the Redis store, the file that "
+        "remembers the Redis's epoch).",
+    )
+    store: Literal["sqlite", "memory", "redis"] = Field(
+        "sqlite",
+        description="sqlite: one file in data_dir. memory: nothing survives the process. "
+        "redis: the Redis at redis_url (run it with appendonly yes; see README Guarantees).",
+    )
+    bus: Literal["memory", "redis"] = Field(
+        "memory", description="Task message queues: in this process, or Redis Streams."
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="The Redis of store='redis' and bus='redis' (redis:// or rediss://, "
+        "user and password allowed). Set only with one of them.",
+    )
+    redis_prefix: str = Field(
+        "aworld:", min_length=1, description="Prefix of every key this server writes in Redis."
+    )
+    redis_health_interval: timedelta = Field(
+        timedelta(seconds=1),
+        gt=timedelta(0),
+        description="How often the server probes Redis; health is NOT_SERVING while it does "
+        "not answer.",
+    )
+    bus_capacity: int = Field(
+        10_000, gt=0, description="Messages queued per task before publishers wait."
+    )
+    bus_claim_idle: timedelta = Field(
+        timedelta(seconds=30),
+        gt=timedelta(0),
+        description="bus='redis': how long messages held by a consumer that stopped refreshing "
+        "them (a dead process) wait before another consumer takes them over.",
+    )
+    bus_max_deliveries: int = Field(
+        5,
+        gt=0,
+        description="bus='redis': deliveries after which a message whose consumers keep dying "
+        "goes to the dead-letter stream instead.",
+    )
     engine: str = Field("local", description="Default engine for tasks that name none.")
     engines: list[str] = Field(
         default_factory=list,
@@ -193,6 +232,8 @@ class ServerConfig(BaseSettings):
         "heartbeat_timeout",
         "shutdown_grace",
         "schedule_to_start_timeout",
+        "redis_health_interval",
+        "bus_claim_idle",
         mode="before",
     )
     @classmethod
@@ -205,6 +246,18 @@ class ServerConfig(BaseSettings):
             except ValueError:
                 return value  # ISO 8601 and the like, parsed by pydantic
         return value
+
+    @model_validator(mode="after")
+    def _redis_settings_need_redis(self) -> ServerConfig:
+        """A Redis setting without a Redis part would do nothing: refuse it."""
+        uses_redis = "redis" in (self.store, self.bus)
+        for name in ("redis_url", "redis_prefix", "redis_health_interval"):
+            if name in self.model_fields_set and not uses_redis:
+                raise ValueError(f"{name} is set but neither store nor bus is 'redis'")
+        for name in ("bus_claim_idle", "bus_max_deliveries"):
+            if name in self.model_fields_set and self.bus != "redis":
+                raise ValueError(f"{name} applies to bus='redis' only")
+        return self
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerConfig:

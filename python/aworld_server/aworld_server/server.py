@@ -32,6 +32,7 @@ from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import PrincipalResolver
 from aworld_server.api.runtime_service import RuntimeServiceServicer, add_runtime_service
 from aworld_server.api.worker_service import add_worker_service
+from aworld_server.backends import Backends, RedisWatch, build_backends, redacted_url
 from aworld_server.config import ServerConfig
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.dispatch.remote_handlers import RemoteHandlers
@@ -40,7 +41,6 @@ from aworld_server.namespaces import namespace_of
 from aworld_server.observability.metrics import RuntimeMetrics
 from aworld_server.observability.telemetry import configure_tracing, server_interceptors
 from aworld_server.runtime import Runtime
-from aworld_server.storage import MemoryEventStore, SqliteEventStore
 from aworld_server.web import HttpAccess, HttpServer, Sources, start_http
 
 __all__ = ["RunningServer", "serve", "start_server", "tune_gc"]
@@ -68,6 +68,8 @@ class RunningServer:
     runtime_service: RuntimeServiceServicer
     metrics: RuntimeMetrics | None = None  # with the HTTP side on
     http: HttpServer | None = None  # config.http_port: /metrics, /api/v1, the console
+    backends: Backends | None = None  # the store and bus it runs on (and Redis clients)
+    redis_watch: RedisWatch | None = None  # health follows Redis (store or bus on Redis)
     stopped: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
@@ -84,6 +86,8 @@ class RunningServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         self.runtime_service.accepting = False
+        if self.redis_watch is not None:
+            await self.redis_watch.stop()  # it must not turn health back to SERVING
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.runtime.drain(grace)
@@ -98,6 +102,8 @@ class RunningServer:
         self.dispatcher.close()
         await stopping
         await self.runtime.close()
+        if self.backends is not None:
+            await self.backends.aclose()
 
 
 def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
@@ -119,12 +125,10 @@ async def start_server(
     """Build the runtime from ``config``, register services and start listening."""
     config = config or ServerConfig()
     quiet_client_gone()
-    store = (
-        MemoryEventStore()
-        if config.store == "memory"
-        else SqliteEventStore(config.data_dir / "runtime.db")
-    )
-    runtime = Runtime(store=store)
+    backends = build_backends(config)
+    if backends.uses_redis:
+        log.info("Redis at %s (keys %s*)", redacted_url(config.redis_url), config.redis_prefix)
+    runtime = Runtime(store=backends.store, bus=backends.bus)
     runtime.engine_name = config.engine
     # Metrics are kept only when something serves them (the HTTP side).
     metrics = (
@@ -154,7 +158,11 @@ async def start_server(
         setup(runtime)
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers
     # then find workers reconnecting instead of an empty registry.
-    await runtime.start(resume=False)
+    try:
+        await runtime.start(resume=False)
+    except BaseException:
+        await backends.aclose()
+        raise
 
     server = grpc.aio.server(
         # The OpenTelemetry interceptor first, so refused calls are traced too.
@@ -189,6 +197,7 @@ async def start_server(
     )
     if port == 0:
         await runtime.close()
+        await backends.aclose()
         raise OSError(f"could not bind {address}")
     await server.start()
     # Engine workers call back on loopback when the server listens on every interface.
@@ -200,6 +209,7 @@ async def start_server(
     except BaseException:
         await server.stop(0)
         await runtime.close()
+        await backends.aclose()
         raise
     http = None
     if metrics is not None and config.http_port is not None:
@@ -216,6 +226,7 @@ async def start_server(
         except BaseException:
             await server.stop(0)
             await runtime.close()
+            await backends.aclose()
             raise
         log.info("HTTP (console, /metrics, /api/v1) on %s", http.url)
     resumed = await runtime.resume()
@@ -223,6 +234,20 @@ async def start_server(
         log.info("resumed %d unfinished task(s)", resumed)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    watch = None
+    if backends.probes:
+
+        async def healthy(serving: bool) -> None:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else (health_pb2.HealthCheckResponse.NOT_SERVING)
+            )
+            for name in ("", *SERVICE_NAMES):
+                await health_servicer.set(name, status)
+
+        watch = RedisWatch(backends.probes, healthy, config.redis_health_interval.total_seconds())
+        watch.start()
     log.info("serving on %s:%d", config.bind_host, port)
     return RunningServer(
         server,
@@ -235,6 +260,8 @@ async def start_server(
         runtime_service,
         metrics,
         http,
+        backends,
+        watch,
     )
 
 

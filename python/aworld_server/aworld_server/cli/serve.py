@@ -1,5 +1,6 @@
 """``aworld serve``: the gRPC server on the embedded defaults (SQLite, in-memory bus, local
-engine), configured by flags > ``AWORLD_*`` environment > ``--config`` TOML > defaults."""
+engine) or on Redis (``--store redis --bus redis --redis-url URL``), configured by flags >
+``AWORLD_*`` environment > ``--config`` TOML > defaults."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import typer
 from rich.logging import RichHandler
 from rich.text import Text
 
+from aworld_server.backends import redacted_url
 from aworld_server.cli._common import console, err_console, fail, reported_errors
 from aworld_server.config import ServerConfig
+from aworld_server.errors import AWorldError
 from aworld_server.observability.logs import JsonFormatter, RedactingFilter
 from aworld_server.server import RunningServer
 from aworld_server.server import serve as serve_forever
@@ -48,7 +51,19 @@ def serve(
         typer.Option(help="Where the SQLite store lives [default: .aworld].", show_default=False),
     ] = None,
     store: Annotated[
-        str | None, typer.Option(help="sqlite or memory [default: sqlite].", show_default=False)
+        str | None,
+        typer.Option(help="sqlite, memory or redis [default: sqlite].", show_default=False),
+    ] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(help="memory or redis (Redis Streams) [default: memory].", show_default=False),
+    ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Redis of --store redis / --bus redis [default: redis://127.0.0.1:6379/0].",
+            show_default=False,
+        ),
     ] = None,
     engine: Annotated[
         str | None,
@@ -112,6 +127,8 @@ def serve(
             port=port,
             data_dir=data_dir,
             store=store,
+            bus=bus,
+            redis_url=redis_url,
             engine=engine,
             shutdown_grace=None if shutdown_grace is None else timedelta(seconds=shutdown_grace),
             schedule_to_start_timeout=None
@@ -122,7 +139,7 @@ def serve(
             http_port=http_port,
         )
         _configure_logging(log_level, settings.log_format)
-        if settings.store == "sqlite":
+        if settings.store != "memory":  # SQLite's file, or the Redis store's epoch file
             _prepare_data_dir(settings.data_dir)
         _check_port_free(settings.bind_host, settings.port)
         if ready_file is not None:
@@ -141,16 +158,17 @@ def serve(
             line = Text("AWorld server listening on ", style="bold")
             line.append(f"{settings.bind_host}:{running.port}", style="bold green")
             console.print(line)
-            store_text = (
-                f"sqlite {settings.data_dir / 'runtime.db'}"
-                if settings.store == "sqlite"
-                else "memory"
-            )
+            redis = f"redis {redacted_url(settings.redis_url)}"
+            store_text = {
+                "sqlite": f"sqlite {settings.data_dir / 'runtime.db'}",
+                "redis": redis,
+            }.get(settings.store, settings.store)
+            bus_text = redis if settings.bus == "redis" else settings.bus
             principals = len(settings.principals) + len(settings.auth_tokens)
             auth = f"{principals} principal(s)" if principals else "off"
             tls = "on" if settings.tls_cert_file else "off"
             details = (
-                f"store {store_text} · bus {settings.bus} · engine {settings.engine} · "
+                f"store {store_text} · bus {bus_text} · engine {settings.engine} · "
                 f"auth {auth} · tls {tls} · pid {os.getpid()} · Ctrl-C stops"
             )
             console.print(Text(details, style="dim"))
@@ -161,6 +179,8 @@ def serve(
 
         try:
             asyncio.run(serve_forever(settings, ready=ready))
+        except AWorldError as error:  # e.g. Redis unreachable, or it lost the store's data
+            fail(f"cannot start: {error}")
         except (OSError, RuntimeError) as error:
             if "bind" not in str(error).lower():
                 raise
