@@ -1,4 +1,6 @@
-"""Fixtures for the runtime core: a real Runtime on a real SQLite file per test."""
+"""Fixtures for the runtime core: a real Runtime per test, on a real SQLite file with the memory
+bus, and again on a real Redis (store and bus), so runners, hooks and callbacks are checked
+against both backends."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from aworld_client import (
     TaskConfig,
 )
 from aworld_server import Runtime
+from aworld_server.events import RedisEventBus
+from aworld_server.storage import RedisEventStore
 from core_helpers import add, scripted
+from redis_harness import RedisServer, unique_prefix
 
 
 @pytest.fixture
@@ -40,9 +45,23 @@ def make_task() -> Callable[..., Task]:
     return build
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = Runtime(data_dir=tmp_path)
+@pytest.fixture(params=["sqlite", "redis"])
+async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    if request.param == "sqlite":
+        rt = Runtime(data_dir=tmp_path)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix = unique_prefix("core")
+        rt = Runtime(
+            store=RedisEventStore.from_url(
+                server.url, epoch_file=tmp_path / "redis-epoch.json", prefix=prefix
+            ),
+            bus=RedisEventBus.from_url(server.url, prefix=prefix),
+        )
     rt.registry.add_tool(add)
-    async with rt:
-        yield rt
+    try:
+        async with rt:
+            yield rt
+    finally:
+        if isinstance(rt.bus, RedisEventBus):
+            await rt.bus.aclose()

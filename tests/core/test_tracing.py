@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aworld_client import Task
 from aworld_server import Runtime
-from core_helpers import add_chain_script
+from core_helpers import add, add_chain_script
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    """SQLite only: spans do not depend on the backend, and the tracer the runtime caches is
+    bound to the first provider set in the process, so the test runs once per process."""
+    rt = Runtime(data_dir=tmp_path)
+    rt.registry.add_tool(add)
+    async with rt:
+        yield rt
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aworld_server.config import ServerConfig
 from aworld_server.errors import AWorldError
 from aworld_server.events.bus import EventBus, MemoryEventBus
 from aworld_server.events.redis_bus import RedisEventBus
+from aworld_server.redis_client import connect
 from aworld_server.storage import (
     EventStore,
     MemoryEventStore,
@@ -32,10 +32,6 @@ from aworld_server.storage import (
 __all__ = ["Backends", "RedisWatch", "build_backends", "redacted_url"]
 
 log = logging.getLogger("aworld_server")
-
-# Longer than the bus's longest blocking read (1 s), so a healthy read is never cut short; a
-# SIGSTOPped Redis makes calls fail after it instead of hanging forever.
-_SOCKET_TIMEOUT = 10.0
 
 
 @dataclass
@@ -58,12 +54,6 @@ class Backends:
             await self.redis_bus.aclose()
 
 
-def _client(config: ServerConfig) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        config.redis_url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=5.0
-    )
-
-
 def build_backends(config: ServerConfig) -> Backends:
     store: EventStore
     redis_store = None
@@ -71,7 +61,7 @@ def build_backends(config: ServerConfig) -> Backends:
         store = MemoryEventStore()
     elif config.store == "redis":
         store = redis_store = RedisEventStore(
-            _client(config),
+            connect(config.redis_url),
             epoch_file=config.data_dir / "redis-epoch.json",
             prefix=config.redis_prefix,
         )
@@ -81,7 +71,7 @@ def build_backends(config: ServerConfig) -> Backends:
     redis_bus = None
     if config.bus == "redis":
         bus = redis_bus = RedisEventBus(
-            _client(config),
+            connect(config.redis_url),
             prefix=config.redis_prefix,
             capacity=config.bus_capacity,
             claim_idle=config.bus_claim_idle,

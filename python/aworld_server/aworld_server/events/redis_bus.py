@@ -8,7 +8,9 @@ entries list (PEL) until it is done with it:
   ``(priority, stream id)`` — the memory bus's (priority, arrival) order. The entry handed out
   is acknowledged (XACK, then XDEL so the stream holds only live entries) when the consumer asks
   for the next one or closes the task: a consumer that dies while handling it has it delivered
-  again.
+  again. A consumer with nothing to take waits for a publish from its own process (woken at
+  once) and otherwise looks again every half second; it never holds a pooled connection in a
+  blocking read, so thousands of waiting tasks cost no connections.
 * While a consumer holds entries it refreshes them (XCLAIM ... JUSTID) every third of
   ``claim_idle``; a dead consumer stops refreshing, and after ``claim_idle`` the next
   ``consume`` of the task, by any bus instance, takes its entries over (XAUTOCLAIM). An entry
@@ -47,12 +49,16 @@ from aworld_client import Message, MessageCategory
 
 from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import Subscription
+from aworld_server.redis_client import connect
 
 __all__ = ["DeadLetter", "RedisEventBus"]
 
 _log = logging.getLogger(__name__)
 
 _GROUP: Final = "runners"
+# Longest wait of an idle consumer before it looks at the stream again (publishes from other
+# processes; publishes from this one wake it at once).
+_POLL: Final = 0.5
 
 # KEYS: stream, inhand. ARGV: group, capacity, priority, message bytes.
 # Returns the entries not handed out after the add, or -1 - that count when full.
@@ -164,6 +170,7 @@ class _Held:
     in_hand: str = ""
     subscriptions: list[Subscription] = field(default_factory=list)
     putters: list[asyncio.Future[None]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # a publish from here
     closed: bool = False
 
     def ids(self) -> list[str]:
@@ -209,7 +216,7 @@ class RedisEventBus:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisEventBus:
-        return cls(aioredis.Redis.from_url(url), **options)
+        return cls(connect(url), **options)
 
     def _keys(self, task_id: str) -> tuple[str, str]:
         stream = f"{self.prefix}bus:{task_id}"
@@ -252,6 +259,7 @@ class RedisEventBus:
             delay = min(delay * 2, 0.2)
             if held.closed or self._held.get(task_id) is not held:
                 raise FailedPrecondition(f"task {task_id} ended while publishing")
+        held.arrived.set()
         for subscription in held.subscriptions:
             if subscription.matches(message):
                 subscription._queue.put_nowait(message)
@@ -295,6 +303,7 @@ class RedisEventBus:
         if held is None:
             return
         held.closed = True
+        held.arrived.set()
         for subscription in held.subscriptions:
             subscription._queue.put_nowait(None)
         _wake(held.putters)  # blocked publishers wake up and see the task is gone
@@ -351,14 +360,13 @@ class RedisEventBus:
         self._queued[task_id] = int(reply[0])
         entries = reply[1:]
         if not entries and block:
-            found: Any = await self.client.xreadgroup(
-                _GROUP,
-                self.consumer,
-                {stream: ">"},
-                count=self.capacity,
-                block=max(1, min(idle_ms // 2, 1000)),
-            )
-            entries = found[0][1] if found else []
+            # Nothing yet: wait for a publish here (woken at once) or look again after a
+            # while (a publish elsewhere, or a dead consumer's entries turning idle). No
+            # blocking read: it would hold a pooled connection per waiting task.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.arrived.wait(), min(idle_ms / 2000, _POLL))
+            held.arrived.clear()
+            return
         known = set(held.ids())
         for entry_id, fields in entries:
             ident = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

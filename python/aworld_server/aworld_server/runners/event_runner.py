@@ -37,6 +37,9 @@ class EventRunner(Runner):
         if controller is None:
             raise ValueError("the task has no swarm")
         bus = self.runtime.bus
+        # A run starts from an empty queue: what a killed run left in a durable bus (Redis) is
+        # rebuilt by replaying the log, and must not be handled a second time.
+        await bus.close_task(self.task.id)
         start = controller.start(self.task.input.as_text() if self.task.input else "")
         await self._publish(action_message(self.task.id, self.task.session_id, start))
         try:

@@ -55,6 +55,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from aworld_server.errors import FailedPrecondition, Unavailable
+from aworld_server.redis_client import connect
 from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
 from aworld_server.storage.sqlite import (
     _DEFAULT_PAGE_SIZE,
@@ -236,7 +237,7 @@ class RedisEventStore:
 
     @classmethod
     def from_url(cls, url: str, *, epoch_file: Path, prefix: str = "aworld:") -> RedisEventStore:
-        return cls(aioredis.Redis.from_url(url), epoch_file=epoch_file, prefix=prefix)
+        return cls(connect(url), epoch_file=epoch_file, prefix=prefix)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def open(self) -> None:
