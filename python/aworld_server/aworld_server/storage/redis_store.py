@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import msgpack
 import redis.asyncio as aioredis
 from aworld_client import Event, Session, TaskStatus, TaskStatusChanged, TaskSubmitted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -76,11 +77,16 @@ V = TypeVar("V")
 
 # Calls per script run: bounds one run, so Redis (single-threaded) never stalls for long.
 _MAX_BATCH: Final = 512
-_EVENT_FIELDS: Final = 16
-_SESSION_FIELDS: Final = 6
 _SCAN_CHUNK: Final = 200
+# Loop turns redis-py needs to write a request (pool, connection, send) before the writer
+# goes back to serialising the next group.
+_TURNS_TO_SEND: Final = 4
 
-# KEYS: epoch, this group's outcome. ARGV: epoch, prefix, calls, then per call (see _call_args).
+# KEYS: epoch, this group's outcome. ARGV: epoch, prefix, the fields as a MessagePack array:
+# the number of calls, then per call its counts and fields (see _call_args). Times travel as
+# strings: a Lua number of microseconds since 1970 would lose digits on its way to Redis.
+# Redis work is grouped per call: one ZCOUNT per task to look for seqs already stored (per
+# event only when that finds some), one ZADD per key for the log and each index.
 _APPEND: Final = """
 local p = ARGV[2]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -88,79 +94,124 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 local done = redis.call('GET', KEYS[2])
 if done then return cjson.decode(done) end  -- a retried group: it ran, say how it went
-local calls, at, out = tonumber(ARGV[3]), 4, {}
-local E, S = 16, 6
+-- The fields come as one MessagePack array: one argument instead of many small ones, which
+-- are what costs most to pack on the client and to parse here.
+local A = cmsgpack.unpack(ARGV[3])
+local function zadd_all(key, args)  -- ZADD score member ... in chunks (Lua's stack is bounded)
+  for i = 1, #args, 1000 do
+    redis.call('ZADD', key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+local calls, at, out = tonumber(A[1]), 2, {}
 for c = 1, calls do
-  local n_events, n_sessions = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local n_events, n_sessions = tonumber(A[at]), tonumber(A[at + 1])
   at = at + 2
+  -- Read the call: task, seq, data, session, topic, sender, time, kind [, kind's fields].
+  local events, ranges = {}, {}
+  for i = 1, n_events do
+    local e = {task = A[at], seq = tonumber(A[at + 1]), data = A[at + 2], session = A[at + 3],
+      topic = A[at + 4], sender = A[at + 5], time = A[at + 6], kind = A[at + 7]}
+    at = at + 8
+    if e.kind == 'S' then
+      e.status, e.name, e.rsession, e.user, e.req, e.ns =
+        A[at], A[at + 1], A[at + 2], A[at + 3], A[at + 4], A[at + 5]
+      at = at + 6
+    elseif e.kind == 'C' then
+      e.status, e.terminal = A[at], A[at + 1]
+      at = at + 2
+    end
+    events[i] = e
+    local r = ranges[e.task]
+    if r then
+      if e.seq < r[1] then r[1] = e.seq end
+      if e.seq > r[2] then r[2] = e.seq end
+    else
+      ranges[e.task] = {e.seq, e.seq}
+    end
+  end
   -- Check the whole call before writing any of it.
   local problem, seen, subs, reqs = false, {}, {}, {}
-  for i = 0, n_events - 1 do
-    local f = at + i * E
-    local task, seq, kind = ARGV[f], ARGV[f + 1], ARGV[f + 6]
-    local key = task .. '\\0' .. seq
-    if seen[key] or redis.call('ZCOUNT', p .. 'log:' .. task, seq, seq) > 0 then
+  for task, r in pairs(ranges) do
+    if redis.call('ZCOUNT', p .. 'log:' .. task, r[1], r[2]) > 0 then
+      for _, e in ipairs(events) do
+        if e.task == task and redis.call('ZCOUNT', p .. 'log:' .. task, e.seq, e.seq) > 0 then
+          problem = 'an event with the same (task_id, seq) already exists'
+        end
+      end
+    end
+  end
+  for _, e in ipairs(events) do
+    if problem then break end
+    local key = e.task .. '\\0' .. e.seq
+    if seen[key] then
       problem = 'an event with the same (task_id, seq) already exists'
       break
     end
     seen[key] = true
-    if kind == 'S' then
-      if subs[task] or redis.call('EXISTS', p .. 'task:' .. task) == 1 then
+    if e.kind == 'S' then
+      if subs[e.task] or redis.call('EXISTS', p .. 'task:' .. e.task) == 1 then
         problem = 'task already submitted'
         break
       end
-      subs[task] = true
-      local req = ARGV[f + 13]
-      if req ~= '' then
-        if reqs[req] or redis.call('HEXISTS', p .. 'req', req) == 1 then
+      subs[e.task] = true
+      if e.req ~= '' then
+        if reqs[e.req] or redis.call('HEXISTS', p .. 'req', e.req) == 1 then
           problem = 'request_id already used by another task'
           break
         end
-        reqs[req] = true
+        reqs[e.req] = true
       end
     end
   end
   if problem then
     table.insert(out, problem)
   else
-    for i = 0, n_events - 1 do
-      local f = at + i * E
-      local task, seq, member = ARGV[f], ARGV[f + 1], ARGV[f + 2]
-      local session, topic, sender, kind = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5], ARGV[f + 6]
-      local time_us, lex = ARGV[f + 7], ARGV[f + 15]
-      local record = p .. 'task:' .. task
-      redis.call('ZADD', p .. 'log:' .. task, seq, member)
-      if session ~= '' then redis.call('ZADD', p .. 'ev:s:' .. session, 0, lex) end
-      if topic ~= '' then redis.call('ZADD', p .. 'ev:t:' .. topic, 0, lex) end
-      if sender ~= '' then redis.call('ZADD', p .. 'ev:n:' .. sender, 0, lex) end
-      if kind == 'S' then
-        local name, rsession, user = ARGV[f + 10], ARGV[f + 11], ARGV[f + 12]
-        local req, ns = ARGV[f + 13], ARGV[f + 14]
-        redis.call('HSET', record, 'name', name, 'session_id', rsession, 'user_id', user,
-          'request_id', req, 'status', ARGV[f + 8], 'created_us', time_us,
-          'updated_us', time_us, 'namespace', ns)
-        if req ~= '' then redis.call('HSET', p .. 'req', req, task) end
-        redis.call('ZADD', p .. 'tasks', time_us, task)
-        if rsession ~= '' then redis.call('ZADD', p .. 'tasks:s:' .. rsession, time_us, task) end
-        if user ~= '' then redis.call('ZADD', p .. 'tasks:u:' .. user, time_us, task) end
-        redis.call('ZADD', p .. 'tasks:n:' .. ns, time_us, task)
-        redis.call('ZADD', p .. 'live', time_us, task)
-      elseif kind == 'C' and redis.call('EXISTS', record) == 1 then
-        redis.call('HSET', record, 'status', ARGV[f + 8], 'updated_us', time_us)
-        if ARGV[f + 9] == '1' then
-          redis.call('ZREM', p .. 'live', task)
+    local adds = {}  -- key -> {score, member, ...}
+    local function add(key, score, member)
+      local list = adds[key]
+      if not list then
+        list = {}
+        adds[key] = list
+      end
+      list[#list + 1] = score
+      list[#list + 1] = member
+    end
+    for _, e in ipairs(events) do
+      local padded = string.format('%020d', e.seq)
+      local lex = e.task .. '\\0' .. padded
+      add(p .. 'log:' .. e.task, e.seq, padded .. ':' .. e.data)
+      if e.session ~= '' then add(p .. 'ev:s:' .. e.session, 0, lex) end
+      if e.topic ~= '' then add(p .. 'ev:t:' .. e.topic, 0, lex) end
+      if e.sender ~= '' then add(p .. 'ev:n:' .. e.sender, 0, lex) end
+      local record = p .. 'task:' .. e.task
+      if e.kind == 'S' then
+        redis.call('HSET', record, 'name', e.name, 'session_id', e.rsession, 'user_id', e.user,
+          'request_id', e.req, 'status', e.status, 'created_us', e.time,
+          'updated_us', e.time, 'namespace', e.ns)
+        if e.req ~= '' then redis.call('HSET', p .. 'req', e.req, e.task) end
+        redis.call('ZADD', p .. 'tasks', e.time, e.task)
+        if e.rsession ~= '' then
+          redis.call('ZADD', p .. 'tasks:s:' .. e.rsession, e.time, e.task)
+        end
+        if e.user ~= '' then redis.call('ZADD', p .. 'tasks:u:' .. e.user, e.time, e.task) end
+        redis.call('ZADD', p .. 'tasks:n:' .. e.ns, e.time, e.task)
+        redis.call('ZADD', p .. 'live', e.time, e.task)
+      elseif e.kind == 'C' and redis.call('EXISTS', record) == 1 then
+        redis.call('HSET', record, 'status', e.status, 'updated_us', e.time)
+        if e.terminal == '1' then
+          redis.call('ZREM', p .. 'live', e.task)
         else
-          redis.call('ZADD', p .. 'live', redis.call('HGET', record, 'created_us'), task)
+          redis.call('ZADD', p .. 'live', redis.call('HGET', record, 'created_us'), e.task)
         end
       end
     end
+    for key, list in pairs(adds) do zadd_all(key, list) end
     table.insert(out, 0)
   end
-  at = at + n_events * E
   for i = 0, n_sessions - 1 do
-    local f = at + i * S
-    local id, user, created = ARGV[f], ARGV[f + 1], ARGV[f + 2]
-    local updated, now = ARGV[f + 3], ARGV[f + 4]
+    local f = at + i * 6
+    local id, user, created = A[f], A[f + 1], A[f + 2]
+    local updated, now = A[f + 3], A[f + 4]
     local key = p .. 'session:' .. id
     local old_user = redis.call('HGET', key, 'user_id')
     if created == '' then created = redis.call('HGET', key, 'created_us') or now end
@@ -168,11 +219,11 @@ for c = 1, calls do
       redis.call('ZREM', p .. 'sessions:u:' .. old_user, id)
     end
     redis.call('HSET', key, 'user_id', user, 'created_us', created, 'updated_us', updated,
-      'data', ARGV[f + 5])
+      'data', A[f + 5])
     redis.call('ZADD', p .. 'sessions', created, id)
     if user ~= '' then redis.call('ZADD', p .. 'sessions:u:' .. user, created, id) end
   end
-  at = at + n_sessions * S
+  at = at + n_sessions * 6
 end
 redis.call('SET', KEYS[2], cjson.encode(out), 'EX', 600)
 return out
@@ -369,29 +420,51 @@ class RedisEventStore:
 
     async def _write_loop(self) -> None:
         assert self._wake is not None
+        sending: asyncio.Task[None] | None = None
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
-                await self._write_batch(batch)
-            if self._closing:
-                return
+            if not self._queue:
+                if sending is not None:  # the group on its way, then look again
+                    await sending
+                    sending = None
+                elif self._closing:
+                    return
+                else:
+                    await self._wake.wait()
+                    self._wake.clear()
+                continue
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            # Serialising this group overlaps with Redis running the previous one (on
+            # another core); one group at a time in Redis keeps groups in queue order.
+            group = self._prepare(batch)
+            if sending is not None:
+                await sending
+                sending = None
+            if group is not None:
+                sending = asyncio.create_task(self._commit(*group))
+                for _ in range(_TURNS_TO_SEND):
+                    await asyncio.sleep(0)  # let it put its request on the wire first
 
-    async def _write_batch(self, batch: list[_Write]) -> None:
+    def _prepare(self, batch: list[_Write]) -> tuple[list[_Write], list[Any]] | None:
+        """The calls that could be serialised and the script's arguments for them."""
         now_us = _to_us(datetime.now(UTC))
-        args: list[Any] = [self.epoch, self.prefix, 0]
+        fields: list[Any] = [0]
         ready: list[_Write] = []
         for write in batch:
             try:
-                args += _call_args(write, now_us)
+                fields += _call_args(write, now_us)
             except Exception as error:  # an event that cannot be serialised fails its call
                 _settle(write.future, error)
                 continue
             ready.append(write)
         if not ready:
-            return
-        args[2] = len(ready)
+            return None
+        fields[0] = len(ready)
+        # use_bin_type=False: the original MessagePack format, the one Redis's cmsgpack reads
+        # (it rejects the newer str8/bin types); bytes and text both arrive as Lua strings.
+        args = [self.epoch, self.prefix, msgpack.packb(fields, use_bin_type=False)]
+        return ready, args
+
+    async def _commit(self, ready: list[_Write], args: list[Any]) -> None:
         # A group that may have run before its connection broke is sent again under the same
         # id: the script then answers with the outcome it recorded instead of running twice.
         keys = [self._key("epoch"), self._key(f"group:{uuid.uuid4().hex}")]
@@ -649,52 +722,35 @@ class RedisEventStore:
 
 
 def _call_args(write: _Write, now_us: int) -> list[Any]:
-    """The script's arguments for one call: counts, then fixed-size fields per event and
-    session (see ``_APPEND``)."""
+    """The script's fields for one call (see ``_APPEND``): its counts, then per event eight
+    fields and those of its kind (a submit's record, a status change), then its session."""
     out: list[Any] = [len(write.events), 0 if write.session is None else 1]
     for event in write.events:
         body = event.body
-        time_us = _to_us(event.time) if event.time is not None else now_us
-        kind, status, terminal = "", 0, "0"
-        name = record_session = user = request = namespace = ""
-        if isinstance(body, TaskSubmitted):
-            record = _submitted_record(event, body, _from_us(time_us))
-            kind, status = "S", int(record.status)
-            name, record_session, user = record.name, record.session_id, record.user_id
-            request, namespace = record.request_id, record.namespace
-        elif isinstance(body, TaskStatusChanged):
-            kind, status = "C", int(body.status)
-            terminal = "1" if body.status.is_terminal else "0"
+        time_us = str(_to_us(event.time) if event.time is not None else now_us)
         _, topic, sender = _index_fields(event)
-        seq = f"{event.seq:020d}"
-        out += [
-            event.task_id,
-            event.seq,
-            seq.encode() + b":" + event.to_bytes(),
-            event.session_id,
-            topic,
-            sender,
-            kind,
-            time_us,
-            status,
-            terminal,
-            name,
-            record_session,
-            user,
-            request,
-            namespace,
-            f"{event.task_id}\0{seq}",
-        ]
+        base = [event.task_id, event.seq, event.to_bytes(), event.session_id, topic, sender]
+        if isinstance(body, TaskSubmitted):
+            r = _submitted_record(event, body, _from_us(int(time_us)))
+            out += base
+            out += [time_us, "S", int(r.status), r.name, r.session_id, r.user_id]
+            out += [r.request_id, r.namespace]
+        elif isinstance(body, TaskStatusChanged):
+            terminal = "1" if body.status.is_terminal else "0"
+            out += base
+            out += [time_us, "C", int(body.status), terminal]
+        else:
+            out += base
+            out += [time_us, ""]
     if (s := write.session) is not None:
         out += [
             s.id,
             s.user_id,
-            "" if s.created_at is None else _to_us(s.created_at),
-            now_us if s.updated_at is None else _to_us(s.updated_at),
-            now_us,
+            "" if s.created_at is None else str(_to_us(s.created_at)),
+            str(now_us if s.updated_at is None else _to_us(s.updated_at)),
+            str(now_us),
             s.to_bytes(),
         ]
-    assert len(out) == 2 + _EVENT_FIELDS * len(write.events) + _SESSION_FIELDS * out[1]
     return out
 
 
@@ -718,7 +774,7 @@ async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
 
 
 def _event(member: bytes) -> Event:
-    return Event.from_bytes(member[21:])  # after "<20-digit seq>:"
+    return Event.from_bytes(member[21:])  # after "<20-digit seq>:" (see _APPEND)
 
 
 def _text(value: Any) -> str:
