@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from aworld_client.handlers import tool
+from aworld_server import Context
 
 
 @tool
@@ -36,10 +37,17 @@ async def hold_in(pid: int) -> str:
 
 
 @tool
+def visit(context: Context) -> int:
+    """Count the visits of the session (session state, kept across its tasks)."""
+    context.session["visits"] = context.session.get("visits", 0) + 1
+    return int(context.session["visits"])
+
+
+@tool
 def explode(message: str) -> None:
     """Raise ValueError(message)."""
     raise ValueError(message)
 
 
 def setup(runtime: Any) -> None:
-    runtime.registry.add_tool(add, pid, hold_in, explode)
+    runtime.registry.add_tool(add, pid, hold_in, explode, visit)

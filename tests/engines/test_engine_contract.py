@@ -80,6 +80,29 @@ async def test_submit_runs_to_the_answer_with_state_tree_and_trajectory(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+async def test_session_state_a_task_leaves_behind_reaches_the_next_task(
+    client: AsyncClient, engine: str
+) -> None:
+    """The session state a task changes on an engine worker is saved at the control plane
+    (EngineService SaveSessionState), so the session's next task starts from it."""
+    script = [
+        {"tool_calls": [{"name": "visit", "arguments": {}}]},
+        {"content": "{last_tool_output}"},
+    ]
+    session_id = f"visits-on-{engine}"
+    answers = []
+    for _ in range(2):
+        task_id = await client.submit(make_task(script, ["visit"], engine, session_id=session_id))
+        response = await _response(client, task_id)
+        assert response.status == TaskStatus.SUCCEEDED, response.failure  # type: ignore[attr-defined]
+        answers.append(response.answer.as_text())  # type: ignore[attr-defined]
+
+    assert answers == ["1", "2"]
+    session = await client.session(session_id)
+    assert session.state is not None and session.state.value() == {"visits": 2}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_events_stream_live_while_a_remote_tool_runs(
     client: AsyncClient, remote_worker: WorkerProcess, engine: str
 ) -> None:

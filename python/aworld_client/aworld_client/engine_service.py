@@ -20,6 +20,8 @@ __all__ = [
     "CallHandlerResponse",
     "OpenTaskRequest",
     "OpenTaskResponse",
+    "SaveSessionStateRequest",
+    "SaveSessionStateResponse",
 ]
 
 
@@ -74,3 +76,17 @@ class CallHandlerResponse(ProtoModel):
     """``outcome`` is a Payload (success), a Failure, or a str (pending callback id)."""
 
     outcome: Payload | Failure | str | None = None
+
+
+@proto_model(pb.SaveSessionStateRequest)
+@dataclass(slots=True, kw_only=True)
+class SaveSessionStateRequest(ProtoModel):
+    task_id: str = ""
+    state: Payload | None = None
+    job_id: str = ""
+
+
+@proto_model(pb.SaveSessionStateResponse)
+@dataclass(slots=True, kw_only=True)
+class SaveSessionStateResponse(ProtoModel):
+    pass

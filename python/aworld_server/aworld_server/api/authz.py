@@ -52,7 +52,12 @@ _SCOPES = {
         "ListSessions": "read",
     },
     "WorkerService": {"Connect": "register"},
-    "EngineService": {"OpenTask": "engine", "AppendEvents": "engine", "CallHandler": "engine"},
+    "EngineService": {
+        "OpenTask": "engine",
+        "AppendEvents": "engine",
+        "CallHandler": "engine",
+        "SaveSessionState": "engine",
+    },
 }
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 

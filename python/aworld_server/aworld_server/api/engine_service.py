@@ -1,12 +1,13 @@
 """The EngineService servicer: engine workers append their task's events to the control
-plane's log and reach remote handlers through its dispatcher (state sync)."""
+plane's log, save the session state their tasks leave behind, and reach remote handlers
+through its dispatcher (state sync)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import grpc
-from aworld_client import HandlerKind, TaskSubmitted
+from aworld_client import HandlerKind, Task, TaskSubmitted
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
@@ -14,12 +15,15 @@ from aworld_client.engine_service import (
     CallHandlerRequest,
     CallHandlerResponse,
     OpenTaskResponse,
+    SaveSessionStateRequest,
+    SaveSessionStateResponse,
 )
 from aworld_client.handlers import Pending
 
 from aworld_server.api.authz import visible_task
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors
+from aworld_server.context import Context
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FailedPrecondition,
@@ -84,6 +88,23 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
+
+    @grpc_errors
+    async def SaveSessionState(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        save = SaveSessionStateRequest.from_proto(request)
+        record = await visible_task(self.runtime.store, _required(save.task_id, "task_id"))
+        self._check_job(save.task_id, save.job_id)
+        state = save.state.value() if save.state is not None else None
+        if not isinstance(state, dict):
+            raise InvalidArgument(
+                "state must be a JSON object", [FieldViolation("state", "is not a JSON object")]
+            )
+        # Through the runtime, which keeps its cached copy of the session in step.
+        task = Task(id=record.task_id, session_id=record.session_id, user_id=record.user_id)
+        await self.runtime.save_session(
+            task, Context(record.task_id, record.session_id, session=state)
+        )
+        return SaveSessionStateResponse().to_proto()
 
     @grpc_errors
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

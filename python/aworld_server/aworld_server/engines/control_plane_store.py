@@ -2,7 +2,8 @@
 control plane; this store forwards to it over gRPC (state sync).
 
 What it really implements is the :class:`~aworld_server.storage.EventLog` (appends and reads of
-the task's log) plus the two reads a run needs: its task record and its session. Writes are
+the task's log) plus what a run needs of the rest: its task record, and its session (read,
+and the state it leaves behind saved). Writes are
 batched: events queued for a task while its previous AppendEvents call is in flight (or in the
 same loop iteration) go out together in the next call, in order — one call per flush of the
 runner's writes, not one per event. A write's future resolves once the control plane has
@@ -11,17 +12,17 @@ effect) hold across processes.
 
 The rest of :class:`~aworld_server.storage.EventStore` exists only because the engine-side
 Runtime takes a whole store; nothing on an engine worker may call it, and each such method
-raises :class:`FailedPrecondition` saying so instead of answering with made-up data. Session
-writes: EngineService takes none, so a run that *changed* its session's state fails loudly
-(its end says why) rather than losing the change; a run that leaves it as it read it writes
-nothing.
+raises :class:`FailedPrecondition` saying so instead of answering with made-up data. The
+session state a run leaves behind is saved at the control plane (EngineService
+SaveSessionState, fenced by the task's job like its appends); a state left as it was read
+is not sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ import grpc
 from aworld_client import Event, Session, Task, TaskStatus
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
-from aworld_client.engine_service import AppendEventsRequest
+from aworld_client.engine_service import AppendEventsRequest, SaveSessionStateRequest
 from aworld_client.runtime_service import GetTaskResponse
 
 from aworld_server.engines.control_plane import ControlPlane
@@ -66,6 +67,7 @@ class ControlPlaneStore:
         # Session state as read from the control plane, to tell an unchanged write-back (a
         # no-op) from a change that cannot be forwarded.
         self._session_states: dict[str, Any] = {}
+        self._session_of: dict[str, str] = {}  # task id -> its session, from its events
         self.jobs: dict[str, str] = {}  # task id -> the job this worker runs it as
 
     async def open(self) -> None:
@@ -78,6 +80,7 @@ class ControlPlaneStore:
         self._last_seq.clear()
         self._tasks.clear()
         self._session_states.clear()
+        self._session_of.clear()
 
     def seed(self, task_id: str, last_seq: int) -> None:
         """Record a log position known without asking (a first job: just TaskSubmitted)."""
@@ -87,6 +90,7 @@ class ControlPlaneStore:
         """Drop what is cached about a task whose job ended on this worker."""
         self._last_seq.pop(task_id, None)
         self._tasks.pop(task_id, None)
+        self._session_of.pop(task_id, None)
         self.jobs.pop(task_id, None)
 
     # -- writes -------------------------------------------------------------------------
@@ -102,6 +106,8 @@ class ControlPlaneStore:
         by_task: dict[str, list[Event]] = {}
         for event in events:
             by_task.setdefault(event.task_id, []).append(event)
+            if event.session_id:
+                self._session_of[event.task_id] = event.session_id
         if not by_task:
             done.set_result(None)
             return done
@@ -167,15 +173,22 @@ class ControlPlaneStore:
         request = AppendEventsRequest(
             task_id=task_id, events=events, sync=sync, job_id=self.jobs.get(task_id, "")
         ).to_proto()
+        # AppendEvents is idempotent, so a call that may have landed is safe to repeat.
+        response = await self._retrying(
+            lambda: self.control_plane.engine.AppendEvents(
+                request, metadata=self.control_plane.for_job(self.jobs.get(task_id, ""))
+            )
+        )
+        return int(response.last_seq)
+
+    @staticmethod
+    async def _retrying(call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()``, again after UNAVAILABLE or DEADLINE_EXCEEDED, backing off."""
         delay = 0.05
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
             try:
-                response = await self.control_plane.engine.AppendEvents(
-                    request, metadata=self.control_plane.for_job(self.jobs.get(task_id, ""))
-                )
-                return int(response.last_seq)
+                return await call()
             except grpc.aio.AioRpcError as error:
-                # AppendEvents is idempotent, so a call that may have landed is safe to repeat.
                 if error.code() not in _RETRYABLE or attempt == _APPEND_ATTEMPTS:
                     raise
             await asyncio.sleep(delay)
@@ -253,15 +266,31 @@ class ControlPlaneStore:
         return session
 
     async def put_session(self, session: Session) -> None:
-        """Accept a write-back of the state as it was read; refuse a change (see the module
-        docstring): EngineService has no session writes, and dropping it would lose it."""
+        """Save the session state a task of this worker leaves behind at the control plane
+        (SaveSessionState, as that task's job). A write-back of the state as it was read is
+        skipped: there is nothing new to save."""
         if _state(session) == self._session_states.get(session.id):
             return
-        raise FailedPrecondition(
-            f"session {session.id}: a task on an engine changed the session state, which "
-            "engine workers cannot save yet (EngineService takes no session writes); run "
-            "tasks that change session state on the local engine"
+        # Saved as a task of this worker in that session (its events said which session).
+        task_id = next(
+            (t for t, s in self._session_of.items() if s == session.id and t in self.jobs), ""
         )
+        if not task_id or session.state is None:
+            raise FailedPrecondition(
+                f"session {session.id}: no task of this engine worker belongs to it, so its "
+                "state cannot be saved from here"
+            )
+        job_id = self.jobs[task_id]
+        request = SaveSessionStateRequest(
+            task_id=task_id, state=session.state, job_id=job_id
+        ).to_proto()
+        # Saving the same state again is harmless, so a call that may have landed is retried.
+        await self._retrying(
+            lambda: self.control_plane.engine.SaveSessionState(
+                request, metadata=self.control_plane.for_job(job_id)
+            )
+        )
+        self._session_states[session.id] = _state(session)
 
     # -- not for engine workers: the control plane answers these itself ---------------------
     async def query_events(self, query: EventQuery) -> list[Event]:

@@ -499,6 +499,107 @@ func (*CallHandlerResponse_Failure) isCallHandlerResponse_Outcome() {}
 
 func (*CallHandlerResponse_PendingCallbackId) isCallHandlerResponse_Outcome() {}
 
+// SaveSessionStateRequest carries the session state one task leaves behind.
+type SaveSessionStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Task id. Required; the state goes to this task's session.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The session state: a JSON object. Required.
+	State *Payload `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// The job that saves it, checked as in AppendEventsRequest.job_id. Empty: not checked.
+	JobId         string `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveSessionStateRequest) Reset() {
+	*x = SaveSessionStateRequest{}
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveSessionStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveSessionStateRequest) ProtoMessage() {}
+
+func (x *SaveSessionStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveSessionStateRequest.ProtoReflect.Descriptor instead.
+func (*SaveSessionStateRequest) Descriptor() ([]byte, []int) {
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SaveSessionStateRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *SaveSessionStateRequest) GetState() *Payload {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *SaveSessionStateRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// SaveSessionStateResponse is empty: the state is stored when it returns.
+type SaveSessionStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveSessionStateResponse) Reset() {
+	*x = SaveSessionStateResponse{}
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveSessionStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveSessionStateResponse) ProtoMessage() {}
+
+func (x *SaveSessionStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveSessionStateResponse.ProtoReflect.Descriptor instead.
+func (*SaveSessionStateResponse) Descriptor() ([]byte, []int) {
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{7}
+}
+
 var File_aworld_runtime_v1_engine_service_proto protoreflect.FileDescriptor
 
 const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
@@ -539,11 +640,17 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\x06output\x18\x01 \x01(\v2\x1a.aworld.runtime.v1.PayloadH\x00R\x06output\x126\n" +
 	"\afailure\x18\x02 \x01(\v2\x1a.aworld.runtime.v1.FailureH\x00R\afailure\x120\n" +
 	"\x13pending_callback_id\x18\x03 \x01(\tH\x00R\x11pendingCallbackIdB\t\n" +
-	"\aoutcome2\xa3\x02\n" +
+	"\aoutcome\"{\n" +
+	"\x17SaveSessionStateRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
+	"\x05state\x18\x02 \x01(\v2\x1a.aworld.runtime.v1.PayloadR\x05state\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\"\x1a\n" +
+	"\x18SaveSessionStateResponse2\x90\x03\n" +
 	"\rEngineService\x12S\n" +
 	"\bOpenTask\x12\".aworld.runtime.v1.OpenTaskRequest\x1a#.aworld.runtime.v1.OpenTaskResponse\x12_\n" +
 	"\fAppendEvents\x12&.aworld.runtime.v1.AppendEventsRequest\x1a'.aworld.runtime.v1.AppendEventsResponse\x12\\\n" +
-	"\vCallHandler\x12%.aworld.runtime.v1.CallHandlerRequest\x1a&.aworld.runtime.v1.CallHandlerResponseB\xbe\x01\n" +
+	"\vCallHandler\x12%.aworld.runtime.v1.CallHandlerRequest\x1a&.aworld.runtime.v1.CallHandlerResponse\x12k\n" +
+	"\x10SaveSessionState\x12*.aworld.runtime.v1.SaveSessionStateRequest\x1a+.aworld.runtime.v1.SaveSessionStateResponseB\xbe\x01\n" +
 	"\x15dev.aworld.runtime.v1B\x12EngineServiceProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03ARV\xaa\x02\x11AWorld.Runtime.V1\xca\x02\x11AWorld\\Runtime\\V1\xea\x02\x13AWorld::Runtime::V1b\x06proto3"
 
 var (
@@ -558,42 +665,47 @@ func file_aworld_runtime_v1_engine_service_proto_rawDescGZIP() []byte {
 	return file_aworld_runtime_v1_engine_service_proto_rawDescData
 }
 
-var file_aworld_runtime_v1_engine_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_aworld_runtime_v1_engine_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_aworld_runtime_v1_engine_service_proto_goTypes = []any{
-	(*OpenTaskRequest)(nil),      // 0: aworld.runtime.v1.OpenTaskRequest
-	(*OpenTaskResponse)(nil),     // 1: aworld.runtime.v1.OpenTaskResponse
-	(*AppendEventsRequest)(nil),  // 2: aworld.runtime.v1.AppendEventsRequest
-	(*AppendEventsResponse)(nil), // 3: aworld.runtime.v1.AppendEventsResponse
-	(*CallHandlerRequest)(nil),   // 4: aworld.runtime.v1.CallHandlerRequest
-	(*CallHandlerResponse)(nil),  // 5: aworld.runtime.v1.CallHandlerResponse
-	nil,                          // 6: aworld.runtime.v1.CallHandlerRequest.HeadersEntry
-	(*Task)(nil),                 // 7: aworld.runtime.v1.Task
-	(*Event)(nil),                // 8: aworld.runtime.v1.Event
-	(HandlerKind)(0),             // 9: aworld.runtime.v1.HandlerKind
-	(*Payload)(nil),              // 10: aworld.runtime.v1.Payload
-	(*durationpb.Duration)(nil),  // 11: google.protobuf.Duration
-	(*Failure)(nil),              // 12: aworld.runtime.v1.Failure
+	(*OpenTaskRequest)(nil),          // 0: aworld.runtime.v1.OpenTaskRequest
+	(*OpenTaskResponse)(nil),         // 1: aworld.runtime.v1.OpenTaskResponse
+	(*AppendEventsRequest)(nil),      // 2: aworld.runtime.v1.AppendEventsRequest
+	(*AppendEventsResponse)(nil),     // 3: aworld.runtime.v1.AppendEventsResponse
+	(*CallHandlerRequest)(nil),       // 4: aworld.runtime.v1.CallHandlerRequest
+	(*CallHandlerResponse)(nil),      // 5: aworld.runtime.v1.CallHandlerResponse
+	(*SaveSessionStateRequest)(nil),  // 6: aworld.runtime.v1.SaveSessionStateRequest
+	(*SaveSessionStateResponse)(nil), // 7: aworld.runtime.v1.SaveSessionStateResponse
+	nil,                              // 8: aworld.runtime.v1.CallHandlerRequest.HeadersEntry
+	(*Task)(nil),                     // 9: aworld.runtime.v1.Task
+	(*Event)(nil),                    // 10: aworld.runtime.v1.Event
+	(HandlerKind)(0),                 // 11: aworld.runtime.v1.HandlerKind
+	(*Payload)(nil),                  // 12: aworld.runtime.v1.Payload
+	(*durationpb.Duration)(nil),      // 13: google.protobuf.Duration
+	(*Failure)(nil),                  // 14: aworld.runtime.v1.Failure
 }
 var file_aworld_runtime_v1_engine_service_proto_depIdxs = []int32{
-	7,  // 0: aworld.runtime.v1.OpenTaskResponse.task:type_name -> aworld.runtime.v1.Task
-	8,  // 1: aworld.runtime.v1.AppendEventsRequest.events:type_name -> aworld.runtime.v1.Event
-	9,  // 2: aworld.runtime.v1.CallHandlerRequest.kind:type_name -> aworld.runtime.v1.HandlerKind
-	10, // 3: aworld.runtime.v1.CallHandlerRequest.input:type_name -> aworld.runtime.v1.Payload
-	6,  // 4: aworld.runtime.v1.CallHandlerRequest.headers:type_name -> aworld.runtime.v1.CallHandlerRequest.HeadersEntry
-	11, // 5: aworld.runtime.v1.CallHandlerRequest.schedule_to_start_timeout:type_name -> google.protobuf.Duration
-	10, // 6: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
-	12, // 7: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
-	0,  // 8: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
-	2,  // 9: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
-	4,  // 10: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
-	1,  // 11: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
-	3,  // 12: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
-	5,  // 13: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 0: aworld.runtime.v1.OpenTaskResponse.task:type_name -> aworld.runtime.v1.Task
+	10, // 1: aworld.runtime.v1.AppendEventsRequest.events:type_name -> aworld.runtime.v1.Event
+	11, // 2: aworld.runtime.v1.CallHandlerRequest.kind:type_name -> aworld.runtime.v1.HandlerKind
+	12, // 3: aworld.runtime.v1.CallHandlerRequest.input:type_name -> aworld.runtime.v1.Payload
+	8,  // 4: aworld.runtime.v1.CallHandlerRequest.headers:type_name -> aworld.runtime.v1.CallHandlerRequest.HeadersEntry
+	13, // 5: aworld.runtime.v1.CallHandlerRequest.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	12, // 6: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
+	14, // 7: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
+	12, // 8: aworld.runtime.v1.SaveSessionStateRequest.state:type_name -> aworld.runtime.v1.Payload
+	0,  // 9: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
+	2,  // 10: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
+	4,  // 11: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
+	6,  // 12: aworld.runtime.v1.EngineService.SaveSessionState:input_type -> aworld.runtime.v1.SaveSessionStateRequest
+	1,  // 13: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
+	3,  // 14: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
+	5,  // 15: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
+	7,  // 16: aworld.runtime.v1.EngineService.SaveSessionState:output_type -> aworld.runtime.v1.SaveSessionStateResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_engine_service_proto_init() }
@@ -616,7 +728,7 @@ func file_aworld_runtime_v1_engine_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aworld_runtime_v1_engine_service_proto_rawDesc), len(file_aworld_runtime_v1_engine_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

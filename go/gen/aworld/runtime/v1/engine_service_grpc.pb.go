@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EngineService_OpenTask_FullMethodName     = "/aworld.runtime.v1.EngineService/OpenTask"
-	EngineService_AppendEvents_FullMethodName = "/aworld.runtime.v1.EngineService/AppendEvents"
-	EngineService_CallHandler_FullMethodName  = "/aworld.runtime.v1.EngineService/CallHandler"
+	EngineService_OpenTask_FullMethodName         = "/aworld.runtime.v1.EngineService/OpenTask"
+	EngineService_AppendEvents_FullMethodName     = "/aworld.runtime.v1.EngineService/AppendEvents"
+	EngineService_CallHandler_FullMethodName      = "/aworld.runtime.v1.EngineService/CallHandler"
+	EngineService_SaveSessionState_FullMethodName = "/aworld.runtime.v1.EngineService/SaveSessionState"
 )
 
 // EngineServiceClient is the client API for EngineService service.
@@ -43,6 +44,10 @@ type EngineServiceClient interface {
 	// CallHandler runs one attempt of a remote handler call on a connected worker, with the same
 	// fencing, cancellation and schema validation as calls from local runners.
 	CallHandler(ctx context.Context, in *CallHandlerRequest, opts ...grpc.CallOption) (*CallHandlerResponse, error)
+	// SaveSessionState stores the session state a task leaves behind in the task's session, as a
+	// run on the control plane does at its end (the session is created if missing). Fenced like
+	// AppendEvents. NOT_FOUND for unknown tasks.
+	SaveSessionState(ctx context.Context, in *SaveSessionStateRequest, opts ...grpc.CallOption) (*SaveSessionStateResponse, error)
 }
 
 type engineServiceClient struct {
@@ -83,6 +88,16 @@ func (c *engineServiceClient) CallHandler(ctx context.Context, in *CallHandlerRe
 	return out, nil
 }
 
+func (c *engineServiceClient) SaveSessionState(ctx context.Context, in *SaveSessionStateRequest, opts ...grpc.CallOption) (*SaveSessionStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SaveSessionStateResponse)
+	err := c.cc.Invoke(ctx, EngineService_SaveSessionState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EngineServiceServer is the server API for EngineService service.
 // All implementations must embed UnimplementedEngineServiceServer
 // for forward compatibility.
@@ -102,6 +117,10 @@ type EngineServiceServer interface {
 	// CallHandler runs one attempt of a remote handler call on a connected worker, with the same
 	// fencing, cancellation and schema validation as calls from local runners.
 	CallHandler(context.Context, *CallHandlerRequest) (*CallHandlerResponse, error)
+	// SaveSessionState stores the session state a task leaves behind in the task's session, as a
+	// run on the control plane does at its end (the session is created if missing). Fenced like
+	// AppendEvents. NOT_FOUND for unknown tasks.
+	SaveSessionState(context.Context, *SaveSessionStateRequest) (*SaveSessionStateResponse, error)
 	mustEmbedUnimplementedEngineServiceServer()
 }
 
@@ -120,6 +139,9 @@ func (UnimplementedEngineServiceServer) AppendEvents(context.Context, *AppendEve
 }
 func (UnimplementedEngineServiceServer) CallHandler(context.Context, *CallHandlerRequest) (*CallHandlerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CallHandler not implemented")
+}
+func (UnimplementedEngineServiceServer) SaveSessionState(context.Context, *SaveSessionStateRequest) (*SaveSessionStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveSessionState not implemented")
 }
 func (UnimplementedEngineServiceServer) mustEmbedUnimplementedEngineServiceServer() {}
 func (UnimplementedEngineServiceServer) testEmbeddedByValue()                       {}
@@ -196,6 +218,24 @@ func _EngineService_CallHandler_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EngineService_SaveSessionState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveSessionStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngineServiceServer).SaveSessionState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EngineService_SaveSessionState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngineServiceServer).SaveSessionState(ctx, req.(*SaveSessionStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EngineService_ServiceDesc is the grpc.ServiceDesc for EngineService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -214,6 +254,10 @@ var EngineService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CallHandler",
 			Handler:    _EngineService_CallHandler_Handler,
+		},
+		{
+			MethodName: "SaveSessionState",
+			Handler:    _EngineService_SaveSessionState_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aworld/runtime/v1/engine_service.proto.
  */
 export const file_aworld_runtime_v1_engine_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhd29ybGQvcnVudGltZS92MS9lbmdpbmVfc2VydmljZS5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEiIgoPT3BlblRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiSwoQT3BlblRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcuYXdvcmxkLnJ1bnRpbWUudjEuVGFzaxIQCghsYXN0X3NlcRgCIAEoAyJuChNBcHBlbmRFdmVudHNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSKAoGZXZlbnRzGAIgAygLMhguYXdvcmxkLnJ1bnRpbWUudjEuRXZlbnQSDAoEc3luYxgDIAEoCBIOCgZqb2JfaWQYBCABKAkiKAoUQXBwZW5kRXZlbnRzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMitQMKEkNhbGxIYW5kbGVyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDAoEbmFtZRgDIAEoCRIsCgRraW5kGAQgASgOMh4uYXdvcmxkLnJ1bnRpbWUudjEuSGFuZGxlcktpbmQSKQoFaW5wdXQYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEg8KB3Rhc2tfaWQYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRJDCgdoZWFkZXJzGAggAygLMjIuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRISCgpob29rX3BvaW50GAkgASgJEhoKEnJlcXVpcmVfaWRlbXBvdGVudBgKIAEoCBI8ChlzY2hlZHVsZV90b19zdGFydF90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmpvYl9pZBgMIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKcAQoTQ2FsbEhhbmRsZXJSZXNwb25zZRIsCgZvdXRwdXQYASABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkSAASLQoHZmFpbHVyZRgCIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmVIABIdChNwZW5kaW5nX2NhbGxiYWNrX2lkGAMgASgJSABCCQoHb3V0Y29tZTKjAgoNRW5naW5lU2VydmljZRJTCghPcGVuVGFzaxIiLmF3b3JsZC5ydW50aW1lLnYxLk9wZW5UYXNrUmVxdWVzdBojLmF3b3JsZC5ydW50aW1lLnYxLk9wZW5UYXNrUmVzcG9uc2USXwoMQXBwZW5kRXZlbnRzEiYuYXdvcmxkLnJ1bnRpbWUudjEuQXBwZW5kRXZlbnRzUmVxdWVzdBonLmF3b3JsZC5ydW50aW1lLnYxLkFwcGVuZEV2ZW50c1Jlc3BvbnNlElwKC0NhbGxIYW5kbGVyEiUuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXF1ZXN0GiYuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXNwb25zZUK+AQoVZGV2LmF3b3JsZC5ydW50aW1lLnYxQhJFbmdpbmVTZXJ2aWNlUHJvdG9QAVpLZ2l0aHViLmNvbS9hd29ybGQtcnVudGltZS9hd29ybGQtcnVudGltZS9nby9nZW4vYXdvcmxkL3J1bnRpbWUvdjE7cnVudGltZXYxogIDQVJWqgIRQVdvcmxkLlJ1bnRpbWUuVjHKAhFBV29ybGRcUnVudGltZVxWMeoCE0FXb3JsZDo6UnVudGltZTo6VjFiBnByb3RvMw", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_event, file_aworld_runtime_v1_handler, file_aworld_runtime_v1_task, file_google_protobuf_duration]);
+  fileDesc("CiZhd29ybGQvcnVudGltZS92MS9lbmdpbmVfc2VydmljZS5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEiIgoPT3BlblRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiSwoQT3BlblRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcuYXdvcmxkLnJ1bnRpbWUudjEuVGFzaxIQCghsYXN0X3NlcRgCIAEoAyJuChNBcHBlbmRFdmVudHNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSKAoGZXZlbnRzGAIgAygLMhguYXdvcmxkLnJ1bnRpbWUudjEuRXZlbnQSDAoEc3luYxgDIAEoCBIOCgZqb2JfaWQYBCABKAkiKAoUQXBwZW5kRXZlbnRzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMitQMKEkNhbGxIYW5kbGVyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDAoEbmFtZRgDIAEoCRIsCgRraW5kGAQgASgOMh4uYXdvcmxkLnJ1bnRpbWUudjEuSGFuZGxlcktpbmQSKQoFaW5wdXQYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEg8KB3Rhc2tfaWQYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRJDCgdoZWFkZXJzGAggAygLMjIuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRISCgpob29rX3BvaW50GAkgASgJEhoKEnJlcXVpcmVfaWRlbXBvdGVudBgKIAEoCBI8ChlzY2hlZHVsZV90b19zdGFydF90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmpvYl9pZBgMIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKcAQoTQ2FsbEhhbmRsZXJSZXNwb25zZRIsCgZvdXRwdXQYASABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkSAASLQoHZmFpbHVyZRgCIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmVIABIdChNwZW5kaW5nX2NhbGxiYWNrX2lkGAMgASgJSABCCQoHb3V0Y29tZSJlChdTYXZlU2Vzc2lvblN0YXRlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEikKBXN0YXRlGAIgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIOCgZqb2JfaWQYAyABKAkiGgoYU2F2ZVNlc3Npb25TdGF0ZVJlc3BvbnNlMpADCg1FbmdpbmVTZXJ2aWNlElMKCE9wZW5UYXNrEiIuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXF1ZXN0GiMuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXNwb25zZRJfCgxBcHBlbmRFdmVudHMSJi5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudHNSZXF1ZXN0GicuYXdvcmxkLnJ1bnRpbWUudjEuQXBwZW5kRXZlbnRzUmVzcG9uc2USXAoLQ2FsbEhhbmRsZXISJS5hd29ybGQucnVudGltZS52MS5DYWxsSGFuZGxlclJlcXVlc3QaJi5hd29ybGQucnVudGltZS52MS5DYWxsSGFuZGxlclJlc3BvbnNlEmsKEFNhdmVTZXNzaW9uU3RhdGUSKi5hd29ybGQucnVudGltZS52MS5TYXZlU2Vzc2lvblN0YXRlUmVxdWVzdBorLmF3b3JsZC5ydW50aW1lLnYxLlNhdmVTZXNzaW9uU3RhdGVSZXNwb25zZUK+AQoVZGV2LmF3b3JsZC5ydW50aW1lLnYxQhJFbmdpbmVTZXJ2aWNlUHJvdG9QAVpLZ2l0aHViLmNvbS9hd29ybGQtcnVudGltZS9hd29ybGQtcnVudGltZS9nby9nZW4vYXdvcmxkL3J1bnRpbWUvdjE7cnVudGltZXYxogIDQVJWqgIRQVdvcmxkLlJ1bnRpbWUuVjHKAhFBV29ybGRcUnVudGltZVxWMeoCE0FXb3JsZDo6UnVudGltZTo6VjFiBnByb3RvMw", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_event, file_aworld_runtime_v1_handler, file_aworld_runtime_v1_task, file_google_protobuf_duration]);
 
 /**
  * OpenTaskRequest names a task.
@@ -286,6 +286,56 @@ export const CallHandlerResponseSchema: GenMessage<CallHandlerResponse> = /*@__P
   messageDesc(file_aworld_runtime_v1_engine_service, 5);
 
 /**
+ * SaveSessionStateRequest carries the session state one task leaves behind.
+ *
+ * @generated from message aworld.runtime.v1.SaveSessionStateRequest
+ */
+export type SaveSessionStateRequest = Message<"aworld.runtime.v1.SaveSessionStateRequest"> & {
+  /**
+   * Task id. Required; the state goes to this task's session.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The session state: a JSON object. Required.
+   *
+   * @generated from field: aworld.runtime.v1.Payload state = 2;
+   */
+  state?: Payload | undefined;
+
+  /**
+   * The job that saves it, checked as in AppendEventsRequest.job_id. Empty: not checked.
+   *
+   * @generated from field: string job_id = 3;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message aworld.runtime.v1.SaveSessionStateRequest.
+ * Use `create(SaveSessionStateRequestSchema)` to create a new message.
+ */
+export const SaveSessionStateRequestSchema: GenMessage<SaveSessionStateRequest> = /*@__PURE__*/
+  messageDesc(file_aworld_runtime_v1_engine_service, 6);
+
+/**
+ * SaveSessionStateResponse is empty: the state is stored when it returns.
+ *
+ * @generated from message aworld.runtime.v1.SaveSessionStateResponse
+ */
+export type SaveSessionStateResponse = Message<"aworld.runtime.v1.SaveSessionStateResponse"> & {
+};
+
+/**
+ * Describes the message aworld.runtime.v1.SaveSessionStateResponse.
+ * Use `create(SaveSessionStateResponseSchema)` to create a new message.
+ */
+export const SaveSessionStateResponseSchema: GenMessage<SaveSessionStateResponse> = /*@__PURE__*/
+  messageDesc(file_aworld_runtime_v1_engine_service, 7);
+
+/**
  * EngineService is how engine workers (Ray actors, Spark executors, other processes) that run a
  * task's runner keep the control plane in sync: they append the task's events to its durable log
  * (so clients stream, inspect and replay the task exactly as a local one) and reach remote
@@ -327,6 +377,18 @@ export const EngineService: GenService<{
     methodKind: "unary";
     input: typeof CallHandlerRequestSchema;
     output: typeof CallHandlerResponseSchema;
+  },
+  /**
+   * SaveSessionState stores the session state a task leaves behind in the task's session, as a
+   * run on the control plane does at its end (the session is created if missing). Fenced like
+   * AppendEvents. NOT_FOUND for unknown tasks.
+   *
+   * @generated from rpc aworld.runtime.v1.EngineService.SaveSessionState
+   */
+  saveSessionState: {
+    methodKind: "unary";
+    input: typeof SaveSessionStateRequestSchema;
+    output: typeof SaveSessionStateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aworld_runtime_v1_engine_service, 0);

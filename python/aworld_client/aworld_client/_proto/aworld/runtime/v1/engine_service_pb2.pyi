@@ -89,3 +89,17 @@ class CallHandlerResponse(_message.Message):
     failure: _common_pb2.Failure
     pending_callback_id: str
     def __init__(self, output: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., failure: _Optional[_Union[_common_pb2.Failure, _Mapping]] = ..., pending_callback_id: _Optional[str] = ...) -> None: ...
+
+class SaveSessionStateRequest(_message.Message):
+    __slots__ = ("task_id", "state", "job_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    state: _common_pb2.Payload
+    job_id: str
+    def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class SaveSessionStateResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

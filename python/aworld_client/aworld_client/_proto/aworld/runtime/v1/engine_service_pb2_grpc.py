@@ -53,6 +53,11 @@ class EngineServiceStub:
                 request_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerRequest.SerializeToString,
                 response_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerResponse.FromString,
                 _registered_method=True)
+        self.SaveSessionState = channel.unary_unary(
+                '/aworld.runtime.v1.EngineService/SaveSessionState',
+                request_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateRequest.SerializeToString,
+                response_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServiceServicer:
@@ -87,6 +92,15 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveSessionState(self, request, context):
+        """SaveSessionState stores the session state a task leaves behind in the task's session, as a
+        run on the control plane does at its end (the session is created if missing). Fenced like
+        AppendEvents. NOT_FOUND for unknown tasks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +118,11 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.CallHandler,
                     request_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerRequest.FromString,
                     response_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerResponse.SerializeToString,
+            ),
+            'SaveSessionState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveSessionState,
+                    request_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateRequest.FromString,
+                    response_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -191,6 +210,33 @@ class EngineService:
             '/aworld.runtime.v1.EngineService/CallHandler',
             aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerRequest.SerializeToString,
             aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveSessionState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aworld.runtime.v1.EngineService/SaveSessionState',
+            aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateRequest.SerializeToString,
+            aworld_dot_runtime_dot_v1_dot_engine__service__pb2.SaveSessionStateResponse.FromString,
             options,
             channel_credentials,
             insecure,
