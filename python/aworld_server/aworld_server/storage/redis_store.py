@@ -8,7 +8,8 @@ Keys (``{p}`` is the prefix, ``aworld:`` by default):
 * ``{p}task:{task}``: the :class:`TaskRecord` (a hash); ``{p}req``: request id -> task id;
   ``{p}tasks`` and ``{p}tasks:{s|u|n}:{value}``: task ids scored by creation time (all, by
   session, user, namespace); ``{p}live``: the tasks whose status is not terminal;
-* ``{p}ev:{s|t|n}:{value}``: ``task \\0 seq`` of events by session, message topic, sender;
+* ``{p}ev:{s|t|n}:{value}``: the tasks with events of a session, message topic, sender (a
+  query reads those tasks' logs: queries are rare audit tools, appends are the hot path);
 * ``{p}session:{id}`` (a hash) and ``{p}sessions``, ``{p}sessions:u:{user}`` for listing;
 * ``{p}epoch``: a random id written when the store first opens this Redis.
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -76,7 +76,7 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 # Calls per script run: bounds one run, so Redis (single-threaded) never stalls for long.
-_MAX_BATCH: Final = 512
+_MAX_BATCH: Final = 256
 _SCAN_CHUNK: Final = 200
 # Loop turns redis-py needs to write a request (pool, connection, send) before the writer
 # goes back to serialising the next group.
@@ -176,13 +176,19 @@ for c = 1, calls do
       list[#list + 1] = score
       list[#list + 1] = member
     end
+    local indexed = {}  -- index key .. task -> true: each task once per index and call
+    local function index(key, task)
+      local mark = key .. '\\0' .. task
+      if not indexed[mark] then
+        indexed[mark] = true
+        add(key, 0, task)
+      end
+    end
     for _, e in ipairs(events) do
-      local padded = string.format('%020d', e.seq)
-      local lex = e.task .. '\\0' .. padded
-      add(p .. 'log:' .. e.task, e.seq, padded .. ':' .. e.data)
-      if e.session ~= '' then add(p .. 'ev:s:' .. e.session, 0, lex) end
-      if e.topic ~= '' then add(p .. 'ev:t:' .. e.topic, 0, lex) end
-      if e.sender ~= '' then add(p .. 'ev:n:' .. e.sender, 0, lex) end
+      add(p .. 'log:' .. e.task, e.seq, string.format('%020d', e.seq) .. ':' .. e.data)
+      if e.session ~= '' then index(p .. 'ev:s:' .. e.session, e.task) end
+      if e.topic ~= '' then index(p .. 'ev:t:' .. e.topic, e.task) end
+      if e.sender ~= '' then index(p .. 'ev:n:' .. e.sender, e.task) end
       local record = p .. 'task:' .. e.task
       if e.kind == 'S' then
         redis.call('HSET', record, 'name', e.name, 'session_id', e.rsession, 'user_id', e.user,
@@ -530,7 +536,7 @@ class RedisEventStore:
         if query.task_id:
             candidates = self._task_events([query.task_id])
         elif index := next((key for key, value in indexed if value), None):
-            candidates = self._indexed_events(self._key(index), query.task_id)
+            candidates = self._indexed_events(self._key(index))
         else:
             all_tasks = await self._read(lambda pipe: pipe.zrange(self._key("tasks"), 0, -1))
             logs = {_text(k).removeprefix(self._key("log:")) for k in await self._log_keys()}
@@ -555,18 +561,15 @@ class RedisEventStore:
             for event in await self.read(task_id):
                 yield event
 
-    async def _indexed_events(self, key: str, task_id: str) -> Any:
+    async def _indexed_events(self, key: str) -> Any:
+        """The events of the tasks in an index, by (task, seq); the caller filters them."""
         start = b"-"
         while True:
             chunk = await self._command("zrangebylex", key, start, "+", start=0, num=_SCAN_CHUNK)
             if not chunk:
                 return
-            found = await self._read_many(functools.partial(self._members_of, chunk))
-            for stored in found:
-                for member in stored:
-                    event = _event(member)
-                    if not task_id or event.task_id == task_id:
-                        yield event
+            async for event in self._task_events([_text(t) for t in chunk]):
+                yield event
             start = b"(" + chunk[-1]
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
@@ -628,13 +631,6 @@ class RedisEventStore:
     # -- read helpers -----------------------------------------------------------------------
     def _key(self, suffix: str) -> str:
         return f"{self.prefix}{suffix}"
-
-    def _members_of(self, lex_keys: list[bytes], pipe: Any) -> list[Any]:
-        """Queue the lookups of events named by ``task \\0 seq`` index members."""
-        for member in lex_keys:
-            task, _, seq = member.partition(b"\0")
-            pipe.zrangebyscore(self._key(f"log:{task.decode()}"), int(seq), int(seq))
-        return []
 
     async def _command(self, name: str, *args: Any, **options: Any) -> Any:
         return await self._read(lambda pipe: getattr(pipe, name)(*args, **options))
