@@ -6,7 +6,7 @@ Each run starts fresh worker processes — ``aworld_client.Worker`` (this script
 ``go/cmd/aworld-example-worker`` — each serving a tool ``echo_<sdk>`` that returns its 64-character
 ``data`` argument, and measures for each SDK, one call in flight:
 
-* **from the server** (the reference path): inside the server process, ``Runtime.invoke_tool``,
+* **from the server** (the reference path): inside the server process, ``Runtime.handlers.invoke_tool``,
   the call the runner makes for one tool-call attempt of a task: server -> worker -> server;
 * **through a client**: a client process calling ``AsyncClient.invoke`` (RuntimeService
   InvokeHandler): client -> server -> worker -> back;
@@ -237,7 +237,7 @@ async def _floor(args: argparse.Namespace) -> dict[str, Any]:
 async def _from_server(
     running: Any, tool: str, pid: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """``Runtime.invoke_tool`` of the remote tool, as a task's runner calls it."""
+    """``Runtime.handlers.invoke_tool`` of the remote tool, as a task's runner calls it."""
     from aworld_client import AgentSpec, Swarm, Task
     from aworld_server.context import Context
 
@@ -248,7 +248,7 @@ async def _from_server(
     arguments = {"data": DATA}
 
     async def call() -> None:
-        output = await running.runtime.invoke_tool(
+        output = await running.runtime.handlers.invoke_tool(
             tool, arguments, call_id=uuid.uuid4().hex, attempt=1, task=task, context=context
         )
         assert output == DATA, output

@@ -25,8 +25,8 @@ from aworld_server.dispatch import (
     WorkerDispatcher,
     WorkerLost,
 )
-from aworld_server.errors import InvalidArgument, NotFound
-from aworld_server.retry import HandlerFailed, is_retryable
+from aworld_server.errors import HandlerFailed, InvalidArgument, NotFound
+from aworld_server.retry import is_retryable
 from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually
 
 TOOL = HandlerKind.TOOL

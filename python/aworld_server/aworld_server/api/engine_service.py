@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aworld_client import HandlerKind, TaskSubmitted
+from aworld_client import HandlerKind
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
@@ -24,11 +24,11 @@ from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FailedPrecondition,
     FieldViolation,
+    HandlerFailed,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
 __all__ = ["EngineServiceServicer", "add_engine_service"]
@@ -66,13 +66,12 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     @grpc_errors
     async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         task_id = _required(request.task_id, "task_id")
-        await visible_task(self.runtime.store, task_id)
-        first = await self.runtime.store.read(task_id, limit=1)
-        if not first or not isinstance(first[0].body, TaskSubmitted):
+        reader = self.runtime.reader
+        await visible_task(reader, task_id)
+        task = await reader.submitted(task_id)
+        if task is None:
             raise NotFound(f"task {task_id}")
-        return OpenTaskResponse(
-            task=first[0].body.task, last_seq=await self.runtime.store.last_seq(task_id)
-        ).to_proto()
+        return OpenTaskResponse(task=task, last_seq=await reader.last_seq(task_id)).to_proto()
 
     @grpc_errors
     async def AppendEvents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -80,7 +79,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         task_id = _required(append.task_id, "task_id")
         if not append.events:
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
-        await visible_task(self.runtime.store, task_id)
+        await visible_task(self.runtime.reader, task_id)
         self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
@@ -89,7 +88,7 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
-        record = await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
+        record = await visible_task(self.runtime.reader, _required(call.task_id, "task_id"))
         self._check_job(call.task_id, call.job_id)
         try:
             output = await self.dispatcher.call_attempt(

@@ -6,15 +6,13 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import grpc
-from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskStatus
+from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
-from aworld_client.handlers import InvalidHandlerInput
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -51,7 +49,7 @@ from aworld_server.api.paging import page_of
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors, grpc_stream_errors
 from aworld_server.config import Limits
-from aworld_server.dispatch import AttemptTimedOut, WorkerDispatcher
+from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FieldViolation,
     InvalidArgument,
@@ -59,7 +57,6 @@ from aworld_server.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from aworld_server.ids import new_id
 from aworld_server.namespaces import (
     DEFAULT_NAMESPACE,
     NAMESPACE_HEADER,
@@ -67,7 +64,6 @@ from aworld_server.namespaces import (
     RESERVED_PREFIX,
 )
 from aworld_server.observability import inject_headers
-from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
 from aworld_server.storage import TaskQuery
 
@@ -145,7 +141,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         full = self.runtime.live_tasks + self._admitting >= self.max_live_tasks
         # A retried submit of an accepted task is answered even when new tasks are refused.
         if (full or not self.accepting) and not (
-            request_id and await self.runtime.store.find_task_by_request_id(request_id)
+            request_id and await self.runtime.reader.find_by_request(request_id)
         ):
             if not self.accepting:
                 raise Unavailable("the server is shutting down; submit to another replica")
@@ -166,8 +162,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         finally:
             self._admitting -= 1
         if not result.created:
-            first = await self.runtime.store.read(result.task_id, limit=1)
-            stored = getattr(first[0].body, "task", None) if first else None
+            stored = await self.runtime.reader.submitted(result.task_id)
             if stored is not None and not same_submission(task_pb, stored.to_proto()):
                 raise conflict("SubmitTask", client_request_id)
         return SubmitTaskResponse(
@@ -190,8 +185,8 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 )
             task.user_id = caller.principal.name
         if task.session_id:
-            session = await self.runtime.store.get_session(task.session_id)
-            if session is not None and not await session_in_namespace(self.runtime.store, session):
+            session = await self.runtime.reader.session(task.session_id)
+            if session is not None and not await session_in_namespace(self.runtime.reader, session):
                 raise NotFound(f"session {task.session_id}")
 
     @grpc_errors
@@ -223,7 +218,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     @grpc_errors
     async def ListTasks(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         query = ListTasksRequest.from_proto(request)
-        page = await self.runtime.store.list_tasks(
+        page = await self.runtime.reader.list_tasks(
             TaskQuery(
                 session_id=query.session_id,
                 user_id=query.user_id,
@@ -303,7 +298,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     async def _visible(self, task_id: str) -> str:
         """The task id if the caller may see that task; NOT_FOUND otherwise."""
-        await visible_task(self.runtime.store, _required(task_id, "task_id"))
+        await visible_task(self.runtime.reader, _required(task_id, "task_id"))
         return task_id
 
     async def _complete(
@@ -371,64 +366,18 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     async def _invoke(self, call: InvokeHandlerRequest, namespace: str) -> Any:
         """In-process handlers serve every namespace; workers serve their own."""
-        name, kind = call.name, call.kind or HandlerKind.TOOL
-        arguments = call.input.value() if call.input is not None else {}
-        local = (
-            self.runtime.registry.tools if kind == HandlerKind.TOOL else self.runtime.registry.hooks
-        ).get(name)
-        attempts = 0
-
-        async def attempt(number: int) -> Payload:
-            nonlocal attempts
-            attempts = number
-            if local is not None:
-                limit = call.timeout or local.spec.default_timeout
-                try:
-                    async with asyncio.timeout(limit.total_seconds() if limit else None):
-                        return Payload.of(await local.invoke(arguments))
-                except InvalidHandlerInput:
-                    raise  # the request is wrong, not the handler: INVALID_ARGUMENT
-                except TimeoutError as error:
-                    assert limit is not None
-                    raise AttemptTimedOut(
-                        name, limit.total_seconds(), idempotent=local.spec.idempotent
-                    ) from error
-                except Exception as error:
-                    raise HandlerFailed(failure_of(error)) from error
-            outcome = await self.dispatcher.call_attempt(
-                call_id,
-                number,
-                name,
-                kind,
-                Payload.of(arguments),
-                headers=call.headers,
-                timeout=call.timeout,
-                idempotency_key=call.request_id or call_id,
-                namespace=namespace,
-            )
-            return (
-                outcome
-                if isinstance(outcome, Payload)
-                else Payload.of({"pending_callback_id": outcome.callback_id})
-            )
-
-        if local is None:
-            # Declared by a worker since start (served now or not: then the call waits for a
-            # worker, up to the schedule-to-start timeout); unknown names fail at once.
-            spec = self.dispatcher.declared(name, kind, namespace)
-            if spec is None:
-                raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
-            policy = spec.retry_policy
-        else:
-            policy = local.spec.retry_policy or RetryPolicy(maximum_attempts=1)
-        call_id = new_id()
-        try:
-            output = await retry_async(attempt, policy)
-        except InvalidArgument:
-            raise  # input that fails the handler's schema (InvalidInput): a status code
-        except HandlerFailed as error:
-            return InvokeHandlerResponse(failure=error.failure, attempts=attempts).to_proto()
-        return InvokeHandlerResponse(output=output, attempts=attempts).to_proto()
+        outcome = await self.runtime.handlers.call(
+            call.name,
+            call.kind or HandlerKind.TOOL,
+            call.input.value() if call.input is not None else {},
+            namespace=namespace,
+            headers=call.headers,
+            timeout=call.timeout,
+            request_id=call.request_id,
+        )
+        return InvokeHandlerResponse(
+            output=outcome.output, failure=outcome.failure, attempts=outcome.attempts
+        ).to_proto()
 
     @grpc_errors
     async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -458,16 +407,16 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     @grpc_errors
     async def GetSession(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         session_id = _required(request.session_id, "session_id")
-        session = await visible_session(self.runtime.store, session_id)
+        session = await visible_session(self.runtime.reader, session_id)
         return pb.GetSessionResponse(session=session.to_proto())
 
     @grpc_errors
     async def ListSessions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        page = await self.runtime.store.list_sessions(
+        page = await self.runtime.reader.list_sessions(
             request.user_id, _page_size(request.page_size), request.page_token
         )
         # A page may come back short: sessions of other namespaces are left out of it.
-        sessions = [s for s in page.items if await session_in_namespace(self.runtime.store, s)]
+        sessions = [s for s in page.items if await session_in_namespace(self.runtime.reader, s)]
         return ListSessionsResponse(
             sessions=sessions, next_page_token=page.next_page_token
         ).to_proto()

@@ -127,7 +127,7 @@ async def _run(
     config_file: Path | None,
 ) -> _Tally:
     from aworld_server.config import ServerConfig
-    from aworld_server.engines import load_setup
+    from aworld_server.engine_worker import load_setup
     from aworld_server.errors import AWorldError
     from aworld_server.server import start_server
 

@@ -2,18 +2,10 @@
 
 ``WorkerDispatcher`` is the one entry point; the WorkerService servicer
 (``aworld_server.api.worker_service``) feeds it worker streams, the runtime calls
-``call_attempt`` / ``call`` / ``cancel_task`` on it. Errors are drawn in ``_errors``.
+``call_attempt`` / ``call`` / ``cancel_task`` on it. Its errors are in ``aworld_server.errors``.
 """
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
-from aworld_server.dispatch._errors import (
-    AttemptTimedOut,
-    CallCancelled,
-    InvalidInput,
-    OutcomeUnknown,
-    ScheduleToStartTimeout,
-    WorkerLost,
-)
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
     AttemptFinished,
@@ -24,6 +16,14 @@ from aworld_server.dispatch._types import (
     DispatchObserver,
     OnStart,
     Pending,
+)
+from aworld_server.errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    InvalidInput,
+    OutcomeUnknown,
+    ScheduleToStartTimeout,
+    WorkerLost,
 )
 
 __all__ = [

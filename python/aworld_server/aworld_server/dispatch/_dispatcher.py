@@ -37,13 +37,6 @@ from aworld_client.worker_service import (
 )
 
 from aworld_server.dispatch._calls import CANCELLED, DUPLICATE, SUPERSEDED, Attempt, CallLedger
-from aworld_server.dispatch._errors import (
-    AttemptTimedOut,
-    CallCancelled,
-    OutcomeUnknown,
-    ScheduleToStartTimeout,
-    WorkerLost,
-)
 from aworld_server.dispatch._registry import WorkerRegistry
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
@@ -57,10 +50,18 @@ from aworld_server.dispatch._types import (
     Pending,
 )
 from aworld_server.dispatch._validation import check_hello, check_input
-from aworld_server.errors import NotFound
+from aworld_server.errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    HandlerFailed,
+    NotFound,
+    OutcomeUnknown,
+    ScheduleToStartTimeout,
+    WorkerLost,
+)
 from aworld_server.ids import new_id
 from aworld_server.namespaces import DEFAULT_NAMESPACE
-from aworld_server.retry import HandlerFailed, retry_async
+from aworld_server.retry import retry_async
 
 __all__ = ["WorkerDispatcher"]
 
@@ -218,7 +219,7 @@ class WorkerDispatcher:
         call when the chosen worker declares the handler non-idempotent.
 
         Raises HandlerFailed for the worker's failure, WorkerLost, AttemptTimedOut or
-        CallCancelled (see ``dispatch._errors``). Cancelling the awaiting coroutine cancels the
+        CallCancelled (see ``aworld_server.errors``). Cancelling the awaiting coroutine cancels the
         attempt on the worker too. Attempts of one call run one at a time with increasing
         numbers (FailedPrecondition otherwise); only the current one may complete the call.
         """

@@ -267,7 +267,7 @@ class Runners:
         conf = task.conf or TaskConfig()
         conf.run_mode = RunMode.INTERACTIVE
         task.conf = conf
-        if not task.id or task.id not in rt.stepping:
+        if not task.id or not rt.executor.interactive(task.id):
             await rt.submit(task)
         return await rt.step(task.id)
 

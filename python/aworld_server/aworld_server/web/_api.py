@@ -118,14 +118,14 @@ async def list_tasks(
     page_token: str,
 ) -> ListTasksResponse:
     """ListTasks in the caller's namespace, newest first; ``search`` keeps tasks whose id or
-    name contains it. (The runtime has no listing method; the servicer reads the store too.)"""
+    name contains it."""
     query = TaskQuery(
         statuses=statuses,
         page_token=page_token,
         namespace=caller.namespace,
         page_size=_MAX_SEARCHED if search else page_size,
     )
-    page = await runtime.store.list_tasks(query)
+    page = await runtime.reader.list_tasks(query)
     needle = search.lower()
     records = [
         r
@@ -152,7 +152,7 @@ async def list_tasks(
 
 async def visible(runtime: Runtime, caller: HttpCaller, task_id: str) -> None:
     """NotFound unless the task is in the caller's namespace (as ``api.authz.visible_task``)."""
-    record = await runtime.store.get_task(task_id)
+    record = await runtime.reader.record(task_id)
     if (
         record is None
         or record.namespace != caller.namespace

@@ -25,7 +25,7 @@ from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtim
 from aworld_client.engine_service import AppendEventsRequest
 from aworld_client.runtime_service import GetTaskResponse
 
-from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 
 __all__ = ["ControlPlaneStore"]

@@ -9,6 +9,7 @@ refreshed when a task names a handler this worker does not know yet.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -18,9 +19,9 @@ from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
 from aworld_client.runtime_service import ListHandlersResponse
 
 from aworld_server.dispatch._types import OnStart
-from aworld_server.engines.control_plane import ControlPlane
-from aworld_server.observability import inject_headers
-from aworld_server.retry import HandlerFailed
+from aworld_server.engine_worker.control_plane import ControlPlane
+from aworld_server.errors import HandlerFailed
+from aworld_server.observability import call_headers
 
 __all__ = ["ControlPlaneHandlers"]
 
@@ -74,7 +75,13 @@ class ControlPlaneHandlers:
         on_start: OnStart | None = None,
         require_idempotent: bool = False,
         namespace: str | None = None,  # implied by the job's credential at the control plane
+        headers: Mapping[str, str] | None = None,
+        timeout: timedelta | None = None,
+        idempotency_key: str = "",
     ) -> Any:
+        if timeout is not None or idempotency_key:
+            # Only direct calls (InvokeHandler) set them, and those never run on an engine.
+            raise ValueError("an engine worker calls handlers only as steps of its tasks")
         if on_start is not None:  # the worker is chosen at the control plane, unseen here
             await on_start("")
         request = CallHandlerRequest(
@@ -85,7 +92,7 @@ class ControlPlaneHandlers:
             input=Payload.of(arguments),
             task_id=task.id if task else "",
             session_id=task.session_id if task else "",
-            headers=dict(inject_headers(dict(task.headers) if task else {})),
+            headers=call_headers(task.headers if task else None, headers),
             hook_point=hook_point,
             # Decided at the control plane, which learns the spec from the worker it picks.
             require_idempotent=require_idempotent,
