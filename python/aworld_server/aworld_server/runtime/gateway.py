@@ -100,12 +100,15 @@ class Handlers:
     def tool_spec(self, name: str, task: Task | None = None) -> HandlerSpec | None:
         return self.spec(name, HandlerKind.TOOL, _namespace(task))
 
-    def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:
+    def _knows_remote(
+        self, name: str, kind: HandlerKind, scope: Task | None, namespace: str
+    ) -> bool:
+        """Declared by a worker of ``namespace`` (now or before), or named by the task."""
         if self.remote is None:
             return False
-        if self.remote.spec(name, kind, _namespace(task)) is not None:
+        if self.remote.spec(name, kind, namespace) is not None:
             return True
-        return task is not None and (name, kind) in handler_names(task)
+        return scope is not None and (name, kind) in handler_names(scope)
 
     async def invoke(
         self,
@@ -139,7 +142,8 @@ class Handlers:
             if on_start is not None:
                 await on_start("")
             return await _run_local(local, arguments, context, timeout)
-        if self._knows_remote(name, kind, scope or task):
+        scope = scope or task
+        if self._knows_remote(name, kind, scope, namespace or _namespace(scope)):
             assert self.remote is not None
             return await self.remote.invoke(
                 name,
