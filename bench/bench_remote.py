@@ -597,10 +597,10 @@ def _report(console: Console, runs: list[dict[str, Any]], machine: dict[str, Any
         "[dim]floor: raw grpc.aio bidi stream, client sends and the server echoes (the "
         "reference for the targets). push floor: the server writes first and the peer that "
         "dialled in echoes (the shape of WorkerService.Connect). Remote call from the server: "
-        "Runtime.handlers.invoke_tool in the server process, tool in a worker process. Two hops: client "
-        "process -> server InvokeHandler -> worker -> back. Submit-to-terminal: a trivial task "
-        "(one local tool call) by a client, until its terminal event. CPU/call: CPU time of the "
-        "timing process (all threads) per call at 1 in flight.[/dim]"
+        "Runtime.handlers.invoke_tool in the server process, tool in a worker process. Two hops: "
+        "client process -> server InvokeHandler -> worker -> back. Submit-to-terminal: a trivial "
+        "task (one local tool call) by a client, until its terminal event. CPU/call: CPU time of "
+        "the timing process (all threads) per call at 1 in flight.[/dim]"
     )
     if "remote_p50_us" not in s:
         return

@@ -6,8 +6,9 @@ Each run starts fresh worker processes — ``aworld_client.Worker`` (this script
 ``go/cmd/aworld-example-worker`` — each serving a tool ``echo_<sdk>`` that returns its 64-character
 ``data`` argument, and measures for each SDK, one call in flight:
 
-* **from the server** (the reference path): inside the server process, ``Runtime.handlers.invoke_tool``,
-  the call the runner makes for one tool-call attempt of a task: server -> worker -> server;
+* **from the server** (the reference path): inside the server process,
+  ``Runtime.handlers.invoke_tool``, the call the runner makes for one tool-call attempt of a
+  task: server -> worker -> server;
 * **through a client**: a client process calling ``AsyncClient.invoke`` (RuntimeService
   InvokeHandler): client -> server -> worker -> back;
 * the **floor**: a raw ``grpc.aio`` bidirectional stream echoing 64 bytes to a peer process that

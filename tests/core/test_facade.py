@@ -24,7 +24,7 @@ from aworld_server import (
     TeamSwarm,
     WorkflowSwarm,
 )
-from aworld_server.runners.facade import TASK_RESPONSE_TOPIC
+from aworld_server.facade import TASK_RESPONSE_TOPIC
 from core_helpers import add, scripted
 
 

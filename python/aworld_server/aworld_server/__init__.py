@@ -22,8 +22,8 @@ from aworld_server.agents import (
 )
 from aworld_server.context import AgentState, Context
 from aworld_server.errors import AWorldError, InvalidArgument, NotFound
+from aworld_server.facade import RunConfig, Runners
 from aworld_server.runners import CallRunner, EventRunner, Runner
-from aworld_server.runners.facade import RunConfig, Runners
 from aworld_server.runtime import Runtime, SubmitResult, TaskView
 
 __version__ = "0.1.0"
