@@ -28,7 +28,7 @@ from aworld_client import (
     ToolCallStarted,
     ToolErrorPolicy,
 )
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
+from aworld_client.api import engine_service_pb2_grpc as engine_grpc
 from aworld_client.engine_service import AppendEventsRequest, CallHandlerRequest
 from aworld_server.facade import RunConfig, Runners
 from aworld_server.server import RunningServer

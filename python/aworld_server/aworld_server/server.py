@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import grpc
 from aworld_client import Task
-from aworld_client._proto.aworld.runtime.v1 import (
+from aworld_client.api import (
     engine_service_pb2,
     runtime_service_pb2,
     worker_service_pb2,

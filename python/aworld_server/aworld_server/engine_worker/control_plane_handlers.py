@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 from aworld_client import Failure, HandlerKind, HandlerSpec, Payload, Task
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
 from aworld_client.runtime_service import ListHandlersResponse
 

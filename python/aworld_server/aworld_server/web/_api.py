@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aworld_client import HandlerInfo, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2 as pb
 from aworld_client.runtime_service import (
     CancelTaskResponse,
     GetTaskResponse,
