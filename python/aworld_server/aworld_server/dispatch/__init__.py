@@ -18,6 +18,7 @@ from aworld_server.dispatch._types import (
     OnStart,
     Pending,
 )
+from aworld_server.dispatch.handler_call import HandlerCall
 from aworld_server.errors import (
     AttemptTimedOut,
     CallCancelled,
@@ -36,6 +37,7 @@ __all__ = [
     "CompletionRejected",
     "DispatchEvent",
     "DispatchObserver",
+    "HandlerCall",
     "InvalidInput",
     "OnStart",
     "OutcomeUnknown",
