@@ -33,7 +33,6 @@ from aworld_client.runtime_service import (
     StreamEventsRequest,
     SubmitTaskRequest,
     SubmitTaskResponse,
-    TaskSummary,
 )
 from opentelemetry import trace
 
@@ -65,6 +64,7 @@ from aworld_server.namespaces import (
 )
 from aworld_server.observability import inject_headers
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
 
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
@@ -244,18 +244,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         records = [r for r in page.items if principal.may_touch_task(r.task_id)]
         return wire(
             ListTasksResponse(
-                tasks=[
-                    TaskSummary(
-                        id=r.task_id,
-                        name=r.name,
-                        session_id=r.session_id,
-                        user_id=r.user_id,
-                        status=r.status,
-                        created_at=r.created_at,
-                        updated_at=r.updated_at,
-                    )
-                    for r in records
-                ],
+                tasks=[summary_of(r) for r in records],
                 next_page_token=page.next_page_token,
             ),
             pb.ListTasksResponse,
