@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aworld_client import (
+    AgentSpec,
     Failure,
+    HandlerKind,
     LlmCallFinished,
     Message,
     MessageCategory,
@@ -23,8 +26,10 @@ from opentelemetry import trace
 
 from aworld_server.agents.agent import Agent
 from aworld_server.agents.model import ModelResponse, ToolCallRequest
+from aworld_server.agents.remote_policy import RemotePolicy
 from aworld_server.agents.topology import RunAgent, ToolResults
 from aworld_server.context import AgentState
+from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import HandlerFailed, TaskFailed
 from aworld_server.ids import new_id
 from aworld_server.observability import span
@@ -61,9 +66,29 @@ class AgentSteps:
                 tools=list(spec.tool_names),
                 handoffs=list(spec.handoffs),
             )
-            agent.model = ctx.models.create(spec.model)
+            if spec.remote_handler:
+                agent.model = RemotePolicy(spec.name, spec.remote_handler, self._remote(spec))
+            else:
+                agent.model = ctx.models.create(spec.model)
         self._agents[name] = agent
         return agent
+
+    def _remote(self, spec: AgentSpec) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        """How a remote agent's step reaches its AGENT handler: one attempt per model attempt
+        (the step's retries are the model call's), as an attempt of this task."""
+        run = self._run
+
+        async def invoke(request: dict[str, Any]) -> Any:
+            call = HandlerCall(
+                name=spec.remote_handler,
+                kind=HandlerKind.AGENT,
+                arguments=request,
+                call_id=new_id(),
+                task=run.task,
+            )
+            return await run.ctx.handlers.invoke(call, run.context)
+
+        return invoke
 
     def tool_declarations(self, agent: Agent) -> list[dict[str, Any]]:
         """Function declarations the agent's model sees: its tools and callable agents."""

@@ -69,8 +69,12 @@ class Handlers:
         self.remote = remote
 
     def _local(self, name: str, kind: HandlerKind) -> HandlerFunction[Any, Any] | None:
-        table = self.registry.tools if kind == HandlerKind.TOOL else self.registry.hooks
-        return table.get(name)
+        """An in-process tool or hook (in-process agents are Agent objects, not handlers)."""
+        if kind == HandlerKind.TOOL:
+            return self.registry.tools.get(name)
+        if kind == HandlerKind.HOOK:
+            return self.registry.hooks.get(name)
+        return None
 
     def spec(
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
@@ -215,7 +219,7 @@ def _namespace(task: Task | None) -> str:
 
 
 def _not_found(kind: HandlerKind, name: str) -> HandlerFailed:
-    label = "tool" if kind == HandlerKind.TOOL else "hook"
+    label = kind.name.lower()
     return HandlerFailed(
         Failure(
             type=f"{label.capitalize()}NotFound",
