@@ -8,6 +8,7 @@ terminal status with a response. Subclasses implement only ``do_run``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -112,6 +113,21 @@ class Runner:
         execution = self.execution
         if not self.answer:
             self.answer = execution.best_answer()
+        status = self.status.aworld_name
+        await execution.hooks.fire("task_completed", status=status, answer=self.answer)
+        # The task call is over: a post_task_call hook sees its outcome and may rewrite the
+        # answer (updated_output) before it is recorded.
+        outcome = await execution.hooks.fire(
+            "post_task_call",
+            status=status,
+            answer=self.answer,
+            failure={"type": self.failure.type, "message": self.failure.message}
+            if self.failure
+            else None,
+        )
+        if outcome.updated_output is not None:
+            value = outcome.updated_output
+            self.answer = value if isinstance(value, str) else json.dumps(value)
         response = TaskResponse(
             id=self.task.id,
             status=self.status,
@@ -123,10 +139,7 @@ class Runner:
             trace_id=self.trace_id,
         )
         point = "session_finished" if self.status == TaskStatus.SUCCEEDED else "session_failed"
-        await execution.hooks.fire(
-            "task_completed", status=self.status.aworld_name, answer=self.answer
-        )
-        await execution.hooks.fire(point, status=self.status.aworld_name)
+        await execution.hooks.fire(point, status=status)
         nodes = self.ctx.state
         for node in nodes.live_nodes(self.task.id):
             if execution.root is None or node.id != execution.root.id:
