@@ -6,14 +6,24 @@ import io
 import json
 from collections.abc import Callable
 
-from aworld_client import Message, MessageCategory, MessageEmitted, Payload, Task, TaskStatus
+import pytest
+from aworld_client import (
+    ExecutionMode,
+    Message,
+    MessageCategory,
+    MessageEmitted,
+    Payload,
+    Task,
+    TaskStatus,
+)
 from aworld_server import Runtime
 from aworld_server.trajectory import write_jsonl
 from core_helpers import add_chain_script
 
 
+@pytest.mark.parametrize("mode", [ExecutionMode.EVENT_DRIVEN, ExecutionMode.CALL_DRIVEN])
 async def test_custom_handlers_see_their_category_and_can_emit_messages(
-    runtime: Runtime, make_task: Callable[..., Task]
+    runtime: Runtime, make_task: Callable[..., Task], mode: ExecutionMode
 ) -> None:
     seen: list[str] = []
 
@@ -33,9 +43,16 @@ async def test_custom_handlers_see_their_category_and_can_emit_messages(
     async def never_for_agent_messages(message: Message) -> None:
         assert message.category == MessageCategory.OUTPUT
 
+    audited: list[str] = []
+
+    async def read_audits(message: Message) -> None:
+        if message.topic == "audit":  # follow-ups reach the handlers of their category too
+            audited.append(message.id)
+
     runtime.registry.add_message_handler(MessageCategory.TOOL, audit_tools)
     runtime.registry.add_message_handler(MessageCategory.OUTPUT, never_for_agent_messages)
-    response = await runtime.run(make_task(add_chain_script(3)))
+    runtime.registry.add_message_handler(MessageCategory.CONTEXT, read_audits)
+    response = await runtime.run(make_task(add_chain_script(3), mode=mode))
 
     assert response.status == TaskStatus.SUCCEEDED
     assert response.answer.value() == "total=2"  # the built-in handlers still did the work
@@ -46,6 +63,22 @@ async def test_custom_handlers_see_their_category_and_can_emit_messages(
         if isinstance(e.body, MessageEmitted) and e.body.message.topic == "audit"
     ]
     assert [a.payload.value() for a in audits] == [{"tools": ["add"]}, {"tools": ["add"]}]
+    assert audited == [a.id for a in audits]
+
+
+async def test_an_action_follow_up_needs_the_event_driven_runner(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    async def ask_again(message: Message) -> list[Message]:
+        return [Message(id="again", task_id=message.task_id, category=MessageCategory.TOOL)]
+
+    runtime.registry.add_message_handler(MessageCategory.OUTPUT, ask_again)
+    task = make_task([{"content": "done"}], mode=ExecutionMode.CALL_DRIVEN)
+
+    response = await runtime.run(task)
+
+    assert response.status == TaskStatus.FAILED
+    assert response.failure is not None and response.failure.type == "UnsupportedFollowUp"
 
 
 async def test_trajectory_exports_one_json_line_per_step(
