@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aworld_client import (
@@ -111,3 +112,61 @@ async def test_events_can_be_queried_by_session_topic_and_sender(
     assert by_sender and all(e.body.message.sender == "solver" for e in by_sender)
     finished = await runtime.events.query(EventQuery(session_id="s-q", topic="__finished"))
     assert len(finished) == 1 and finished[0].body.message.payload.value()["answer"] == "total=1"
+
+
+@pytest.mark.parametrize("mode", [ExecutionMode.EVENT_DRIVEN, ExecutionMode.CALL_DRIVEN])
+async def test_each_trajectory_step_holds_the_conversation_its_model_saw(
+    runtime: Runtime, mode: ExecutionMode
+) -> None:
+    from aworld_client import AgentSpec, Swarm, TaskConfig
+    from aworld_server import Agent, ScriptedModel
+    from core_helpers import add
+
+    seen: list[list[dict[str, object]]] = []
+    script = add_chain_script(3)
+
+    def step(messages: object) -> dict[str, object]:
+        assert isinstance(messages, list)
+        seen.append([dict(m) for m in messages])
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        return script[turn]
+
+    runtime.registry.add_agent(Agent("solver", model=ScriptedModel(step), tools=[add]))
+    task = Task(
+        input=Payload.from_text("count"),
+        swarm=Swarm(agents=[AgentSpec(name="solver", tool_names=["add"])]),
+        conf=TaskConfig(execution_mode=mode),
+    )
+    response = await runtime.run(task)
+    assert response.status == TaskStatus.SUCCEEDED
+
+    trajectory = await runtime.trajectory(response.id)
+    recorded = [item.state.messages.value() for item in trajectory]
+    assert len(recorded) == len(seen) == 3
+    assert recorded == seen
+    assert recorded[0] == [{"role": "user", "content": "count"}]
+    assert recorded[2][-1]["role"] == "tool"
+
+
+async def test_a_finished_tasks_trajectory_is_exported_and_its_uri_answered(
+    tmp_path: Path, make_task: Callable[..., Task]
+) -> None:
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from core_helpers import add
+
+    runtime = Runtime(data_dir=tmp_path, trajectory_dir=tmp_path / "trajectories")
+    runtime.registry.add_tool(add)
+    async with runtime:
+        response = await runtime.run(make_task(add_chain_script(3)))
+        expected = io.StringIO()
+        write_jsonl(await runtime.trajectory(response.id), expected)
+        stored = (await runtime.get_task(response.id)).response
+
+    assert response.trajectory_uri.startswith("file://")
+    assert stored.trajectory_uri == response.trajectory_uri  # recorded with the response
+    path = Path(url2pathname(urlparse(response.trajectory_uri).path))
+    assert path == tmp_path / "trajectories" / f"{response.id}.jsonl"
+    assert path.read_text() == expected.getvalue()
+    assert len(path.read_text().splitlines()) == 3

@@ -128,8 +128,11 @@ class Runner:
         if outcome.updated_output is not None:
             value = outcome.updated_output
             self.answer = value if isinstance(value, str) else json.dumps(value)
+        exporter = self.ctx.trajectories
+        trajectory_uri = await exporter.export(self.task.id) if exporter is not None else ""
         response = TaskResponse(
             id=self.task.id,
+            trajectory_uri=trajectory_uri,
             status=self.status,
             answer=Payload.of(self.answer),
             failure=self.failure,

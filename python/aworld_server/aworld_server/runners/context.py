@@ -22,7 +22,7 @@ from aworld_server.handlers.callbacks import CallbackRegistry
 from aworld_server.runners.stepping import StepGate
 from aworld_server.state import StateManager
 
-__all__ = ["HandlerGateway", "RunContext", "SessionAccess"]
+__all__ = ["HandlerGateway", "RunContext", "SessionAccess", "TrajectoryExporter"]
 
 
 class HandlerGateway(Protocol):
@@ -53,6 +53,12 @@ class SessionAccess(Protocol):
     def hooks(self, session_id: str) -> Mapping[str, list[str]]: ...
 
 
+class TrajectoryExporter(Protocol):
+    """Where a finished task's trajectory is written; the URI goes in its response."""
+
+    async def export(self, task_id: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
     """What one run needs. Built by the runtime; shared parts are the runtime's own."""
@@ -68,3 +74,4 @@ class RunContext:
     engine: str = "local"  # recorded in lifecycle events
     stepping: StepGate | None = None  # set for interactive runs: one agent step per grant
     parkable: bool = False  # the run may leave memory while it waits on a callback
+    trajectories: TrajectoryExporter | None = None  # set: trajectories are exported at the end
