@@ -170,3 +170,23 @@ async def test_a_finished_tasks_trajectory_is_exported_and_its_uri_answered(
     assert path == tmp_path / "trajectories" / f"{response.id}.jsonl"
     assert path.read_text() == expected.getvalue()
     assert len(path.read_text().splitlines()) == 3
+
+
+async def test_a_reward_hook_scores_each_step_of_the_trajectory(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    from aworld_client.handlers import hook
+
+    @hook("reward")
+    def score(step: int, item: dict[str, object]) -> dict[str, float]:
+        action = item["action"]
+        assert isinstance(action, dict)
+        return {"score": 1.0 if action.get("is_agent_finished") else step / 10}
+
+    runtime.registry.add_hook(score)
+    response = await runtime.run(make_task(add_chain_script(3), hooks={"reward": ["score"]}))
+
+    trajectory = await runtime.trajectory(response.id)
+    assert [item.reward.score for item in trajectory] == [0.1, 0.2, 1.0]
+    unscored = await runtime.run(make_task(add_chain_script(2)))
+    assert [i.reward.score for i in await runtime.trajectory(unscored.id)] == [None, None]

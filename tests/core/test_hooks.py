@@ -82,6 +82,7 @@ async def test_each_point_fires_exactly_once_per_occurrence(
             "output_process": 1,
             "task_completed": 1,
             "post_task_call": 1,
+            "reward": 3,  # once per step, when the task ends
             "session_finished": 1,
         }
     )

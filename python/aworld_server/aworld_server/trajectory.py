@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aworld_client import (
     Event,
+    Message,
     MessageCategory,
     MessageEmitted,
     Payload,
     RunNodeChanged,
     RunNodeKind,
+    Task,
     TaskSubmitted,
     ToolCall,
     ToolCallFinished,
@@ -33,8 +36,25 @@ from aworld_client import (
 )
 
 from aworld_server.agents.topology import ToolResult
+from aworld_server.ids import new_id
 
-__all__ = ["build_trajectory", "iter_jsonl", "write_jsonl"]
+__all__ = ["REWARD_TOPIC", "build_trajectory", "iter_jsonl", "reward_message", "write_jsonl"]
+
+REWARD_TOPIC = "__reward"  # a CONTEXT message: a reward hook's score of one step
+
+
+def reward_message(task: Task, step: int, score: float) -> Message:
+    """The record of a step's score (folded into its TrajectoryReward)."""
+    return Message(
+        id=new_id(),
+        task_id=task.id,
+        session_id=task.session_id,
+        category=MessageCategory.CONTEXT,
+        topic=REWARD_TOPIC,
+        sender="reward",
+        payload=Payload.of({"step": step, "score": score}),
+        created_at=datetime.now(UTC),
+    )
 
 
 def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
@@ -55,6 +75,12 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
                 conversations[spec.name] = prompt if spec.system_prompt else []
         elif isinstance(body, MessageEmitted) and body.message is not None:
             message = body.message
+            if message.category == MessageCategory.CONTEXT and message.topic == REWARD_TOPIC:
+                scored = message.payload.value() if message.payload else {}
+                step = int(scored.get("step", 0))
+                reward = items[step - 1].reward if 0 < step <= len(items) else None
+                if reward is not None:
+                    reward.score = float(scored["score"])
             if message.category == MessageCategory.AGENT:
                 pending_input[message.receiver] = message.payload
                 seen = conversations.setdefault(message.receiver, [])

@@ -12,7 +12,9 @@ an ask parks the task in INPUT_REQUIRED until a human allows or denies it (Provi
 ``updated_input`` replaces the tool's arguments / that model call's messages;
 ``updated_output`` replaces the tool's output (``after_tool_call``), the model's text
 (``after_llm_call``) or the final answer (``output_process``, ``post_task_call``); a
-``system_message`` joins the conversation before the agent's next model call. Permission
+``system_message`` joins the conversation before the agent's next model call. A ``reward``
+hook is asked once per trajectory step when the task ends and answers ``{"score": float}``,
+the step's ``TrajectoryReward.score``. Permission
 decisions at other points are recorded, not enforced.
 
 Permission hooks (at ``before_*`` points) fail closed: a hook that raises denies the step.
@@ -51,6 +53,7 @@ HOOK_POINTS = frozenset(
         "tool_call_failed",
         "output_process",
         "post_task_call",
+        "reward",
     }
 )
 PERMISSION_POINTS = frozenset({"before_tool_call", "before_llm_call"})
@@ -71,6 +74,7 @@ class HookOutcome:
     updated_input: Any = None
     updated_output: Any = None
     system_messages: tuple[str, ...] = ()
+    score: float | None = None  # a "reward" hook's score of one trajectory step
 
     @property
     def denied(self) -> bool:
@@ -203,3 +207,5 @@ class HookRunner:
         if answer.get("system_message"):
             record.system_message = str(answer["system_message"])
             outcome.system_messages += (record.system_message,)
+        if isinstance(answer.get("score"), int | float):
+            outcome.score = float(answer["score"])

@@ -18,6 +18,7 @@ from typing import ClassVar, TypeVar
 from aworld_client import (
     Failure,
     LifecyclePhase,
+    MessageEmitted,
     Payload,
     Phase,
     RunNodeKind,
@@ -27,14 +28,16 @@ from aworld_client import (
     TaskStatus,
     TaskStatusChanged,
 )
+from google.protobuf.json_format import MessageToDict
 
 from aworld_server.context import Context
 from aworld_server.errors import BudgetExhausted, TaskFailed, TaskParked
 from aworld_server.observability import span, trace_id_of
 from aworld_server.observability.logs import current_task_id
-from aworld_server.runners.context import RunContext
+from aworld_server.runners.context import RunContext, Trajectories
 from aworld_server.runners.execution import TaskExecution
 from aworld_server.runners.replay import Replay
+from aworld_server.trajectory import reward_message
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +131,11 @@ class Runner:
         if outcome.updated_output is not None:
             value = outcome.updated_output
             self.answer = value if isinstance(value, str) else json.dumps(value)
-        exporter = self.ctx.trajectories
-        trajectory_uri = await exporter.export(self.task.id) if exporter is not None else ""
+        trajectories = self.ctx.trajectories
+        trajectory_uri = ""
+        if trajectories is not None:
+            await self._score_steps(trajectories)
+            trajectory_uri = await trajectories.export(self.task.id)
         response = TaskResponse(
             id=self.task.id,
             trajectory_uri=trajectory_uri,
@@ -165,6 +171,22 @@ class Runner:
             ]
         )
         return response
+
+    async def _score_steps(self, trajectories: Trajectories) -> None:
+        """Ask the reward hooks (if any) to score each step; the scores are recorded, so the
+        trajectory read later carries them."""
+        hooks = self.execution.hooks
+        if hooks.muted or not hooks.names("reward"):
+            return
+        await self.execution.log.barrier()
+        for item in await trajectories.read(self.task.id):
+            data = MessageToDict(item.to_proto(), preserving_proto_field_name=True)
+            step = item.meta.step if item.meta else 0
+            outcome = await hooks.fire("reward", step=step, item=data)
+            if outcome.score is not None:
+                self.execution.log.emit_nowait(
+                    MessageEmitted(message=reward_message(self.task, step, outcome.score))
+                )
 
     def cancel(self) -> None:
         """Stop the run; it ends CANCELLED (hooks and post_run still run)."""

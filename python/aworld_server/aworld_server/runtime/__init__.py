@@ -106,10 +106,8 @@ class Runtime:
             sessions=self.sessions,
             bus=self.bus,
             engine=engine,
-            trajectories=(
-                TrajectoryExport(self.reader, Path(trajectory_dir))
-                if trajectory_dir is not None
-                else None
+            trajectories=TrajectoryExport(
+                self.reader, Path(trajectory_dir) if trajectory_dir is not None else None
             ),
         )
         self.executor = TaskExecutor(
