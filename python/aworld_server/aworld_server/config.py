@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -90,6 +90,7 @@ class ServerConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AWORLD_", env_nested_delimiter="__", extra="forbid"
     )
+    toml_file: ClassVar[Path | None] = None  # set on the subclass that reads a config file
 
     host: str = Field(
         "",
@@ -101,6 +102,11 @@ class ServerConfig(BaseSettings):
         Path(".aworld"),
         description="Where the SQLite store lives (and, with the Redis store, the file that "
         "remembers the Redis's epoch).",
+    )
+    trajectory_dir: Path | None = Field(
+        None,
+        description="Write each finished task's trajectory here as <task id>.jsonl; its "
+        "file URI is TaskResponse.trajectory_uri. Unset: no files (GetTrajectory reads it).",
     )
     store: Literal["sqlite", "memory", "redis"] = Field(
         "sqlite",
@@ -316,20 +322,12 @@ class ServerConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings
+        # Flags (init) win over the environment, which wins over the TOML file, if any.
+        if cls.toml_file is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, cls.toml_file)
 
 
 def _with_file(path: Path) -> type[ServerConfig]:
-    class FileConfig(ServerConfig):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path)
-
-    return FileConfig
+    """ServerConfig reading ``path`` below the environment and the flags."""
+    return type("FileConfig", (ServerConfig,), {"toml_file": path})

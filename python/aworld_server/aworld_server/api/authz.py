@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
 
 from aworld_client import Session
 
@@ -28,7 +27,8 @@ from aworld_server.api.principals import (
 )
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from aworld_server.namespaces import JOB_HEADER
-from aworld_server.storage import SessionStore, TaskIndex, TaskRecord
+from aworld_server.runtime.reader import TaskReader
+from aworld_server.storage import TaskRecord
 
 __all__ = ["PUBLIC_PREFIXES", "caller_of", "required_scope", "visible_session", "visible_task"]
 
@@ -92,10 +92,10 @@ def caller_of(
     return Caller(principal, namespace, authenticated, job_id)
 
 
-async def visible_task(store: TaskIndex, task_id: str) -> TaskRecord:
+async def visible_task(reader: TaskReader, task_id: str) -> TaskRecord:
     """The task's record if the current caller may see it; NotFound otherwise."""
     caller = current_caller()
-    record = await store.get_task(task_id)
+    record = await reader.record(task_id)
     if (
         record is None
         or record.namespace != caller.namespace
@@ -105,22 +105,18 @@ async def visible_task(store: TaskIndex, task_id: str) -> TaskRecord:
     return record
 
 
-class _SessionsAndTasks(SessionStore, TaskIndex, Protocol):
-    """A session's namespace is its first task's, so checking one reads both."""
-
-
-async def visible_session(store: _SessionsAndTasks, session_id: str) -> Session:
+async def visible_session(reader: TaskReader, session_id: str) -> Session:
     """The session if it belongs to the caller's namespace (that of its first task)."""
-    session = await store.get_session(session_id)
-    if session is None or not await session_in_namespace(store, session):
+    session = await reader.session(session_id)
+    if session is None or not await session_in_namespace(reader, session):
         raise NotFound(f"session {session_id}")
     return session
 
 
-async def session_in_namespace(store: TaskIndex, session: Session) -> bool:
+async def session_in_namespace(reader: TaskReader, session: Session) -> bool:
     """True when the session's first task is in the current caller's namespace."""
     caller = current_caller()
     if not session.task_ids:
         return caller.namespace == DEFAULT_NAMESPACE
-    record = await store.get_task(session.task_ids[0])
+    record = await reader.record(session.task_ids[0])
     return record is not None and record.namespace == caller.namespace

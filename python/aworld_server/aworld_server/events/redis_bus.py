@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import redis.asyncio as aioredis
 from aworld_client import Message, MessageCategory
@@ -179,6 +179,8 @@ class _Held:
 
 class RedisEventBus:
     """Event bus on Redis Streams (see the module docstring). Call :meth:`aclose` when done."""
+
+    kind: ClassVar[str] = "redis"
 
     def __init__(
         self,

@@ -10,8 +10,9 @@ from typing import ClassVar
 from aworld_client import Failure, Message, MessageCategory
 
 from aworld_server.agents.topology import Finish, RunAgent, RunTools
+from aworld_server.errors import TaskFailed
 from aworld_server.runners.base import Runner
-from aworld_server.runners.execution import TaskFailed
+from aworld_server.runners.message_handlers import BUILT_IN, follow_ups
 from aworld_server.runners.messages import (
     FINISHED,
     action_from_message,
@@ -30,13 +31,13 @@ class EventRunner(Runner):
     async def _publish(self, message: Message) -> None:
         # Not awaited to disk: tool calls flush before running and the run's end is awaited,
         # so no side effect acts on an unwritten message (see EventManager.emit_message).
-        await self.runtime.events.emit_message(message, durable=False)
+        await self.execution.log.emit_message(message, durable=False)
 
     async def do_run(self) -> str:
         controller = self.execution.controller
         if controller is None:
             raise ValueError("the task has no swarm")
-        bus = self.runtime.bus
+        bus = self.ctx.bus
         # A run starts from an empty queue: what a killed run left in a durable bus (Redis) is
         # rebuilt by replaying the log, and must not be handled a second time.
         await bus.close_task(self.task.id)
@@ -65,16 +66,11 @@ class EventRunner(Runner):
             finish = action_from_message(message)
             assert isinstance(finish, Finish)
             return finish.answer
-        follow_ups: list[Message] = []
-        if message.category in (
-            MessageCategory.AGENT,
-            MessageCategory.TOOL,
-            MessageCategory.OUTPUT,
-        ):
-            follow_ups.append(await self._builtin(message))
-        for handler in self.runtime.registry.message_handlers.get(message.category, ()):
-            follow_ups.extend(await handler(message) or ())
-        for follow_up in follow_ups:
+        following: list[Message] = []
+        if message.category in BUILT_IN:
+            following.append(await self._builtin(message))
+        following.extend(await follow_ups(self.ctx.registry, message))
+        for follow_up in following:
             await self._publish(follow_up)
         return None
 

@@ -19,7 +19,7 @@ Route                                       RuntimeService        Scope
 
 Errors are ``{"code": "NOT_FOUND", "message": ...}`` with the HTTP status of that gRPC code.
 Requests work in one namespace (``aworld-namespace`` header, default ``default``) and see only
-its tasks; with authentication on, SubmitTask is refused here (submit over gRPC).
+its tasks; SubmitTask here is the gRPC servicer's, for the authenticated caller.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aworld_client import HandlerInfo, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2 as pb
 from aworld_client.runtime_service import (
     CancelTaskResponse,
     GetTaskResponse,
@@ -39,24 +39,20 @@ from aworld_client.runtime_service import (
     ListHandlersResponse,
     ListTasksResponse,
     ListWorkersResponse,
-    SubmitTaskRequest,
-    SubmitTaskResponse,
-    TaskSummary,
 )
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.rpc import code_pb2
 
+from aworld_server.api.principals import Caller, bind_caller
+from aworld_server.api.status import status_of
 from aworld_server.errors import (
     AWorldError,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
-    Unavailable,
 )
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
 from aworld_server.web._access import CALLER, HttpAccess, HttpCaller
 from aworld_server.web._sources import Sources
@@ -65,15 +61,18 @@ __all__ = ["add_api_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_HTTP_STATUS: list[tuple[type[AWorldError], int, str]] = [
-    (InvalidArgument, 400, "INVALID_ARGUMENT"),
-    (NotFound, 404, "NOT_FOUND"),
-    (FailedPrecondition, 409, "FAILED_PRECONDITION"),
-    (ResourceExhausted, 429, "RESOURCE_EXHAUSTED"),
-    (PermissionDenied, 403, "PERMISSION_DENIED"),
-    (Unauthenticated, 401, "UNAUTHENTICATED"),
-    (Unavailable, 503, "UNAVAILABLE"),
-]
+# The HTTP status of each gRPC code the API answers with (api.status decides the code).
+_HTTP_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "FAILED_PRECONDITION": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
 _MAX_SEARCHED = 1000  # tasks a search (?q=) looks through, newest first
 
 
@@ -93,11 +92,11 @@ def _errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except AWorldError as error:
-            status, code = next(
-                ((s, c) for kind, s, c in _HTTP_STATUS if isinstance(error, kind)),
-                (500, "INTERNAL"),
+            status = status_of(error)
+            code = code_pb2.Code.Name(status.code)
+            return web.json_response(
+                {"code": code, "message": status.message}, status=_HTTP_STATUS.get(code, 500)
             )
-            return web.json_response({"code": code, "message": str(error)}, status=status)
 
     return wrapped
 
@@ -118,14 +117,14 @@ async def list_tasks(
     page_token: str,
 ) -> ListTasksResponse:
     """ListTasks in the caller's namespace, newest first; ``search`` keeps tasks whose id or
-    name contains it. (The runtime has no listing method; the servicer reads the store too.)"""
+    name contains it."""
     query = TaskQuery(
         statuses=statuses,
         page_token=page_token,
         namespace=caller.namespace,
         page_size=_MAX_SEARCHED if search else page_size,
     )
-    page = await runtime.store.list_tasks(query)
+    page = await runtime.reader.list_tasks(query)
     needle = search.lower()
     records = [
         r
@@ -134,25 +133,14 @@ async def list_tasks(
         and caller.principal.may_touch_task(r.task_id)
     ]
     return ListTasksResponse(
-        tasks=[
-            TaskSummary(
-                id=r.task_id,
-                name=r.name,
-                session_id=r.session_id,
-                user_id=r.user_id,
-                status=r.status,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-            )
-            for r in records[:page_size]
-        ],
+        tasks=[summary_of(r) for r in records[:page_size]],
         next_page_token="" if search else page.next_page_token,
     )
 
 
 async def visible(runtime: Runtime, caller: HttpCaller, task_id: str) -> None:
     """NotFound unless the task is in the caller's namespace (as ``api.authz.visible_task``)."""
-    record = await runtime.store.get_task(task_id)
+    record = await runtime.reader.record(task_id)
     if (
         record is None
         or record.namespace != caller.namespace
@@ -200,30 +188,22 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         return _reply(response.to_proto())
 
     async def submit(request: web.Request) -> web.StreamResponse:
-        if access.enabled:
-            # Namespaced submits (idempotency scopes, reserved headers) live in the gRPC
-            # servicer; until the HTTP side shares that code, it only submits with auth off.
-            raise PermissionDenied("with authentication on, submit tasks over gRPC")
-        if not sources.accepting():
-            raise Unavailable("the server is shutting down; submit to another replica")
         try:
             message = json_format.Parse(await request.text(), pb.SubmitTaskRequest())
         except (json_format.ParseError, ValueError) as error:
             raise InvalidArgument(f"body is not a SubmitTaskRequest: {error}") from None
-        body = SubmitTaskRequest.from_proto(message)
-        if body.task is None:
+        if not message.HasField("task"):
             raise InvalidArgument("task is required")
         # As over gRPC: a caller's W3C trace context continues in the task.
-        if "traceparent" not in body.task.headers and "traceparent" in request.headers:
+        if "traceparent" not in message.task.headers:
             for key in ("traceparent", "tracestate"):
                 if key in request.headers:
-                    body.task.headers[key] = request.headers[key]
-        result = await runtime.submit(body.task, body.request_id)
-        return _reply(
-            SubmitTaskResponse(
-                task_id=result.task_id, created=result.created, session_id=result.session_id
-            ).to_proto()
-        )
+                    message.task.headers[key] = request.headers[key]
+        caller = request[CALLER]
+        # The same submit as over gRPC, for this caller: its namespace, principal and scopes.
+        bind_caller(Caller(caller.principal, caller.namespace, authenticated=access.enabled))
+        response = await sources.submit(message.request_id, message.task)
+        return _reply(response.to_proto())
 
     async def get_task(request: web.Request) -> web.StreamResponse:
         view = await runtime.get_task(request.match_info["task_id"])

@@ -29,12 +29,12 @@ from typing import Any
 
 import grpc
 from aworld_client import Event, Session, Task, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client.api import engine_service_pb2 as engine_pb
+from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import AppendEventsRequest, SaveSessionStateRequest
 from aworld_client.runtime_service import GetTaskResponse
 
-from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.errors import FailedPrecondition
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 
