@@ -110,7 +110,7 @@ def test_serve_on_a_port_in_use(server: Server, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--store", "paper"], "store: Input should be 'sqlite' or 'memory'"),
+        (["--store", "paper"], "store: Input should be 'sqlite', 'memory' or 'redis'"),
         (["--config", "missing.toml"], "config file missing.toml does not exist"),
         (["--log-level", "loud"], "unknown log level 'loud'"),
     ],

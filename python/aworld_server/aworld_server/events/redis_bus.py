@@ -214,7 +214,6 @@ class RedisEventBus:
         self._held: dict[str, _Held] = {}
         self._queued: dict[str, int] = {}  # as Redis last said, for the synchronous pending()
         self._keeper: asyncio.Task[None] | None = None
-        self._wake_publishers: asyncio.Event | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisEventBus:

@@ -471,31 +471,23 @@ class RedisEventStore:
         return ready, args
 
     async def _commit(self, ready: list[_Write], args: list[Any]) -> None:
-        # A group that may have run before its connection broke is sent again under the same
-        # id: the script then answers with the outcome it recorded instead of running twice.
-        keys = [self._key("epoch"), self._key(f"group:{uuid.uuid4().hex}")]
+        """Run the group's script and settle every caller's future, whatever happens (an
+        unsettled future would make its caller wait forever)."""
+        outcome: list[Any] | BaseException
         try:
-            results = await _retrying(lambda: self._script(keys=keys, args=args))
-        except ResponseError as error:
-            if "AWORLD_EPOCH" not in str(error):
-                for write in ready:
-                    _settle(write.future, error)
-                return
-            with contextlib.suppress(RedisDataLost):
-                self._verify(await self.client.get(self._key("epoch")))
-            lost = self._lost or RedisDataLost(str(error))
+            outcome = await self._run_script(args)
+        except asyncio.CancelledError:
             for write in ready:
-                _settle(write.future, lost)
-            return
-        except _UNREACHABLE as error:
-            # Still unreachable after the retries: whether the group ran is unknown (a script
-            # runs whole or not at all); a reader finds out.
-            unavailable = Unavailable(f"Redis unreachable: {error}")
+                _settle(write.future, FailedPrecondition("event store closed while writing"))
+            raise
+        except BaseException as error:  # unexpected: each caller gets the error
+            outcome = error
+        if not isinstance(outcome, list):
             for write in ready:
-                _settle(write.future, unavailable)
+                _settle(write.future, outcome)
             return
         self.stats.commits += 1
-        for write, result in zip(ready, results, strict=True):
+        for write, result in zip(ready, outcome, strict=True):
             if result == 0:
                 self.stats.events += len(write.events)
                 _settle(write.future, None)
@@ -505,6 +497,24 @@ class RedisEventStore:
                 _settle(
                     write.future, FailedPrecondition(f"append for task {tasks} rejected: {reason}")
                 )
+
+    async def _run_script(self, args: list[Any]) -> list[Any] | BaseException:
+        """The script's per-call results, or the error every call of the group gets."""
+        # A group that may have run before its connection broke is sent again under the same
+        # id: the script then answers with the outcome it recorded instead of running twice.
+        keys = [self._key("epoch"), self._key(f"group:{uuid.uuid4().hex}")]
+        try:
+            return list(await _retrying(lambda: self._script(keys=keys, args=args)))
+        except ResponseError as error:
+            if "AWORLD_EPOCH" not in str(error):
+                return error
+            with contextlib.suppress(RedisDataLost):
+                self._verify(await self.client.get(self._key("epoch")))
+            return self._lost or RedisDataLost(str(error))
+        except _UNREACHABLE as error:
+            # Still unreachable after the retries: whether the group ran is unknown (a script
+            # runs whole or not at all); a reader finds out.
+            return Unavailable(f"Redis unreachable: {error}")
 
     # -- reads ------------------------------------------------------------------------------
     async def read(self, task_id: str, after_seq: int = 0, limit: int = 0) -> list[Event]:
