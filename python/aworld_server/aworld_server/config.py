@@ -8,6 +8,7 @@ in-memory bus and a SQLite event store under ``./.aworld/``.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Limits", "ModelEndpoint", "PrincipalConfig", "ServerConfig"]
+__all__ = [
+    "A2AConfig",
+    "A2ASkill",
+    "ExposedAgent",
+    "Limits",
+    "ModelEndpoint",
+    "PrincipalConfig",
+    "ServerConfig",
+]
 
 
 class PrincipalConfig(BaseModel):
@@ -59,6 +68,93 @@ class ModelEndpoint(BaseModel):
         description="Models tasks may pick; the first is the default. Empty: any model name.",
     )
     timeout: float = Field(120.0, gt=0, description="Seconds per model call.")
+
+
+class A2ASkill(BaseModel):
+    """One skill on an exposed agent's A2A card (``[[a2a.agents.<name>.skills]]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Unique within the card.")
+    name: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+
+
+class ExposedAgent(BaseModel):
+    """A swarm served as an A2A agent (``[a2a.agents.<name>]``): each A2A message starts a task
+    built from ``task`` (or ``task_file``) with the message as its input.
+
+    The template is the task-file format (``Task.from_dict``: swarm, tool_names, conf, hooks,
+    retry_policy, ...) without ``id``, ``input`` or ``session_id``, which each request supplies.
+    It is validated when the server starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field("", description="What the agent does; on its card.")
+    version: str = Field("1.0.0", description="The card's version.")
+    task: dict[str, Any] = Field(
+        default_factory=dict, description="The task template, inline. Exclusive with task_file."
+    )
+    task_file: Path | None = Field(
+        None, description="A JSON or YAML task file holding the template. Exclusive with task."
+    )
+    skills: list[A2ASkill] = Field(
+        default_factory=list, description="Skills on the card. Empty: one skill, the agent itself."
+    )
+
+    @model_validator(mode="after")
+    def _one_template(self) -> ExposedAgent:
+        if bool(self.task) == (self.task_file is not None):
+            raise ValueError("give exactly one of task (inline) and task_file")
+        return self
+
+
+class A2AConfig(BaseModel):
+    """The A2A side (``[a2a]``): swarms exposed as A2A agents, and the remote A2A agents that
+    served tasks may use as swarm members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the A2A endpoint. None: off; 0 picks a free one. It binds like the "
+        "gRPC port and takes the same tokens.",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL the agent cards advertise (behind a proxy). Empty: "
+        "http://<bound host>:<port>.",
+    )
+    agents: dict[str, ExposedAgent] = Field(
+        default_factory=dict, description="Exposed swarms by name; each has its card and route."
+    )
+    remote_agents: list[str] = Field(
+        default_factory=list,
+        description="Agent-card URLs served tasks may name in AgentSpec.a2a_url. Empty: none.",
+    )
+    remote_timeout: float = Field(
+        300.0, gt=0, description="Seconds any one network wait on a remote A2A agent may take."
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> A2AConfig:
+        for name in self.agents:
+            if not _AGENT_NAME.match(name):
+                raise ValueError(
+                    f"a2a.agents.{name}: names are 1-64 letters, digits, '_', '.' or '-'"
+                )
+        if self.agents and self.port is None:
+            raise ValueError("a2a.agents needs a2a.port (or --a2a-port) to be served")
+        if self.port is not None and not self.agents:
+            raise ValueError("a2a.port (--a2a-port) serves [a2a.agents.<name>]; none is configured")
+        return self
+
+
+_AGENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class Limits(BaseModel):
@@ -182,6 +278,10 @@ class ServerConfig(BaseSettings):
         description="Port of the HTTP side: /metrics, the JSON API (/api/v1) and the web "
         "console. None: off; 0 picks a free one. It binds like the gRPC port (loopback unless "
         "credentials are configured) and takes the same tokens.",
+    )
+    a2a: A2AConfig = Field(
+        default_factory=A2AConfig,
+        description="Swarms served over A2A and the remote A2A agents tasks may call.",
     )
     log_format: Literal["text", "json"] = Field(
         "text", description="json: one JSON object per line with task, trace and span ids."

@@ -24,6 +24,7 @@ from aworld_client._proto.aworld.runtime.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from aworld_server.a2a import A2AServer, start_a2a
 from aworld_server.agents.endpoints import ModelEndpoints
 from aworld_server.api.auth import AuthInterceptor
 from aworld_server.api.engine_service import add_engine_service
@@ -68,6 +69,7 @@ class RunningServer:
     runtime_service: RuntimeServiceServicer
     metrics: RuntimeMetrics | None = None  # with the HTTP side on
     http: HttpServer | None = None  # config.http_port: /metrics, /api/v1, the console
+    a2a: A2AServer | None = None  # config.a2a.port: the swarms served over A2A
     stopped: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
@@ -89,6 +91,8 @@ class RunningServer:
         await self.runtime.drain(grace)
         if self.http is not None:
             await self.http.stop()  # ends open event streams, which would hold the stop
+        if self.a2a is not None:
+            await self.a2a.stop()  # likewise its message streams
         await self.runtime.stop_runs()
         stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
         # One loop turn lets the server stop taking new calls before the workers are told to
@@ -144,6 +148,8 @@ async def start_server(
     runtime.remote = RemoteHandlers(dispatcher)
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
     ModelEndpoints(config.model_endpoints).install(runtime.models)
+    # Likewise remote A2A agents: only those the configuration lists.
+    runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
     resolver = PrincipalResolver(config.principals, config.auth_tokens)
     if resolver.enabled:
         runtime.job_credentials = lambda task, job_id: resolver.mint_job_token(
@@ -218,6 +224,26 @@ async def start_server(
             await runtime.close()
             raise
         log.info("HTTP (console, /metrics, /api/v1) on %s", http.url)
+    a2a = None
+    if config.a2a.port is not None:
+        try:
+            a2a = await start_a2a(
+                config.a2a,
+                runtime,
+                resolver,
+                host=config.bind_host,
+                limits=config.limits,
+                max_live_tasks=config.max_live_tasks,
+                max_body=config.max_message_bytes,
+                accepting=lambda: runtime_service.accepting,
+            )
+        except BaseException:
+            if http is not None:
+                await http.stop()
+            await server.stop(0)
+            await runtime.close()
+            raise
+        log.info("A2A agents on %s/a2a/<name>: %s", a2a.base_url, ", ".join(a2a.swarms))
     resumed = await runtime.resume()
     if resumed:
         log.info("resumed %d unfinished task(s)", resumed)
@@ -235,6 +261,7 @@ async def start_server(
         runtime_service,
         metrics,
         http,
+        a2a,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aworld_client import SwarmTopology, Task
 
+from aworld_server.agents.remote_a2a import a2a_agent_violations
 from aworld_server.errors import FieldViolation, InvalidArgument
 from aworld_server.hooks import HOOK_POINTS
 
@@ -75,7 +76,10 @@ def validate_task(task: Task, runtime: Runtime) -> None:
                 if target not in names:
                     bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
             local = agent.name in runtime.registry.agents
-            if not local and not agent.remote_handler:
+            if agent.a2a_url:
+                for problem in a2a_agent_violations(agent, runtime.models.a2a):
+                    bad(f"{path}.{problem.field}", problem.description)
+            elif not local and not agent.remote_handler:
                 provider = agent.model.provider if agent.model else ""
                 if agent.model is None:
                     bad(f"{path}.model", "is required for an agent not registered on the server")

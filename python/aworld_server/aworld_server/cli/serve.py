@@ -103,6 +103,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    a2a_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve the swarms of [a2a.agents.*] over A2A on this port (0 picks one) "
+            "[default: off].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until Ctrl-C (or SIGTERM), then stop gracefully."""
     with reported_errors():
@@ -120,6 +128,7 @@ def serve(
             log_format=log_format,
             otlp_endpoint=otlp_endpoint,
             http_port=http_port,
+            a2a=None if a2a_port is None else {"port": a2a_port},
         )
         _configure_logging(log_level, settings.log_format)
         if settings.store == "sqlite":
@@ -156,6 +165,9 @@ def serve(
             console.print(Text(details, style="dim"))
             if running.http is not None:
                 console.print(Text(f"console and /metrics on {running.http.url}", style="dim"))
+            if running.a2a is not None:
+                agents = ", ".join(running.a2a.agent_url(n) for n in running.a2a.swarms)
+                console.print(Text(f"A2A agents: {agents or 'none'}", style="dim"))
             if settings.trace_endpoint:
                 console.print(Text(f"traces to {settings.trace_endpoint}", style="dim"))
 

@@ -165,7 +165,11 @@ class TaskExecution:
                 tools=list(spec.tool_names),
                 handoffs=list(spec.handoffs),
             )
-            agent.model = self.runtime.models.create(spec.model)
+            agent.model = (
+                self.runtime.models.a2a.model(spec.a2a_url)  # a remote A2A agent's policy
+                if spec.a2a_url
+                else self.runtime.models.create(spec.model)
+            )
         self._agents[name] = agent
         return agent
 
