@@ -10,9 +10,9 @@ Routes, per swarm ``<name>`` of ``[a2a.agents.<name>]``:
   ``message/stream``, ``tasks/get``, ``tasks/cancel``, ``tasks/resubscribe``).
 
 Why a port of its own rather than the aiohttp side (``web/``): the ``a2a-sdk`` server is ASGI
-(Starlette routes), which aiohttp cannot host without a hand-written bridge. uvicorn serves it
-on the server's own asyncio loop — its ``startup``/``shutdown`` are called directly, so there is
-no second loop, no thread and no signal handler of its own.
+(Starlette routes), which aiohttp cannot host without a hand-written bridge. Hypercorn serves it
+on the server's own asyncio loop through its embedding API (``serve`` with a shutdown trigger):
+no second loop, no thread, and no signal handler of its own to fight ``aworld serve``'s.
 
 Every JSON-RPC request passes :class:`_Gate` first, with the gRPC port's principals: no or a bad
 token is HTTP 401, a method outside the caller's scopes (``submit`` for messages, ``read`` for
@@ -22,6 +22,7 @@ and a body over ``max_message_bytes`` is 413 — all before the SDK parses anyth
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
 from a2a.server.context import ServerCallContext
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
@@ -49,6 +49,8 @@ from a2a.types import (
 )
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from aworld_client import Payload
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
 from aworld_client import Task as OurTask
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -93,22 +95,20 @@ _DEFAULT_SKILL_TAGS = ["aworld", "swarm"]
 class A2AServer:
     """A listening A2A endpoint; :meth:`stop` closes it (open streams end)."""
 
-    server: uvicorn.Server
-    sockets: list[socket.socket]
     host: str
     port: int
     base_url: str
     swarms: Mapping[str, ExposedSwarm]
+    _stop: asyncio.Event
+    _serving: asyncio.Task[None]
 
     def agent_url(self, name: str) -> str:
         """The URL a client resolves the card of swarm ``name`` from."""
         return f"{self.base_url}{PREFIX}/{name}"
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.server.shutdown(sockets=self.sockets)
-        for sock in self.sockets:
-            sock.close()
+        self._stop.set()
+        await asyncio.shield(self._serving)
 
 
 def _template(name: str, agent: ExposedAgent, runtime: Runtime, limits: Limits) -> OurTask:
@@ -349,11 +349,11 @@ async def start_a2a(
 ) -> A2AServer:
     """Check the exposed swarms, then listen on ``host:config.port`` (0 picks a free port)."""
     assert config.port is not None
-    sock = _bind(host, config.port)
+    sock = _bind(host, config.port)  # bound here, so the port is known before serving
+    port: int = sock.getsockname()[1]
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base_url = config.public_url.rstrip("/") or f"http://{local}:{port}"
     try:
-        port: int = sock.getsockname()[1]
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        base_url = config.public_url.rstrip("/") or f"http://{local}:{port}"
         swarms = build_swarms(config, runtime, limits, base_url, secured=resolver.enabled)
         app = build_app(
             swarms,
@@ -364,30 +364,25 @@ async def start_a2a(
             max_body=max_body,
             accepting=accepting,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=1,
-            )
-        )
-        await server.startup(sockets=[sock])
     except BaseException:
         sock.close()
         raise
-    return A2AServer(server, [sock], host, port, base_url, swarms)
+    settings = HypercornConfig()
+    settings.bind = [f"fd://{sock.detach()}"]  # hypercorn owns the socket from here on
+    settings.accesslog = None
+    settings.errorlog = logging.getLogger("aworld_server.a2a.http")
+    settings.graceful_timeout = 1.0  # then open streams are cut, as the HTTP side's are
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(app, settings, shutdown_trigger=stop.wait))
+    return A2AServer(host, port, base_url, swarms, stop, serving)
 
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
-        sock.setblocking(False)
+        sock.listen(128)  # connections queue from now; the server accepts them once it runs
     except BaseException:
         sock.close()
         raise

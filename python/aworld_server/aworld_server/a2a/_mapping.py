@@ -119,7 +119,10 @@ def parts_of(payload: Payload | None) -> list[Part]:
         return [Part(text=payload.text)]
     if payload.data is not None:
         return [Part(raw=payload.data, media_type=payload.media_type)]
-    return [Part(data=ParseDict(payload.value(), Value()))]
+    value = payload.value()
+    if isinstance(value, str):  # a JSON string is text to a client
+        return [Part(text=value)]
+    return [Part(data=ParseDict(value, Value()))]
 
 
 def _message(
