@@ -32,6 +32,7 @@ __all__ = [
     "a2a_client",
     "answer_template",
     "local_tools",
+    "scripted",
     "start_remote_agent",
     "text_message",
     "tool_template",
