@@ -34,6 +34,7 @@ __all__ = [
     "local_tools",
     "scripted",
     "start_remote_agent",
+    "template_of",
     "text_message",
     "tool_template",
 ]

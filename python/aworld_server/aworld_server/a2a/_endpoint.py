@@ -72,6 +72,9 @@ if TYPE_CHECKING:
 __all__ = ["A2AServer", "build_swarms", "start_a2a"]
 
 log = logging.getLogger(__name__)
+# Hypercorn's own records: its errors, not its "Running on" line (the server logs the URLs).
+_SERVER_LOG = logging.getLogger("aworld_server.a2a.http")
+_SERVER_LOG.setLevel(logging.WARNING)
 
 PREFIX = "/a2a"
 # The scope each JSON-RPC method needs (A2A 1.0 and 0.3 names). Unknown methods need admin:
@@ -370,7 +373,7 @@ async def start_a2a(
     settings = HypercornConfig()
     settings.bind = [f"fd://{sock.detach()}"]  # hypercorn owns the socket from here on
     settings.accesslog = None
-    settings.errorlog = logging.getLogger("aworld_server.a2a.http")
+    settings.errorlog = _SERVER_LOG
     settings.graceful_timeout = 1.0  # then open streams are cut, as the HTTP side's are
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(app, settings, shutdown_trigger=stop.wait))

@@ -262,3 +262,5 @@ def _configure_logging(level: str, log_format: str) -> None:
     logging.basicConfig(
         level=numeric, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
     )
+    # The a2a-sdk logs whole agent cards at INFO: payloads stay out of the info log.
+    logging.getLogger("a2a").setLevel(max(numeric, logging.WARNING))
