@@ -49,9 +49,9 @@ from a2a.types import (
 )
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from aworld_client import Payload
+from aworld_client import Task as OurTask
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from aworld_client import Task as OurTask
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
