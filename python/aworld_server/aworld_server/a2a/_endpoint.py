@@ -29,7 +29,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from a2a.server.context import ServerCallContext
 from a2a.server.routes import (
@@ -67,6 +67,8 @@ from aworld_server.errors import AWorldError, InvalidArgument, PermissionDenied,
 from aworld_server.validation import validate_task
 
 if TYPE_CHECKING:
+    from hypercorn.typing import ASGIFramework
+
     from aworld_server.runtime import Runtime
 
 __all__ = ["A2AServer", "build_swarms", "start_a2a"]
@@ -376,7 +378,9 @@ async def start_a2a(
     settings.errorlog = _SERVER_LOG
     settings.graceful_timeout = 1.0  # then open streams are cut, as the HTTP side's are
     stop = asyncio.Event()
-    serving = asyncio.create_task(serve(app, settings, shutdown_trigger=stop.wait))
+    # Starlette's and Hypercorn's type hints spell the same ASGI callable differently.
+    asgi = cast("ASGIFramework", app)
+    serving = asyncio.create_task(serve(asgi, settings, shutdown_trigger=stop.wait))
     return A2AServer(host, port, base_url, swarms, stop, serving)
 
 
