@@ -19,7 +19,9 @@ from a2a.types import (
     TaskState,
 )
 from a2a.utils.errors import (
+    ContentTypeNotSupportedError,
     InvalidParamsError,
+    PushNotificationNotSupportedError,
     TaskNotCancelableError,
     TaskNotFoundError,
     UnsupportedOperationError,
@@ -245,6 +247,21 @@ async def test_bad_requests_get_a2a_errors(server: Any) -> None:
                 }
             ]
         }
+
+        # What the endpoint would not do is refused, not ignored.
+        push = text_message("notify me")
+        push.configuration.task_push_notification_config.url = "http://127.0.0.1:9/hook"
+        with pytest.raises(PushNotificationNotSupportedError):
+            await collect(client.send_message(push))
+        images = text_message("draw")
+        images.configuration.accepted_output_modes.append("image/png")
+        with pytest.raises(ContentTypeNotSupportedError):
+            await collect(client.send_message(images))
+        tenant = text_message("hi")
+        tenant.tenant = "acme"
+        with pytest.raises(InvalidParamsError, match="tenant"):
+            await collect(client.send_message(tenant))
+    assert server.runtime.live_tasks == 0
 
     # A task started another way (here: in-process, as over gRPC) is not this agent's.
     other = await server.runtime.submit(

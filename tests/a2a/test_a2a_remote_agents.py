@@ -22,6 +22,8 @@ from aworld_client import (
     TaskResponse,
     TaskStatus,
 )
+from aworld_server.runtime import Runtime
+from aworld_server.storage import MemoryEventStore
 from conftest import StartRemote, StartServer
 from process_harness import WorkerProcess
 
@@ -213,3 +215,20 @@ async def test_a_served_task_may_name_only_the_configured_remote_agents(
     assert "own model" in fields["task.swarm.agents[1].model"]
     assert "own tools" in fields["task.swarm.agents[1].tool_names"]
     assert "http" in fields["task.swarm.agents[2].a2a_url"]
+
+
+async def test_embedded_runtimes_take_any_remote_agent_url(
+    tmp_path: Any, remote: tuple[str, Any]
+) -> None:
+    """Without a server (``Runtime`` in one's own process) no allow-list applies."""
+    url, _ = remote
+    async with Runtime(store=MemoryEventStore(), data_dir=tmp_path) as runtime:
+        response = await runtime.run(
+            task_of(
+                SwarmTopology.WORKFLOW,
+                local("writer", {"content": "notes"}),
+                AgentSpec(name="reviewer", a2a_url=url),
+            )
+        )
+    assert response.status == TaskStatus.SUCCEEDED
+    assert response.answer.as_text() == "reviewer says: notes"

@@ -58,7 +58,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aworld_server.a2a._handler import CALLER_KEY, ExposedSwarm, SwarmRequestHandler
+from aworld_server.a2a._handler import (
+    CALLER_KEY,
+    OUTPUT_MODES,
+    ExposedSwarm,
+    SwarmRequestHandler,
+)
 from aworld_server.api.authz import caller_of
 from aworld_server.api.limits import check_task
 from aworld_server.api.principals import LOCAL, Caller, PrincipalResolver
@@ -178,7 +183,7 @@ def _card(name: str, agent: ExposedAgent, url: str, secured: bool) -> AgentCard:
         ],
         capabilities=AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain", "application/json"],
-        default_output_modes=["text/plain", "application/json"],
+        default_output_modes=list(OUTPUT_MODES),
         skills=skills,
     )
     if secured:

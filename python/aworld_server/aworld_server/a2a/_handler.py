@@ -41,6 +41,7 @@ from a2a.types import (
     TaskPushNotificationConfig,
 )
 from a2a.utils.errors import (
+    ContentTypeNotSupportedError,
     InternalError,
     InvalidParamsError,
     PushNotificationNotSupportedError,
@@ -112,7 +113,7 @@ class SwarmRequestHandler(RequestHandler):
     ) -> Task | Message:
         with _a2a_errors():
             _enter(context)
-            fold = await self._send(params.message)
+            fold = await self._send(params)
             if params.configuration.return_immediately:
                 fold = await self._fold(fold.task_id)  # with the input just given, if any
             else:
@@ -125,7 +126,7 @@ class SwarmRequestHandler(RequestHandler):
     ) -> AsyncGenerator[A2AEvent]:
         with _a2a_errors():
             _enter(context)
-            fold = await self._send(params.message)
+            fold = await self._send(params)
             yield fold.task(_history_length(params))
             async for update in self._follow(fold):
                 yield update
@@ -142,8 +143,10 @@ class SwarmRequestHandler(RequestHandler):
             async for update in self._follow(fold):
                 yield update
 
-    async def _send(self, message: Message) -> TaskFold:
+    async def _send(self, params: SendMessageRequest) -> TaskFold:
         """Start a task or answer one; the fold of its log up to that point."""
+        _check_configuration(params)
+        message = params.message
         if not message.message_id:
             raise InvalidArgument(
                 "invalid message", [FieldViolation("message.messageId", "is required")]
@@ -182,7 +185,10 @@ class SwarmRequestHandler(RequestHandler):
                     "unknown context",
                     [FieldViolation("message.contextId", "names no session of this caller")],
                 )
-        request_id = scoped_request_id(f"A2A/{self._swarm.name}", message.message_id)
+        # Prefixed, so a message id never names a task submitted over gRPC with the same id.
+        request_id = scoped_request_id(
+            "A2A.SendMessage", f"a2a:{self._swarm.name}:{message.message_id}"
+        )
         result = await runtime.submit(task, request_id)
         fold = await self._fold(result.task_id)
         if not result.created and fold.input != payload:
@@ -226,6 +232,11 @@ class SwarmRequestHandler(RequestHandler):
             _enter(context)
             fold = await self._fold(await self._visible(params.id))
             length = params.history_length if params.HasField("history_length") else None
+            if length is not None and length < 0:
+                raise InvalidArgument(
+                    "invalid history length",
+                    [FieldViolation("historyLength", "must not be negative")],
+                )
             return fold.task(length)
 
     async def on_cancel_task(
@@ -293,6 +304,37 @@ def _no_push() -> NoReturn:
 def _history_length(params: SendMessageRequest) -> int | None:
     configuration = params.configuration
     return configuration.history_length if configuration.HasField("history_length") else None
+
+
+# What a task's answer can be: text, or JSON for a structured one.
+OUTPUT_MODES = ("text/plain", "application/json")
+
+
+def _check_configuration(params: SendMessageRequest) -> None:
+    """Refuse what a request asks for and this endpoint would not do (rather than ignore it)."""
+    configuration = params.configuration
+    if configuration.HasField("task_push_notification_config"):
+        _no_push()
+    accepted = list(configuration.accepted_output_modes)
+    if accepted and not any(_covers(mode, ours) for mode in accepted for ours in OUTPUT_MODES):
+        raise ContentTypeNotSupportedError(
+            f"answers are {' or '.join(OUTPUT_MODES)}; the client accepts {accepted}"
+        )
+    if params.tenant:
+        raise InvalidArgument(
+            "tenants are not used here",
+            [FieldViolation("tenant", "leave it empty; the token decides the namespace")],
+        )
+    if configuration.HasField("history_length") and configuration.history_length < 0:
+        raise InvalidArgument(
+            "invalid history length",
+            [FieldViolation("configuration.historyLength", "must not be negative")],
+        )
+
+
+def _covers(accepted: str, mode: str) -> bool:
+    kind, _, sub = accepted.partition("/")
+    return accepted in ("*/*", "*", mode) or (sub == "*" and mode.startswith(f"{kind}/"))
 
 
 def _enter(context: ServerCallContext) -> None:
