@@ -4,7 +4,9 @@ It answers ``<name> says: <text>`` as a task with one artifact, streaming or not
 
 - ``--fail-first N``: the first N JSON-RPC requests get HTTP 503 (an overloaded server);
 - ``--mode fail``: every task ends failed (the agent's own failure, not the network's);
-- ``--mode ask``: every task asks for input (input-required), which a swarm step cannot give.
+- ``--mode ask``: every task asks for input (input-required), which a swarm step cannot give;
+- ``--mode slow``: every task sends the artifact chunk ``thinking``, then works until
+  cancelled, printing ``working TASK`` when it starts and ``cancelled TASK`` when cancelled.
 
 It binds 127.0.0.1 on a free port and prints ``listening PORT`` once it accepts connections,
 then ``request N`` for every JSON-RPC request it receives.
@@ -51,6 +53,10 @@ class Echo(AgentExecutor):
         if self.mode == "fail":
             await updater.failed(new_text_message(f"{self.name} cannot do {text!r}"))
             return
+        if self.mode == "slow":
+            await updater.add_artifact([new_text_part("thinking")], name="reply")
+            print(f"working {task.id}", flush=True)
+            await asyncio.Event().wait()  # until the request handler cancels this execution
         if self.mode == "ask":
             await updater.requires_input(new_text_message("which one?"))
             return
@@ -59,6 +65,7 @@ class Echo(AgentExecutor):
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         assert context.task_id is not None and context.context_id is not None
+        print(f"cancelled {context.task_id}", flush=True)
         await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
 
 
@@ -84,7 +91,7 @@ class Overloaded:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="remote")
-    parser.add_argument("--mode", choices=["echo", "fail", "ask"], default="echo")
+    parser.add_argument("--mode", choices=["echo", "fail", "ask", "slow"], default="echo")
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--no-streaming", action="store_true")
     args = parser.parse_args()

@@ -14,6 +14,8 @@ from aworld_client import (
     AsyncClient,
     Event,
     LlmCallFinished,
+    MessageCategory,
+    MessageEmitted,
     Payload,
     RuntimeServiceError,
     Swarm,
@@ -232,3 +234,23 @@ async def test_embedded_runtimes_take_any_remote_agent_url(
         )
     assert response.status == TaskStatus.SUCCEEDED
     assert response.answer.as_text() == "reviewer says: notes"
+
+
+async def test_cancelling_our_task_cancels_the_remote_one(
+    start: StartServer, remote_agents: tuple[StartRemote, list[WorkerProcess]]
+) -> None:
+    start_remote, processes = remote_agents
+    url = await start_remote("--name", "sloth", "--mode", "slow")
+    server = await start(a2a={"remote_agents": [url]})
+    submitted = await server.runtime.submit(
+        task_of(SwarmTopology.WORKFLOW, AgentSpec(name="sloth", a2a_url=url))
+    )
+    working = await processes[0].expect(r"^working (\S+)$")  # the remote task is running
+    # Its first words reached our task as a chunk: we know which remote task is ours.
+    async for event in server.runtime.stream(submitted.task_id):
+        body = event.body
+        if isinstance(body, MessageEmitted) and body.message.category == MessageCategory.CHUNK:
+            assert body.message.payload.as_text() == "thinking"
+            break
+    assert await server.runtime.cancel(submitted.task_id) == TaskStatus.CANCELLED
+    await processes[0].expect(rf"^cancelled {working.group(1)}$")

@@ -16,12 +16,15 @@ Failures, as :class:`~aworld_server.retry.HandlerFailed` (never an answer the ne
   ``A2AAgentNeedsInput`` (it asked for input or authentication, which a swarm step cannot give).
 
 Each step is a new A2A task in a new context on the remote side: the remote agent sees the
-observation, not our conversation so far.
+observation, not our conversation so far. A step cancelled on our side (the task was cancelled
+or ran out of time) asks the remote agent to cancel its task too, best effort.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +41,15 @@ from a2a.client import (
     ClientConfig,
     ClientFactory,
 )
-from a2a.types import Message, Part, Role, SendMessageRequest, StreamResponse, TaskState
+from a2a.types import (
+    CancelTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    StreamResponse,
+    TaskState,
+)
 from a2a.utils.errors import A2AError, InternalError
 from aworld_client import AgentSpec, Failure, Usage
 from google.protobuf.json_format import MessageToDict
@@ -50,6 +61,9 @@ from aworld_server.retry import HandlerFailed
 __all__ = ["A2AAgentModel", "RemoteA2AAgents", "a2a_agent_violations", "normalized_url"]
 
 DEFAULT_TIMEOUT = 300.0
+_CANCEL_TIMEOUT = 5.0  # seconds a best-effort cancel of a remote task may take
+
+log = logging.getLogger(__name__)
 _RETRYABLE_HTTP = {408, 425, 429}
 
 
@@ -70,6 +84,7 @@ class RemoteA2AAgents:
         self._allowed: frozenset[str] | None = None  # None: any URL
         self._models: dict[str, A2AAgentModel] = {}
         self._http: httpx.AsyncClient | None = None
+        self._cancels: set[asyncio.Future[None]] = set()
 
     def restrict(self, urls: Iterable[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Serve only these card URLs (a served runtime), each network wait ``timeout`` s."""
@@ -104,7 +119,23 @@ class RemoteA2AAgents:
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout))
         return self._http
 
+    def cancel_remote(self, client: Client, task_id: str) -> None:
+        """Ask the remote agent to cancel ``task_id``, without waiting: best effort, bounded."""
+
+        async def cancel() -> None:
+            try:
+                async with asyncio.timeout(_CANCEL_TIMEOUT):
+                    await client.cancel_task(CancelTaskRequest(id=task_id))
+            except Exception as error:  # it may have finished, or be gone: nothing to undo
+                log.debug("cancelling remote A2A task %s failed: %s", task_id, error)
+
+        pending = asyncio.ensure_future(cancel())
+        self._cancels.add(pending)
+        pending.add_done_callback(self._cancels.discard)
+
     async def aclose(self) -> None:
+        if self._cancels:  # let the cancellations sent just before closing go out
+            await asyncio.wait(set(self._cancels), timeout=_CANCEL_TIMEOUT)
         self._models.clear()
         if self._http is not None:
             await self._http.aclose()
@@ -137,7 +168,7 @@ class _Outcome:
     state: int = 0  # a2a TaskState; 0: a direct Message, no task
     texts: list[str] = field(default_factory=list)  # artifact text, in order
     message: str = ""  # the latest status or direct message text
-    agent: str = ""
+    task_id: str = ""  # the remote task, once the remote side named it
 
 
 class A2AAgentModel:
@@ -165,6 +196,7 @@ class A2AAgentModel:
             )
         )
         outcome = _Outcome()
+        client: Client | None = None
         try:
             client = await self._connect()
             context = ClientCallContext(timeout=self._agents.timeout)
@@ -172,6 +204,11 @@ class A2AAgentModel:
                 text = _fold(outcome, response)
                 if text and on_chunk is not None:
                     await on_chunk(text)
+        except asyncio.CancelledError:
+            # Our task was cancelled (or timed out) mid-step: the remote work is not wanted.
+            if client is not None and outcome.task_id:
+                self._agents.cancel_remote(client, outcome.task_id)
+            raise
         except HandlerFailed:
             raise
         except Exception as error:
@@ -230,6 +267,7 @@ def _fold(outcome: _Outcome, response: StreamResponse) -> str:
         return outcome.message
     if kind == "task":
         task = response.task
+        outcome.task_id = task.id
         outcome.state = task.status.state
         if task.status.HasField("message"):
             outcome.message = _text(task.status.message.parts)
@@ -237,6 +275,7 @@ def _fold(outcome: _Outcome, response: StreamResponse) -> str:
         return ""
     if kind == "status_update":
         status = response.status_update.status
+        outcome.task_id = response.status_update.task_id or outcome.task_id
         outcome.state = status.state
         if status.HasField("message"):
             outcome.message = _text(status.message.parts)
