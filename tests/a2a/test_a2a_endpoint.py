@@ -16,6 +16,7 @@ from a2a.types import (
     Part,
     Role,
     SendMessageRequest,
+    SubscribeToTaskRequest,
     TaskState,
 )
 from a2a.utils.errors import (
@@ -48,6 +49,7 @@ AGENTS: dict[str, Any] = {
     "writers": {"task": answer_template("a first draft", "the final text")},
     "approver": {"task": tool_template("approve", {"amount": 10}, "approved: {last_tool_output}")},
     "slow": {"task": tool_template("gate", {"key": "never"}, "unreachable")},
+    "held": {"task": tool_template("gate", {"key": "held"}, "released: {last_tool_output}")},
 }
 
 
@@ -158,6 +160,28 @@ async def test_cancelling_a_running_task_ends_ours_cancelled(server: Any, gates:
 
         with pytest.raises(TaskNotCancelableError, match="has ended"):  # cancelling twice
             await client.cancel_task(CancelTaskRequest(id=task_id))
+
+
+async def test_resubscribing_follows_a_running_task_to_its_end(server: Any, gates: Gates) -> None:
+    async with a2a_client(server.a2a.agent_url("held")) as client:
+        request = text_message("hold")
+        request.configuration.return_immediately = True
+        stream = client.send_message(request)
+        first = await anext(stream)  # the task as submitted; this client stops listening
+        await stream.aclose()
+        await gates.entered("held")
+
+        resubscribed = client.subscribe(SubscribeToTaskRequest(id=first.task.id))
+        snapshot = await anext(resubscribed)
+        assert snapshot.task.status.state == TaskState.TASK_STATE_WORKING
+        gates.open("held")
+        rest = await collect(resubscribed)
+    assert text_of(rest[-2].artifact_update.artifact.parts) == "released: passed held"
+    assert rest[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+
+    async with a2a_client(server.a2a.agent_url("held")) as client:  # an ended task: refused
+        with pytest.raises(UnsupportedOperationError, match="has ended"):
+            await collect(client.subscribe(SubscribeToTaskRequest(id=first.task.id)))
 
 
 async def test_input_required_waits_for_the_clients_answer(server: Any) -> None:

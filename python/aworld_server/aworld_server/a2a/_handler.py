@@ -114,9 +114,7 @@ class SwarmRequestHandler(RequestHandler):
         with _a2a_errors():
             _enter(context)
             fold = await self._send(params)
-            if params.configuration.return_immediately:
-                fold = await self._fold(fold.task_id)  # with the input just given, if any
-            else:
+            if not params.configuration.return_immediately:
                 async for _ in self._follow(fold):
                     pass
             return fold.task(_history_length(params))
@@ -139,7 +137,7 @@ class SwarmRequestHandler(RequestHandler):
             fold = await self._fold(await self._visible(params.id))
             if fold.status.is_terminal:
                 raise UnsupportedOperationError(f"task {params.id} has ended ({fold.status.name})")
-            yield fold.task()
+            yield fold.task()  # then its updates, unless it waits for input already
             async for update in self._follow(fold):
                 yield update
 
@@ -215,10 +213,13 @@ class SwarmRequestHandler(RequestHandler):
             raise UnsupportedOperationError(f"task {task_id} is not waiting for input")
         callback_id = next(iter(fold.pending))
         await self._runtime.provide_input(task_id, callback_id, payload)
-        return fold
+        # Read again: the answer is in the log now (and maybe, already, the next question).
+        return await self._fold(task_id)
 
     async def _follow(self, fold: TaskFold) -> AsyncIterator[A2AEvent]:
         """The task's updates after ``fold``, until it ends or waits for input."""
+        if fold.interrupted:  # it got there before the log was read
+            return
         async for event in self._runtime.stream(fold.task_id, fold.last_seq):
             for update in fold.add(event):
                 payload = update.WhichOneof("payload")
