@@ -25,7 +25,7 @@ from aworld_client import (
 from aworld_client.handlers import tool
 from aworld_server import Agent, InvalidArgument, Runners, Runtime
 from aworld_server.agents.openai import OpenAIModel
-from aworld_server.retry import HandlerFailed
+from aworld_server.errors import HandlerFailed
 from openai_server import COMPLETION_TOKENS, MODEL, PROMPT_TOKENS_PER_MESSAGE, ChatServer
 
 QUESTION = "What is 1 + 2 + 3?"

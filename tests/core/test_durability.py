@@ -178,8 +178,7 @@ async def test_restart_after_sigkill_resumes_without_repeating_finished_tool_cal
 
 
 async def second_trajectory(path: Path, task_id: str) -> list[Any]:
-    async with Runtime(data_dir=path) as runtime:
-        runtime.parking = False
+    async with Runtime(data_dir=path, parking=False) as runtime:
         return await runtime.trajectory(task_id)
 
 

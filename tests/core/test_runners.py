@@ -89,7 +89,7 @@ async def test_custom_runner_is_chosen_by_name(runtime: Runtime) -> None:
             self.context["echoed"] = True
             return f"echo: {self.task.input.as_text()}"
 
-    runtime.registry.add_runner("echo", EchoRunner)
+    runtime.add_runner(EchoRunner)
     from aworld_client import Payload
 
     response = await runtime.run(

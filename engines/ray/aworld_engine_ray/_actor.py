@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from aworld_server.engines import EngineHost
+from aworld_server.engine_worker import EngineHost
 
 
 class EngineWorker:

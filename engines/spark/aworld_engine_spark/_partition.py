@@ -13,7 +13,8 @@ import asyncio
 import threading
 from collections.abc import Iterable, Iterator
 
-from aworld_server.engines import EngineHost, decode_job
+from aworld_server.engine_worker import EngineHost
+from aworld_server.engines import decode_job
 
 from aworld_engine_spark._feed import follow_feed
 

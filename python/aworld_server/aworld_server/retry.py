@@ -15,17 +15,11 @@ from typing import TypeVar
 
 from aworld_client import Failure, RetryPolicy
 
-__all__ = ["HandlerFailed", "backoff_delay", "failure_of", "is_retryable", "retry_async"]
+from aworld_server.errors import HandlerFailed
+
+__all__ = ["backoff_delay", "failure_of", "is_retryable", "retry_async"]
 
 T = TypeVar("T")
-
-
-class HandlerFailed(Exception):
-    """A handler (tool, agent, hook, model) failed; ``failure`` describes it for the wire."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(f"{failure.type}: {failure.message}")
-        self.failure = failure
 
 
 def failure_of(error: BaseException) -> Failure:

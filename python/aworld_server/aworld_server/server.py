@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from aworld_client._proto.aworld.runtime.v1 import (
+from aworld_client import Task
+from aworld_client.api import (
     engine_service_pb2,
     runtime_service_pb2,
     worker_service_pb2,
@@ -37,12 +38,13 @@ from aworld_server.config import ServerConfig
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
+from aworld_server.events import MemoryEventBus
 from aworld_server.namespaces import namespace_of
-from aworld_server.observability.metrics import RuntimeMetrics
 from aworld_server.observability.telemetry import configure_tracing, server_interceptors
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
-from aworld_server.web import HttpAccess, HttpServer, Sources, start_http
+from aworld_server.web import HttpAccess, HttpServer, RuntimeMetrics, Sources, start_http
 
 __all__ = ["RunningServer", "serve", "start_server", "tune_gc"]
 
@@ -104,6 +106,15 @@ class RunningServer:
         await self.runtime.close()
 
 
+def _job_credentials(resolver: PrincipalResolver) -> JobCredentials:
+    """Each engine job gets a credential for its own task (and namespace) only."""
+
+    def mint(task: Task, job_id: str) -> str:
+        return resolver.mint_job_token(task.id, namespace_of(task.headers), job_id)
+
+    return mint
+
+
 def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
     if config.tls_cert_file is None or config.tls_key_file is None:
         return None
@@ -128,13 +139,10 @@ async def start_server(
         if config.store == "memory"
         else SqliteEventStore(config.data_dir / "runtime.db")
     )
-    runtime = Runtime(store=store)
-    runtime.engine_name = config.engine
+    bus = MemoryEventBus()
     # Metrics are kept only when something serves them (the HTTP side).
     metrics = (
-        RuntimeMetrics(runtime.bus, lambda: dispatcher.handlers())
-        if config.http_port is not None
-        else None
+        RuntimeMetrics(bus, lambda: dispatcher.handlers()) if config.http_port is not None else None
     )
     dispatcher = WorkerDispatcher(
         heartbeat_interval=config.heartbeat_interval,
@@ -142,26 +150,7 @@ async def start_server(
         schedule_to_start_timeout=config.schedule_to_start_timeout,
         observer=metrics.on_dispatch if metrics is not None else None,
     )
-    if metrics is not None:
-        runtime.events.observe(metrics.on_commit)
-    owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
-    runtime.remote = RemoteHandlers(dispatcher)
-    # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
-    ModelEndpoints(config.model_endpoints).install(runtime.models)
-    # Likewise remote A2A agents: only those the configuration lists.
-    runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
     resolver = PrincipalResolver(config.principals, config.auth_tokens)
-    if resolver.enabled:
-        runtime.job_credentials = lambda task, job_id: resolver.mint_job_token(
-            task.id, namespace_of(task.headers), job_id
-        )
-        runtime.job_finished = resolver.revoke_job
-    if setup is not None:
-        setup(runtime)
-    # Unfinished tasks resume once the server listens (below): their calls to remote handlers
-    # then find workers reconnecting instead of an empty registry.
-    await runtime.start(resume=False)
-
     server = grpc.aio.server(
         # The OpenTelemetry interceptor first, so refused calls are traced too.
         interceptors=[*server_interceptors(), AuthInterceptor(resolver, config.limits)],
@@ -171,6 +160,47 @@ async def start_server(
             ("grpc.so_reuseport", 0),
         ],
     )
+    # The port is bound before the runtime is built: engine workers call back to it.
+    address = f"{config.bind_host}:{config.port}"
+    credentials = _credentials(config)
+    port = (
+        server.add_secure_port(address, credentials)
+        if credentials
+        else server.add_insecure_port(address)
+    )
+    if port == 0:
+        raise OSError(f"could not bind {address}")
+    # Engine workers call back on loopback when the server listens on every interface.
+    host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
+    runtime = Runtime(
+        store=store,
+        bus=bus,
+        engine=config.engine,
+        remote=RemoteHandlers(dispatcher),
+        control_plane=f"{host}:{port}",
+        job_credentials=(
+            (
+                lambda task, job_id: resolver.mint_job_token(
+                    task.id, namespace_of(task.headers), job_id
+                )
+            )
+            if resolver.enabled
+            else None
+        ),
+        job_finished=resolver.revoke_job if resolver.enabled else None,
+    )
+    if metrics is not None:
+        runtime.events.observe(metrics.on_commit)
+    owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
+    # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
+    ModelEndpoints(config.model_endpoints).install(runtime.models)
+    # Likewise remote A2A agents: only those the configuration lists.
+    runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
+    if setup is not None:
+        setup(runtime)
+    # Unfinished tasks resume once the server listens (below): their calls to remote handlers
+    # then find workers reconnecting instead of an empty registry.
+    await runtime.start(resume=False)
     runtime_service = add_runtime_service(
         server,
         runtime,
@@ -186,20 +216,7 @@ async def start_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    address = f"{config.bind_host}:{config.port}"
-    credentials = _credentials(config)
-    port = (
-        server.add_secure_port(address, credentials)
-        if credentials
-        else server.add_insecure_port(address)
-    )
-    if port == 0:
-        await runtime.close()
-        raise OSError(f"could not bind {address}")
     await server.start()
-    # Engine workers call back on loopback when the server listens on every interface.
-    host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
-    runtime.control_plane = f"{host}:{port}"
     try:
         for name, options in config.engine_plugins().items():
             await runtime.add_engine(load_engine(name, options))

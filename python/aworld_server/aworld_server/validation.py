@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Collection
 
 from aworld_client import SwarmTopology, Task
 
+from aworld_server.agents.providers import ModelProviders
 from aworld_server.agents.remote_a2a import a2a_agent_violations
 from aworld_server.errors import FieldViolation, InvalidArgument
 from aworld_server.hooks import HOOK_POINTS
-
-if TYPE_CHECKING:
-    from aworld_server.runtime import Runtime
 
 __all__ = ["validate_task"]
 
@@ -24,8 +22,16 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 
-def validate_task(task: Task, runtime: Runtime) -> None:
-    """Raise InvalidArgument listing every invalid field of ``task``."""
+def validate_task(
+    task: Task,
+    *,
+    runners: Collection[str],
+    engines: Collection[str],
+    agents: Collection[str],
+    models: ModelProviders,
+) -> None:
+    """Raise InvalidArgument listing every invalid field of ``task``, given what the runtime
+    has: runner and engine names, agents registered in-process and model providers."""
     problems: list[FieldViolation] = []
 
     def bad(path: str, description: str) -> None:
@@ -39,7 +45,7 @@ def validate_task(task: Task, runtime: Runtime) -> None:
         bad("task.input", "is required and must not be empty")
     conf = task.conf
     runner = conf.runner if conf else ""
-    if runner and runner not in runtime.registry.runners:
+    if runner and runner not in runners:
         bad("task.conf.runner", f"unknown runner {runner!r}")
     if conf and conf.budgets:
         b = conf.budgets
@@ -57,7 +63,13 @@ def validate_task(task: Task, runtime: Runtime) -> None:
     for point in task.hooks:
         if point not in HOOK_POINTS:
             bad(f"task.hooks[{point}]", f"unknown hook point; known: {sorted(HOOK_POINTS)}")
-    if task.engine and task.engine not in runtime.engine_names():
+    if conf and conf.check_input:
+        # The input is always checked (present, non-empty, within the server's limits); a
+        # stricter check would need an input schema, which tasks do not carry.
+        bad("task.conf.check_input", "is not supported: inputs are always checked; leave it unset")
+    if task.priority:
+        bad("task.priority", "is not supported: a task starts as soon as it is accepted")
+    if task.engine and task.engine not in engines:
         bad("task.engine", f"unknown engine {task.engine!r}")
 
     swarm = task.swarm
@@ -75,18 +87,18 @@ def validate_task(task: Task, runtime: Runtime) -> None:
             for j, target in enumerate(agent.handoffs):
                 if target not in names:
                     bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
-            local = agent.name in runtime.registry.agents
+            local = agent.name in agents
             if agent.a2a_url:
-                for problem in a2a_agent_violations(agent, runtime.models.a2a):
+                for problem in a2a_agent_violations(agent, models.a2a):
                     bad(f"{path}.{problem.field}", problem.description)
             elif not local and not agent.remote_handler:
                 provider = agent.model.provider if agent.model else ""
                 if agent.model is None:
                     bad(f"{path}.model", "is required for an agent not registered on the server")
-                elif not runtime.models.known(provider):
+                elif not models.known(provider):
                     bad(f"{path}.model.provider", f"unknown model provider {provider!r}")
                 else:
-                    for problem in runtime.models.violations(agent.model):
+                    for problem in models.violations(agent.model):
                         bad(f"{path}.model.{problem.field}", problem.description)
         if swarm.root_agent and swarm.root_agent not in names:
             bad("task.swarm.root_agent", f"{swarm.root_agent!r} is not an agent of this swarm")

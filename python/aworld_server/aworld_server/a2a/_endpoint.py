@@ -69,7 +69,6 @@ from aworld_server.api.limits import check_task
 from aworld_server.api.principals import LOCAL, Caller, PrincipalResolver
 from aworld_server.config import A2AConfig, ExposedAgent, Limits
 from aworld_server.errors import AWorldError, InvalidArgument, PermissionDenied, Unauthenticated
-from aworld_server.validation import validate_task
 
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
@@ -140,7 +139,7 @@ def _template(name: str, agent: ExposedAgent, runtime: Runtime, limits: Limits) 
     probe.input = Payload.from_text("probe")  # each request brings the real one
     try:
         check_task(probe, limits)
-        validate_task(probe, runtime)
+        runtime.executor.validate(probe)
     except InvalidArgument as error:
         raise ValueError(f"{where}: {error}") from None
     return template

@@ -177,8 +177,8 @@ class SwarmRequestHandler(RequestHandler):
             task.user_id = caller.principal.name
         if message.context_id:
             task.session_id = message.context_id
-            session = await runtime.store.get_session(message.context_id)
-            if session is not None and not await session_in_namespace(runtime.store, session):
+            session = await runtime.reader.session(message.context_id)
+            if session is not None and not await session_in_namespace(runtime.reader, session):
                 raise InvalidArgument(
                     "unknown context",
                     [FieldViolation("message.contextId", "names no session of this caller")],
@@ -254,7 +254,7 @@ class SwarmRequestHandler(RequestHandler):
 
     async def _visible(self, task_id: str) -> str:
         """``task_id`` if the caller may see it and this endpoint started it; else not found."""
-        await visible_task(self._runtime.store, task_id)
+        await visible_task(self._runtime.reader, task_id)
         view = await self._runtime.get_task(task_id)
         if view.task.headers.get(A2A_AGENT_HEADER) != self._swarm.name:
             raise NotFound(f"task {task_id}")

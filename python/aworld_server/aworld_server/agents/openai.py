@@ -31,8 +31,7 @@ import httpx
 from aworld_client import Failure, ModelConfig, Usage
 
 from aworld_server.agents.model import ChunkSink, ModelResponse, ToolCallRequest
-from aworld_server.errors import InvalidArgument
-from aworld_server.retry import HandlerFailed
+from aworld_server.errors import HandlerFailed, InvalidArgument
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIModel", "OpenAIProvider", "model_settings"]
 

@@ -7,7 +7,7 @@ of its conversation) to the remote agent as one A2A message and returns the remo
 step, its usage and its failures exactly as for a model call, and retries it by the task's retry
 policy.
 
-Failures, as :class:`~aworld_server.retry.HandlerFailed` (never an answer the next agent sees):
+Failures, as :class:`~aworld_server.errors.HandlerFailed` (never an answer the next agent sees):
 
 - retryable, type ``A2AAgentUnavailable``: the card or the agent cannot be reached, a timeout,
   HTTP 408/429/5xx, a JSON-RPC internal error, a stream that ends before the remote task does;
@@ -55,8 +55,7 @@ from aworld_client import AgentSpec, Failure, Usage
 from google.protobuf.json_format import MessageToDict
 
 from aworld_server.agents.model import ChunkSink, ModelResponse
-from aworld_server.errors import FieldViolation
-from aworld_server.retry import HandlerFailed
+from aworld_server.errors import FieldViolation, HandlerFailed
 
 __all__ = ["A2AAgentModel", "RemoteA2AAgents", "a2a_agent_violations", "normalized_url"]
 

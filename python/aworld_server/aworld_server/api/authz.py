@@ -27,7 +27,8 @@ from aworld_server.api.principals import (
 )
 from aworld_server.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from aworld_server.namespaces import JOB_HEADER
-from aworld_server.storage import EventStore, TaskRecord
+from aworld_server.runtime.reader import TaskReader
+from aworld_server.storage import TaskRecord
 
 __all__ = ["PUBLIC_PREFIXES", "caller_of", "required_scope", "visible_session", "visible_task"]
 
@@ -86,10 +87,10 @@ def caller_of(
     return Caller(principal, namespace, authenticated, job_id)
 
 
-async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
+async def visible_task(reader: TaskReader, task_id: str) -> TaskRecord:
     """The task's record if the current caller may see it; NotFound otherwise."""
     caller = current_caller()
-    record = await store.get_task(task_id)
+    record = await reader.record(task_id)
     if (
         record is None
         or record.namespace != caller.namespace
@@ -99,18 +100,18 @@ async def visible_task(store: EventStore, task_id: str) -> TaskRecord:
     return record
 
 
-async def visible_session(store: EventStore, session_id: str) -> Session:
+async def visible_session(reader: TaskReader, session_id: str) -> Session:
     """The session if it belongs to the caller's namespace (that of its first task)."""
-    session = await store.get_session(session_id)
-    if session is None or not await session_in_namespace(store, session):
+    session = await reader.session(session_id)
+    if session is None or not await session_in_namespace(reader, session):
         raise NotFound(f"session {session_id}")
     return session
 
 
-async def session_in_namespace(store: EventStore, session: Session) -> bool:
+async def session_in_namespace(reader: TaskReader, session: Session) -> bool:
     """True when the session's first task is in the current caller's namespace."""
     caller = current_caller()
     if not session.task_ids:
         return caller.namespace == DEFAULT_NAMESPACE
-    record = await store.get_task(session.task_ids[0])
+    record = await reader.record(session.task_ids[0])
     return record is not None and record.namespace == caller.namespace

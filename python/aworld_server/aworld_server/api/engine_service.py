@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aworld_client import HandlerKind, TaskSubmitted
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as pb_grpc
+from aworld_client import HandlerKind
+from aworld_client.api import engine_service_pb2 as pb
+from aworld_client.api import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
     AppendEventsRequest,
     CallHandlerRequest,
@@ -19,16 +19,16 @@ from aworld_client.handlers import Pending
 
 from aworld_server.api.authz import visible_task
 from aworld_server.api.principals import current_caller
-from aworld_server.api.status import grpc_errors
+from aworld_server.api.status import grpc_errors, wire
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FailedPrecondition,
     FieldViolation,
+    HandlerFailed,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from aworld_server.retry import HandlerFailed
 from aworld_server.runtime import Runtime
 
 __all__ = ["EngineServiceServicer", "add_engine_service"]
@@ -64,32 +64,40 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
             )
 
     @grpc_errors
-    async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def OpenTask(
+        self, request: pb.OpenTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OpenTaskResponse:
         task_id = _required(request.task_id, "task_id")
-        await visible_task(self.runtime.store, task_id)
-        first = await self.runtime.store.read(task_id, limit=1)
-        if not first or not isinstance(first[0].body, TaskSubmitted):
+        reader = self.runtime.reader
+        await visible_task(reader, task_id)
+        task = await reader.submitted(task_id)
+        if task is None:
             raise NotFound(f"task {task_id}")
-        return OpenTaskResponse(
-            task=first[0].body.task, last_seq=await self.runtime.store.last_seq(task_id)
-        ).to_proto()
+        return wire(
+            OpenTaskResponse(task=task, last_seq=await reader.last_seq(task_id)),
+            pb.OpenTaskResponse,
+        )
 
     @grpc_errors
-    async def AppendEvents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def AppendEvents(
+        self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendEventsResponse:
         append = AppendEventsRequest.from_proto(request)
         task_id = _required(append.task_id, "task_id")
         if not append.events:
             raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
-        await visible_task(self.runtime.store, task_id)
+        await visible_task(self.runtime.reader, task_id)
         self._check_job(task_id, append.job_id)
         last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
         return pb.AppendEventsResponse(last_seq=last)
 
     @grpc_errors
-    async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CallHandler(
+        self, request: pb.CallHandlerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CallHandlerResponse:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
-        record = await visible_task(self.runtime.store, _required(call.task_id, "task_id"))
+        record = await visible_task(self.runtime.reader, _required(call.task_id, "task_id"))
         self._check_job(call.task_id, call.job_id)
         try:
             output = await self.dispatcher.call_attempt(
@@ -108,9 +116,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
                 namespace=record.namespace,  # the task's handlers: those of its namespace
             )
         except HandlerFailed as error:
-            return CallHandlerResponse(outcome=error.failure).to_proto()
+            return wire(CallHandlerResponse(outcome=error.failure), pb.CallHandlerResponse)
         outcome = output.callback_id if isinstance(output, Pending) else output
-        return CallHandlerResponse(outcome=outcome).to_proto()
+        return wire(CallHandlerResponse(outcome=outcome), pb.CallHandlerResponse)
 
 
 def _empty() -> Any:

@@ -6,15 +6,13 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import grpc
-from aworld_client import HandlerInfo, HandlerKind, Payload, RetryPolicy, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
-from aworld_client.handlers import InvalidHandlerInput
+from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus
+from aworld_client.api import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -35,7 +33,6 @@ from aworld_client.runtime_service import (
     StreamEventsRequest,
     SubmitTaskRequest,
     SubmitTaskResponse,
-    TaskSummary,
 )
 from opentelemetry import trace
 
@@ -49,9 +46,9 @@ from aworld_server.api.idempotency import (
 from aworld_server.api.limits import check_task
 from aworld_server.api.paging import page_of
 from aworld_server.api.principals import current_caller
-from aworld_server.api.status import grpc_errors, grpc_stream_errors
+from aworld_server.api.status import grpc_errors, grpc_stream_errors, wire
 from aworld_server.config import Limits
-from aworld_server.dispatch import AttemptTimedOut, WorkerDispatcher
+from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FieldViolation,
     InvalidArgument,
@@ -59,7 +56,6 @@ from aworld_server.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from aworld_server.ids import new_id
 from aworld_server.namespaces import (
     DEFAULT_NAMESPACE,
     NAMESPACE_HEADER,
@@ -67,8 +63,8 @@ from aworld_server.namespaces import (
     RESERVED_PREFIX,
 )
 from aworld_server.observability import inject_headers
-from aworld_server.retry import HandlerFailed, failure_of, retry_async
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
 
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
@@ -145,7 +141,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         full = self.runtime.live_tasks + self._admitting >= self.max_live_tasks
         # A retried submit of an accepted task is answered even when new tasks are refused.
         if (full or not self.accepting) and not (
-            request_id and await self.runtime.store.find_task_by_request_id(request_id)
+            request_id and await self.runtime.reader.find_by_request(request_id)
         ):
             if not self.accepting:
                 raise Unavailable("the server is shutting down; submit to another replica")
@@ -166,8 +162,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         finally:
             self._admitting -= 1
         if not result.created:
-            first = await self.runtime.store.read(result.task_id, limit=1)
-            stored = getattr(first[0].body, "task", None) if first else None
+            stored = await self.runtime.reader.submitted(result.task_id)
             if stored is not None and not same_submission(task_pb, stored.to_proto()):
                 raise conflict("SubmitTask", client_request_id)
         return SubmitTaskResponse(
@@ -190,19 +185,23 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 )
             task.user_id = caller.principal.name
         if task.session_id:
-            session = await self.runtime.store.get_session(task.session_id)
-            if session is not None and not await session_in_namespace(self.runtime.store, session):
+            session = await self.runtime.reader.session(task.session_id)
+            if session is not None and not await session_in_namespace(self.runtime.reader, session):
                 raise NotFound(f"session {task.session_id}")
 
     @grpc_errors
-    async def SubmitTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def SubmitTask(
+        self, request: pb.SubmitTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitTaskResponse:
         response = await self._submit(
             request.request_id, request.task, request.HasField("task"), context
         )
-        return response.to_proto()
+        return wire(response, pb.SubmitTaskResponse)
 
     @grpc_stream_errors
-    async def RunTask(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def RunTask(
+        self, request: pb.RunTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.RunTaskResponse]:
         submitted = await self._submit(
             request.request_id, request.task, request.HasField("task"), context
         )
@@ -210,20 +209,27 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             yield pb.RunTaskResponse(event=event.to_proto())
 
     @grpc_errors
-    async def GetTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTask(
+        self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTaskResponse:
         task_id = await self._visible(request.task_id)
         view = await self.runtime.get_task(task_id)
-        return GetTaskResponse(
-            task=view.task,
-            response=view.response,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        ).to_proto()
+        return wire(
+            GetTaskResponse(
+                task=view.task,
+                response=view.response,
+                created_at=view.created_at,
+                updated_at=view.updated_at,
+            ),
+            pb.GetTaskResponse,
+        )
 
     @grpc_errors
-    async def ListTasks(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTasksResponse:
         query = ListTasksRequest.from_proto(request)
-        page = await self.runtime.store.list_tasks(
+        page = await self.runtime.reader.list_tasks(
             TaskQuery(
                 session_id=query.session_id,
                 user_id=query.user_id,
@@ -236,32 +242,26 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         principal = current_caller().principal
         # An engine credential lists only the tasks handed to it (a page may come back short).
         records = [r for r in page.items if principal.may_touch_task(r.task_id)]
-        return ListTasksResponse(
-            tasks=[
-                TaskSummary(
-                    id=r.task_id,
-                    name=r.name,
-                    session_id=r.session_id,
-                    user_id=r.user_id,
-                    status=r.status,
-                    created_at=r.created_at,
-                    updated_at=r.updated_at,
-                )
-                for r in records
-            ],
-            next_page_token=page.next_page_token,
-        ).to_proto()
+        return wire(
+            ListTasksResponse(
+                tasks=[summary_of(r) for r in records],
+                next_page_token=page.next_page_token,
+            ),
+            pb.ListTasksResponse,
+        )
 
     @grpc_errors
-    async def CancelTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CancelTask(
+        self, request: pb.CancelTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelTaskResponse:
         cancel = CancelTaskRequest.from_proto(request)
         status = await self.runtime.cancel(await self._visible(cancel.task_id), cancel.reason)
-        return CancelTaskResponse(status=status).to_proto()
+        return wire(CancelTaskResponse(status=status), pb.CancelTaskResponse)
 
     @grpc_stream_errors
     async def StreamEvents(
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
+        self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
         query = StreamEventsRequest.from_proto(request)
         _required(query.task_id, "task_id")
         if query.after_seq < 0:
@@ -276,20 +276,29 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             yield pb.StreamEventsResponse(event=event.to_proto())
 
     @grpc_errors
-    async def GetTaskState(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTaskState(
+        self, request: pb.GetTaskStateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTaskStateResponse:
         status, nodes, groups = await self.runtime.task_state(await self._visible(request.task_id))
         page, next_token = self._page(nodes, request)
         if request.page_token:
             groups = []  # the first page carries them
-        return GetTaskStateResponse(
-            status=status, nodes=page, groups=groups, next_page_token=next_token
-        ).to_proto()
+        return wire(
+            GetTaskStateResponse(
+                status=status, nodes=page, groups=groups, next_page_token=next_token
+            ),
+            pb.GetTaskStateResponse,
+        )
 
     @grpc_errors
-    async def GetTrajectory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTrajectory(
+        self, request: pb.GetTrajectoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTrajectoryResponse:
         items = await self.runtime.trajectory(await self._visible(request.task_id))
         page, next_token = self._page(items, request)
-        return GetTrajectoryResponse(items=page, next_page_token=next_token).to_proto()
+        return wire(
+            GetTrajectoryResponse(items=page, next_page_token=next_token), pb.GetTrajectoryResponse
+        )
 
     def _page(self, items: list[T], request: Any) -> tuple[list[T], str]:
         # Half the message limit leaves room for the rest of the response and for overhead.
@@ -303,7 +312,7 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     async def _visible(self, task_id: str) -> str:
         """The task id if the caller may see that task; NOT_FOUND otherwise."""
-        await visible_task(self.runtime.store, _required(task_id, "task_id"))
+        await visible_task(self.runtime.reader, _required(task_id, "task_id"))
         return task_id
 
     async def _complete(
@@ -326,7 +335,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         )
 
     @grpc_errors
-    async def ProvideInput(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ProvideInput(
+        self, request: pb.ProvideInputRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ProvideInputResponse:
         provided = ProvideInputRequest.from_proto(request)
         if provided.value is None:
             raise InvalidArgument("value is required", [FieldViolation("value", "is required")])
@@ -339,10 +350,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             provided.value,
             None,
         )
-        return ProvideInputResponse(status=status).to_proto()
+        return wire(ProvideInputResponse(status=status), pb.ProvideInputResponse)
 
     @grpc_errors
-    async def CompleteCallback(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CompleteCallback(
+        self, request: pb.CompleteCallbackRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteCallbackResponse:
         done = CompleteCallbackRequest.from_proto(request)
         if (done.result is None) == (done.failure is None):
             raise InvalidArgument(
@@ -358,10 +371,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             done.result,
             done.failure,
         )
-        return CompleteCallbackResponse(status=status).to_proto()
+        return wire(CompleteCallbackResponse(status=status), pb.CompleteCallbackResponse)
 
     @grpc_errors
-    async def InvokeHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def InvokeHandler(
+        self, request: pb.InvokeHandlerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InvokeHandlerResponse:
         call = InvokeHandlerRequest.from_proto(request)
         _required(call.name, "name")
         namespace = current_caller().namespace
@@ -371,67 +386,23 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
 
     async def _invoke(self, call: InvokeHandlerRequest, namespace: str) -> Any:
         """In-process handlers serve every namespace; workers serve their own."""
-        name, kind = call.name, call.kind or HandlerKind.TOOL
-        arguments = call.input.value() if call.input is not None else {}
-        local = (
-            self.runtime.registry.tools if kind == HandlerKind.TOOL else self.runtime.registry.hooks
-        ).get(name)
-        attempts = 0
-
-        async def attempt(number: int) -> Payload:
-            nonlocal attempts
-            attempts = number
-            if local is not None:
-                limit = call.timeout or local.spec.default_timeout
-                try:
-                    async with asyncio.timeout(limit.total_seconds() if limit else None):
-                        return Payload.of(await local.invoke(arguments))
-                except InvalidHandlerInput:
-                    raise  # the request is wrong, not the handler: INVALID_ARGUMENT
-                except TimeoutError as error:
-                    assert limit is not None
-                    raise AttemptTimedOut(
-                        name, limit.total_seconds(), idempotent=local.spec.idempotent
-                    ) from error
-                except Exception as error:
-                    raise HandlerFailed(failure_of(error)) from error
-            outcome = await self.dispatcher.call_attempt(
-                call_id,
-                number,
-                name,
-                kind,
-                Payload.of(arguments),
-                headers=call.headers,
-                timeout=call.timeout,
-                idempotency_key=call.request_id or call_id,
-                namespace=namespace,
-            )
-            return (
-                outcome
-                if isinstance(outcome, Payload)
-                else Payload.of({"pending_callback_id": outcome.callback_id})
-            )
-
-        if local is None:
-            # Declared by a worker since start (served now or not: then the call waits for a
-            # worker, up to the schedule-to-start timeout); unknown names fail at once.
-            spec = self.dispatcher.declared(name, kind, namespace)
-            if spec is None:
-                raise NotFound(f"no {kind.name.lower()} handler named {name!r}")
-            policy = spec.retry_policy
-        else:
-            policy = local.spec.retry_policy or RetryPolicy(maximum_attempts=1)
-        call_id = new_id()
-        try:
-            output = await retry_async(attempt, policy)
-        except InvalidArgument:
-            raise  # input that fails the handler's schema (InvalidInput): a status code
-        except HandlerFailed as error:
-            return InvokeHandlerResponse(failure=error.failure, attempts=attempts).to_proto()
-        return InvokeHandlerResponse(output=output, attempts=attempts).to_proto()
+        outcome = await self.runtime.handlers.call(
+            call.name,
+            call.kind or HandlerKind.TOOL,
+            call.input.value() if call.input is not None else {},
+            namespace=namespace,
+            headers=call.headers,
+            timeout=call.timeout,
+            request_id=call.request_id,
+        )
+        return InvokeHandlerResponse(
+            output=outcome.output, failure=outcome.failure, attempts=outcome.attempts
+        ).to_proto()
 
     @grpc_errors
-    async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListHandlers(
+        self, request: pb.ListHandlersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListHandlersResponse:
         kind = HandlerKind(request.kind)
         namespace = current_caller().namespace
         remote = {
@@ -448,29 +419,36 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         infos.extend(remote.values())
         infos = [h for h in infos if h.spec and (not kind or h.spec.kind == kind)]
         infos.sort(key=lambda h: (int(h.spec.kind), h.spec.name) if h.spec else (0, ""))
-        return ListHandlersResponse(handlers=infos).to_proto()
+        return wire(ListHandlersResponse(handlers=infos), pb.ListHandlersResponse)
 
     @grpc_errors
-    async def ListWorkers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListWorkers(
+        self, request: pb.ListWorkersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWorkersResponse:
         workers = self.dispatcher.workers(request.handler_name, current_caller().namespace)
-        return ListWorkersResponse(workers=workers).to_proto()
+        return wire(ListWorkersResponse(workers=workers), pb.ListWorkersResponse)
 
     @grpc_errors
-    async def GetSession(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetSession(
+        self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSessionResponse:
         session_id = _required(request.session_id, "session_id")
-        session = await visible_session(self.runtime.store, session_id)
+        session = await visible_session(self.runtime.reader, session_id)
         return pb.GetSessionResponse(session=session.to_proto())
 
     @grpc_errors
-    async def ListSessions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        page = await self.runtime.store.list_sessions(
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSessionsResponse:
+        page = await self.runtime.reader.list_sessions(
             request.user_id, _page_size(request.page_size), request.page_token
         )
         # A page may come back short: sessions of other namespaces are left out of it.
-        sessions = [s for s in page.items if await session_in_namespace(self.runtime.store, s)]
-        return ListSessionsResponse(
-            sessions=sessions, next_page_token=page.next_page_token
-        ).to_proto()
+        sessions = [s for s in page.items if await session_in_namespace(self.runtime.reader, s)]
+        return wire(
+            ListSessionsResponse(sessions=sessions, next_page_token=page.next_page_token),
+            pb.ListSessionsResponse,
+        )
 
 
 def add_runtime_service(

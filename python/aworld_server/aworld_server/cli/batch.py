@@ -26,7 +26,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from aworld_client import Failure, Task, TaskResponse, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import task_pb2
+from aworld_client.api import task_pb2
 from google.protobuf import json_format
 from rich.console import Console
 from rich.progress import (
@@ -127,7 +127,7 @@ async def _run(
     config_file: Path | None,
 ) -> _Tally:
     from aworld_server.config import ServerConfig
-    from aworld_server.engines import load_setup
+    from aworld_server.engine_worker import load_setup
     from aworld_server.errors import AWorldError
     from aworld_server.server import start_server
 

@@ -2,18 +2,11 @@
 
 ``WorkerDispatcher`` is the one entry point; the WorkerService servicer
 (``aworld_server.api.worker_service``) feeds it worker streams, the runtime calls
-``call_attempt`` / ``call`` / ``cancel_task`` on it. Errors are drawn in ``_errors``.
+``call_attempt`` / ``cancel_task`` on it (retries are the runtime's). Its errors are in
+``aworld_server.errors``.
 """
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
-from aworld_server.dispatch._errors import (
-    AttemptTimedOut,
-    CallCancelled,
-    InvalidInput,
-    OutcomeUnknown,
-    ScheduleToStartTimeout,
-    WorkerLost,
-)
 from aworld_server.dispatch._session import WorkerSession
 from aworld_server.dispatch._types import (
     AttemptFinished,
@@ -25,6 +18,15 @@ from aworld_server.dispatch._types import (
     OnStart,
     Pending,
 )
+from aworld_server.dispatch.handler_call import HandlerCall
+from aworld_server.errors import (
+    AttemptTimedOut,
+    CallCancelled,
+    InvalidInput,
+    OutcomeUnknown,
+    ScheduleToStartTimeout,
+    WorkerLost,
+)
 
 __all__ = [
     "AttemptFinished",
@@ -35,6 +37,7 @@ __all__ = [
     "CompletionRejected",
     "DispatchEvent",
     "DispatchObserver",
+    "HandlerCall",
     "InvalidInput",
     "OnStart",
     "OutcomeUnknown",

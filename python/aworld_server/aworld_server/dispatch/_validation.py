@@ -11,8 +11,7 @@ import jsonschema
 from aworld_client import HandlerKind, HandlerSpec, Payload
 from aworld_client.worker_service import Hello
 
-from aworld_server.dispatch._errors import InvalidInput
-from aworld_server.errors import FieldViolation, InvalidArgument
+from aworld_server.errors import FieldViolation, InvalidArgument, InvalidInput
 
 __all__ = ["check_hello", "check_input"]
 

@@ -1,4 +1,4 @@
-"""What a runtime can call by name: tools, agents, hooks, custom runners and message handlers.
+"""What a runtime can call by name: tools, agents, hooks and message handlers.
 
 Tasks are language-neutral and name what they use; this registry resolves the names to Python
 objects in this process. Names it does not know may still be served by remote workers.
@@ -7,15 +7,12 @@ objects in this process. Names it does not know may still be served by remote wo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aworld_client import HandlerKind, HandlerSpec, Message, MessageCategory
 from aworld_client.handlers import HandlerFunction
 
 from aworld_server.agents.agent import Agent
-
-if TYPE_CHECKING:
-    from aworld_server.runners.base import Runner
 
 __all__ = ["HandlerRegistry", "MessageHandler"]
 
@@ -30,7 +27,6 @@ class HandlerRegistry:
         self.tools: dict[str, HandlerFunction[Any, Any]] = {}
         self.hooks: dict[str, HandlerFunction[Any, Any]] = {}
         self.agents: dict[str, Agent] = {}
-        self.runners: dict[str, type[Runner]] = {}
         self.message_handlers: dict[MessageCategory, list[MessageHandler]] = {}
         self.global_hooks: dict[str, list[str]] = {}
 
@@ -55,10 +51,6 @@ class HandlerRegistry:
                 names = self.global_hooks.setdefault(point, [])
                 if fn.name not in names:
                     names.append(fn.name)
-
-    def add_runner(self, name: str, runner: type[Runner]) -> None:
-        """Register a custom runner class, chosen by ``Task.conf.runner == name``."""
-        self.runners[name] = runner
 
     def add_message_handler(self, category: MessageCategory, handler: MessageHandler) -> None:
         """Run ``handler`` for every message of ``category`` after the built-in handler."""

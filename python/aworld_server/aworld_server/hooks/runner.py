@@ -14,18 +14,18 @@ invocation is recorded as a HookDecided event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from aworld_client import Failure, HookDecided, PermissionDecision, Task
+from aworld_client import HookDecided, PermissionDecision, Task
 
 from aworld_server.context import Context
+from aworld_server.events import EventManager
 from aworld_server.observability import span
+from aworld_server.retry import failure_of
 
-if TYPE_CHECKING:
-    from aworld_server.runtime import Runtime
-
-__all__ = ["HOOK_POINTS", "PERMISSION_POINTS", "HookOutcome", "HookRunner"]
+__all__ = ["HOOK_POINTS", "PERMISSION_POINTS", "HookInvoker", "HookOutcome", "HookRunner"]
 
 HOOK_POINTS = frozenset(
     {
@@ -76,22 +76,42 @@ class HookOutcome:
 _NOTHING = HookOutcome()
 
 
-class HookRunner:
-    """Fires the hooks that apply to one task."""
+class HookInvoker(Protocol):
+    """Runs one hook by name, wherever it is served."""
 
-    def __init__(self, runtime: Runtime, task: Task, context: Context) -> None:
-        self._runtime = runtime
+    async def invoke_hook(
+        self, name: str, point: str, request: dict[str, Any], context: Context, task: Task | None
+    ) -> Any: ...
+
+
+class HookRunner:
+    """Fires the hooks that apply to one task: global, then session, then the task's own."""
+
+    def __init__(
+        self,
+        task: Task,
+        context: Context,
+        *,
+        invoker: HookInvoker,
+        events: EventManager,
+        global_hooks: Mapping[str, list[str]],
+        session_hooks: Mapping[str, list[str]],
+    ) -> None:
         self._task = task
         self._context = context
+        self._invoker = invoker
+        self._events = events
+        self._global = global_hooks
+        self._session = session_hooks
         # Muted while a resumed run replays its log: those occurrences already fired.
         self.muted = False
 
     def names(self, point: str) -> list[str]:
-        registry = self._runtime.registry
-        names = list(registry.global_hooks.get(point, ()))
-        names += self._runtime.session_hooks.get(self._task.session_id, {}).get(point, ())
-        names += self._task.hooks.get(point, ())
-        return names
+        return [
+            *self._global.get(point, ()),
+            *self._session.get(point, ()),
+            *self._task.hooks.get(point, ()),
+        ]
 
     async def fire(self, point: str, **data: Any) -> HookOutcome:
         """Run every hook registered for ``point``; return what they decided together."""
@@ -113,21 +133,22 @@ class HookRunner:
             record = HookDecided(point=point, hook_name=name)
             try:
                 with span("hook", point=point, hook=name, task_id=self._task.id):
-                    answer = await self._runtime.invoke_hook(
+                    answer = await self._invoker.invoke_hook(
                         name, point, request, self._context, self._task
                     )
             except Exception as error:
-                record.failure = Failure.from_exception(error, source=name)
+                record.failure = failure = failure_of(error)
+                failure.source = failure.source or name
                 if point in PERMISSION_POINTS:  # fail closed
                     record.decision = PermissionDecision.DENY
-                    record.reason = f"hook {name} failed: {error}"
+                    record.reason = f"hook {name} failed: {failure.message}"
                     outcome.decision, outcome.reason = record.decision, record.reason
-                await self._runtime.events.emit(self._task.id, record)
+                await self._events.emit(self._task.id, record)
                 if outcome.denied:
                     return outcome
                 continue
             self._apply(answer, record, outcome)
-            await self._runtime.events.emit(self._task.id, record)
+            await self._events.emit(self._task.id, record)
             if outcome.denied or outcome.asks:
                 return outcome
         return outcome

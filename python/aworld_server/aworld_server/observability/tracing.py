@@ -51,6 +51,16 @@ def inject_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str
     return headers
 
 
+def call_headers(
+    task_headers: Mapping[str, str] | None, headers: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Headers of a handler call: ``headers`` if given, else the task's, with the calling
+    span's trace context, so the worker's span joins the task's trace."""
+    chosen = dict(headers if headers is not None else task_headers or {})
+    propagate.inject(chosen, context=context.get_current())
+    return chosen
+
+
 def trace_id_of(current: trace.Span) -> str:
     """The span's trace id as 32 hex digits, or empty when there is no valid trace."""
     span_context = current.get_span_context()

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from aworld_client import (
     Failure,
@@ -28,18 +28,12 @@ from aworld_client import (
 )
 
 from aworld_server.context import Context
+from aworld_server.errors import BudgetExhausted, TaskFailed, TaskParked
 from aworld_server.observability import span, trace_id_of
 from aworld_server.observability.logs import current_task_id
-from aworld_server.runners.execution import (
-    BudgetExhausted,
-    TaskExecution,
-    TaskFailed,
-    TaskParked,
-)
+from aworld_server.runners.context import RunContext
+from aworld_server.runners.execution import TaskExecution
 from aworld_server.runners.replay import Replay
-
-if TYPE_CHECKING:
-    from aworld_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +51,22 @@ _NODE_STATUS = {
 
 
 class Runner:
-    """Runs one task. Subclass and implement :meth:`do_run` to make a custom runner."""
+    """Runs one task. Subclass and implement :meth:`do_run` to make a custom runner; register
+    the class with ``Runtime.add_runner`` and name it in ``TaskConfig.runner``.
+
+    A runner sees the run through ``self.ctx`` (:class:`RunContext`), ``self.task``,
+    ``self.context`` (task, session and agent state) and ``self.execution`` (agent steps, tool
+    calls and hooks with their events, retries and budgets)."""
 
     name: ClassVar[str] = "custom"
 
-    def __init__(self, runtime: Runtime, task: Task, replay: Replay | None = None) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: RunContext, task: Task, replay: Replay | None = None) -> None:
+        self.ctx = ctx
         self.task = task
         self.context = Context(task.id, task.session_id)
-        self.execution = TaskExecution(runtime, task, self.context)
+        self.execution = TaskExecution(ctx, task, self.context)
         if replay is not None and replay.root is not None:
-            # Resuming from the log: re-run silently up to the first step it has no record of.
-            self.execution.replay = replay
-            self.execution.hooks.muted = True
-            runtime.events.mute(task.id)
+            self.execution.start_replay(replay)
         self.status = TaskStatus.RUNNING
         self.reason = ""
         self.failure: Failure | None = None
@@ -82,27 +78,26 @@ class Runner:
 
     async def pre_run(self) -> None:
         """Build the context from the session, create the root run node, fire start hooks."""
-        session = await self.runtime.store.get_session(self.task.session_id)
+        session = await self.ctx.sessions.load(self.task.session_id)
         if session is not None and session.state is not None:
             state = session.state.value()
             if isinstance(state, dict):
                 self.context.session.update(state)
         replay = self.execution.replay
         if replay is not None and replay.root is not None:
-            self.execution.root = self.runtime.state.adopt(replay.root)
+            self.execution.root = self.ctx.state.adopt(replay.root)
             if replay.root.started_at is not None:  # wall-clock budgets count from the start
                 elapsed = (datetime.now(UTC) - replay.root.started_at).total_seconds()
                 self._started = time.monotonic() - max(0.0, elapsed)
         else:
-            self.execution.root = self.runtime.state.start(
+            self.execution.root = self.ctx.state.start(
                 self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
             )
-        await self.runtime.events.emit(
-            self.task.id,
+        await self.execution.log.emit(
             TaskStatusChanged(
                 status=TaskStatus.RUNNING,
                 response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
-            ),
+            )
         )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
@@ -132,29 +127,26 @@ class Runner:
             "task_completed", status=self.status.aworld_name, answer=self.answer
         )
         await execution.hooks.fire(point, status=self.status.aworld_name)
-        for node in self.runtime.state.live_nodes(self.task.id):
+        nodes = self.ctx.state
+        for node in nodes.live_nodes(self.task.id):
             if execution.root is None or node.id != execution.root.id:
                 # Steps cut short by the end of the task (timeout, cancel, budget).
-                self.runtime.state.finish(node.id, RunNodeStatus.CANCELLED)
+                nodes.finish(node.id, RunNodeStatus.CANCELLED)
         if execution.root is not None:
-            self.runtime.state.finish(
+            nodes.finish(
                 execution.root.id,
                 _NODE_STATUS[self.status],
                 result=response.answer,
                 failure=self.failure,
             )
-        await self.runtime.save_session(self.task, self.context)
-        await self.runtime.events.emit_many(
-            self.task.id,
+        await self.ctx.sessions.save(self.task, self.context)
+        await execution.log.emit_many(
             [
                 LifecyclePhase(
-                    phase=Phase.POST_RUN,
-                    ended=True,
-                    runner=self.name,
-                    engine=self.runtime.engine_name,
+                    phase=Phase.POST_RUN, ended=True, runner=self.name, engine=self.ctx.engine
                 ),
                 TaskStatusChanged(status=self.status, reason=self.reason, response=response),
-            ],
+            ]
         )
         return response
 
@@ -217,9 +209,8 @@ class Runner:
                 Failure.from_exception(error, source=f"runner:{self.name}"),
             )
         self.execution.go_live()  # whatever ended the run, its end is recorded
-        self.runtime.events.emit_nowait(
-            self.task.id,
-            LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.runtime.engine_name),
+        self.execution.log.emit_nowait(
+            LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.ctx.engine)
         )
         return await self.post_run()
 
@@ -255,13 +246,8 @@ class Runner:
         return "max_wall_time"
 
     async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
-        events = self.runtime.events
-        engine = self.runtime.engine_name
-        events.emit_nowait(
-            self.task.id, LifecyclePhase(phase=phase, runner=self.name, engine=engine)
-        )
+        log, engine = self.execution.log, self.ctx.engine
+        log.emit_nowait(LifecyclePhase(phase=phase, runner=self.name, engine=engine))
         result = await body()
-        events.emit_nowait(
-            self.task.id, LifecyclePhase(phase=phase, ended=True, runner=self.name, engine=engine)
-        )
+        log.emit_nowait(LifecyclePhase(phase=phase, ended=True, runner=self.name, engine=engine))
         return result

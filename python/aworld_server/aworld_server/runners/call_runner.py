@@ -24,7 +24,7 @@ class CallRunner(Runner):
 
     def _record(self, action: Action) -> None:
         message = action_message(self.task.id, self.task.session_id, action)
-        self.runtime.events.emit_nowait(self.task.id, MessageEmitted(message=message))
+        self.execution.log.emit_nowait(MessageEmitted(message=message))
 
     async def do_run(self) -> str:
         execution = self.execution
@@ -40,7 +40,7 @@ class CallRunner(Runner):
             elif isinstance(action, Finish):
                 finish = await execution.finish(action)
                 finished = finished_message(self.task.id, self.task.session_id, finish)
-                await self.runtime.events.emit(self.task.id, MessageEmitted(message=finished))
+                await execution.log.emit(MessageEmitted(message=finished))
                 return finish.answer
             else:
                 results = await execution.run_tools(action)

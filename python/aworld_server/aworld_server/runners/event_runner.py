@@ -10,8 +10,8 @@ from typing import ClassVar
 from aworld_client import Failure, Message, MessageCategory
 
 from aworld_server.agents.topology import Finish, RunAgent, RunTools
+from aworld_server.errors import TaskFailed
 from aworld_server.runners.base import Runner
-from aworld_server.runners.execution import TaskFailed
 from aworld_server.runners.messages import (
     FINISHED,
     action_from_message,
@@ -30,13 +30,13 @@ class EventRunner(Runner):
     async def _publish(self, message: Message) -> None:
         # Not awaited to disk: tool calls flush before running and the run's end is awaited,
         # so no side effect acts on an unwritten message (see EventManager.emit_message).
-        await self.runtime.events.emit_message(message, durable=False)
+        await self.execution.log.emit_message(message, durable=False)
 
     async def do_run(self) -> str:
         controller = self.execution.controller
         if controller is None:
             raise ValueError("the task has no swarm")
-        bus = self.runtime.bus
+        bus = self.ctx.bus
         start = controller.start(self.task.input.as_text() if self.task.input else "")
         await self._publish(action_message(self.task.id, self.task.session_id, start))
         try:
@@ -69,7 +69,7 @@ class EventRunner(Runner):
             MessageCategory.OUTPUT,
         ):
             follow_ups.append(await self._builtin(message))
-        for handler in self.runtime.registry.message_handlers.get(message.category, ()):
+        for handler in self.ctx.registry.message_handlers.get(message.category, ()):
             follow_ups.extend(await handler(message) or ())
         for follow_up in follow_ups:
             await self._publish(follow_up)

@@ -20,13 +20,14 @@ from typing import Any
 
 from aworld_client import Failure, Task
 
+from aworld_server.engine_worker.control_plane import ControlPlane
+from aworld_server.engine_worker.control_plane_handlers import ControlPlaneHandlers
+from aworld_server.engine_worker.control_plane_store import ControlPlaneStore
 from aworld_server.engines.base import JobResult, TaskJob
-from aworld_server.engines.control_plane import ControlPlane
-from aworld_server.engines.control_plane_handlers import ControlPlaneHandlers
-from aworld_server.engines.control_plane_store import ControlPlaneStore
 from aworld_server.engines.recovery import cancelled
 from aworld_server.engines.wire import decode_job, encode_result
 from aworld_server.handlers.named import handler_names
+from aworld_server.runtime import Runtime
 
 __all__ = ["EngineHost", "load_setup"]
 
@@ -51,11 +52,17 @@ def load_setup(path: str) -> Setup | None:
 class _Side:
     """One control plane as seen from this worker: its connection and the Runtime for it."""
 
-    def __init__(self, control_plane: ControlPlane, runtime: Any) -> None:
+    def __init__(
+        self,
+        control_plane: ControlPlane,
+        runtime: Runtime,
+        store: ControlPlaneStore,
+        handlers: ControlPlaneHandlers,
+    ) -> None:
         self.control_plane = control_plane
         self.runtime = runtime
-        self.store: ControlPlaneStore = runtime.store
-        self.handlers: ControlPlaneHandlers = runtime.remote
+        self.store = store
+        self.handlers = handlers
 
 
 class EngineHost:
@@ -93,19 +100,20 @@ class EngineHost:
             del self._opening[key]
 
     async def _open(self, address: str, token: str) -> _Side:
-        from aworld_server.runtime import Runtime  # the runtime imports this package
-
         control_plane = ControlPlane(address, token)
         store = ControlPlaneStore(control_plane)
-        runtime = Runtime(store=store)
-        runtime.remote = ControlPlaneHandlers(control_plane, store.jobs)
-        runtime.engine_name = self.engine
-        runtime.parking = False  # a parked run could not be woken here: see the handlers
+        handlers = ControlPlaneHandlers(control_plane, store.jobs)
+        runtime = Runtime(
+            store=store,
+            remote=handlers,
+            engine=self.engine,
+            parking=False,  # a parked run could not be woken here: see the handlers
+        )
         setup = load_setup(self.setup)
         if setup is not None:
             setup(runtime)
         await runtime.start(resume=False, sweep_interval=0)  # the engine re-runs lost jobs
-        return _Side(control_plane, runtime)
+        return _Side(control_plane, runtime, store, handlers)
 
     async def run(self, payload: bytes) -> bytes:
         """Run one job (``wire.encode_job`` bytes); returns ``wire.encode_result`` bytes."""
@@ -146,7 +154,7 @@ class EngineHost:
             registry = side.runtime.registry
             local = {**registry.tools, **registry.hooks, **registry.agents}
             await side.handlers.ensure(key for key in handler_names(task) if key[0] not in local)
-            response = await side.runtime.run_submitted(task)
+            response = await side.runtime.executor.run_submitted(task)
             if response is None:
                 raise RuntimeError("the task parked on a callback, which engine tasks cannot")
             return JobResult(task_id, response=response, job_id=job.job_id)

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 
 import grpc
 from aworld_client import Event, Session, Task, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client.api import engine_service_pb2 as engine_pb
+from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import AppendEventsRequest
 from aworld_client.runtime_service import GetTaskResponse
 
-from aworld_server.engines.control_plane import ControlPlane
+from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 
 __all__ = ["ControlPlaneStore"]

@@ -1,0 +1,350 @@
+"""Tool calls of one run: hooks and permission, attempts under the retry policy with their
+events and run node, and — when resuming — calls rebuilt from the log or continued.
+
+What the log promises about a call (see ``task_log``): its ``ToolCallStarted`` is on disk
+before the tool runs, so after a crash an attempt without a finish "may have run", and only an
+idempotent tool runs again (else the call fails with OutcomeUnknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aworld_client import (
+    Failure,
+    HandlerKind,
+    HookDecided,
+    InputRequested,
+    Payload,
+    PermissionDecision,
+    RetryPolicy,
+    RunNode,
+    RunNodeKind,
+    RunNodeStatus,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolErrorPolicy,
+)
+from aworld_client.handlers import Pending
+
+from aworld_server.agents.model import ToolCallRequest
+from aworld_server.agents.topology import RunTools, ToolResult
+from aworld_server.dispatch import HandlerCall
+from aworld_server.errors import TaskFailed
+from aworld_server.hooks import HookOutcome
+from aworld_server.observability import span, within
+from aworld_server.retry import failure_of, retry_async
+from aworld_server.runners.callback_wait import CallbackWaits
+from aworld_server.runners.replay import RecordedCall
+from aworld_server.runners.run_state import RunState
+
+__all__ = ["ToolCalls"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class _Call:
+    """One logical tool call being executed, and where its attempt numbers continue from.
+
+    ``awaiting``: resumed while an attempt waited on a callback — the first attempt waits for
+    that callback again (it *is* attempt ``after_attempt``) instead of invoking the tool.
+    ``outcome_unknown``: resumed after an attempt was sent and never answered — the first
+    attempt runs only if the tool is idempotent."""
+
+    agent: str
+    request: ToolCallRequest
+    node_id: str
+    after_attempt: int = 0
+    awaiting: InputRequested | None = None
+    outcome_unknown: bool = False
+
+    def number(self, n: int) -> int:
+        """The attempt number recorded for the n-th try of this execution."""
+        return self.after_attempt + n - (1 if self.awaiting is not None else 0)
+
+
+class ToolCalls:
+    """Tool calls of one run."""
+
+    def __init__(self, run: RunState, waits: CallbackWaits) -> None:
+        self._run = run
+        self._waits = waits
+        self._node_ids: set[str] = set()
+
+    async def run(self, action: RunTools) -> list[ToolResult]:
+        """Run the calls concurrently; results come back in call order."""
+        run = self._run
+        parent = run.current_agent_node or run.root
+        assert parent is not None
+        calls = action.calls
+        # Tool spans are children of the step that asked for them (task -> step -> tool).
+        with within(run.current_step_span):
+            if len(calls) == 1:
+                return [await self._one(action.agent, parent.id, calls[0])]
+            return list(
+                await asyncio.gather(*(self._one(action.agent, parent.id, c) for c in calls))
+            )
+
+    async def _one(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+        self._run.tools_in_flight += 1
+        try:
+            return await self._start(agent, parent_id, call)
+        finally:
+            self._run.tools_in_flight -= 1
+
+    def _node_id(self, call: ToolCallRequest) -> str:
+        """The TOOL node of a call is named after the call id (unique within the task), which
+        is how a replay finds a call's outcome."""
+        node_id = call.id
+        n = 1
+        while node_id in self._node_ids:
+            n += 1
+            node_id = f"{call.id}~{n}"
+        self._node_ids.add(node_id)
+        return node_id
+
+    async def _start(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+        run = self._run
+        run.limits.before_tool_call(run.usage)
+        run.usage.tool_calls += 1
+        node_id = self._node_id(call)
+        if run.replay is not None:
+            finished = run.replay.finished_call(node_id)
+            if finished is not None:
+                return self._replayed(call, finished)
+            resumed = run.replay.open_call(node_id)
+            if resumed is not None:
+                run.go_live()
+                return await self._resume(agent, call, resumed)
+        run.go_live()
+        node = run.ctx.state.start(
+            run.task_id,
+            RunNodeKind.TOOL,
+            call.name,
+            parent_id=parent_id,
+            session_id=run.task.session_id,
+            node_id=node_id,
+        )
+        outcome = await run.hooks.fire(
+            "before_tool_call",
+            agent=agent,
+            tool_name=call.name,
+            arguments=call.arguments,
+            call_id=call.id,
+        )
+        if outcome.asks:
+            outcome = await self._ask_permission(agent, call, node.id, outcome)
+        if outcome.denied:
+            return self._deny(call, node.id, outcome)
+        if isinstance(outcome.updated_input, dict):
+            call.arguments = outcome.updated_input
+        return await self._execute(_Call(agent, call, node.id))
+
+    async def _resume(
+        self, agent: str, call: ToolCallRequest, recorded: RecordedCall
+    ) -> ToolResult:
+        """Continue a call the log shows started but unfinished: wait for its callback again,
+        or (the process died mid-call) run it again as the next attempt."""
+        node = self._run.ctx.state.adopt(recorded.node)
+        callback = recorded.callback
+        if callback is not None and callback.kind == "permission":
+            outcome = await self._ask_permission(
+                agent,
+                call,
+                node.id,
+                HookOutcome(decision=PermissionDecision.ASK),
+                callback_id=callback.callback_id,
+            )
+            if outcome.denied:
+                return self._deny(call, node.id, outcome)
+            return await self._execute(_Call(agent, call, node.id, recorded.attempts))
+        if callback is not None:
+            return await self._execute(
+                _Call(agent, call, recorded.node.id, recorded.attempts, awaiting=callback)
+            )
+        return await self._execute(
+            _Call(
+                agent,
+                call,
+                recorded.node.id,
+                recorded.attempts,
+                outcome_unknown=recorded.in_flight,
+            )
+        )
+
+    async def _execute(self, call: _Call) -> ToolResult:
+        """Attempts of one tool call under its retry policy, then its outcome and hooks."""
+        run = self._run
+        request = call.request
+
+        async def attempt(n: int) -> Any:
+            with span(
+                "tool_call", tool=request.name, call_id=request.id, attempt=n, task_id=run.task_id
+            ):
+                log.debug("tool call %s (%s) attempt %d", request.name, request.id, n)
+                return await self._attempt(call, n)
+
+        async def failed(n: int, error: BaseException, will_retry: bool) -> None:
+            run.log.emit_nowait(
+                ToolCallFinished(
+                    call_id=request.id,
+                    tool_name=request.name,
+                    attempt=call.number(n),
+                    will_retry=will_retry,
+                    failure=_failure(error, request.name),
+                )
+            )
+
+        try:
+            output = await retry_async(attempt, self._retry_policy(request.name), on_failure=failed)
+        except Exception as error:
+            failure = _failure(error, request.name)
+            run.ctx.state.finish(call.node_id, RunNodeStatus.FAILED, failure=failure)
+            await run.hooks.fire(
+                "tool_call_failed",
+                agent=call.agent,
+                tool_name=request.name,
+                error={"type": failure.type, "message": failure.message},
+            )
+            if run.conf.tool_error_policy == ToolErrorPolicy.FAIL_TASK:
+                raise TaskFailed(failure) from error
+            return ToolResult(request.id, request.name, failure=failure)
+        outcome = await run.hooks.fire(
+            "after_tool_call",
+            agent=call.agent,
+            tool_name=request.name,
+            arguments=request.arguments,
+            output=output,
+        )
+        if outcome.updated_output is not None:
+            output = outcome.updated_output
+        run.last_tool_output = output if isinstance(output, str) else json.dumps(output)
+        run.ctx.state.finish(call.node_id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
+        return ToolResult(request.id, request.name, output=output)
+
+    async def _attempt(self, call: _Call, n: int) -> Any:
+        """The n-th try: wait for the resumed callback, or invoke the tool (recording its
+        start once a worker is chosen, on disk before it runs); then record the outcome."""
+        run = self._run
+        request = call.request
+        number = call.number(n)
+        started = time.perf_counter()
+        if call.awaiting is not None and n == 1:
+            awaiting = call.awaiting
+            output: Any = await self._waits.wait(
+                awaiting.kind, None, call.node_id, awaiting.callback_id, announce=False
+            )
+        else:
+
+            async def record_start(worker_id: str) -> None:
+                run.log.emit_nowait(
+                    ToolCallStarted(
+                        call_id=request.id,
+                        tool_name=request.name,
+                        arguments=Payload.of(request.arguments),
+                        attempt=number,
+                        caller=call.agent,
+                        node_id=call.node_id,
+                        worker_id=worker_id,
+                    )
+                )
+                await run.log.barrier()  # a started attempt in the log may have had effects
+
+            attempt = HandlerCall(
+                name=request.name,
+                kind=HandlerKind.TOOL,
+                arguments=request.arguments,
+                call_id=request.id,
+                attempt=number,
+                task=run.task,
+                on_start=record_start,
+                # The resumed call's last attempt may have run: only idempotent tools again.
+                require_idempotent=call.outcome_unknown and n == 1,
+            )
+            output = await run.ctx.handlers.invoke(attempt, run.context)
+            if isinstance(output, Pending):
+                output = await self._waits.wait(
+                    "tool_callback", output.prompt, call.node_id, output.callback_id
+                )
+        run.snapshot(if_changed=True)  # persisted with the call's outcome
+        # Not awaited: the next side effect flushes first (barrier), and the run's next message
+        # or end waits for it, so the outcome is on disk before it matters.
+        run.log.emit_nowait(
+            ToolCallFinished(
+                call_id=request.id,
+                tool_name=request.name,
+                attempt=number,
+                result=Payload.of(output),
+                duration=timedelta(seconds=time.perf_counter() - started),
+            )
+        )
+        return output
+
+    def _deny(self, call: ToolCallRequest, node_id: str, outcome: HookOutcome) -> ToolResult:
+        failure = Failure(
+            type="PermissionDenied",
+            non_retryable=True,
+            message=outcome.reason or f"{call.name} was denied by a hook",
+        )
+        self._run.ctx.state.finish(node_id, RunNodeStatus.BREAKED, failure=failure)
+        return ToolResult(call.id, call.name, failure=failure)
+
+    def _replayed(self, call: ToolCallRequest, node: RunNode) -> ToolResult:
+        """A finished call rebuilt from its recorded TOOL node."""
+        if node.failure is not None or node.status != RunNodeStatus.SUCCEEDED:
+            failure = node.failure or Failure(type=node.status.name, message="tool call ended")
+            return ToolResult(call.id, call.name, failure=failure)
+        output = node.result.value() if node.result is not None else None
+        self._run.last_tool_output = output if isinstance(output, str) else json.dumps(output)
+        return ToolResult(call.id, call.name, output=output)
+
+    async def _ask_permission(
+        self,
+        agent: str,
+        call: ToolCallRequest,
+        node_id: str,
+        outcome: HookOutcome,
+        *,
+        callback_id: str = "",
+    ) -> HookOutcome:
+        """A hook answered "ask": a human decides through ProvideInput ("allow" / "deny")."""
+        prompt = {
+            "tool_name": call.name,
+            "arguments": call.arguments,
+            "agent": agent,
+            "reason": outcome.reason,
+        }
+        answer = await self._waits.wait(
+            "permission", prompt, node_id, callback_id, announce=not callback_id
+        )
+        allowed = (
+            answer is True
+            or (isinstance(answer, str) and answer.lower() in ("allow", "yes", "approve"))
+            or (isinstance(answer, dict) and str(answer.get("decision", "")).lower() == "allow")
+        )
+        decision = PermissionDecision.ALLOW if allowed else PermissionDecision.DENY
+        reason = "" if allowed else f"a human denied {call.name}"
+        await self._run.log.emit(
+            HookDecided(
+                point="before_tool_call", hook_name="human", decision=decision, reason=reason
+            )
+        )
+        return HookOutcome(decision=decision, reason=reason, updated_input=outcome.updated_input)
+
+    def _retry_policy(self, name: str) -> RetryPolicy | None:
+        run = self._run
+        spec = run.ctx.handlers.tool_spec(name, run.task)
+        return (spec.retry_policy if spec and spec.retry_policy else None) or run.task.retry_policy
+
+
+def _failure(error: BaseException, source: str) -> Failure:
+    failure = failure_of(error)
+    failure.source = failure.source or source
+    return failure
