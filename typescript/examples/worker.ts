@@ -107,11 +107,20 @@ interface AgentStep {
   tools: { name: string }[];
 }
 
-// Required keys only, no `additionalProperties: false`: the server may send more.
+// Required keys only, no `additionalProperties: false`: the server may send more. The server
+// wants one schema text per handler name (and version), and the Go twin's agents may serve the
+// same name, so this is, key for key, the schema Go's TypedAgent derives from its struct.
 const AGENT_STEP_SCHEMA = {
-  type: "object",
-  properties: { step: { type: "integer" }, observation: { type: "string" }, tools: { type: "array" } },
+  properties: {
+    observation: { type: "string" },
+    step: { type: "integer" },
+    tools: {
+      items: { properties: { name: { type: "string" } }, required: ["name"], type: "object" },
+      type: "array",
+    },
+  },
   required: ["step", "observation", "tools"],
+  type: "object",
 };
 
 function agentFor(name: string, behaviour: string): HandlerDefinition {

@@ -100,7 +100,8 @@ func toolFor(o *out, name, behaviour string) (aworld.Handler, error) {
 }
 
 // agentStep is what an agent reads of a step; the server's other keys (agent, messages) are
-// ignored, as TypedAgent promises.
+// ignored, as TypedAgent promises. The TypeScript twin declares the schema derived from it
+// word for word, so both may serve the same agent name.
 type agentStep struct {
 	Step        int    `json:"step"`
 	Observation string `json:"observation"`
