@@ -42,6 +42,7 @@ from aworld_server.runtime.executor import SubmitResult, TaskExecutor
 from aworld_server.runtime.gateway import Handlers, RemoteHandlers
 from aworld_server.runtime.reader import TaskReader, TaskView
 from aworld_server.runtime.sessions import Sessions
+from aworld_server.runtime.trajectories import TrajectoryExport
 from aworld_server.state import StateManager
 from aworld_server.storage import EventStore, SqliteEventStore
 
@@ -57,7 +58,9 @@ class Runtime:
     runtime also gets ``remote`` (handlers on workers), ``control_plane`` (its address, for
     engine workers to call back), and with authentication ``job_credentials`` /
     ``job_finished`` (a credential per engine job). ``engine``: the default engine of tasks that
-    name none; ``parking``: runs waiting on a callback leave memory until it is answered."""
+    name none; ``parking``: runs waiting on a callback leave memory until it is answered;
+    ``trajectory_dir``: each finished task's trajectory is written there as JSONL (its URI in
+    ``TaskResponse.trajectory_uri``)."""
 
     def __init__(
         self,
@@ -72,6 +75,7 @@ class Runtime:
         job_credentials: JobCredentials | None = None,
         job_finished: Callable[[str], None] | None = None,
         parking: bool = True,
+        trajectory_dir: str | Path | None = None,
     ) -> None:
         self.store: EventStore = store or SqliteEventStore(Path(data_dir) / "runtime.db")
         self.bus: EventBus = bus or MemoryEventBus()
@@ -102,6 +106,9 @@ class Runtime:
             sessions=self.sessions,
             bus=self.bus,
             engine=engine,
+            trajectories=TrajectoryExport(
+                self.reader, Path(trajectory_dir) if trajectory_dir is not None else None
+            ),
         )
         self.executor = TaskExecutor(
             context,
