@@ -11,7 +11,7 @@ import asyncio
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -22,12 +22,15 @@ from a2a.types import Message, Part, Role, SendMessageRequest, StreamResponse
 from aworld_client import AgentSpec, ModelConfig, Payload, RetryPolicy, Swarm, Task
 from aworld_client.handlers import Pending, tool
 from aworld_server.runtime import Runtime
+from aworld_server.server import RunningServer
 from google.protobuf.json_format import MessageToDict
 from process_harness import ROOT, WAIT, WorkerProcess
 
 __all__ = [
     "FAST_RETRY",
     "REMOTE_AGENT",
+    "StartRemote",
+    "StartServer",
     "Gates",
     "a2a_client",
     "answer_template",
@@ -40,6 +43,10 @@ __all__ = [
 ]
 
 REMOTE_AGENT = ROOT / "tests" / "a2a" / "a2a_remote_agent.py"
+
+# Fixture signatures (see conftest.py), for annotations in tests.
+StartServer = Callable[..., Awaitable[RunningServer]]
+StartRemote = Callable[..., Awaitable[str]]
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=3)
 
 

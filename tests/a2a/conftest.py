@@ -3,18 +3,15 @@ endpoint on another free port, and remote A2A agents as subprocesses stopped by 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from a2a_harness import Gates, local_tools, start_remote_agent
+from a2a_harness import Gates, StartRemote, StartServer, local_tools, start_remote_agent
 from aworld_server.config import ServerConfig
 from aworld_server.server import RunningServer, start_server
 from process_harness import WorkerProcess
-
-StartServer = Callable[..., Awaitable[RunningServer]]
-StartRemote = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture

@@ -10,9 +10,16 @@ import pytest
 from a2a.client import A2AClientError
 from a2a.types import CancelTaskRequest, GetTaskRequest, TaskState
 from a2a.utils.errors import TaskNotFoundError
-from a2a_harness import Gates, a2a_client, answer_template, collect, text_message, tool_template
+from a2a_harness import (
+    Gates,
+    StartServer,
+    a2a_client,
+    answer_template,
+    collect,
+    text_message,
+    tool_template,
+)
 from aworld_client import TaskStatus
-from conftest import StartServer
 
 PRINCIPALS = {
     "alice": {

@@ -29,6 +29,7 @@ from a2a.utils.errors import (
 )
 from a2a_harness import (
     Gates,
+    StartServer,
     a2a_client,
     answer_template,
     collect,
@@ -36,7 +37,6 @@ from a2a_harness import (
     tool_template,
 )
 from aworld_client import Payload, Task, TaskStatus
-from conftest import StartServer
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Value
 

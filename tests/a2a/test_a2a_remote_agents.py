@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from a2a_harness import FAST_RETRY, scripted
+from a2a_harness import FAST_RETRY, StartRemote, StartServer, scripted
 from aworld_client import (
     AgentSpec,
     AsyncClient,
@@ -26,7 +26,6 @@ from aworld_client import (
 )
 from aworld_server.runtime import Runtime
 from aworld_server.storage import MemoryEventStore
-from conftest import StartRemote, StartServer
 from process_harness import WorkerProcess
 
 

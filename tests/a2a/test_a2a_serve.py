@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 from a2a.types import TaskState
-from a2a_harness import a2a_client, collect, scripted, template_of, text_message
+from a2a_harness import StartRemote, a2a_client, collect, scripted, template_of, text_message
 from aworld_client import AgentSpec, Swarm, SwarmTopology, Task
-from conftest import StartRemote
 from process_harness import WorkerProcess, assert_eventually, launch_server
 
 _SCRIPT = Path(sys.executable).with_name("aworld")

@@ -188,6 +188,7 @@ async def start_server(
             else None
         ),
         job_finished=resolver.revoke_job if resolver.enabled else None,
+        trajectory_dir=config.trajectory_dir,
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
@@ -231,6 +232,7 @@ async def start_server(
             dispatcher=dispatcher,
             metrics=metrics,
             accepting=lambda: runtime_service.accepting,
+            submit=runtime_service.submit,
         )
         try:
             http = await start_http(

@@ -34,6 +34,8 @@ from aworld_server.errors import HandlerFailed, TaskFailed
 from aworld_server.ids import new_id
 from aworld_server.observability import span
 from aworld_server.retry import failure_of, retry_async
+from aworld_server.runners.callback_wait import CallbackWaits
+from aworld_server.runners.permission import ask_human
 from aworld_server.runners.run_state import RunState
 from aworld_server.runners.stepping import StepGate
 
@@ -43,8 +45,9 @@ __all__ = ["AgentSteps", "assistant_message", "chunk_message"]
 class AgentSteps:
     """Agent steps of one run."""
 
-    def __init__(self, run: RunState) -> None:
+    def __init__(self, run: RunState, waits: CallbackWaits) -> None:
         self._run = run
+        self._waits = waits
         self._agents: dict[str, Agent] = {}
 
     def agent(self, name: str) -> Agent:
@@ -171,7 +174,7 @@ class AgentSteps:
         if state.steps == 1:
             await run.hooks.fire("agent_started", agent=agent.name)
         try:
-            response = await self._call_model(agent, state.messages)
+            response = await self._call_model(agent, state, node.id)
         except Exception as error:
             # Cancellation leaves the node open: a shutdown resumes it, and a task that ends
             # any other way closes its open nodes in post_run.
@@ -210,14 +213,34 @@ class AgentSteps:
             self._run.last_content = response.content
         return response
 
-    async def _call_model(self, agent: Agent, messages: list[dict[str, Any]]) -> ModelResponse:
+    async def _call_model(self, agent: Agent, state: AgentState, node_id: str) -> ModelResponse:
         run = self._run
         tools = self.tool_declarations(agent)
-        outcome = await run.hooks.fire("before_llm_call", agent=agent.name, messages=messages)
+        outcome = await run.hooks.fire("before_llm_call", agent=agent.name, messages=state.messages)
+        if outcome.asks:
+            # Named after the step, so a resumed run finds the answer given to an earlier one.
+            callback_id = f"llm:{agent.name}:{state.steps}"
+            outcome = await ask_human(
+                self._waits,
+                run.log,
+                point="before_llm_call",
+                what=f"a model call of {agent.name}",
+                prompt={"agent": agent.name, "step": state.steps},
+                node_id=node_id,
+                outcome=outcome,
+                callback_id=callback_id,
+                announce=callback_id not in run.announced,
+            )
         if outcome.denied:
             raise TaskFailed(
                 Failure(type="PermissionDenied", message=outcome.reason, non_retryable=True)
             )
+        system = [{"role": "system", "content": t} for t in run.hooks.take_system_messages()]
+        state.messages.extend(system)  # hooks' system messages join the conversation
+        # A hook's updated_input is the conversation this call sees (the agent's stays as is).
+        messages = None
+        if isinstance(outcome.updated_input, list):
+            messages = [*outcome.updated_input, *system]
 
         async def chunk(text: str) -> None:
             await run.log.emit_message(chunk_message(run.task, agent.name, text), publish=False)
@@ -225,7 +248,7 @@ class AgentSteps:
         async def attempt(n: int) -> ModelResponse:
             started = time.perf_counter()
             with span("llm_call", agent=agent.name, attempt=n, task_id=run.task_id):
-                response = await agent.decide(run.context.agent(agent.name), tools, on_chunk=chunk)
+                response = await agent.decide(state, tools, on_chunk=chunk, messages=messages)
             run.log.emit_nowait(
                 LlmCallFinished(
                     agent=agent.name,
