@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Limits", "ModelEndpoint", "PrincipalConfig", "ServerConfig"]
+from aworld_server.mcp.config import McpServer, named_servers
+
+__all__ = ["Limits", "McpServer", "ModelEndpoint", "PrincipalConfig", "ServerConfig"]
 
 
 class PrincipalConfig(BaseModel):
@@ -141,6 +143,14 @@ class ServerConfig(BaseSettings):
         "set a key, a key variable or a base URL; 'openai' uses OPENAI_* of the server.",
     )
     limits: Limits = Field(default_factory=Limits)
+    mcp_servers: dict[str, McpServer] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools the server offers, by name ([mcp_servers.<name>] "
+        "with command/args/env/env_from/cwd for stdio, or url/headers for streamable HTTP; "
+        "startup_timeout, tool_timeout, tool_prefix, idempotent, retry_tool_errors). They "
+        "start with the server, which refuses to start if one does not; their tools are named "
+        "'<name>__<tool>' unless tool_prefix says otherwise. Empty: none.",
+    )
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = Field(
@@ -205,6 +215,12 @@ class ServerConfig(BaseSettings):
             except ValueError:
                 return value  # ISO 8601 and the like, parsed by pydantic
         return value
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _named_mcp_servers(cls, value: Any) -> Any:
+        """Each server is named after its table's key."""
+        return named_servers(value) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerConfig:

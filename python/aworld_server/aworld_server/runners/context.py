@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aworld_client import HandlerSpec, Session, Task
 
@@ -22,7 +22,10 @@ from aworld_server.handlers.callbacks import CallbackRegistry
 from aworld_server.runners.stepping import StepGate
 from aworld_server.state import StateManager
 
-__all__ = ["HandlerGateway", "RunContext", "SessionAccess"]
+if TYPE_CHECKING:
+    from aworld_server.agents.agent import Agent
+
+__all__ = ["HandlerGateway", "McpTools", "RunContext", "SessionAccess"]
 
 
 class HandlerGateway(Protocol):
@@ -64,6 +67,20 @@ class SessionAccess(Protocol):
     def hooks(self, session_id: str) -> Mapping[str, list[str]]: ...
 
 
+class McpTools(Protocol):
+    """The MCP servers agents declare (``aworld_server.mcp.McpToolSource``): started before a
+    task runs, their tools declared to the agents. The tools themselves are ordinary
+    in-process tools of the registry."""
+
+    async def prepare(self, task: Task) -> None:
+        """Start the servers the task's agents declare; raise HandlerFailed if one cannot."""
+        ...
+
+    def tool_names(self, agent: Agent) -> list[str]:
+        """The names of the tools of the MCP servers ``agent`` declares."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
     """What one run needs. Built by the runtime; shared parts are the runtime's own."""
@@ -76,6 +93,7 @@ class RunContext:
     models: ModelProviders  # builds an agent's model from its ModelConfig
     sessions: SessionAccess
     bus: EventBus  # the per-task message queues of the event-driven runner
+    mcp: McpTools  # MCP servers agents declare
     engine: str = "local"  # recorded in lifecycle events
     stepping: StepGate | None = None  # set for interactive runs: one agent step per grant
     parkable: bool = False  # the run may leave memory while it waits on a callback

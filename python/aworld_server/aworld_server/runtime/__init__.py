@@ -36,6 +36,7 @@ from aworld_server.engines import Engine
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
+from aworld_server.mcp import McpToolSource
 from aworld_server.runners import RunContext, Runner
 from aworld_server.runtime.engine_jobs import EngineJobs, JobCredentials
 from aworld_server.runtime.executor import SubmitResult, TaskExecutor
@@ -80,6 +81,8 @@ class Runtime:
         self.registry = HandlerRegistry()
         self.models = ModelProviders()
         self.callbacks = CallbackRegistry()
+        # MCP servers as tool sources; the server starts the configured ones (start_server).
+        self.mcp = McpToolSource(self.registry)
         self.engine_name = engine
         self.handlers = Handlers(self.registry, remote)
         self.sessions = Sessions(self.store)
@@ -101,6 +104,7 @@ class Runtime:
             models=self.models,
             sessions=self.sessions,
             bus=self.bus,
+            mcp=self.mcp,
             engine=engine,
         )
         self.executor = TaskExecutor(
@@ -112,6 +116,7 @@ class Runtime:
             engines=self.engines,
             default_engine=engine,
             parking=parking,
+            mcp_servers=self.mcp.configured,
         )
         self._started = False
 
@@ -147,6 +152,7 @@ class Runtime:
         """Stop running tasks (they stay resumable in the log) and close the store."""
         await self.executor.stop_runs()
         await self.engines.close()
+        await self.mcp.aclose()  # after the runs: no call is left to need a server
         await self.models.aclose()
         if self._started:
             await self.store.close()
