@@ -8,6 +8,7 @@ accepts, a pid that is gone) under a deadline.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ __all__ = [
     "alive",
     "free_port",
     "scripted",
+    "toml_config",
     "tool_events",
     "wait_gone",
 ]
@@ -116,7 +118,8 @@ class HttpMcpServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.files.env()},
+                # Its own pid file: ``files.pids()`` lists the processes the runtime starts.
+                env={**os.environ, **self.files.env(), "MCP_PIDS": str(self.log) + ".pid"},
             )
         process = self.process
 
@@ -171,3 +174,26 @@ class RecordingModel(ScriptedModel):
 
 def tool_events(events: list[Event]) -> list[ToolCallStarted | ToolCallFinished]:
     return [e.body for e in events if isinstance(e.body, ToolCallStarted | ToolCallFinished)]
+
+
+def toml_config(servers: dict[str, dict[str, Any]], **top: Any) -> str:
+    """A server TOML file with ``top``-level settings and ``[mcp_servers.<name>]`` tables."""
+    lines = [f"{key} = {_toml(value)}" for key, value in top.items()]
+    for name, table in servers.items():
+        lines.append(f"\n[mcp_servers.{name}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for the paths and words used here
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML for {value!r}")

@@ -341,7 +341,7 @@ def _describe(error: BaseException) -> str:
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
     if isinstance(error, FileNotFoundError):
-        return f"cannot run {error.filename!r}: no such file or directory"
+        return "no such executable (file not found)"
     if isinstance(error, MCPError) and error.code == CONNECTION_CLOSED:
         return "the server closed the connection during the handshake (did it exit?)"
     text = str(error)

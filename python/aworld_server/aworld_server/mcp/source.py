@@ -68,7 +68,7 @@ class McpToolSource:
                 raise result
             if isinstance(result, BaseException):
                 reason = result.reason if isinstance(result, McpServerUnavailable) else result
-                failures.append(f"mcp_servers.{server.name} ({server.target}): {reason}")
+                failures.append(f"mcp_servers.{server.name}: {reason}")
         if failures:
             await self.aclose()
             raise McpStartupError(
