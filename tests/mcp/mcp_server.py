@@ -20,6 +20,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from opentelemetry import trace
 
 server = MCPServer("test-tools")
 
@@ -75,6 +76,12 @@ def fail(message: str) -> str:
 def env(name: str) -> str:
     """The value of an environment variable of this server process ('' if unset)."""
     return os.environ.get(name, "")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def trace_id() -> str:
+    """The trace this call belongs to, as the client propagated it (W3C trace context)."""
+    return format(trace.get_current_span().get_span_context().trace_id, "032x")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +29,10 @@ from mcp_harness import (
     tool_events,
     wait_gone,
 )
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from process_harness import assert_eventually
 
 
@@ -324,3 +329,37 @@ async def test_tool_prefix_names_and_clashes(runtime: Runtime, files: McpFiles) 
     # Model function names allow only [A-Za-z0-9_-]: the prefix's dot became '_'.
     assert response.status == TaskStatus.SUCCEEDED, response.failure
     assert output(response) == {"result": 9}
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this process (spans kept in memory), as tests/core/test_tracing.py does."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    yield exporter
+    provider.shutdown()
+    # The API has no public reset; OpenTelemetry's own test utilities reset these globals.
+    trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER_SET_ONCE._done = False  # type: ignore[attr-defined]
+
+
+async def test_mcp_calls_are_traced_into_the_mcp_server(
+    runtime: Runtime, files: McpFiles, exporter: InMemorySpanExporter
+) -> None:
+    model = ScriptedModel([call("demo__trace_id"), {"content": "out={last_tool_output}"}])
+    response, _ = await run(runtime, Agent("traced", model=model, mcp_servers=[files.stdio()]))
+
+    # The MCP server's work belongs to the task's trace (the context travels in _meta) ...
+    assert response.trace_id and output(response) == {"result": response.trace_id}
+    spans = exporter.get_finished_spans()
+    [tool_span] = [s for s in spans if s.name == "tool_call"]
+    assert tool_span.attributes is not None
+    assert tool_span.attributes["aworld.tool"] == "demo__trace_id"
+    # ... under the runtime's tool_call span, through the SDK's client span.
+    client_spans = [
+        s for s in spans if s.parent is not None and s.parent.span_id == tool_span.context.span_id
+    ]
+    assert [s.name for s in client_spans] == ["MCP send tools/call trace_id"]
+    assert tool_span.context.trace_id == int(response.trace_id, 16)
