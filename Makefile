@@ -44,6 +44,8 @@ proto-check: setup proto-lint
 lint: setup
 	.venv/bin/ruff check python engines tests bench scripts
 	.venv/bin/ruff format --check python engines tests bench scripts
+	.venv/bin/lint-imports
+	$(PY) scripts/check_import_cycles.py aworld_server
 
 typecheck: setup
 	cd python/aworld_client && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p aworld_client

@@ -48,8 +48,8 @@ async def _child(mode: str, endpoint: str) -> dict[str, Any]:
     from aworld_client import AgentSpec, ModelConfig, Payload, Swarm, Task, TaskStatus
     from aworld_client.handlers import tool
     from aworld_server import Runtime
-    from aworld_server.observability.metrics import RuntimeMetrics
     from aworld_server.observability.telemetry import configure_tracing
+    from aworld_server.web import RuntimeMetrics
 
     @tool
     def add(a: int, b: int) -> int:

@@ -10,7 +10,7 @@ Every run starts fresh processes and measures, in this order:
   server writes first and the peer that dialled in echoes: the shape of
   ``WorkerService.Connect``), shown beside it because it is the direction the dispatcher
   uses.
-* **Remote call from the server**: inside the server process, ``Runtime.handlers.invoke_tool`` (the
+* **Remote call from the server**: inside the server process, ``Runtime.handlers.invoke`` (the
   call the runner makes for one tool-call attempt) of a 64-byte ``echo`` tool served by a
   ``Worker`` in another process: 1 in flight (p50/p99) and 64 in flight (calls/s, the worker
   with ``max_concurrency`` 128). For context, a 50-step task whose agent calls the remote tool
@@ -282,6 +282,7 @@ async def _server(args: argparse.Namespace) -> None:
     from aworld_client import HandlerKind, TaskStatus
     from aworld_server.config import ServerConfig
     from aworld_server.context import Context
+    from aworld_server.dispatch import HandlerCall
     from aworld_server.server import start_server
 
     _, echo_local, add = _tools()
@@ -309,13 +310,15 @@ async def _server(args: argparse.Namespace) -> None:
             arguments = {"data": DATA}
 
             async def remote_call() -> None:
-                output = await runtime.handlers.invoke_tool(
-                    "echo",
-                    arguments,
-                    call_id=uuid.uuid4().hex,
-                    attempt=1,
-                    task=task,
-                    context=context,
+                output = await runtime.handlers.invoke(
+                    HandlerCall(
+                        name="echo",
+                        kind=HandlerKind.TOOL,
+                        arguments=arguments,
+                        call_id=uuid.uuid4().hex,
+                        task=task,
+                    ),
+                    context,
                 )
                 assert output == DATA
 
@@ -597,10 +600,10 @@ def _report(console: Console, runs: list[dict[str, Any]], machine: dict[str, Any
         "[dim]floor: raw grpc.aio bidi stream, client sends and the server echoes (the "
         "reference for the targets). push floor: the server writes first and the peer that "
         "dialled in echoes (the shape of WorkerService.Connect). Remote call from the server: "
-        "Runtime.handlers.invoke_tool in the server process, tool in a worker process. Two hops: client "
-        "process -> server InvokeHandler -> worker -> back. Submit-to-terminal: a trivial task "
-        "(one local tool call) by a client, until its terminal event. CPU/call: CPU time of the "
-        "timing process (all threads) per call at 1 in flight.[/dim]"
+        "Runtime.handlers.invoke in the server process, tool in a worker process. Two hops: "
+        "client process -> server InvokeHandler -> worker -> back. Submit-to-terminal: a trivial "
+        "task (one local tool call) by a client, until its terminal event. CPU/call: CPU time of "
+        "the timing process (all threads) per call at 1 in flight.[/dim]"
     )
     if "remote_p50_us" not in s:
         return

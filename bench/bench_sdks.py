@@ -6,8 +6,9 @@ Each run starts fresh worker processes — ``aworld_client.Worker`` (this script
 ``go/cmd/aworld-example-worker`` — each serving a tool ``echo_<sdk>`` that returns its 64-character
 ``data`` argument, and measures for each SDK, one call in flight:
 
-* **from the server** (the reference path): inside the server process, ``Runtime.handlers.invoke_tool``,
-  the call the runner makes for one tool-call attempt of a task: server -> worker -> server;
+* **from the server** (the reference path): inside the server process,
+  ``Runtime.handlers.invoke``, the call the runner makes for one tool-call attempt of a
+  task: server -> worker -> server;
 * **through a client**: a client process calling ``AsyncClient.invoke`` (RuntimeService
   InvokeHandler): client -> server -> worker -> back;
 * the **floor**: a raw ``grpc.aio`` bidirectional stream echoing 64 bytes to a peer process that
@@ -237,9 +238,10 @@ async def _floor(args: argparse.Namespace) -> dict[str, Any]:
 async def _from_server(
     running: Any, tool: str, pid: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """``Runtime.handlers.invoke_tool`` of the remote tool, as a task's runner calls it."""
-    from aworld_client import AgentSpec, Swarm, Task
+    """``Runtime.handlers.invoke`` of the remote tool, as a task's runner calls it."""
+    from aworld_client import AgentSpec, HandlerKind, Swarm, Task
     from aworld_server.context import Context
+    from aworld_server.dispatch import HandlerCall
 
     task = Task(
         id=uuid.uuid4().hex, swarm=Swarm(agents=[AgentSpec(name="bench", tool_names=[tool])])
@@ -248,9 +250,14 @@ async def _from_server(
     arguments = {"data": DATA}
 
     async def call() -> None:
-        output = await running.runtime.handlers.invoke_tool(
-            tool, arguments, call_id=uuid.uuid4().hex, attempt=1, task=task, context=context
+        call = HandlerCall(
+            name=tool,
+            kind=HandlerKind.TOOL,
+            arguments=arguments,
+            call_id=uuid.uuid4().hex,
+            task=task,
         )
+        output = await running.runtime.handlers.invoke(call, context)
         assert output == DATA, output
 
     for _ in range(args.warmup):

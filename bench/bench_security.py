@@ -33,8 +33,8 @@ from aworld_client import (
     Task,
     TaskStatusChanged,
 )
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as runtime_grpc
+from aworld_client.api import runtime_service_pb2 as runtime_pb
+from aworld_client.api import runtime_service_pb2_grpc as runtime_grpc
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.config import ServerConfig
 from aworld_server.runtime import Runtime

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc
 from aworld_client import Task
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client.api import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from chaos_harness import (
     CHANNEL_OPTIONS,
     ChaosParams,

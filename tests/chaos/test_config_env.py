@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import grpc
 from aworld_client import HandlerKind
-from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client.api import worker_service_pb2_grpc
 from aworld_client.handler import HandlerSpec
 from aworld_client.worker_service import ConnectRequest, ConnectResponse, Hello, Welcome
 from chaos_harness import WAIT, Chaos

@@ -26,8 +26,8 @@ import collections
 import random
 
 import grpc
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client.api import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from chaos_harness import (
     WAIT,
     Chaos,

@@ -8,7 +8,7 @@ from typing import Any
 import aworld_client
 import pytest
 from aworld_client import _convert
-from aworld_client._proto.aworld.runtime.v1 import (  # noqa: F401  registers every file
+from aworld_client.api import (  # noqa: F401  registers every file
     common_pb2,
     engine_service_pb2,
     event_pb2,

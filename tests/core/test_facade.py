@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from aworld_server import (
     TeamSwarm,
     WorkflowSwarm,
 )
-from aworld_server.runners.facade import TASK_RESPONSE_TOPIC
+from aworld_server.facade import TASK_RESPONSE_TOPIC
 from core_helpers import add, scripted
 
 
@@ -194,3 +195,88 @@ def test_sync_run_works_twice_without_an_event_loop(
     second = Runners.sync_run("and again?", agent=_adder())
     assert first.answer.value() == second.answer.value() == "answer 42"
     assert first.id != second.id
+
+
+async def test_streaming_mode_of_the_task_conf_is_the_default(runtime: Runtime) -> None:
+    from aworld_client import TaskConfig
+
+    runtime.registry.add_agent(_adder())
+    task = Task(
+        input=Payload.from_text("go"),
+        swarm=Swarm(agents=[AgentSpec(name="calc")]),
+        conf=TaskConfig(streaming_mode=StreamingMode.OUTPUT),
+    )
+    messages = [m async for m in Runners.streaming_run_task(task, runtime=runtime)]
+    assert [m.category for m in messages] == [MessageCategory.OUTPUT, MessageCategory.TASK]
+
+
+async def test_worker_num_bounds_how_many_tasks_run_at_once(runtime: Runtime) -> None:
+    from aworld_client.handlers import tool
+    from aworld_server.storage import TaskQuery
+    from process_harness import assert_eventually
+
+    in_flight = 0
+    release = asyncio.Event()
+
+    @tool
+    async def probe(n: int) -> int:
+        """Holds its task until the test releases it."""
+        nonlocal in_flight
+        in_flight += 1
+        await release.wait()
+        in_flight -= 1
+        return n
+
+    runtime.registry.add_tool(probe)
+    script = [
+        {"tool_calls": [{"name": "probe", "arguments": {"n": 1}}]},
+        {"content": "{last_tool_output}"},
+    ]
+    tasks = [
+        Task(
+            input=Payload.from_text(f"q{n}"),
+            swarm=Swarm(agents=[AgentSpec(name="p", tool_names=["probe"], model=scripted(script))]),
+        )
+        for n in range(5)
+    ]
+    running = asyncio.ensure_future(
+        Runners.run_task(tasks, RunConfig(worker_num=2), runtime=runtime)
+    )
+    await assert_eventually(lambda: in_flight == 2, message="two tasks never reached the tool")
+    accepted = await runtime.reader.list_tasks(TaskQuery())
+    assert len(accepted.items) == 2 and runtime.live_tasks == 2  # the others wait to start
+    release.set()
+    results = await running
+    assert [r.status for r in results.values()] == [TaskStatus.SUCCEEDED] * 5
+
+
+def test_run_config_refuses_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="worker_num"):
+        RunConfig(worker_num=0)
+    with pytest.raises(ValueError, match="plugin engine"):
+        RunConfig(in_local=False)
+    with pytest.raises(ValueError, match="reuse_process"):
+        RunConfig(reuse_process=False)
+    RunConfig(in_local=False, engine_name="ray")  # outside this process: fine
+
+
+async def test_run_config_refuses_a_bus_the_runtime_does_not_use(runtime: Runtime) -> None:
+    with pytest.raises(ValueError, match=r"event_bus='redis'.*'memory'"):
+        await Runners.run_task(
+            Task(input=Payload.from_text("x")), RunConfig(event_bus="redis"), runtime=runtime
+        )
+
+
+async def test_unsupported_task_fields_are_refused_with_their_path(runtime: Runtime) -> None:
+    from aworld_client import TaskConfig
+    from aworld_server.errors import InvalidArgument
+
+    task = Task(
+        input=Payload.from_text("x"),
+        swarm=Swarm(agents=[AgentSpec(name="a", model=scripted([{"content": "hi"}]))]),
+        conf=TaskConfig(check_input=True),
+        priority=3,
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        await runtime.submit(task)
+    assert {v.field for v in caught.value.violations} == {"task.conf.check_input", "task.priority"}

@@ -27,7 +27,7 @@ from aworld_server.dispatch import (
 )
 from aworld_server.errors import HandlerFailed, InvalidArgument, NotFound
 from aworld_server.retry import is_retryable
-from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually
+from dispatch_harness import WAIT, Server, WorkerProcess, assert_eventually, run_call
 
 TOOL = HandlerKind.TOOL
 FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=3)
@@ -47,7 +47,9 @@ def call_block(
     dispatcher: WorkerDispatcher, key: str, **options: Any
 ) -> asyncio.Task[Payload | Pending]:
     return asyncio.create_task(
-        dispatcher.call("block", TOOL, Payload.of({"key": key}), retry_policy=FAST_RETRY, **options)
+        run_call(
+            dispatcher, "block", TOOL, Payload.of({"key": key}), retry_policy=FAST_RETRY, **options
+        )
     )
 
 
@@ -58,7 +60,8 @@ async def test_call_reaches_worker_tool_and_returns_its_result(
     await ready(server.dispatcher)
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-    result = await server.dispatcher.call(
+    result = await run_call(
+        server.dispatcher,
         "echo",
         TOOL,
         Payload.of({"text": "hi"}),
@@ -96,8 +99,12 @@ async def test_schema_invalid_input_never_reaches_a_worker(
     await ready(server.dispatcher)
 
     with pytest.raises(InvalidInput) as caught:
-        await server.dispatcher.call(
-            "echo", TOOL, Payload.of({"text": 5, "extra": True}), retry_policy=FAST_RETRY
+        await run_call(
+            server.dispatcher,
+            "echo",
+            TOOL,
+            Payload.of({"text": 5, "extra": True}),
+            retry_policy=FAST_RETRY,
         )
 
     error = caught.value
@@ -107,7 +114,7 @@ async def test_schema_invalid_input_never_reaches_a_worker(
     assert events == []  # no attempt was ever pushed
 
     with pytest.raises(NotFound):
-        await server.dispatcher.call("no_such_tool", TOOL, Payload.of({}))
+        await run_call(server.dispatcher, "no_such_tool", TOOL, Payload.of({}))
 
 
 async def test_handler_exception_comes_back_as_failure(server: Server, spawn_worker: Any) -> None:
@@ -148,8 +155,12 @@ async def test_lost_call_of_non_idempotent_tool_is_not_rerun(
     await ready(server.dispatcher, workers=2)
 
     call = asyncio.create_task(
-        server.dispatcher.call(
-            "block_once", TOOL, Payload.of({"key": "n1"}), retry_policy=FAST_RETRY
+        run_call(
+            server.dispatcher,
+            "block_once",
+            TOOL,
+            Payload.of({"key": "n1"}),
+            retry_policy=FAST_RETRY,
         )
     )
     await (await _first_to_start(workers, "n1")).kill()
@@ -167,7 +178,9 @@ async def test_hung_worker_is_replaced_and_its_late_result_rejected(
     await ready(server.dispatcher, workers=2)
 
     call = asyncio.create_task(
-        server.dispatcher.call("freeze", TOOL, Payload.of({"key": "f1"}), retry_policy=FAST_RETRY)
+        run_call(
+            server.dispatcher, "freeze", TOOL, Payload.of({"key": "f1"}), retry_policy=FAST_RETRY
+        )
     )
     frozen = await _first_to_start(workers, "f1", pattern=r"^freezing f1 ")
     (healthy,) = [w for w in workers if w is not frozen]
@@ -278,7 +291,7 @@ async def test_worker_reconnects_after_server_restart(server: Server, spawn_work
     assert server.port == port
     await ready(server.dispatcher)
 
-    result = await server.dispatcher.call("echo", TOOL, Payload.of({"text": "again"}))
+    result = await run_call(server.dispatcher, "echo", TOOL, Payload.of({"text": "again"}))
     assert value(result)["pid"] == worker.pid
 
 
@@ -369,4 +382,4 @@ async def test_schedule_to_start_timeout_when_no_worker_comes(
     assert not [e for e in events if isinstance(e, AttemptStarted) and e.call_id == "c-late"]
     # A name no worker ever declared is not waited for.
     with pytest.raises(NotFound):
-        await server.dispatcher.call("never_declared", TOOL, Payload.of({}))
+        await run_call(server.dispatcher, "never_declared", TOOL, Payload.of({}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from aworld_client import HandlerKind, HandlerSpec, Payload
-from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client.api import worker_service_pb2_grpc
 from aworld_client.worker_service import (
     CallCompleted,
     CallRejected,

@@ -28,9 +28,9 @@ from aworld_client import (
     ToolCallStarted,
     ToolErrorPolicy,
 )
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
+from aworld_client.api import engine_service_pb2_grpc as engine_grpc
 from aworld_client.engine_service import AppendEventsRequest, CallHandlerRequest
-from aworld_server.runners.facade import RunConfig, Runners
+from aworld_server.facade import RunConfig, Runners
 from aworld_server.server import RunningServer
 from engine_harness import ENGINES, WAIT, WorkerProcess, chain_task, hold_task, make_task
 

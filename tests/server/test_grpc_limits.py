@@ -9,8 +9,8 @@ import asyncio
 import grpc
 import pytest
 from aworld_client import AsyncClient
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client.api import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from aworld_server.server import RunningServer
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status

@@ -19,7 +19,7 @@ from aworld_client import (
     TaskStatus,
     Worker,
 )
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2, worker_service_pb2
+from aworld_client.api import runtime_service_pb2, worker_service_pb2
 from aworld_server.api.runtime_service import RuntimeServiceServicer
 from aworld_server.api.worker_service import WorkerServiceServicer
 from aworld_server.server import RunningServer

@@ -15,9 +15,9 @@ from typing import Any
 import grpc
 import pytest
 from aworld_client import AsyncClient, RetryPolicy, RuntimeServiceError, Task, Worker
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as engine_grpc
-from aworld_client._proto.aworld.runtime.v1 import event_pb2 as event_pb
+from aworld_client.api import engine_service_pb2 as engine_pb
+from aworld_client.api import engine_service_pb2_grpc as engine_grpc
+from aworld_client.api import event_pb2 as event_pb
 from aworld_client.handlers import tool
 from aworld_server.api.authz import required_scope
 from aworld_server.config import ServerConfig

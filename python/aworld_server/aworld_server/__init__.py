@@ -21,9 +21,9 @@ from aworld_server.agents import (
     WorkflowSwarm,
 )
 from aworld_server.context import AgentState, Context
-from aworld_server.errors import AWorldError, InvalidArgument, NotFound
-from aworld_server.runners import CallRunner, EventRunner, Runner
-from aworld_server.runners.facade import RunConfig, Runners
+from aworld_server.errors import AWorldError, HandlerFailed, InvalidArgument, NotFound
+from aworld_server.facade import RunConfig, Runners
+from aworld_server.runners import CallRunner, EventRunner, RunContext, Runner
 from aworld_server.runtime import Runtime, SubmitResult, TaskView
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "CallRunner",
     "Context",
     "EventRunner",
+    "HandlerFailed",
     "HandoffSwarm",
     "InvalidArgument",
     "Model",
@@ -42,6 +43,7 @@ __all__ = [
     "NotFound",
     "OpenAIModel",
     "RunConfig",
+    "RunContext",
     "Runner",
     "Runners",
     "Runtime",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -91,6 +91,7 @@ class ServerConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AWORLD_", env_nested_delimiter="__", extra="forbid"
     )
+    toml_file: ClassVar[Path | None] = None  # set on the subclass that reads a config file
 
     host: str = Field(
         "",
@@ -279,20 +280,12 @@ class ServerConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings
+        # Flags (init) win over the environment, which wins over the TOML file, if any.
+        if cls.toml_file is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, cls.toml_file)
 
 
 def _with_file(path: Path) -> type[ServerConfig]:
-    class FileConfig(ServerConfig):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path)
-
-    return FileConfig
+    """ServerConfig reading ``path`` below the environment and the flags."""
+    return type("FileConfig", (ServerConfig,), {"toml_file": path})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import grpc
 from aworld_client import Task
-from aworld_client._proto.aworld.runtime.v1 import (
+from aworld_client.api import (
     engine_service_pb2,
     runtime_service_pb2,
     worker_service_pb2,
@@ -39,12 +39,11 @@ from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.events import MemoryEventBus
 from aworld_server.namespaces import namespace_of
-from aworld_server.observability.metrics import RuntimeMetrics
 from aworld_server.observability.telemetry import configure_tracing, server_interceptors
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
-from aworld_server.web import HttpAccess, HttpServer, Sources, start_http
+from aworld_server.web import HttpAccess, HttpServer, RuntimeMetrics, Sources, start_http
 
 __all__ = ["RunningServer", "serve", "start_server", "tune_gc"]
 

@@ -64,6 +64,12 @@ def validate_task(
     for point in task.hooks:
         if point not in HOOK_POINTS:
             bad(f"task.hooks[{point}]", f"unknown hook point; known: {sorted(HOOK_POINTS)}")
+    if conf and conf.check_input:
+        # The input is always checked (present, non-empty, within the server's limits); a
+        # stricter check would need an input schema, which tasks do not carry.
+        bad("task.conf.check_input", "is not supported: inputs are always checked; leave it unset")
+    if task.priority:
+        bad("task.priority", "is not supported: a task starts as soon as it is accepted")
     if task.engine and task.engine not in engines:
         bad("task.engine", f"unknown engine {task.engine!r}")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import grpc
 from aworld_client import HandlerKind
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc as pb_grpc
+from aworld_client.api import engine_service_pb2 as pb
+from aworld_client.api import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
     AppendEventsRequest,
     CallHandlerRequest,
@@ -19,7 +19,7 @@ from aworld_client.handlers import Pending
 
 from aworld_server.api.authz import visible_task
 from aworld_server.api.principals import current_caller
-from aworld_server.api.status import grpc_errors
+from aworld_server.api.status import grpc_errors, wire
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
     FailedPrecondition,
@@ -64,17 +64,24 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
             )
 
     @grpc_errors
-    async def OpenTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def OpenTask(
+        self, request: pb.OpenTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OpenTaskResponse:
         task_id = _required(request.task_id, "task_id")
         reader = self.runtime.reader
         await visible_task(reader, task_id)
         task = await reader.submitted(task_id)
         if task is None:
             raise NotFound(f"task {task_id}")
-        return OpenTaskResponse(task=task, last_seq=await reader.last_seq(task_id)).to_proto()
+        return wire(
+            OpenTaskResponse(task=task, last_seq=await reader.last_seq(task_id)),
+            pb.OpenTaskResponse,
+        )
 
     @grpc_errors
-    async def AppendEvents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def AppendEvents(
+        self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendEventsResponse:
         append = AppendEventsRequest.from_proto(request)
         task_id = _required(append.task_id, "task_id")
         if not append.events:
@@ -85,7 +92,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         return pb.AppendEventsResponse(last_seq=last)
 
     @grpc_errors
-    async def CallHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CallHandler(
+        self, request: pb.CallHandlerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CallHandlerResponse:
         call = CallHandlerRequest.from_proto(request)
         kind = call.kind or HandlerKind.TOOL
         record = await visible_task(self.runtime.reader, _required(call.task_id, "task_id"))
@@ -107,9 +116,9 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
                 namespace=record.namespace,  # the task's handlers: those of its namespace
             )
         except HandlerFailed as error:
-            return CallHandlerResponse(outcome=error.failure).to_proto()
+            return wire(CallHandlerResponse(outcome=error.failure), pb.CallHandlerResponse)
         outcome = output.callback_id if isinstance(output, Pending) else output
-        return CallHandlerResponse(outcome=outcome).to_proto()
+        return wire(CallHandlerResponse(outcome=outcome), pb.CallHandlerResponse)
 
 
 def _empty() -> Any:

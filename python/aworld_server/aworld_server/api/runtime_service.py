@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import grpc
 from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2_grpc as pb_grpc
+from aworld_client.api import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from aworld_client.runtime_service import (
     CancelTaskRequest,
     CancelTaskResponse,
@@ -33,7 +33,6 @@ from aworld_client.runtime_service import (
     StreamEventsRequest,
     SubmitTaskRequest,
     SubmitTaskResponse,
-    TaskSummary,
 )
 from opentelemetry import trace
 
@@ -47,7 +46,7 @@ from aworld_server.api.idempotency import (
 from aworld_server.api.limits import check_task
 from aworld_server.api.paging import page_of
 from aworld_server.api.principals import current_caller
-from aworld_server.api.status import grpc_errors, grpc_stream_errors
+from aworld_server.api.status import grpc_errors, grpc_stream_errors, wire
 from aworld_server.config import Limits
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
@@ -65,6 +64,7 @@ from aworld_server.namespaces import (
 )
 from aworld_server.observability import inject_headers
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
 
 __all__ = ["RuntimeServiceServicer", "add_runtime_service"]
@@ -190,14 +190,18 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 raise NotFound(f"session {task.session_id}")
 
     @grpc_errors
-    async def SubmitTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def SubmitTask(
+        self, request: pb.SubmitTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitTaskResponse:
         response = await self._submit(
             request.request_id, request.task, request.HasField("task"), context
         )
-        return response.to_proto()
+        return wire(response, pb.SubmitTaskResponse)
 
     @grpc_stream_errors
-    async def RunTask(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def RunTask(
+        self, request: pb.RunTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.RunTaskResponse]:
         submitted = await self._submit(
             request.request_id, request.task, request.HasField("task"), context
         )
@@ -205,18 +209,25 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             yield pb.RunTaskResponse(event=event.to_proto())
 
     @grpc_errors
-    async def GetTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTask(
+        self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTaskResponse:
         task_id = await self._visible(request.task_id)
         view = await self.runtime.get_task(task_id)
-        return GetTaskResponse(
-            task=view.task,
-            response=view.response,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        ).to_proto()
+        return wire(
+            GetTaskResponse(
+                task=view.task,
+                response=view.response,
+                created_at=view.created_at,
+                updated_at=view.updated_at,
+            ),
+            pb.GetTaskResponse,
+        )
 
     @grpc_errors
-    async def ListTasks(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTasksResponse:
         query = ListTasksRequest.from_proto(request)
         page = await self.runtime.reader.list_tasks(
             TaskQuery(
@@ -231,32 +242,26 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         principal = current_caller().principal
         # An engine credential lists only the tasks handed to it (a page may come back short).
         records = [r for r in page.items if principal.may_touch_task(r.task_id)]
-        return ListTasksResponse(
-            tasks=[
-                TaskSummary(
-                    id=r.task_id,
-                    name=r.name,
-                    session_id=r.session_id,
-                    user_id=r.user_id,
-                    status=r.status,
-                    created_at=r.created_at,
-                    updated_at=r.updated_at,
-                )
-                for r in records
-            ],
-            next_page_token=page.next_page_token,
-        ).to_proto()
+        return wire(
+            ListTasksResponse(
+                tasks=[summary_of(r) for r in records],
+                next_page_token=page.next_page_token,
+            ),
+            pb.ListTasksResponse,
+        )
 
     @grpc_errors
-    async def CancelTask(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CancelTask(
+        self, request: pb.CancelTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelTaskResponse:
         cancel = CancelTaskRequest.from_proto(request)
         status = await self.runtime.cancel(await self._visible(cancel.task_id), cancel.reason)
-        return CancelTaskResponse(status=status).to_proto()
+        return wire(CancelTaskResponse(status=status), pb.CancelTaskResponse)
 
     @grpc_stream_errors
     async def StreamEvents(
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
+        self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
         query = StreamEventsRequest.from_proto(request)
         _required(query.task_id, "task_id")
         if query.after_seq < 0:
@@ -271,20 +276,29 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             yield pb.StreamEventsResponse(event=event.to_proto())
 
     @grpc_errors
-    async def GetTaskState(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTaskState(
+        self, request: pb.GetTaskStateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTaskStateResponse:
         status, nodes, groups = await self.runtime.task_state(await self._visible(request.task_id))
         page, next_token = self._page(nodes, request)
         if request.page_token:
             groups = []  # the first page carries them
-        return GetTaskStateResponse(
-            status=status, nodes=page, groups=groups, next_page_token=next_token
-        ).to_proto()
+        return wire(
+            GetTaskStateResponse(
+                status=status, nodes=page, groups=groups, next_page_token=next_token
+            ),
+            pb.GetTaskStateResponse,
+        )
 
     @grpc_errors
-    async def GetTrajectory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetTrajectory(
+        self, request: pb.GetTrajectoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTrajectoryResponse:
         items = await self.runtime.trajectory(await self._visible(request.task_id))
         page, next_token = self._page(items, request)
-        return GetTrajectoryResponse(items=page, next_page_token=next_token).to_proto()
+        return wire(
+            GetTrajectoryResponse(items=page, next_page_token=next_token), pb.GetTrajectoryResponse
+        )
 
     def _page(self, items: list[T], request: Any) -> tuple[list[T], str]:
         # Half the message limit leaves room for the rest of the response and for overhead.
@@ -321,7 +335,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         )
 
     @grpc_errors
-    async def ProvideInput(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ProvideInput(
+        self, request: pb.ProvideInputRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ProvideInputResponse:
         provided = ProvideInputRequest.from_proto(request)
         if provided.value is None:
             raise InvalidArgument("value is required", [FieldViolation("value", "is required")])
@@ -334,10 +350,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             provided.value,
             None,
         )
-        return ProvideInputResponse(status=status).to_proto()
+        return wire(ProvideInputResponse(status=status), pb.ProvideInputResponse)
 
     @grpc_errors
-    async def CompleteCallback(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CompleteCallback(
+        self, request: pb.CompleteCallbackRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteCallbackResponse:
         done = CompleteCallbackRequest.from_proto(request)
         if (done.result is None) == (done.failure is None):
             raise InvalidArgument(
@@ -353,10 +371,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             done.result,
             done.failure,
         )
-        return CompleteCallbackResponse(status=status).to_proto()
+        return wire(CompleteCallbackResponse(status=status), pb.CompleteCallbackResponse)
 
     @grpc_errors
-    async def InvokeHandler(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def InvokeHandler(
+        self, request: pb.InvokeHandlerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InvokeHandlerResponse:
         call = InvokeHandlerRequest.from_proto(request)
         _required(call.name, "name")
         namespace = current_caller().namespace
@@ -380,7 +400,9 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         ).to_proto()
 
     @grpc_errors
-    async def ListHandlers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListHandlers(
+        self, request: pb.ListHandlersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListHandlersResponse:
         kind = HandlerKind(request.kind)
         namespace = current_caller().namespace
         remote = {
@@ -397,29 +419,36 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         infos.extend(remote.values())
         infos = [h for h in infos if h.spec and (not kind or h.spec.kind == kind)]
         infos.sort(key=lambda h: (int(h.spec.kind), h.spec.name) if h.spec else (0, ""))
-        return ListHandlersResponse(handlers=infos).to_proto()
+        return wire(ListHandlersResponse(handlers=infos), pb.ListHandlersResponse)
 
     @grpc_errors
-    async def ListWorkers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListWorkers(
+        self, request: pb.ListWorkersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWorkersResponse:
         workers = self.dispatcher.workers(request.handler_name, current_caller().namespace)
-        return ListWorkersResponse(workers=workers).to_proto()
+        return wire(ListWorkersResponse(workers=workers), pb.ListWorkersResponse)
 
     @grpc_errors
-    async def GetSession(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def GetSession(
+        self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSessionResponse:
         session_id = _required(request.session_id, "session_id")
         session = await visible_session(self.runtime.reader, session_id)
         return pb.GetSessionResponse(session=session.to_proto())
 
     @grpc_errors
-    async def ListSessions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSessionsResponse:
         page = await self.runtime.reader.list_sessions(
             request.user_id, _page_size(request.page_size), request.page_token
         )
         # A page may come back short: sessions of other namespaces are left out of it.
         sessions = [s for s in page.items if await session_in_namespace(self.runtime.reader, s)]
-        return ListSessionsResponse(
-            sessions=sessions, next_page_token=page.next_page_token
-        ).to_proto()
+        return wire(
+            ListSessionsResponse(sessions=sessions, next_page_token=page.next_page_token),
+            pb.ListSessionsResponse,
+        )
 
 
 def add_runtime_service(

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from aworld_client._convert import ProtoModel
 from aworld_client.handlers import InvalidHandlerInput
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -31,7 +33,7 @@ from aworld_server.errors import (
     Unavailable,
 )
 
-__all__ = ["abort", "grpc_errors", "grpc_stream_errors", "status_of"]
+__all__ = ["abort", "grpc_errors", "grpc_stream_errors", "status_of", "wire"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,15 @@ async def abort(context: grpc.aio.ServicerContext, error: BaseException) -> None
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+M = TypeVar("M", bound=Message)
+
+
+def wire(model: ProtoModel, message_type: type[M]) -> M:
+    """A domain value as the generated message a servicer method returns (checked, typed)."""
+    message = model.to_proto()
+    if not isinstance(message, message_type):
+        raise TypeError(f"{type(model).__name__} is not a {message_type.__name__}")
+    return message
 
 
 def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

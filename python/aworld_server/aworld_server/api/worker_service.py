@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client.api import worker_service_pb2 as worker_pb
+from aworld_client.api import worker_service_pb2_grpc
 from aworld_client.worker_service import ConnectRequest, Hello
 
 from aworld_server.api.ownership import HandlerOwners
@@ -35,8 +36,10 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         self._owners = owners
 
     async def Connect(
-        self, request_iterator: AsyncIterator[Any], context: Any
-    ) -> AsyncIterator[Any]:
+        self,
+        request_iterator: AsyncIterator[worker_pb.ConnectRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[worker_pb.ConnectResponse]:
         requests = aiter(request_iterator)
         try:
             session = self._admit(_hello(await anext(requests, None)), context)

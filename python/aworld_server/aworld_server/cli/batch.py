@@ -26,7 +26,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from aworld_client import Failure, Task, TaskResponse, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import task_pb2
+from aworld_client.api import task_pb2
 from google.protobuf import json_format
 from rich.console import Console
 from rich.progress import (

@@ -2,7 +2,8 @@
 
 ``WorkerDispatcher`` is the one entry point; the WorkerService servicer
 (``aworld_server.api.worker_service``) feeds it worker streams, the runtime calls
-``call_attempt`` / ``call`` / ``cancel_task`` on it. Its errors are in ``aworld_server.errors``.
+``call_attempt`` / ``cancel_task`` on it (retries are the runtime's). Its errors are in
+``aworld_server.errors``.
 """
 
 from aworld_server.dispatch._dispatcher import WorkerDispatcher
@@ -17,6 +18,7 @@ from aworld_server.dispatch._types import (
     OnStart,
     Pending,
 )
+from aworld_server.dispatch.handler_call import HandlerCall
 from aworld_server.errors import (
     AttemptTimedOut,
     CallCancelled,
@@ -35,6 +37,7 @@ __all__ = [
     "CompletionRejected",
     "DispatchEvent",
     "DispatchObserver",
+    "HandlerCall",
     "InvalidInput",
     "OnStart",
     "OutcomeUnknown",

@@ -2,8 +2,8 @@
 
 Two sides meet here. The stream side (``connect`` / ``receive`` / ``disconnect``) is driven by
 the WorkerService servicer, one session per worker stream. The call side (``call_attempt``,
-``call``, ``cancel_task``) is used by the runtime. Everything runs on one event loop, so state
-is plain dicts and sets; waiting is done on futures and events, never by polling.
+``cancel_task``) is used by the runtime, which retries. Everything runs on one event loop, so
+state is plain dicts and sets; waiting is done on futures and events, never by polling.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from aworld_client import (
     HandlerKind,
     HandlerSpec,
     Payload,
-    RetryPolicy,
     WorkerInfo,
 )
 from aworld_client.worker_service import (
@@ -54,14 +53,12 @@ from aworld_server.errors import (
     AttemptTimedOut,
     CallCancelled,
     HandlerFailed,
-    NotFound,
     OutcomeUnknown,
     ScheduleToStartTimeout,
     WorkerLost,
 )
 from aworld_server.ids import new_id
 from aworld_server.namespaces import DEFAULT_NAMESPACE
-from aworld_server.retry import retry_async
 
 __all__ = ["WorkerDispatcher"]
 
@@ -275,51 +272,6 @@ class WorkerDispatcher:
             self._ledger.end(current)
             if current.session is not None:
                 self._registry.release(current.session, current.key)
-
-    async def call(
-        self,
-        handler: str,
-        kind: HandlerKind,
-        input: Payload,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        call_id: str = "",
-        task_id: str = "",
-        session_id: str = "",
-        headers: Mapping[str, str] = _NO_HEADERS,
-        hook_point: str = "",
-        timeout: timedelta | None = None,
-        namespace: str = DEFAULT_NAMESPACE,
-    ) -> Payload | Pending:
-        """Run a call to completion: :meth:`call_attempt` under ``retry_async``, so an attempt
-        whose worker is lost runs again (attempt + 1) on another worker.
-
-        Raises NotFound at once for a handler no worker ever declared (often a typo).
-        ``retry_policy`` defaults to the handler's declared policy, else RetryPolicy().
-        """
-        spec = self.declared(handler, kind, namespace)
-        if spec is None:
-            raise NotFound(f"no worker ever declared {kind.name.lower()} {handler!r}")
-        call_id = call_id or new_id()
-        if retry_policy is None:
-            retry_policy = spec.retry_policy
-
-        async def attempt(number: int) -> Payload | Pending:
-            return await self.call_attempt(
-                call_id,
-                number,
-                handler,
-                kind,
-                input,
-                task_id=task_id,
-                session_id=session_id,
-                headers=headers,
-                hook_point=hook_point,
-                timeout=timeout,
-                namespace=namespace,
-            )
-
-        return await retry_async(attempt, retry_policy)
 
     async def cancel_task(self, task_id: str, reason: str = "task_cancelled") -> int:
         """Cancel every attempt of ``task_id``: running ones get a CancelCall, queued ones never

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2_grpc, runtime_service_pb2_grpc
+from aworld_client.api import engine_service_pb2_grpc, runtime_service_pb2_grpc
 
 from aworld_server.namespaces import JOB_HEADER
 

@@ -9,16 +9,15 @@ refreshed when a task names a handler this worker does not know yet.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import grpc
-from aworld_client import Failure, HandlerKind, HandlerSpec, Payload, Task
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client import Failure, HandlerKind, HandlerSpec, Payload
+from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import CallHandlerRequest, CallHandlerResponse
 from aworld_client.runtime_service import ListHandlersResponse
 
-from aworld_server.dispatch._types import OnStart
+from aworld_server.dispatch import HandlerCall
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.errors import HandlerFailed
 from aworld_server.observability import call_headers
@@ -62,41 +61,28 @@ class ControlPlaneHandlers:
         if any(key not in self._specs for key in names):
             await self.refresh()
 
-    async def invoke(
-        self,
-        name: str,
-        kind: HandlerKind,
-        arguments: Any,
-        *,
-        call_id: str,
-        attempt: int,
-        task: Task | None,
-        hook_point: str = "",
-        on_start: OnStart | None = None,
-        require_idempotent: bool = False,
-        namespace: str | None = None,  # implied by the job's credential at the control plane
-        headers: Mapping[str, str] | None = None,
-        timeout: timedelta | None = None,
-        idempotency_key: str = "",
-    ) -> Any:
-        if timeout is not None or idempotency_key:
+    async def invoke(self, call: HandlerCall) -> Any:
+        """One attempt through the control plane, which picks the worker (in the namespace the
+        job's credential implies) and decides idempotency from the spec it learns there."""
+        if call.timeout is not None or call.idempotency_key:
             # Only direct calls (InvokeHandler) set them, and those never run on an engine.
             raise ValueError("an engine worker calls handlers only as steps of its tasks")
-        if on_start is not None:  # the worker is chosen at the control plane, unseen here
-            await on_start("")
+        if call.on_start is not None:  # the worker is chosen at the control plane, unseen here
+            await call.on_start("")
+        task = call.task
+        job_id = self._jobs.get(task.id, "") if task else ""
         request = CallHandlerRequest(
-            call_id=call_id,
-            attempt=attempt,
-            name=name,
-            kind=kind,
-            input=Payload.of(arguments),
+            call_id=call.call_id,
+            attempt=call.attempt,
+            name=call.name,
+            kind=call.kind,
+            input=Payload.of(call.arguments),
             task_id=task.id if task else "",
             session_id=task.session_id if task else "",
-            headers=call_headers(task.headers if task else None, headers),
-            hook_point=hook_point,
-            # Decided at the control plane, which learns the spec from the worker it picks.
-            require_idempotent=require_idempotent,
-            job_id=self._jobs.get(task.id, "") if task else "",
+            headers=call_headers(task.headers if task else None, call.headers),
+            hook_point=call.hook_point,
+            require_idempotent=call.require_idempotent,
+            job_id=job_id,
             schedule_to_start_timeout=task.conf.schedule_to_start_timeout
             if task and task.conf
             else None,
@@ -104,13 +90,13 @@ class ControlPlaneHandlers:
         try:
             response = await self.control_plane.engine.CallHandler(
                 request,
-                metadata=self.control_plane.for_job(self._jobs.get(task.id, "") if task else ""),
+                metadata=self.control_plane.for_job(job_id),
             )
         except grpc.aio.AioRpcError as error:
             raise HandlerFailed(
                 Failure(
                     type=f"CallHandler{error.code().name.title().replace('_', '')}",
-                    message=f"{name}: {error.details()}",
+                    message=f"{call.name}: {error.details()}",
                     non_retryable=error.code() not in _RETRYABLE,
                     source="control_plane",
                 )
@@ -124,7 +110,7 @@ class ControlPlaneHandlers:
             raise HandlerFailed(
                 Failure(
                     type="CallbackUnsupportedOnEngine",
-                    message=f"{name} answered pending (callback {outcome}); tasks waiting for "
+                    message=f"{call.name} answered pending (callback {outcome}); tasks waiting for "
                     "callbacks must run on the local engine",
                     non_retryable=True,
                     source="engine",

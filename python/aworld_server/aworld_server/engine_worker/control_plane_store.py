@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 import grpc
 from aworld_client import Event, Session, Task, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import engine_service_pb2 as engine_pb
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as runtime_pb
+from aworld_client.api import engine_service_pb2 as engine_pb
+from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import AppendEventsRequest
 from aworld_client.runtime_service import GetTaskResponse
 

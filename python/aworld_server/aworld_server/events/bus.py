@@ -12,7 +12,7 @@ import heapq
 import itertools
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from aworld_client import Message, MessageCategory
 
@@ -23,6 +23,8 @@ __all__ = ["EventBus", "MemoryEventBus", "Subscription"]
 
 class EventBus(Protocol):
     """Delivers a task's messages to its runner and to subscribers."""
+
+    kind: ClassVar[str]  # "memory", "redis": what RunConfig.event_bus names
 
     async def publish(self, message: Message) -> None:
         """Queue a message for ``message.task_id``; waits while that queue is full."""
@@ -95,6 +97,8 @@ class _TaskQueue:
 
 class MemoryEventBus:
     """In-process bus. ``capacity`` bounds each task's queue (default 10,000 messages)."""
+
+    kind: ClassVar[str] = "memory"
 
     def __init__(self, capacity: int = 10_000) -> None:
         if capacity < 1:

@@ -1,5 +1,5 @@
 """Observability: OpenTelemetry spans with W3C trace context carried in task and call headers,
-their export over OTLP, Prometheus metrics and structured logs."""
+their export over OTLP, and structured logs. (Prometheus metrics are served by ``web``.)"""
 
 from aworld_server.observability.tracing import (
     call_headers,

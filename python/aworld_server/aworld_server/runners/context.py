@@ -15,7 +15,7 @@ from aworld_client import HandlerSpec, Session, Task
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
-from aworld_server.dispatch import OnStart
+from aworld_server.dispatch import HandlerCall
 from aworld_server.events import EventBus, EventManager
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
@@ -35,19 +35,8 @@ class HandlerGateway(Protocol):
         """A tool's declaration, or None when nobody declares it."""
         ...
 
-    async def invoke_tool(
-        self,
-        name: str,
-        arguments: Any,
-        *,
-        call_id: str,
-        attempt: int,
-        task: Task,
-        context: Context,
-        on_start: OnStart | None = None,
-        require_idempotent: bool = False,
-    ) -> Any:
-        """One attempt of a tool call; ``on_start`` is awaited just before the tool runs."""
+    async def invoke(self, call: HandlerCall, context: Context | None = None) -> Any:
+        """One attempt of a call; ``call.on_start`` is awaited just before the handler runs."""
         ...
 
     async def invoke_hook(

@@ -18,6 +18,7 @@ from typing import Any
 
 from aworld_client import (
     Failure,
+    HandlerKind,
     HookDecided,
     InputRequested,
     Payload,
@@ -34,6 +35,7 @@ from aworld_client.handlers import Pending
 
 from aworld_server.agents.model import ToolCallRequest
 from aworld_server.agents.topology import RunTools, ToolResult
+from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import TaskFailed
 from aworld_server.hooks import HookOutcome
 from aworld_server.observability import span, within
@@ -255,17 +257,18 @@ class ToolCalls:
                 )
                 await run.log.barrier()  # a started attempt in the log may have had effects
 
-            output = await run.ctx.handlers.invoke_tool(
-                request.name,
-                request.arguments,
+            attempt = HandlerCall(
+                name=request.name,
+                kind=HandlerKind.TOOL,
+                arguments=request.arguments,
                 call_id=request.id,
                 attempt=number,
                 task=run.task,
-                context=run.context,
                 on_start=record_start,
                 # The resumed call's last attempt may have run: only idempotent tools again.
                 require_idempotent=call.outcome_unknown and n == 1,
             )
+            output = await run.ctx.handlers.invoke(attempt, run.context)
             if isinstance(output, Pending):
                 output = await self._waits.wait(
                     "tool_callback", output.prompt, call.node_id, output.callback_id

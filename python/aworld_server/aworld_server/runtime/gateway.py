@@ -19,7 +19,7 @@ from aworld_client import Failure, HandlerKind, HandlerSpec, Payload, RetryPolic
 from aworld_client.handlers import InvalidHandlerInput, Pending
 
 from aworld_server.context import Context
-from aworld_server.dispatch import OnStart
+from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import (
     AttemptTimedOut,
     HandlerFailed,
@@ -47,23 +47,7 @@ class RemoteHandlers(Protocol):
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
     ) -> HandlerSpec | None: ...
 
-    async def invoke(
-        self,
-        name: str,
-        kind: HandlerKind,
-        arguments: Any,
-        *,
-        call_id: str,
-        attempt: int,
-        task: Task | None,
-        hook_point: str = "",
-        on_start: OnStart | None = None,
-        require_idempotent: bool = False,
-        namespace: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: timedelta | None = None,
-        idempotency_key: str = "",
-    ) -> Any: ...
+    async def invoke(self, call: HandlerCall) -> Any: ...
 
     async def cancel_task(self, task_id: str, reason: str) -> None: ...
 
@@ -101,107 +85,45 @@ class Handlers:
     def tool_spec(self, name: str, task: Task | None = None) -> HandlerSpec | None:
         return self.spec(name, HandlerKind.TOOL, _namespace(task))
 
-    def _knows_remote(self, name: str, kind: HandlerKind, task: Task | None) -> bool:
+    def _knows_remote(
+        self, name: str, kind: HandlerKind, scope: Task | None, namespace: str
+    ) -> bool:
+        """Declared by a worker of ``namespace`` (now or before), or named by the task."""
         if self.remote is None:
             return False
-        if self.remote.spec(name, kind, _namespace(task)) is not None:
+        if self.remote.spec(name, kind, namespace) is not None:
             return True
-        return task is not None and (name, kind) in handler_names(task)
+        return scope is not None and (name, kind) in handler_names(scope)
 
-    async def invoke(
-        self,
-        name: str,
-        kind: HandlerKind,
-        arguments: Any,
-        *,
-        call_id: str,
-        attempt: int,
-        task: Task | None = None,
-        scope: Task | None = None,
-        context: Context | None = None,
-        hook_point: str = "",
-        on_start: OnStart | None = None,
-        require_idempotent: bool = False,
-        namespace: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: timedelta | None = None,
-        idempotency_key: str = "",
-    ) -> Any:
-        """One attempt, in-process or on a worker. ``task``: the task the call is an attempt
-        of (its worker call is cancelled with it); ``scope`` (default: ``task``): the task whose
-        namespace and named handlers resolve the name. ``on_start`` is awaited just before the
-        handler runs (remote: once a worker is chosen). ``require_idempotent``: an earlier
-        attempt's outcome is unknown, so a non-idempotent handler fails with OutcomeUnknown
-        instead of running. A local handler runs under ``timeout`` (default: its spec's)."""
-        local = self._local(name, kind)
+    async def invoke(self, call: HandlerCall, context: Context | None = None) -> Any:
+        """One attempt, in-process or on a worker. A local handler gets ``context`` and runs
+        under ``call.timeout`` (default: its spec's); its errors become HandlerFailed."""
+        local = self._local(call.name, call.kind)
         if local is not None:
-            if require_idempotent and not local.spec.idempotent:
-                raise OutcomeUnknown(name, source="runtime")
-            if on_start is not None:
-                await on_start("")
-            return await _run_local(local, arguments, context, timeout)
-        if self._knows_remote(name, kind, scope or task):
+            if call.require_idempotent and not local.spec.idempotent:
+                raise OutcomeUnknown(call.name, source="runtime")
+            if call.on_start is not None:
+                await call.on_start("")
+            return await _run_local(local, call.arguments, context, call.timeout)
+        if self._knows_remote(call.name, call.kind, call.owner, call.in_namespace):
             assert self.remote is not None
-            return await self.remote.invoke(
-                name,
-                kind,
-                arguments,
-                call_id=call_id,
-                attempt=attempt,
-                task=task,
-                hook_point=hook_point,
-                on_start=on_start,
-                require_idempotent=require_idempotent,
-                namespace=namespace,
-                headers=headers,
-                timeout=timeout,
-                idempotency_key=idempotency_key,
-            )
-        raise _not_found(kind, name)
-
-    async def invoke_tool(
-        self,
-        name: str,
-        arguments: Any,
-        *,
-        call_id: str,
-        attempt: int,
-        task: Task,
-        context: Context,
-        on_start: OnStart | None = None,
-        require_idempotent: bool = False,
-    ) -> Any:
-        """One attempt of a task's tool call (see :meth:`invoke`)."""
-        return await self.invoke(
-            name,
-            HandlerKind.TOOL,
-            arguments,
-            call_id=call_id,
-            attempt=attempt,
-            task=task,
-            context=context,
-            on_start=on_start,
-            require_idempotent=require_idempotent,
-        )
+            return await self.remote.invoke(call)
+        raise _not_found(call.kind, call.name)
 
     async def invoke_hook(
         self, name: str, point: str, request: dict[str, Any], context: Context, task: Task | None
     ) -> Any:
-        """Run one hook, in-process or on a worker of the task's namespace."""
-        return await self.invoke(
-            name,
-            HandlerKind.HOOK,
-            request,
+        """Run one hook, in-process or on a worker of the task's namespace. Not an attempt of
+        the task's calls: cancelling the task does not cancel the hooks that record its end."""
+        call = HandlerCall(
+            name=name,
+            kind=HandlerKind.HOOK,
+            arguments=request,
             call_id=new_id(),
-            attempt=1,
-            # Not an attempt of the task's calls: cancelling the task does not cancel the
-            # hooks that record its end.
-            task=None,
             scope=task,
-            context=context,
             hook_point=point,
-            namespace=_namespace(task),
         )
+        return await self.invoke(call, context)
 
     async def call(
         self,
@@ -234,15 +156,17 @@ class Handlers:
             nonlocal attempts
             attempts = number
             output = await self.invoke(
-                name,
-                kind,
-                arguments,
-                call_id=call_id,
-                attempt=number,
-                namespace=namespace,
-                headers=headers,
-                timeout=timeout,
-                idempotency_key=request_id or call_id,
+                HandlerCall(
+                    name=name,
+                    kind=kind,
+                    arguments=arguments,
+                    call_id=call_id,
+                    attempt=number,
+                    namespace=namespace,
+                    headers=headers,
+                    timeout=timeout,
+                    idempotency_key=request_id or call_id,
+                )
             )
             if isinstance(output, Pending):
                 return Payload.of({"pending_callback_id": output.callback_id})

@@ -22,6 +22,7 @@ from aworld_client import (
     TaskSubmitted,
     TrajectoryItem,
 )
+from aworld_client.runtime_service import TaskSummary
 
 from aworld_server.errors import NotFound
 from aworld_server.events import EventManager
@@ -29,7 +30,7 @@ from aworld_server.state import fold_groups, fold_nodes
 from aworld_server.storage import EventStore, Page, TaskQuery, TaskRecord
 from aworld_server.trajectory import build_trajectory
 
-__all__ = ["TaskReader", "TaskView"]
+__all__ = ["TaskReader", "TaskView", "summary_of"]
 
 # A task's latest response is looked for this many events back from the end of its log.
 _TAIL_EVENTS = 32
@@ -43,6 +44,19 @@ class TaskView:
     response: TaskResponse
     created_at: datetime
     updated_at: datetime
+
+
+def summary_of(record: TaskRecord) -> TaskSummary:
+    """A task's line in a listing, from its index row."""
+    return TaskSummary(
+        id=record.task_id,
+        name=record.name,
+        session_id=record.session_id,
+        user_id=record.user_id,
+        status=record.status,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
 
 
 class TaskReader:

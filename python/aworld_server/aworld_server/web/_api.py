@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aworld_client import HandlerInfo, TaskStatus
-from aworld_client._proto.aworld.runtime.v1 import runtime_service_pb2 as pb
+from aworld_client.api import runtime_service_pb2 as pb
 from aworld_client.runtime_service import (
     CancelTaskResponse,
     GetTaskResponse,
@@ -41,22 +41,21 @@ from aworld_client.runtime_service import (
     ListWorkersResponse,
     SubmitTaskRequest,
     SubmitTaskResponse,
-    TaskSummary,
 )
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.rpc import code_pb2
 
+from aworld_server.api.status import status_of
 from aworld_server.errors import (
     AWorldError,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
     Unavailable,
 )
 from aworld_server.runtime import Runtime
+from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
 from aworld_server.web._access import CALLER, HttpAccess, HttpCaller
 from aworld_server.web._sources import Sources
@@ -65,15 +64,18 @@ __all__ = ["add_api_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_HTTP_STATUS: list[tuple[type[AWorldError], int, str]] = [
-    (InvalidArgument, 400, "INVALID_ARGUMENT"),
-    (NotFound, 404, "NOT_FOUND"),
-    (FailedPrecondition, 409, "FAILED_PRECONDITION"),
-    (ResourceExhausted, 429, "RESOURCE_EXHAUSTED"),
-    (PermissionDenied, 403, "PERMISSION_DENIED"),
-    (Unauthenticated, 401, "UNAUTHENTICATED"),
-    (Unavailable, 503, "UNAVAILABLE"),
-]
+# The HTTP status of each gRPC code the API answers with (api.status decides the code).
+_HTTP_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "FAILED_PRECONDITION": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
 _MAX_SEARCHED = 1000  # tasks a search (?q=) looks through, newest first
 
 
@@ -93,11 +95,11 @@ def _errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except AWorldError as error:
-            status, code = next(
-                ((s, c) for kind, s, c in _HTTP_STATUS if isinstance(error, kind)),
-                (500, "INTERNAL"),
+            status = status_of(error)
+            code = code_pb2.Code.Name(status.code)
+            return web.json_response(
+                {"code": code, "message": status.message}, status=_HTTP_STATUS.get(code, 500)
             )
-            return web.json_response({"code": code, "message": str(error)}, status=status)
 
     return wrapped
 
@@ -134,18 +136,7 @@ async def list_tasks(
         and caller.principal.may_touch_task(r.task_id)
     ]
     return ListTasksResponse(
-        tasks=[
-            TaskSummary(
-                id=r.task_id,
-                name=r.name,
-                session_id=r.session_id,
-                user_id=r.user_id,
-                status=r.status,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-            )
-            for r in records[:page_size]
-        ],
+        tasks=[summary_of(r) for r in records[:page_size]],
         next_page_token="" if search else page.next_page_token,
     )
 

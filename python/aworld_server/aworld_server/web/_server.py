@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from aworld_server.observability.metrics import CONTENT_TYPE
 from aworld_server.web._access import HttpAccess
 from aworld_server.web._api import add_api_routes
 from aworld_server.web._console import add_console_routes
+from aworld_server.web._metrics import CONTENT_TYPE
 from aworld_server.web._sources import Sources
 
 __all__ = ["HttpServer", "start_http"]

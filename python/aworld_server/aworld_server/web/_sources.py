@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aworld_server.dispatch import WorkerDispatcher
-from aworld_server.observability.metrics import RuntimeMetrics
 from aworld_server.runtime import Runtime
+from aworld_server.web._metrics import RuntimeMetrics
 
 __all__ = ["Sources"]
 

@@ -53,7 +53,14 @@ _MODE_CATEGORIES: dict[StreamingMode, frozenset[MessageCategory]] = {
 
 @dataclass(slots=True, kw_only=True)
 class RunConfig:
-    """AWorld's RunConfig: which engine runs the tasks and how."""
+    """AWorld's RunConfig: which engine runs the tasks and how.
+
+    ``engine_name``: local, ray or spark (a served runtime's plugin engines). ``worker_num``:
+    how many of the tasks given to ``run_task`` run at once (at least 1). ``in_local=False``
+    asks for tasks to run outside this process: it needs a plugin engine. ``reuse_process``:
+    engine workers are always reused across tasks, so False is refused. ``event_bus``: the
+    bus of the runtime that runs the tasks; a ``Runtime`` built with that bus must be passed
+    (``runtime=``), so naming one the runtime does not use is refused."""
 
     engine_name: str = "local"
     worker_num: int = 1
@@ -61,6 +68,29 @@ class RunConfig:
     reuse_process: bool = True
     sequence_dependent: bool = False
     event_bus: str = "memory"
+
+    def __post_init__(self) -> None:
+        if self.worker_num < 1:
+            raise ValueError(f"RunConfig.worker_num must be at least 1, got {self.worker_num}")
+        if not self.in_local and self.engine_name in ("", "local"):
+            raise ValueError(
+                "RunConfig.in_local=False runs tasks outside this process: "
+                "set engine_name to a plugin engine (ray, spark)"
+            )
+        if not self.reuse_process:
+            raise ValueError(
+                "RunConfig.reuse_process=False is not supported: engine workers are reused "
+                "across tasks (their state is per task, never per process)"
+            )
+
+    def check_bus(self, runtime: Runtime) -> None:
+        """Refuse an ``event_bus`` the runtime does not use."""
+        used = runtime.bus.kind
+        if self.event_bus != used:
+            raise ValueError(
+                f"RunConfig.event_bus={self.event_bus!r}, but the runtime uses the {used!r} bus: "
+                "pass runtime= a Runtime built with that bus"
+            )
 
 
 # One default runtime per event loop: its store and queues belong to the loop that made them.
@@ -166,6 +196,8 @@ class Runners:
         gets a FAILED response; it never loses the others' results."""
         rt = await _runtime(runtime)
         tasks = [task] if isinstance(task, Task) else list(task)
+        if run_conf is not None:
+            run_conf.check_bus(rt)
         if run_conf is not None and run_conf.engine_name:
             for item in tasks:
                 item.engine = item.engine or (
@@ -180,7 +212,13 @@ class Runners:
                 previous = await Runners._run_one(rt, item)
                 results[previous.id] = previous
             return results
-        responses = await asyncio.gather(*(Runners._run_one(rt, item) for item in tasks))
+        slots = asyncio.Semaphore(run_conf.worker_num if run_conf is not None else len(tasks) or 1)
+
+        async def run_one(item: Task) -> TaskResponse:
+            async with slots:  # at most worker_num tasks at once
+                return await Runners._run_one(rt, item)
+
+        responses = await asyncio.gather(*(run_one(item) for item in tasks))
         return {r.id: r for r in responses}
 
     @staticmethod
@@ -195,7 +233,7 @@ class Runners:
         input: Any,
         agent: Agent | None = None,
         swarm: Swarm | None = None,
-        streaming_mode: StreamingMode = StreamingMode.CORE,
+        streaming_mode: StreamingMode = StreamingMode.UNSPECIFIED,
         tool_names: Sequence[str] = (),
         session_id: str | None = None,
         run_conf: RunConfig | None = None,
@@ -213,15 +251,19 @@ class Runners:
     @staticmethod
     async def streaming_run_task(
         task: Task,
-        streaming_mode: StreamingMode = StreamingMode.CORE,
+        streaming_mode: StreamingMode = StreamingMode.UNSPECIFIED,
         run_conf: RunConfig | None = None,
         *,
         runtime: Runtime | None = None,
     ) -> AsyncIterator[Message]:
-        """Stream a task's messages of ``streaming_mode``; always ends with the response."""
+        """Stream a task's messages of ``streaming_mode`` (default: the task's
+        ``conf.streaming_mode``, else CORE); always ends with the response."""
         rt = await _runtime(runtime)
+        if run_conf is not None:
+            run_conf.check_bus(rt)
+        mode = streaming_mode or (task.conf.streaming_mode if task.conf else None)
         categories = _MODE_CATEGORIES.get(
-            streaming_mode or StreamingMode.CORE, _MODE_CATEGORIES[StreamingMode.CORE]
+            mode or StreamingMode.CORE, _MODE_CATEGORIES[StreamingMode.CORE]
         )
         try:
             submitted = await rt.submit(task)
