@@ -10,8 +10,8 @@ from aworld_client import Swarm as SwarmSpec
 from aworld_client.handlers import HandlerFunction
 
 from aworld_server.agents.model import ChunkSink, Model, ModelResponse
+from aworld_server.config import McpServer
 from aworld_server.context import AgentState
-from aworld_server.mcp.config import McpServer
 
 __all__ = ["Agent", "HandoffSwarm", "Swarm", "TeamSwarm", "WorkflowSwarm"]
 

@@ -2,7 +2,7 @@
 become runtime tools. See ``source`` for when servers start and stop, ``tool`` for names and
 outputs, ``errors`` for how calls fail."""
 
-from aworld_server.mcp.config import McpServer
+from aworld_server.config import McpServer
 from aworld_server.mcp.errors import (
     McpProtocolError,
     McpServerLost,

@@ -37,7 +37,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, CallToolResult, Implementation, Tool
 
-from aworld_server.mcp.config import McpServer
+from aworld_server.config import McpServer
 from aworld_server.mcp.errors import McpServerUnavailable
 
 __all__ = ["ConnectionLost", "McpConnection"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from aworld_client import Task
 
-from aworld_server.mcp.config import McpServer
+from aworld_server.config import McpServer
 from aworld_server.mcp.errors import McpServerUnavailable, McpStartupError
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from aworld_client.handlers import InvalidHandlerInput
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, Tool
 
-from aworld_server.mcp.config import McpServer
+from aworld_server.config import McpServer
 from aworld_server.mcp.connection import ConnectionLost, McpConnection
 from aworld_server.mcp.errors import McpProtocolError, McpServerLost, McpToolError
 
