@@ -101,9 +101,9 @@ class HttpMcpServer:
     """The test server over streamable HTTP, started by the test on a free port and stopped
     by pid."""
 
-    def __init__(self, files: McpFiles) -> None:
+    def __init__(self, files: McpFiles, port: int = 0) -> None:
         self.files = files
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = files.root / f"http-{self.port}.log"
 

@@ -18,7 +18,7 @@ from aworld_client import Event, Payload, Swarm, Task, TaskStatus
 from aworld_client.event import ToolCallFinished, ToolCallStarted
 from aworld_client.handlers import tool
 from aworld_server import Agent, Runtime, ScriptedModel
-from aworld_server.mcp import McpServer
+from aworld_server.mcp import McpServer, McpServerUnavailable
 from mcp_harness import (
     FAST_RETRY,
     HttpMcpServer,
@@ -112,6 +112,34 @@ async def test_http_server_declared_on_an_agent(runtime: Runtime, files: McpFile
         assert response.status == TaskStatus.SUCCEEDED, response.failure
         assert output(response) == {"result": 42}
         assert files.count("add") == 1
+    finally:
+        await http.stop()
+
+
+async def test_http_server_down_between_calls_is_unavailable_not_lost(
+    runtime: Runtime, files: McpFiles, tmp_path: Any
+) -> None:
+    gate = tmp_path / "open"
+    gate.touch()
+    http = await HttpMcpServer(files).start()
+    try:
+        await runtime.mcp.connect(McpServer(name="web", url=http.url, startup_timeout=5))
+        record = runtime.registry.tools["web__record"]
+        assert await record.invoke({"note": "one", "gate": str(gate)}) == {"result": "recorded one"}
+        await http.stop()
+
+        # The connection is refused: the request never left, so even this non-idempotent
+        # tool's attempt is retryable (a policy may wait for the server to come back).
+        with pytest.raises(McpServerUnavailable) as down:
+            await record.invoke({"note": "two", "gate": str(gate)})
+        assert not down.value.failure.non_retryable
+        assert "ConnectError" in down.value.failure.message
+
+        http = await HttpMcpServer(files, port=http.port).start()  # back, on the same URL
+        assert await record.invoke({"note": "three", "gate": str(gate)}) == {
+            "result": "recorded three"
+        }
+        assert files.lines() == ["record one", "record three"]
     finally:
         await http.stop()
 

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import httpx2
 from mcp import Client
 from mcp.client import Transport
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 _CANCEL_GRACE = 2.0
 # tools/list pages read at most (a server whose cursor never ends cannot hang a start).
 _MAX_TOOL_PAGES = 100
+# How long a call that lost its HTTP connection waits for the session to say why (it tells a
+# refused connection, where nothing was sent, from one broken mid-request).
+_WHY_LOST = 1.0
 
 
 class ConnectionLost(Exception):
@@ -97,15 +101,18 @@ class McpConnection:
                 attempt.cancel()
                 await asyncio.wait({attempt}, timeout=_CANCEL_GRACE)
             attempt.add_done_callback(_retrieve)
+        error: BaseException | None = None
         if attempt.done() and not attempt.cancelled():
             error = attempt.exception()
             if error is None:
                 return attempt.result()
-            if isinstance(error, MCPError) and error.code == CONNECTION_CLOSED:
-                session.mark_lost("the connection closed")
-                raise ConnectionLost(session.reason) from error
-            raise error
-        raise ConnectionLost(session.reason)
+            if not (isinstance(error, MCPError) and error.code == CONNECTION_CLOSED):
+                raise error
+            session.mark_lost("the connection closed")
+        if await session.refused():
+            # The server was gone before this call: the request never left, nothing ran.
+            raise McpServerUnavailable(self.server.name, f"{self.server.target}: {session.reason}")
+        raise ConnectionLost(session.reason) from error
 
     async def close(self) -> None:
         """Stop the server (a stdio process: stdin closed, then terminated, then killed)."""
@@ -149,6 +156,7 @@ class _Session:
         self.tools: list[Tool] = []
         self.lost = asyncio.Event()
         self.reason = ""
+        self.error: BaseException | None = None  # what ended the session, if it failed
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -185,6 +193,15 @@ class _Session:
             self.reason = reason
             self.lost.set()
 
+    async def refused(self) -> bool:
+        """True when the session ended because its HTTP server refused the connection (or
+        never accepted it): a request sent on it never reached the server. A stdio session's
+        loss is known before a call (its stdout closes), so a loss during one is real."""
+        if self.server.transport == "stdio" or self._task is None:
+            return False
+        await asyncio.wait({self._task}, timeout=_WHY_LOST)  # it ends once the transport fails
+        return _refused(self.error)
+
     async def _own(self, ready: asyncio.Future[None]) -> None:
         try:
             transport = _watched(_transport(self.server), self.mark_lost)
@@ -199,11 +216,14 @@ class _Session:
         except McpServerUnavailable as error:
             _fail(ready, error)
         except Exception as error:
+            self.error = error
             reason = _describe(error)
             if ready.done():
                 log.warning("MCP server %r: connection ended: %s", self.server.name, reason)
             _fail(ready, McpServerUnavailable(self.server.name, f"{self.server.target}: {reason}"))
-            self.mark_lost(reason)
+            # Says more than the "connection closed" a call in flight may have noted first.
+            self.reason = reason
+            self.lost.set()
         finally:
             self.client = None
             self.mark_lost("the session was closed")
@@ -334,6 +354,15 @@ def _client_info() -> Implementation:
     except PackageNotFoundError:  # running from a source tree
         ours = "0"
     return Implementation(name="aworld-runtime", version=ours)
+
+
+def _refused(error: BaseException | None) -> bool:
+    """Whether ``error`` (or one in its groups) is a failure to connect."""
+    if error is None:
+        return False
+    if isinstance(error, BaseExceptionGroup):
+        return any(_refused(e) for e in error.exceptions)
+    return isinstance(error, httpx2.ConnectError | httpx2.ConnectTimeout)
 
 
 def _describe(error: BaseException) -> str:
