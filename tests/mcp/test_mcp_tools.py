@@ -17,7 +17,7 @@ import pytest
 from aworld_client import Event, Payload, Swarm, Task, TaskStatus
 from aworld_client.event import ToolCallFinished, ToolCallStarted
 from aworld_client.handlers import tool
-from aworld_server import Agent, Runtime, ScriptedModel
+from aworld_server import Agent, Runners, Runtime, ScriptedModel
 from aworld_server.mcp import McpServer, McpServerUnavailable
 from mcp_harness import (
     FAST_RETRY,
@@ -391,3 +391,19 @@ async def test_mcp_calls_are_traced_into_the_mcp_server(
     ]
     assert [s.name for s in client_spans] == ["MCP send tools/call trace_id"]
     assert tool_span.context.trace_id == int(response.trace_id, 16)
+
+
+def test_runners_sync_run_with_an_mcp_agent_stops_its_server(
+    tmp_path: Any, files: McpFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default runtime keeps its log under ./.aworld
+    model = ScriptedModel(
+        [call("demo__add", a=20, b=22), {"content": "the answer is {last_tool_output}"}]
+    )
+    agent = Agent("calc", model=model, mcp_servers=[files.stdio()])
+    response = Runners.sync_run("what is 20 + 22?", agent=agent)  # as in docs/mcp.md
+    assert response.status == TaskStatus.SUCCEEDED, response.failure
+    assert response.answer is not None
+    assert response.answer.value() == 'the answer is {"result": 42}'
+    [pid] = files.pids()
+    assert not alive(pid)  # the runtime sync_run made was closed, and its server with it
