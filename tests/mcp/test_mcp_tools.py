@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aworld_client import Event, Payload, Swarm, Task, TaskStatus
+from aworld_client import AgentSpec, Event, Payload, Swarm, Task, TaskStatus
 from aworld_client.event import ToolCallFinished, ToolCallStarted
 from aworld_client.handlers import tool
-from aworld_server import Agent, Runners, Runtime, ScriptedModel
+from aworld_server import Agent, InvalidArgument, Runners, Runtime, ScriptedModel
 from aworld_server.mcp import McpServer, McpServerUnavailable
 from mcp_harness import (
     FAST_RETRY,
@@ -26,6 +26,7 @@ from mcp_harness import (
     RecordingModel,
     alive,
     free_port,
+    scripted,
     tool_events,
     wait_gone,
 )
@@ -407,3 +408,20 @@ def test_runners_sync_run_with_an_mcp_agent_stops_its_server(
     assert response.answer.value() == 'the answer is {"result": 42}'
     [pid] = files.pids()
     assert not alive(pid)  # the runtime sync_run made was closed, and its server with it
+
+
+async def test_an_embedded_runtime_starts_servers_that_tasks_name(
+    runtime: Runtime, files: McpFiles
+) -> None:
+    await runtime.mcp.start({"calc": files.stdio(name="")})  # named after its key
+    [pid] = files.pids()  # started now, not by a task
+    script = [call("calc__add", a=6, b=7), {"content": "out={last_tool_output}"}]
+    agent = AgentSpec(name="solver", mcp_servers=["calc"], model=scripted(script))
+    response = await runtime.run(Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent])))
+    assert output(response) == {"result": 13}
+
+    unknown = AgentSpec(name="solver", mcp_servers=["calc", "other"], model=scripted(script))
+    with pytest.raises(InvalidArgument) as error:
+        await runtime.submit(Task(input=Payload.from_text("go"), swarm=Swarm(agents=[unknown])))
+    assert [v.field for v in error.value.violations] == ["task.swarm.agents[0].mcp_servers[1]"]
+    assert files.pids() == [pid]

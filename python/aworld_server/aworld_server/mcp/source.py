@@ -54,8 +54,16 @@ class McpToolSource:
 
     # -- starting -------------------------------------------------------------------------
     async def start(self, servers: Mapping[str, McpServer]) -> None:
-        """Start the configured servers now and register their tools. If any fails, all are
-        stopped and McpStartupError names each failure."""
+        """Start the configured servers now and register their tools; tasks may name them in
+        ``AgentSpec.mcp_servers``. Each is named after its key. If any fails, all are stopped
+        and McpStartupError names each failure."""
+        for key, server in servers.items():
+            if server.name not in ("", key):
+                raise ValueError(f"mcp_servers.{key}: name {server.name!r} differs from the key")
+        servers = {
+            key: McpServer.model_validate({**server.model_dump(), "name": key})
+            for key, server in servers.items()
+        }
         for server in servers.values():
             self._declare(server)
             self.configured.add(server.name)
