@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from aworld_client import HookDecided, PermissionDecision, RetryPolicy, Task, TaskStatus
+from aworld_client import (
+    AgentSpec,
+    HookDecided,
+    InputRequested,
+    Payload,
+    PermissionDecision,
+    RetryPolicy,
+    Swarm,
+    Task,
+    TaskStatus,
+)
 from aworld_client.handlers import hook, tool
-from aworld_server import Runtime
+from aworld_server import Agent, Runtime, ScriptedModel
 from aworld_server.hooks import HOOK_POINTS
 from core_helpers import add_chain_script
+from process_harness import assert_eventually
 
-OBSERVED = sorted(HOOK_POINTS - {"post_task_call", "session_failed"})
+OBSERVED = sorted(HOOK_POINTS - {"session_failed"})
 
 
 async def _decisions(runtime: Runtime, task_id: str) -> list[HookDecided]:
@@ -69,6 +81,8 @@ async def test_each_point_fires_exactly_once_per_occurrence(
             "agent_stopped": 1,
             "output_process": 1,
             "task_completed": 1,
+            "post_task_call": 1,
+            "reward": 3,  # once per step, when the task ends
             "session_finished": 1,
         }
     )
@@ -184,3 +198,156 @@ async def test_session_hooks_apply_to_every_task_of_the_session(
         for sid in ("s1", "s1", "other")
     ]
     assert seen == ids[:2]
+
+
+# -- permission decisions, updates and system messages at the model call ---------------------
+
+
+class _Recorder:
+    """A scripted agent that records the conversation each model call saw."""
+
+    def __init__(self, runtime: Runtime, answer: str = "ok") -> None:
+        self.seen: list[list[dict[str, Any]]] = []
+        self.answer = answer
+        runtime.registry.add_agent(Agent("solver", model=ScriptedModel(self._step)))
+
+    def _step(self, messages: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        self.seen.append([dict(m) for m in messages])
+        return {"content": self.answer}
+
+
+def _task_for_solver(**fields: Any) -> Task:
+    return Task(
+        input=Payload.from_text("hi"), swarm=Swarm(agents=[AgentSpec(name="solver")]), **fields
+    )
+
+
+async def _requested(runtime: Runtime, task_id: str) -> InputRequested:
+    async for event in runtime.stream(task_id):
+        if isinstance(event.body, InputRequested):
+            return event.body
+    raise AssertionError("no input was requested")
+
+
+@hook("before_llm_call", "before_tool_call")
+def asker() -> dict[str, Any]:
+    return {"permission_decision": "ask", "permission_decision_reason": "check this"}
+
+
+@hook("before_llm_call", "before_tool_call")
+def denier() -> dict[str, Any]:
+    return {"permission_decision": "deny", "permission_decision_reason": "never"}
+
+
+@hook("before_llm_call", "before_tool_call")
+def allower() -> dict[str, Any]:
+    return {"permission_decision": "allow"}
+
+
+async def test_an_ask_followed_by_a_deny_at_the_model_call_ends_denied(runtime: Runtime) -> None:
+    model = _Recorder(runtime)
+    runtime.registry.add_hook(asker)
+    runtime.registry.add_hook(denier)
+
+    response = await runtime.run(_task_for_solver(hooks={"before_llm_call": ["asker", "denier"]}))
+
+    assert response.status == TaskStatus.FAILED, response
+    assert response.failure is not None and response.failure.type == "PermissionDenied"
+    assert model.seen == []  # the model was never called
+    decisions = await _decisions(runtime, response.id)
+    assert [(d.hook_name, d.decision) for d in decisions if d.point == "before_llm_call"] == [
+        ("asker", PermissionDecision.ASK),
+        ("denier", PermissionDecision.DENY),
+    ]
+
+
+async def test_an_allow_after_an_ask_still_asks_and_a_human_denial_stops_the_tool(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    runtime.registry.add_hook(asker)
+    runtime.registry.add_hook(allower)
+    script = [
+        {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]},
+        {"content": "result: {last_tool_output}"},
+    ]
+    task = make_task(script, hooks={"before_tool_call": ["asker", "allower"]})
+    submitted = await runtime.submit(task)
+
+    requested = await _requested(runtime, submitted.task_id)
+    assert requested.kind == "permission"
+    assert (await runtime.get_task(submitted.task_id)).response.status == TaskStatus.INPUT_REQUIRED
+    await runtime.provide_input(submitted.task_id, requested.callback_id, Payload.of("deny"))
+    response = await runtime.wait(submitted.task_id)
+
+    assert response.status == TaskStatus.SUCCEEDED
+    assert "PermissionDenied" in response.answer.value()  # the tool never ran: 1 + 2 never seen
+    assert "3" not in response.answer.value()
+
+
+async def test_an_ask_at_the_model_call_parks_the_task_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    async def open_runtime() -> tuple[Runtime, _Recorder]:
+        runtime = Runtime(data_dir=tmp_path)
+        model = _Recorder(runtime, answer="allowed answer")
+        runtime.registry.add_hook(asker)
+        return await runtime.start(), model
+
+    runtime, model = await open_runtime()
+    submitted = await runtime.submit(_task_for_solver(hooks={"before_llm_call": ["asker"]}))
+    requested = await _requested(runtime, submitted.task_id)
+    await assert_eventually(lambda: runtime.live_tasks == 0, message="the task never parked")
+    await runtime.close()  # the process goes away while the question is open
+
+    runtime, model = await open_runtime()
+    try:
+        status = (await runtime.get_task(submitted.task_id)).response.status
+        assert status == TaskStatus.INPUT_REQUIRED
+        await runtime.provide_input(submitted.task_id, requested.callback_id, Payload.of("allow"))
+        response = await runtime.wait(submitted.task_id)
+        assert response.status == TaskStatus.SUCCEEDED, response
+        assert response.answer.value() == "allowed answer"
+        assert len(model.seen) == 1  # one model call, after the human allowed it
+        asks = [e.body async for e in runtime.stream(submitted.task_id, follow=False)]
+        assert sum(isinstance(b, InputRequested) for b in asks) == 1  # asked once, not again
+    finally:
+        await runtime.close()
+
+
+async def test_updated_input_and_system_messages_reach_the_model(runtime: Runtime) -> None:
+    model = _Recorder(runtime)
+
+    @hook("before_llm_call")
+    def rewrite(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "updated_input": [*messages, {"role": "user", "content": "(rewritten)"}],
+            "system_message": "answer briefly",
+        }
+
+    runtime.registry.add_hook(rewrite)
+    response = await runtime.run(_task_for_solver(hooks={"before_llm_call": ["rewrite"]}))
+
+    assert response.status == TaskStatus.SUCCEEDED
+    (conversation,) = model.seen
+    assert {"role": "user", "content": "(rewritten)"} in conversation
+    assert {"role": "system", "content": "answer briefly"} in conversation
+
+
+async def test_post_task_call_sees_the_outcome_and_may_rewrite_the_answer(
+    runtime: Runtime,
+) -> None:
+    _Recorder(runtime, answer="raw")
+    seen: list[tuple[str, str]] = []
+
+    @hook("post_task_call")
+    def polish(status: str, answer: str) -> dict[str, Any]:
+        seen.append((status, answer))
+        return {"updated_output": f"polished {answer}"}
+
+    runtime.registry.add_hook(polish)
+    response = await runtime.run(_task_for_solver(hooks={"post_task_call": ["polish"]}))
+
+    assert seen == [("success", "raw")]
+    assert response.answer.value() == "polished raw"
+    final = [e.body async for e in runtime.stream(response.id, follow=False)][-1]
+    assert final.response.answer.value() == "polished raw"  # what is recorded, too

@@ -80,12 +80,15 @@ async def test_call_reaches_worker_tool_and_returns_its_result(
     }
     (info,) = server.dispatcher.workers()
     assert info.labels == {"pid": str(worker.pid)} and info.sdk.startswith("python/")
-    assert {h.spec.name for h in server.dispatcher.handlers() if h.spec} == {
-        "echo",
-        "block",
-        "block_once",
-        "fail",
-        "freeze",
+    assert {(h.spec.name, h.spec.kind) for h in server.dispatcher.handlers() if h.spec} == {
+        ("echo", TOOL),
+        ("block", TOOL),
+        ("block_once", TOOL),
+        ("fail", TOOL),
+        ("freeze", TOOL),
+        ("reviewer", HandlerKind.AGENT),
+        ("planner", HandlerKind.AGENT),
+        ("broken_agent", HandlerKind.AGENT),
     }
     started, finished = (e for e in events if isinstance(e, AttemptStarted | AttemptFinished))
     assert isinstance(started, AttemptStarted) and started.worker_id == info.worker_id

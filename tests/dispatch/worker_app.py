@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from aworld_client import RetryPolicy, Worker
-from aworld_client.handlers import tool
+from aworld_client.handlers import agent, tool
 from aworld_client.worker_service import Call
 
 PID = os.getpid()
@@ -94,6 +94,27 @@ async def freeze(key: str, context: Call) -> dict[str, Any]:
     return {"key": key, "pid": PID, "attempt": context.attempt}
 
 
+@agent
+async def reviewer(observation: str) -> str:
+    """A remote agent that answers at once: the observation, reviewed."""
+    return f"reviewed by {PID}: {observation.upper()}"
+
+
+@agent
+async def planner(step: int, observation: str, tools: list[dict[str, Any]]) -> Any:
+    """A remote agent that calls a tool (``echo``) first, then answers with its output."""
+    if step == 1:
+        assert any(t["name"] == "echo" for t in tools), tools
+        return {"tool_calls": [{"name": "echo", "arguments": {"text": observation}}]}
+    return {"content": f"planned with {observation}", "usage": {"prompt_tokens": 7}}
+
+
+@agent
+async def broken_agent(observation: str) -> str:
+    """A remote agent whose policy raises (a bug in the worker, not an answer)."""
+    raise RuntimeError("the policy crashed")
+
+
 async def read_commands(worker: Worker) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -117,7 +138,7 @@ async def main() -> None:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="log %(message)s")
     worker = Worker(
         args.target,
-        [echo, block, block_once, fail, freeze],
+        [echo, block, block_once, fail, freeze, reviewer, planner, broken_agent],
         max_concurrency=args.max_concurrency,
         worker_id=args.worker_id,
         labels={"pid": str(PID)},

@@ -108,7 +108,12 @@ async def test_list_handlers_and_workers_show_local_and_remote(
         "block_once": (False, 2),
         "fail": (False, 2),
         "freeze": (False, 2),
+        "reviewer": (False, 2),
+        "planner": (False, 2),
+        "broken_agent": (False, 2),
     }
+    agents = {h.spec.name for h in await client.handlers(HandlerKind.AGENT) if h.spec}
+    assert agents == {"reviewer", "planner", "broken_agent"}
     assert handlers["block"].spec is not None and handlers["block"].spec.idempotent
     assert handlers["add"].spec is not None and "a" in handlers["add"].spec.input_schema
     assert [h.spec.name for h in await client.handlers(HandlerKind.HOOK) if h.spec] == []

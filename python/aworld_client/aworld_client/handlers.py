@@ -149,9 +149,10 @@ def _build(
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (annotation, default)
     handler_name = name or fn.__name__
-    # Hooks receive a description of the occurrence and read only the keys they declare;
-    # tools and agents must match their schema exactly.
-    extra: Literal["ignore", "forbid"] = "ignore" if kind == HandlerKind.HOOK else "forbid"
+    # Hooks and agents receive a description of the occurrence (an agent: its step, with
+    # observation, messages and tools) and read only the keys they declare; tools must match
+    # their schema exactly.
+    extra: Literal["ignore", "forbid"] = "forbid" if kind == HandlerKind.TOOL else "ignore"
     model = pydantic.create_model(
         f"{handler_name}_input", __config__=pydantic.ConfigDict(extra=extra), **fields
     )
@@ -259,7 +260,10 @@ def agent(
     name: str | None = None,
     description: str | None = None,
 ) -> Any:
-    """Declare a remote agent policy: it receives an observation and returns a decision."""
+    """Declare a remote agent policy (``AgentSpec.remote_handler``): each step it receives
+    ``{"agent", "step", "observation", "messages", "tools"}`` (declare the keys it reads) and
+    returns a decision: the answer text, or ``{"content", "tool_calls": [{"name",
+    "arguments"}]}`` to call tools (or hand off) first."""
 
     def wrap(f: Callable[..., Any]) -> HandlerFunction[Any, Any]:
         return _build(f, HandlerKind.AGENT, name, description)

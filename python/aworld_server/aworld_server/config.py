@@ -223,6 +223,11 @@ class ServerConfig(BaseSettings):
     )
     port: int = Field(50051, ge=0, le=65535, description="Port; 0 picks a free one.")
     data_dir: Path = Field(Path(".aworld"), description="Where the SQLite store lives.")
+    trajectory_dir: Path | None = Field(
+        None,
+        description="Write each finished task's trajectory here as <task id>.jsonl; its "
+        "file URI is TaskResponse.trajectory_uri. Unset: no files (GetTrajectory reads it).",
+    )
     store: Literal["sqlite", "memory"] = "sqlite"
     bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -184,6 +184,7 @@ async def start_server(
             else None
         ),
         job_finished=resolver.revoke_job if resolver.enabled else None,
+        trajectory_dir=config.trajectory_dir,
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)

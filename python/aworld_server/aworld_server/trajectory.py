@@ -1,24 +1,29 @@
 """Trajectories as a view of the event log, in AWorld's state-action-reward shape.
 
-One item per agent step: the AGENT message addressed to the agent is the state, the agent's run
-node result (its decision) is the action, and the final outcomes of the tool calls it made are
-the reward. Event-driven and call-driven runs record the same messages, so they yield the same
-shape.
+One item per agent step: the AGENT message addressed to the agent is the state (its input, and
+the conversation the agent's model saw: system prompt, inputs, tool results and its earlier
+decisions, in the OpenAI chat shape), the agent's run node result (its decision) is the action,
+and the final outcomes of the tool calls it made are the reward. Event-driven and call-driven
+runs record the same messages, so they yield the same shape. (Conversation changes made by
+hooks — ``updated_input`` at ``before_llm_call``, system messages — are not part of it.)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aworld_client import (
     Event,
+    Message,
     MessageCategory,
     MessageEmitted,
     Payload,
     RunNodeChanged,
     RunNodeKind,
+    Task,
     TaskSubmitted,
     ToolCall,
     ToolCallFinished,
@@ -30,7 +35,26 @@ from aworld_client import (
     TrajectoryState,
 )
 
-__all__ = ["build_trajectory", "iter_jsonl", "write_jsonl"]
+from aworld_server.agents.topology import ToolResult
+from aworld_server.ids import new_id
+
+__all__ = ["REWARD_TOPIC", "build_trajectory", "iter_jsonl", "reward_message", "write_jsonl"]
+
+REWARD_TOPIC = "__reward"  # a CONTEXT message: a reward hook's score of one step
+
+
+def reward_message(task: Task, step: int, score: float) -> Message:
+    """The record of a step's score (folded into its TrajectoryReward)."""
+    return Message(
+        id=new_id(),
+        task_id=task.id,
+        session_id=task.session_id,
+        category=MessageCategory.CONTEXT,
+        topic=REWARD_TOPIC,
+        sender="reward",
+        payload=Payload.of({"step": step, "score": score}),
+        created_at=datetime.now(UTC),
+    )
 
 
 def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
@@ -39,16 +63,28 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
     by_node: dict[str, TrajectoryItem] = {}
     call_item: dict[str, TrajectoryItem] = {}
     pending_input: dict[str, Payload | None] = {}
+    conversations: dict[str, list[dict[str, Any]]] = {}  # agent -> what its model has seen
     task_name = ""
     previous_agent = ""
     for event in events:
         body = event.body
         if isinstance(body, TaskSubmitted) and body.task is not None:
             task_name = body.task.name
+            for spec in body.task.swarm.agents if body.task.swarm else []:
+                prompt = [{"role": "system", "content": spec.system_prompt}]
+                conversations[spec.name] = prompt if spec.system_prompt else []
         elif isinstance(body, MessageEmitted) and body.message is not None:
             message = body.message
+            if message.category == MessageCategory.CONTEXT and message.topic == REWARD_TOPIC:
+                scored = message.payload.value() if message.payload else {}
+                step = int(scored.get("step", 0))
+                reward = items[step - 1].reward if 0 < step <= len(items) else None
+                if reward is not None:
+                    reward.score = float(scored["score"])
             if message.category == MessageCategory.AGENT:
                 pending_input[message.receiver] = message.payload
+                seen = conversations.setdefault(message.receiver, [])
+                seen.extend(_observation(message.payload))
         elif isinstance(body, RunNodeChanged) and body.node is not None:
             node = body.node
             if node.kind != RunNodeKind.AGENT:
@@ -65,7 +101,10 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
                         execute_time=node.started_at,
                         pre_agent=previous_agent,
                     ),
-                    state=TrajectoryState(input=pending_input.pop(node.name, None)),
+                    state=TrajectoryState(
+                        input=pending_input.pop(node.name, None),
+                        messages=Payload.of(list(conversations.get(node.name, []))),
+                    ),
                     action=TrajectoryAction(),
                     reward=TrajectoryReward(status="success"),
                 )
@@ -74,6 +113,8 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
                 previous_agent = node.name
             if node.status.is_terminal:
                 _set_action(item, node.result, failed=node.failure is not None)
+                if item.action is not None and node.failure is None:
+                    conversations.setdefault(node.name, []).append(_assistant(item.action))
         elif isinstance(body, ToolCallStarted):
             parent = _agent_item_for_tool(body, by_node)
             if parent is not None:
@@ -88,6 +129,37 @@ def build_trajectory(events: Iterable[Event]) -> list[TrajectoryItem]:
                 else:
                     item.reward.tool_outputs.append(body.result or Payload.of(None))
     return items
+
+
+def _observation(payload: Payload | None) -> list[dict[str, Any]]:
+    """The chat messages an AGENT message puts in front of its agent (see runners.messages)."""
+    data = payload.value() if payload is not None else None
+    if not isinstance(data, dict):
+        return []
+    if "tool_results" in data:
+        results = [ToolResult.from_json(r) for r in data["tool_results"]]
+        return [
+            {"role": "tool", "tool_call_id": r.call_id, "name": r.name, "content": r.as_text()}
+            for r in results
+        ]
+    return [{"role": "user", "content": str(data.get("input", ""))}]
+
+
+def _assistant(action: TrajectoryAction) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": action.content}
+    if action.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    "arguments": json.dumps(c.arguments.value() if c.arguments else {}),
+                },
+            }
+            for c in action.tool_calls
+        ]
+    return message
 
 
 def _agent_item_for_tool(

@@ -68,12 +68,15 @@ class Agent:
         tools: Sequence[dict[str, Any]],
         *,
         on_chunk: ChunkSink | None = None,
+        messages: Sequence[dict[str, Any]] | None = None,
     ) -> ModelResponse:
-        """One policy step: the model's answer to the conversation so far."""
+        """One policy step: the model's answer to the conversation so far (or to ``messages``,
+        when a hook replaced what this call sees)."""
         if self.model is None:
             raise RuntimeError(f"agent {self.name} has no model")
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return await self.model.complete(system + state.messages, tools, on_chunk=on_chunk)
+        conversation = list(messages) if messages is not None else state.messages
+        return await self.model.complete(system + conversation, tools, on_chunk=on_chunk)
 
 
 class Swarm:

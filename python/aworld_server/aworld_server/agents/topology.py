@@ -61,6 +61,13 @@ class ToolResult:
             data["error"] = {"type": self.failure.type, "message": self.failure.message}
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolResult:
+        """The inverse of :meth:`to_json`."""
+        error = data.get("error")
+        failure = Failure(type=error["type"], message=error["message"]) if error else None
+        return cls(data["call_id"], data["name"], output=data.get("output"), failure=failure)
+
 
 @dataclass(slots=True)
 class UserInput:

@@ -104,6 +104,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    trajectory_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each finished task's trajectory there as <task id>.jsonl [default: off].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until Ctrl-C (or SIGTERM), then stop gracefully."""
     with reported_errors():
@@ -112,6 +119,7 @@ def serve(
             host=host,
             port=port,
             data_dir=data_dir,
+            trajectory_dir=trajectory_dir,
             store=store,
             engine=engine,
             shutdown_grace=None if shutdown_grace is None else timedelta(seconds=shutdown_grace),

@@ -7,6 +7,16 @@ and may answer ``None`` or an object with ``updated_input``, ``updated_output``,
 ``permission_decision`` ("allow" | "deny" | "ask"), ``permission_decision_reason`` and
 ``system_message``.
 
+What the answers do: at ``before_tool_call`` and ``before_llm_call`` a deny stops the step and
+an ask parks the task in INPUT_REQUIRED until a human allows or denies it (ProvideInput);
+``updated_input`` replaces the tool's arguments / that model call's messages;
+``updated_output`` replaces the tool's output (``after_tool_call``), the model's text
+(``after_llm_call``) or the final answer (``output_process``, ``post_task_call``); a
+``system_message`` joins the conversation before the agent's next model call. A ``reward``
+hook is asked once per trajectory step when the task ends and answers ``{"score": float}``,
+the step's ``TrajectoryReward.score``. Permission
+decisions at other points are recorded, not enforced.
+
 Permission hooks (at ``before_*`` points) fail closed: a hook that raises denies the step.
 Observer hooks fail open: the error is recorded as an event and the run goes on. Every
 invocation is recorded as a HookDecided event.
@@ -43,6 +53,7 @@ HOOK_POINTS = frozenset(
         "tool_call_failed",
         "output_process",
         "post_task_call",
+        "reward",
     }
 )
 PERMISSION_POINTS = frozenset({"before_tool_call", "before_llm_call"})
@@ -63,6 +74,7 @@ class HookOutcome:
     updated_input: Any = None
     updated_output: Any = None
     system_messages: tuple[str, ...] = ()
+    score: float | None = None  # a "reward" hook's score of one trajectory step
 
     @property
     def denied(self) -> bool:
@@ -74,6 +86,16 @@ class HookOutcome:
 
 
 _NOTHING = HookOutcome()
+
+# A later hook may make a decision stricter, never looser: an allow after an ask stays an ask.
+_STRICTNESS = {
+    PermissionDecision.UNSPECIFIED: 0,
+    PermissionDecision.ALLOW: 1,
+    PermissionDecision.ASK: 2,
+    PermissionDecision.DENY: 3,
+}
+# The key of the request that ``updated_input`` replaces, where it is not "arguments".
+_INPUT_KEYS = {"before_llm_call": "messages"}
 
 
 class HookInvoker(Protocol):
@@ -105,6 +127,7 @@ class HookRunner:
         self._session = session_hooks
         # Muted while a resumed run replays its log: those occurrences already fired.
         self.muted = False
+        self._system_messages: list[str] = []
 
     def names(self, point: str) -> list[str]:
         return [
@@ -114,11 +137,17 @@ class HookRunner:
         ]
 
     async def fire(self, point: str, **data: Any) -> HookOutcome:
-        """Run every hook registered for ``point``; return what they decided together."""
+        """Run every hook registered for ``point``; return what they decided together.
+
+        Each hook sees the updates of the hooks before it. Decisions combine strictest first
+        (deny > ask > allow): a deny ends the occurrence at once; after an ask, later hooks
+        still run, so an ask followed by a deny is a deny. System messages of every hook are
+        also queued for the next model call (:meth:`take_system_messages`)."""
         names = self.names(point) if not self.muted else ()
         if not names:
             return _NOTHING
         outcome = HookOutcome()
+        input_key = _INPUT_KEYS.get(point, "arguments")
         for name in names:
             request = {
                 "point": point,
@@ -127,7 +156,7 @@ class HookRunner:
                 **data,
             }
             if outcome.updated_input is not None:
-                request["arguments"] = outcome.updated_input
+                request[input_key] = outcome.updated_input
             if outcome.updated_output is not None:
                 request["output"] = outcome.updated_output
             record = HookDecided(point=point, hook_name=name)
@@ -149,9 +178,15 @@ class HookRunner:
                 continue
             self._apply(answer, record, outcome)
             await self._events.emit(self._task.id, record)
-            if outcome.denied or outcome.asks:
+            if outcome.denied:
                 return outcome
+        self._system_messages.extend(outcome.system_messages)
         return outcome
+
+    def take_system_messages(self) -> list[str]:
+        """System messages hooks gave since the last call, for the next model call."""
+        taken, self._system_messages = self._system_messages, []
+        return taken
 
     @staticmethod
     def _apply(answer: Any, record: HookDecided, outcome: HookOutcome) -> None:
@@ -161,7 +196,8 @@ class HookRunner:
         if decision is not None:
             record.decision = decision
             record.reason = str(answer.get("permission_decision_reason", "") or "")
-            outcome.decision, outcome.reason = decision, record.reason
+            if _STRICTNESS[decision] >= _STRICTNESS[outcome.decision]:
+                outcome.decision, outcome.reason = decision, record.reason
         if "updated_input" in answer and answer["updated_input"] is not None:
             outcome.updated_input = answer["updated_input"]
             record.updated_input = True
@@ -171,3 +207,5 @@ class HookRunner:
         if answer.get("system_message"):
             record.system_message = str(answer["system_message"])
             outcome.system_messages += (record.system_message,)
+        if isinstance(answer.get("score"), int | float):
+            outcome.score = float(answer["score"])

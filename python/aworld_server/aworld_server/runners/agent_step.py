@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aworld_client import (
+    AgentSpec,
     Failure,
+    HandlerKind,
     LlmCallFinished,
     Message,
     MessageCategory,
@@ -23,12 +26,16 @@ from opentelemetry import trace
 
 from aworld_server.agents.agent import Agent
 from aworld_server.agents.model import ModelResponse, ToolCallRequest
+from aworld_server.agents.remote_policy import RemotePolicy
 from aworld_server.agents.topology import RunAgent, ToolResults
 from aworld_server.context import AgentState
+from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import HandlerFailed, TaskFailed
 from aworld_server.ids import new_id
 from aworld_server.observability import span
 from aworld_server.retry import failure_of, retry_async
+from aworld_server.runners.callback_wait import CallbackWaits
+from aworld_server.runners.permission import ask_human
 from aworld_server.runners.run_state import RunState
 from aworld_server.runners.stepping import StepGate
 
@@ -38,8 +45,9 @@ __all__ = ["AgentSteps", "assistant_message", "chunk_message"]
 class AgentSteps:
     """Agent steps of one run."""
 
-    def __init__(self, run: RunState) -> None:
+    def __init__(self, run: RunState, waits: CallbackWaits) -> None:
         self._run = run
+        self._waits = waits
         self._agents: dict[str, Agent] = {}
 
     def agent(self, name: str) -> Agent:
@@ -62,9 +70,29 @@ class AgentSteps:
                 handoffs=list(spec.handoffs),
                 mcp_servers=list(spec.mcp_servers),
             )
-            agent.model = ctx.models.create(spec.model)
+            if spec.remote_handler:
+                agent.model = RemotePolicy(spec.name, spec.remote_handler, self._remote(spec))
+            else:
+                agent.model = ctx.models.create(spec.model)
         self._agents[name] = agent
         return agent
+
+    def _remote(self, spec: AgentSpec) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        """How a remote agent's step reaches its AGENT handler: one attempt per model attempt
+        (the step's retries are the model call's), as an attempt of this task."""
+        run = self._run
+
+        async def invoke(request: dict[str, Any]) -> Any:
+            call = HandlerCall(
+                name=spec.remote_handler,
+                kind=HandlerKind.AGENT,
+                arguments=request,
+                call_id=new_id(),
+                task=run.task,
+            )
+            return await run.ctx.handlers.invoke(call, run.context)
+
+        return invoke
 
     def tool_declarations(self, agent: Agent) -> list[dict[str, Any]]:
         """Function declarations the agent's model sees: its tools and callable agents."""
@@ -146,7 +174,7 @@ class AgentSteps:
         if state.steps == 1:
             await run.hooks.fire("agent_started", agent=agent.name)
         try:
-            response = await self._call_model(agent, state.messages)
+            response = await self._call_model(agent, state, node.id)
         except Exception as error:
             # Cancellation leaves the node open: a shutdown resumes it, and a task that ends
             # any other way closes its open nodes in post_run.
@@ -185,14 +213,34 @@ class AgentSteps:
             self._run.last_content = response.content
         return response
 
-    async def _call_model(self, agent: Agent, messages: list[dict[str, Any]]) -> ModelResponse:
+    async def _call_model(self, agent: Agent, state: AgentState, node_id: str) -> ModelResponse:
         run = self._run
         tools = self.tool_declarations(agent)
-        outcome = await run.hooks.fire("before_llm_call", agent=agent.name, messages=messages)
+        outcome = await run.hooks.fire("before_llm_call", agent=agent.name, messages=state.messages)
+        if outcome.asks:
+            # Named after the step, so a resumed run finds the answer given to an earlier one.
+            callback_id = f"llm:{agent.name}:{state.steps}"
+            outcome = await ask_human(
+                self._waits,
+                run.log,
+                point="before_llm_call",
+                what=f"a model call of {agent.name}",
+                prompt={"agent": agent.name, "step": state.steps},
+                node_id=node_id,
+                outcome=outcome,
+                callback_id=callback_id,
+                announce=callback_id not in run.announced,
+            )
         if outcome.denied:
             raise TaskFailed(
                 Failure(type="PermissionDenied", message=outcome.reason, non_retryable=True)
             )
+        system = [{"role": "system", "content": t} for t in run.hooks.take_system_messages()]
+        state.messages.extend(system)  # hooks' system messages join the conversation
+        # A hook's updated_input is the conversation this call sees (the agent's stays as is).
+        messages = None
+        if isinstance(outcome.updated_input, list):
+            messages = [*outcome.updated_input, *system]
 
         async def chunk(text: str) -> None:
             await run.log.emit_message(chunk_message(run.task, agent.name, text), publish=False)
@@ -200,7 +248,7 @@ class AgentSteps:
         async def attempt(n: int) -> ModelResponse:
             started = time.perf_counter()
             with span("llm_call", agent=agent.name, attempt=n, task_id=run.task_id):
-                response = await agent.decide(run.context.agent(agent.name), tools, on_chunk=chunk)
+                response = await agent.decide(state, tools, on_chunk=chunk, messages=messages)
             run.log.emit_nowait(
                 LlmCallFinished(
                     agent=agent.name,

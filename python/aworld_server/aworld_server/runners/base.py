@@ -8,6 +8,7 @@ terminal status with a response. Subclasses implement only ``do_run``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import ClassVar, TypeVar
 from aworld_client import (
     Failure,
     LifecyclePhase,
+    MessageEmitted,
     Payload,
     Phase,
     RunNodeKind,
@@ -26,14 +28,16 @@ from aworld_client import (
     TaskStatus,
     TaskStatusChanged,
 )
+from google.protobuf.json_format import MessageToDict
 
 from aworld_server.context import Context
 from aworld_server.errors import BudgetExhausted, HandlerFailed, TaskFailed, TaskParked
 from aworld_server.observability import span, trace_id_of
 from aworld_server.observability.logs import current_task_id
-from aworld_server.runners.context import RunContext
+from aworld_server.runners.context import RunContext, Trajectories
 from aworld_server.runners.execution import TaskExecution
 from aworld_server.runners.replay import Replay
+from aworld_server.trajectory import reward_message
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +121,29 @@ class Runner:
         execution = self.execution
         if not self.answer:
             self.answer = execution.best_answer()
+        status = self.status.aworld_name
+        await execution.hooks.fire("task_completed", status=status, answer=self.answer)
+        # The task call is over: a post_task_call hook sees its outcome and may rewrite the
+        # answer (updated_output) before it is recorded.
+        outcome = await execution.hooks.fire(
+            "post_task_call",
+            status=status,
+            answer=self.answer,
+            failure={"type": self.failure.type, "message": self.failure.message}
+            if self.failure
+            else None,
+        )
+        if outcome.updated_output is not None:
+            value = outcome.updated_output
+            self.answer = value if isinstance(value, str) else json.dumps(value)
+        trajectories = self.ctx.trajectories
+        trajectory_uri = ""
+        if trajectories is not None:
+            await self._score_steps(trajectories)
+            trajectory_uri = await trajectories.export(self.task.id)
         response = TaskResponse(
             id=self.task.id,
+            trajectory_uri=trajectory_uri,
             status=self.status,
             answer=Payload.of(self.answer),
             failure=self.failure,
@@ -128,10 +153,7 @@ class Runner:
             trace_id=self.trace_id,
         )
         point = "session_finished" if self.status == TaskStatus.SUCCEEDED else "session_failed"
-        await execution.hooks.fire(
-            "task_completed", status=self.status.aworld_name, answer=self.answer
-        )
-        await execution.hooks.fire(point, status=self.status.aworld_name)
+        await execution.hooks.fire(point, status=status)
         nodes = self.ctx.state
         for node in nodes.live_nodes(self.task.id):
             if execution.root is None or node.id != execution.root.id:
@@ -154,6 +176,22 @@ class Runner:
             ]
         )
         return response
+
+    async def _score_steps(self, trajectories: Trajectories) -> None:
+        """Ask the reward hooks (if any) to score each step; the scores are recorded, so the
+        trajectory read later carries them."""
+        hooks = self.execution.hooks
+        if hooks.muted or not hooks.names("reward"):
+            return
+        await self.execution.log.barrier()
+        for item in await trajectories.read(self.task.id):
+            data = MessageToDict(item.to_proto(), preserving_proto_field_name=True)
+            step = item.meta.step if item.meta else 0
+            outcome = await hooks.fire("reward", step=step, item=data)
+            if outcome.score is not None:
+                self.execution.log.emit_nowait(
+                    MessageEmitted(message=reward_message(self.task, step, outcome.score))
+                )
 
     def cancel(self) -> None:
         """Stop the run; it ends CANCELLED (hooks and post_run still run)."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aworld_client import HandlerSpec, Session, Task
+from aworld_client import HandlerSpec, Session, Task, TrajectoryItem
 
 from aworld_server.agents.providers import ModelProviders
 from aworld_server.context import Context
@@ -25,7 +25,7 @@ from aworld_server.state import StateManager
 if TYPE_CHECKING:
     from aworld_server.agents.agent import Agent
 
-__all__ = ["HandlerGateway", "McpTools", "RunContext", "SessionAccess"]
+__all__ = ["HandlerGateway", "McpTools", "RunContext", "SessionAccess", "Trajectories"]
 
 
 class HandlerGateway(Protocol):
@@ -70,6 +70,16 @@ class McpTools(Protocol):
         ...
 
 
+class Trajectories(Protocol):
+    """A task's trajectory, read from its log, and where a finished one is exported."""
+
+    async def read(self, task_id: str) -> list[TrajectoryItem]: ...
+
+    async def export(self, task_id: str) -> str:
+        """Write it out; return its URI ("" when trajectories are not exported)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
     """What one run needs. Built by the runtime; shared parts are the runtime's own."""
@@ -86,3 +96,4 @@ class RunContext:
     engine: str = "local"  # recorded in lifecycle events
     stepping: StepGate | None = None  # set for interactive runs: one agent step per grant
     parkable: bool = False  # the run may leave memory while it waits on a callback
+    trajectories: Trajectories | None = None  # for reward hooks and the export at the end

@@ -12,6 +12,7 @@ from aworld_client import Failure, Message, MessageCategory
 from aworld_server.agents.topology import Finish, RunAgent, RunTools
 from aworld_server.errors import TaskFailed
 from aworld_server.runners.base import Runner
+from aworld_server.runners.message_handlers import BUILT_IN, follow_ups
 from aworld_server.runners.messages import (
     FINISHED,
     action_from_message,
@@ -62,16 +63,11 @@ class EventRunner(Runner):
             finish = action_from_message(message)
             assert isinstance(finish, Finish)
             return finish.answer
-        follow_ups: list[Message] = []
-        if message.category in (
-            MessageCategory.AGENT,
-            MessageCategory.TOOL,
-            MessageCategory.OUTPUT,
-        ):
-            follow_ups.append(await self._builtin(message))
-        for handler in self.ctx.registry.message_handlers.get(message.category, ()):
-            follow_ups.extend(await handler(message) or ())
-        for follow_up in follow_ups:
+        following: list[Message] = []
+        if message.category in BUILT_IN:
+            following.append(await self._builtin(message))
+        following.extend(await follow_ups(self.ctx.registry, message))
+        for follow_up in following:
             await self._publish(follow_up)
         return None
 

@@ -32,7 +32,7 @@ class TaskExecution:
     def __init__(self, ctx: RunContext, task: Task, context: Context) -> None:
         self.state = RunState(ctx, task, context)
         self.waits = CallbackWaits(self.state)
-        self.agents = AgentSteps(self.state)
+        self.agents = AgentSteps(self.state, self.waits)
         self.tools = ToolCalls(self.state, self.waits)
 
     # What runners read and set on the run.

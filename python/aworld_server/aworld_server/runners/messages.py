@@ -98,7 +98,7 @@ def action_from_message(message: Message) -> Action:
     if message.category == MessageCategory.AGENT:
         handoff = _call_from(data["handoff"]) if "handoff" in data else None
         if "tool_results" in data:
-            results = [_result_from(r) for r in data["tool_results"]]
+            results = [ToolResult.from_json(r) for r in data["tool_results"]]
             return RunAgent(message.receiver, ToolResults(results), handoff=handoff)
         return RunAgent(message.receiver, UserInput(data["input"], message.sender), handoff=handoff)
     if message.category == MessageCategory.TOOL:
@@ -106,11 +106,3 @@ def action_from_message(message: Message) -> Action:
     if message.category in (MessageCategory.OUTPUT, MessageCategory.TASK):
         return Finish(data.get("answer", ""), data.get("agent", message.sender))
     raise ValueError(f"no action in a {message.category.name} message")
-
-
-def _result_from(data: dict[str, Any]) -> ToolResult:
-    from aworld_client import Failure
-
-    error = data.get("error")
-    failure = Failure(type=error["type"], message=error["message"]) if error else None
-    return ToolResult(data["call_id"], data["name"], output=data.get("output"), failure=failure)

@@ -72,6 +72,9 @@ class Replay:
         self.calls: dict[str, RecordedCall] = {}
         self.answers: dict[str, tuple[Any, Failure | None]] = {}
         self.snapshot: ContextSnapshot | None = None
+        # Callbacks of agent steps (a human deciding on a model call), by agent node id, for
+        # steps that have not finished.
+        self._step_callbacks: dict[str, InputRequested] = {}
         self._next_step = 0
         # Tool nodes are named by their call id (see TaskExecution.tool_node_id), which links a
         # call's node, attempts and callback without any other index.
@@ -86,6 +89,7 @@ class Replay:
                 if node.kind == RunNodeKind.TASK and self.root is None:
                     self.root = node
                 elif node.kind == RunNodeKind.AGENT and node.status.is_terminal:
+                    self._step_callbacks.pop(node.id, None)
                     if node.failure is None:
                         usages = self._usage_by_agent.get(node.name, [])
                         self._steps.append((node, usages.pop(0) if usages else Usage()))
@@ -108,6 +112,8 @@ class Replay:
                     recorded.in_flight = False
             elif isinstance(body, InputRequested) and body.node_id in self.calls:
                 self.calls[body.node_id].callback = body
+            elif isinstance(body, InputRequested):
+                self._step_callbacks[body.node_id] = body
             elif isinstance(body, InputProvided):
                 self.answers[body.callback_id] = (
                     body.value.value() if body.value is not None else None,
@@ -153,11 +159,14 @@ class Replay:
         return recorded
 
     def pending_callbacks(self) -> list[InputRequested]:
-        """Callbacks requested by open calls and not answered yet."""
-        return [
+        """Callbacks requested by open calls and unfinished steps, and not answered yet."""
+        of_calls = [
             c.callback
             for c in self.calls.values()
-            if c.callback is not None
-            and not c.node.status.is_terminal
-            and c.callback.callback_id not in self.answers
+            if c.callback is not None and not c.node.status.is_terminal
+        ]
+        return [
+            c
+            for c in [*of_calls, *self._step_callbacks.values()]
+            if c.callback_id not in self.answers
         ]

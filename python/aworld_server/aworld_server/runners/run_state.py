@@ -60,6 +60,8 @@ class RunState:
         self.replay: Replay | None = None
         # Answers to callbacks found in the log on resume, consumed by the waits they answer.
         self.recorded_answers: dict[str, tuple[Any, Failure | None]] = {}
+        # Callbacks an earlier run of this task already announced and nobody answered yet.
+        self.announced: set[str] = set()
         self.tools_in_flight = 0
         self.last_content = ""
         self.last_tool_output = ""
@@ -80,6 +82,7 @@ class RunState:
             return
         self.replay = None
         self.recorded_answers = dict(replay.answers)
+        self.announced = {c.callback_id for c in replay.pending_callbacks()}
         if replay.snapshot is not None:
             for key, value in replay.snapshot.values.items():
                 self.context[key] = value

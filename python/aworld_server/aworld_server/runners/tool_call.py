@@ -19,7 +19,6 @@ from typing import Any
 from aworld_client import (
     Failure,
     HandlerKind,
-    HookDecided,
     InputRequested,
     Payload,
     PermissionDecision,
@@ -41,6 +40,7 @@ from aworld_server.hooks import HookOutcome
 from aworld_server.observability import span, within
 from aworld_server.retry import failure_of, retry_async
 from aworld_server.runners.callback_wait import CallbackWaits
+from aworld_server.runners.permission import ask_human
 from aworld_server.runners.replay import RecordedCall
 from aworld_server.runners.run_state import RunState
 
@@ -315,28 +315,17 @@ class ToolCalls:
         callback_id: str = "",
     ) -> HookOutcome:
         """A hook answered "ask": a human decides through ProvideInput ("allow" / "deny")."""
-        prompt = {
-            "tool_name": call.name,
-            "arguments": call.arguments,
-            "agent": agent,
-            "reason": outcome.reason,
-        }
-        answer = await self._waits.wait(
-            "permission", prompt, node_id, callback_id, announce=not callback_id
+        return await ask_human(
+            self._waits,
+            self._run.log,
+            point="before_tool_call",
+            what=call.name,
+            prompt={"tool_name": call.name, "arguments": call.arguments, "agent": agent},
+            node_id=node_id,
+            outcome=outcome,
+            callback_id=callback_id,
+            announce=not callback_id,
         )
-        allowed = (
-            answer is True
-            or (isinstance(answer, str) and answer.lower() in ("allow", "yes", "approve"))
-            or (isinstance(answer, dict) and str(answer.get("decision", "")).lower() == "allow")
-        )
-        decision = PermissionDecision.ALLOW if allowed else PermissionDecision.DENY
-        reason = "" if allowed else f"a human denied {call.name}"
-        await self._run.log.emit(
-            HookDecided(
-                point="before_tool_call", hook_name="human", decision=decision, reason=reason
-            )
-        )
-        return HookOutcome(decision=decision, reason=reason, updated_input=outcome.updated_input)
 
     def _retry_policy(self, name: str) -> RetryPolicy | None:
         run = self._run

@@ -69,9 +69,12 @@ class Handlers:
         self.remote = remote
 
     def _local(self, name: str, kind: HandlerKind) -> LocalTool | None:
+        """An in-process tool or hook (in-process agents are Agent objects, not handlers)."""
         if kind == HandlerKind.TOOL:
             return self.registry.tools.get(name)
-        return self.registry.hooks.get(name)
+        if kind == HandlerKind.HOOK:
+            return self.registry.hooks.get(name)
+        return None
 
     def spec(
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
@@ -216,7 +219,7 @@ def _namespace(task: Task | None) -> str:
 
 
 def _not_found(kind: HandlerKind, name: str) -> HandlerFailed:
-    label = "tool" if kind == HandlerKind.TOOL else "hook"
+    label = kind.name.lower()
     return HandlerFailed(
         Failure(
             type=f"{label.capitalize()}NotFound",
