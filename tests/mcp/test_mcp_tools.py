@@ -13,12 +13,14 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import mcp.shared._otel as mcp_otel
 import pytest
 from aworld_client import AgentSpec, Event, Payload, Swarm, Task, TaskStatus
 from aworld_client.event import ToolCallFinished, ToolCallStarted
 from aworld_client.handlers import tool
 from aworld_server import Agent, InvalidArgument, Runners, Runtime, ScriptedModel
 from aworld_server.mcp import McpServer, McpServerUnavailable
+from aworld_server.observability import tracing as aworld_tracing
 from mcp_harness import (
     FAST_RETRY,
     HttpMcpServer,
@@ -361,12 +363,18 @@ async def test_tool_prefix_names_and_clashes(runtime: Runtime, files: McpFiles) 
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    """Tracing on in this process (spans kept in memory), as tests/core/test_tracing.py does."""
+def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this process (spans kept in memory), as tests/core/test_tracing.py does.
+
+    The runtime's and the MCP SDK's module tracers are proxies that keep the first real
+    tracer they meet, so an earlier test's provider would still get their spans: this test
+    gives them tracers of its own provider for its duration."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    monkeypatch.setattr(aworld_tracing, "_tracer", provider.get_tracer("aworld_server"))
+    monkeypatch.setattr(mcp_otel, "_tracer", provider.get_tracer("mcp-python-sdk"))
     yield exporter
     provider.shutdown()
     # The API has no public reset; OpenTelemetry's own test utilities reset these globals.
