@@ -103,6 +103,8 @@ async def test_list_handlers_and_workers_show_local_and_remote(
         "approve": (True, 0),
         "explode": (True, 0),
         "gate": (True, 0),
+        "run_subtask": (True, 0),  # built in: sub-tasks
+        "run_subtasks": (True, 0),
         "echo": (False, 2),
         "block": (False, 2),
         "block_once": (False, 2),

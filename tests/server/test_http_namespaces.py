@@ -43,3 +43,41 @@ async def test_http_reads_stay_inside_the_callers_namespace(start: StartServer) 
             f"/api/v1/tasks/{task_id}/events", headers=as_("alice-token", "default")
         )
         assert default.status_code == 403  # alice may not use the default namespace
+
+
+async def test_http_submit_with_auth_on_is_the_callers_and_shares_the_grpc_idempotency(
+    start: StartServer,
+) -> None:
+    from google.protobuf import json_format
+
+    server: RunningServer = await start(principals=PRINCIPALS, http_port=0, host="127.0.0.1")
+    assert server.http is not None
+    body = {
+        "requestId": "http-1",
+        "task": json_format.MessageToDict(answer_task("over http").to_proto()),
+    }
+    alice = {"Authorization": "Bearer alice-token", "aworld-namespace": "team-a"}
+    async with httpx.AsyncClient(base_url=server.http.url) as http:
+        first = await http.post("/api/v1/tasks", json=body, headers=alice)
+        again = await http.post("/api/v1/tasks", json=body, headers=alice)
+        refused = await http.post(
+            "/api/v1/tasks",
+            json=body,
+            headers={"Authorization": "Bearer bob-token", "aworld-namespace": "team-b"},
+        )
+        anonymous = await http.post("/api/v1/tasks", json=body)
+    assert first.status_code == 200, first.text
+    task_id = first.json()["taskId"]
+    assert first.json()["created"] is True
+    # The retry is answered with the same task (protobuf JSON leaves created=false out).
+    assert again.json() == {k: v for k, v in first.json().items() if k != "created"}
+    assert refused.status_code == 403  # bob has no submit scope
+    assert anonymous.status_code == 401
+    # The task belongs to alice's namespace and principal, as if submitted over gRPC.
+    async with AsyncClient(server.address, token="alice-token", namespace="team-a") as client:
+        events = [event async for event in client.events(task_id)]
+        assert events[-1].is_terminal
+        task = (await client.get(task_id)).task
+        assert task is not None and task.user_id == "alice"
+        response = (await client.get(task_id)).response
+        assert response is not None and response.answer.as_text() == "over http"

@@ -233,6 +233,7 @@ async def start_server(
             dispatcher=dispatcher,
             metrics=metrics,
             accepting=lambda: runtime_service.accepting,
+            submit=runtime_service.submit,
         )
         try:
             http = await start_http(

@@ -169,6 +169,10 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             task_id=result.task_id, created=result.created, session_id=result.session_id
         )
 
+    async def submit(self, request_id: str, task: Any) -> SubmitTaskResponse:
+        """SubmitTask for the current caller, outside gRPC (the HTTP API's submit)."""
+        return await self._submit(request_id, task, True)
+
     async def _claim(self, task: Any) -> None:
         """Record who submits ``task`` in its headers; the identity, not the body, decides."""
         caller = current_caller()

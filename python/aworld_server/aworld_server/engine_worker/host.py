@@ -108,6 +108,7 @@ class EngineHost:
             remote=handlers,
             engine=self.engine,
             parking=False,  # a parked run could not be woken here: see the handlers
+            subtasks=False,  # sub-tasks are started at the control plane, not on a worker
         )
         setup = load_setup(self.setup)
         if setup is not None:

@@ -43,6 +43,7 @@ from aworld_server.runtime.executor import SubmitResult, TaskExecutor
 from aworld_server.runtime.gateway import Handlers, RemoteHandlers
 from aworld_server.runtime.reader import TaskReader, TaskView
 from aworld_server.runtime.sessions import Sessions
+from aworld_server.runtime.subtasks import SubTasks
 from aworld_server.runtime.trajectories import TrajectoryExport
 from aworld_server.state import StateManager
 from aworld_server.storage import EventStore, SqliteEventStore
@@ -61,7 +62,8 @@ class Runtime:
     ``job_finished`` (a credential per engine job). ``engine``: the default engine of tasks that
     name none; ``parking``: runs waiting on a callback leave memory until it is answered;
     ``trajectory_dir``: each finished task's trajectory is written there as JSONL (its URI in
-    ``TaskResponse.trajectory_uri``)."""
+    ``TaskResponse.trajectory_uri``); ``subtasks``: offer the ``run_subtask`` / ``run_subtasks``
+    tools (an engine worker's runtime does not: sub-tasks run on the control plane)."""
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class Runtime:
         job_finished: Callable[[str], None] | None = None,
         parking: bool = True,
         trajectory_dir: str | Path | None = None,
+        subtasks: bool = True,
     ) -> None:
         self.store: EventStore = store or SqliteEventStore(Path(data_dir) / "runtime.db")
         self.bus: EventBus = bus or MemoryEventBus()
@@ -125,6 +128,8 @@ class Runtime:
             parking=parking,
             mcp_servers=self.mcp.configured,
         )
+        if subtasks:
+            self.registry.add_tool(*SubTasks(self.executor, self.reader, self.state).tools())
         self._started = False
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -100,6 +100,8 @@ class TaskExecutor:
         self._submitting: dict[str, asyncio.Task[SubmitResult]] = {}
         self._accepting: set[str] = set()  # tasks between their store write and their launch
         self._sweeper: asyncio.Task[None] | None = None
+        self._children: dict[str, set[str]] = {}  # parent task id -> its sub-tasks
+        self._cancelling: set[asyncio.Task[None]] = set()
 
     # -- what runs ------------------------------------------------------------------------
     @property
@@ -246,6 +248,11 @@ class TaskExecutor:
             parked = not done.cancelled() and done.exception() is None and done.result() is None
             if not parked:  # a parked task keeps its (empty) log open for streams and waiters
                 self._events.close_task(task.id)
+            children = self._children.pop(task.id, set()) if not parked else set()
+            if children and not done.cancelled():  # ended (a shutdown is no end): stop them
+                stopping = asyncio.ensure_future(self._cancel_all(children, "parent_ended"))
+                self._cancelling.add(stopping)
+                stopping.add_done_callback(self._cancelling.discard)
 
         run.add_done_callback(finished)
         return run
@@ -379,6 +386,16 @@ class TaskExecutor:
         await self._handlers.cancel_calls(task_id, reason or "task_cancelled")
         runner.cancel()
         return (await self.wait(task_id)).status
+
+    def adopt_child(self, parent_id: str, child_id: str) -> None:
+        """Note a sub-task: it is cancelled when its parent is, or ends."""
+        self._children.setdefault(parent_id, set()).add(child_id)
+
+    async def _cancel_all(self, task_ids: set[str], reason: str) -> None:
+        for task_id in task_ids:
+            record = await self._store.get_task(task_id)
+            if record is not None and not record.status.is_terminal:
+                await self.cancel(task_id, reason)
 
     async def complete_callback(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -33,7 +34,11 @@ from aworld_server.ids import new_id
 from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
 from aworld_server.retry import failure_of, retry_async
 
-__all__ = ["CallOutcome", "Handlers", "RemoteHandlers"]
+__all__ = ["CURRENT_CALL", "CallOutcome", "Handlers", "RemoteHandlers"]
+
+# The call an in-process handler is running for (its id is stable across a task's re-runs),
+# for built-in tools that need it, such as sub-tasks (their ids derive from it).
+CURRENT_CALL: ContextVar[HandlerCall | None] = ContextVar("aworld_current_call", default=None)
 
 
 class RemoteHandlers(Protocol):
@@ -107,7 +112,11 @@ class Handlers:
                 raise OutcomeUnknown(call.name, source="runtime")
             if call.on_start is not None:
                 await call.on_start("")
-            return await _run_local(local, call.arguments, context, call.timeout)
+            token = CURRENT_CALL.set(call)
+            try:
+                return await _run_local(local, call.arguments, context, call.timeout)
+            finally:
+                CURRENT_CALL.reset(token)
         if self._knows_remote(call.name, call.kind, call.owner, call.in_namespace):
             assert self.remote is not None
             return await self.remote.invoke(call)

@@ -152,10 +152,12 @@ class StateManager:
             waiter.set_result(node)
         return node
 
-    def group(self, task_id: str, parent_node_id: str, node_ids: list[str]) -> NodeGroup:
+    def group(
+        self, task_id: str, parent_node_id: str, node_ids: list[str], *, group_id: str = ""
+    ) -> NodeGroup:
         """Declare that the given live nodes fan out together from ``parent_node_id``."""
         group = NodeGroup(
-            id=new_id(),
+            id=group_id or new_id(),
             task_id=task_id,
             parent_node_id=parent_node_id,
             node_ids=list(node_ids),

@@ -19,7 +19,7 @@ Route                                       RuntimeService        Scope
 
 Errors are ``{"code": "NOT_FOUND", "message": ...}`` with the HTTP status of that gRPC code.
 Requests work in one namespace (``aworld-namespace`` header, default ``default``) and see only
-its tasks; with authentication on, SubmitTask is refused here (submit over gRPC).
+its tasks; SubmitTask here is the gRPC servicer's, for the authenticated caller.
 """
 
 from __future__ import annotations
@@ -39,20 +39,17 @@ from aworld_client.runtime_service import (
     ListHandlersResponse,
     ListTasksResponse,
     ListWorkersResponse,
-    SubmitTaskRequest,
-    SubmitTaskResponse,
 )
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2
 
+from aworld_server.api.principals import Caller, bind_caller
 from aworld_server.api.status import status_of
 from aworld_server.errors import (
     AWorldError,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
-    Unavailable,
 )
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.reader import summary_of
@@ -191,30 +188,22 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         return _reply(response.to_proto())
 
     async def submit(request: web.Request) -> web.StreamResponse:
-        if access.enabled:
-            # Namespaced submits (idempotency scopes, reserved headers) live in the gRPC
-            # servicer; until the HTTP side shares that code, it only submits with auth off.
-            raise PermissionDenied("with authentication on, submit tasks over gRPC")
-        if not sources.accepting():
-            raise Unavailable("the server is shutting down; submit to another replica")
         try:
             message = json_format.Parse(await request.text(), pb.SubmitTaskRequest())
         except (json_format.ParseError, ValueError) as error:
             raise InvalidArgument(f"body is not a SubmitTaskRequest: {error}") from None
-        body = SubmitTaskRequest.from_proto(message)
-        if body.task is None:
+        if not message.HasField("task"):
             raise InvalidArgument("task is required")
         # As over gRPC: a caller's W3C trace context continues in the task.
-        if "traceparent" not in body.task.headers and "traceparent" in request.headers:
+        if "traceparent" not in message.task.headers:
             for key in ("traceparent", "tracestate"):
                 if key in request.headers:
-                    body.task.headers[key] = request.headers[key]
-        result = await runtime.submit(body.task, body.request_id)
-        return _reply(
-            SubmitTaskResponse(
-                task_id=result.task_id, created=result.created, session_id=result.session_id
-            ).to_proto()
-        )
+                    message.task.headers[key] = request.headers[key]
+        caller = request[CALLER]
+        # The same submit as over gRPC, for this caller: its namespace, principal and scopes.
+        bind_caller(Caller(caller.principal, caller.namespace, authenticated=access.enabled))
+        response = await sources.submit(message.request_id, message.task)
+        return _reply(response.to_proto())
 
     async def get_task(request: web.Request) -> web.StreamResponse:
         view = await runtime.get_task(request.match_info["task_id"])
