@@ -29,9 +29,11 @@ def validate_task(
     engines: Collection[str],
     agents: Collection[str],
     models: ModelProviders,
+    mcp_servers: Collection[str] = (),
 ) -> None:
     """Raise InvalidArgument listing every invalid field of ``task``, given what the runtime
-    has: runner and engine names, agents registered in-process and model providers."""
+    has: runner and engine names, agents registered in-process, model providers and the MCP
+    servers of the server's configuration."""
     problems: list[FieldViolation] = []
 
     def bad(path: str, description: str) -> None:
@@ -88,6 +90,9 @@ def validate_task(
                 if target not in names:
                     bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
             local = agent.name in agents
+            for j, server in enumerate(agent.mcp_servers):
+                if not local and server not in mcp_servers:
+                    bad(f"{path}.mcp_servers[{j}]", f"no MCP server named {server!r} is configured")
             if agent.a2a_url:
                 for problem in a2a_agent_violations(agent, models.a2a):
                     bad(f"{path}.{problem.field}", problem.description)

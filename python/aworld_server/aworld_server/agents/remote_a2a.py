@@ -146,6 +146,7 @@ _OWN = {
     "model": "a remote A2A agent has its own model; remove model",
     "system_prompt": "a remote A2A agent has its own prompt; remove system_prompt",
     "tool_names": "a remote A2A agent calls its own tools, not ours; remove tool_names",
+    "mcp_servers": "a remote A2A agent calls its own tools, not ours; remove mcp_servers",
     "handoffs": "a remote A2A agent answers and cannot call or hand off to agents; remove handoffs",
     "remote_handler": "an agent is either a remote A2A agent or a remote handler, not both",
 }
