@@ -206,6 +206,7 @@ async def test_a_served_task_may_name_only_the_configured_remote_agents(
                         a2a_url=url,
                         model=scripted([{"content": "x"}]),
                         tool_names=["add"],
+                        mcp_servers=["files"],
                     ),
                     AgentSpec(name="bad", a2a_url="file:///etc/passwd"),
                 )
@@ -215,6 +216,7 @@ async def test_a_served_task_may_name_only_the_configured_remote_agents(
     assert "remote A2A agents" in fields["task.swarm.agents[0].a2a_url"]
     assert "own model" in fields["task.swarm.agents[1].model"]
     assert "own tools" in fields["task.swarm.agents[1].tool_names"]
+    assert "own tools" in fields["task.swarm.agents[1].mcp_servers"]
     assert "http" in fields["task.swarm.agents[2].a2a_url"]
 
 
