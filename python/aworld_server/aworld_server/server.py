@@ -39,7 +39,11 @@ from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.events import MemoryEventBus
 from aworld_server.namespaces import namespace_of
-from aworld_server.observability.telemetry import configure_tracing, server_interceptors
+from aworld_server.observability.telemetry import (
+    configure_tracing,
+    server_interceptors,
+    tracing_enabled,
+)
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
@@ -186,6 +190,11 @@ async def start_server(
         job_finished=resolver.revoke_job if resolver.enabled else None,
         trajectory_dir=config.trajectory_dir,
     )
+    if config.trace_endpoint and tracing_enabled():
+        # This process exports spans (``serve`` configured the SDK): engine workers, other
+        # processes, export theirs to the same collector, so a task on Ray or Spark stays one
+        # trace.
+        runtime.engines.trace_endpoint = config.trace_endpoint
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
     owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")

@@ -23,6 +23,7 @@ from aworld_client import Failure, Task
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.engine_worker.control_plane_handlers import ControlPlaneHandlers
 from aworld_server.engine_worker.control_plane_store import ControlPlaneStore
+from aworld_server.engine_worker.tracing import SpanFlusher, export_spans
 from aworld_server.engines.base import JobResult, TaskJob
 from aworld_server.engines.recovery import cancelled
 from aworld_server.engines.wire import decode_job, encode_result
@@ -76,6 +77,7 @@ class EngineHost:
         self._running: dict[str, asyncio.Future[JobResult]] = {}
         self._sides_of: dict[str, _Side] = {}
         self._cancelled: dict[str, None] = {}  # ordered set
+        self._spans = SpanFlusher()
 
     async def _side(self, address: str, token: str) -> _Side:
         key = (address, token)
@@ -119,6 +121,7 @@ class EngineHost:
     async def run(self, payload: bytes) -> bytes:
         """Run one job (``wire.encode_job`` bytes); returns ``wire.encode_result`` bytes."""
         job = decode_job(payload)
+        export_spans(job.trace_endpoint, job.trace_service)  # the first such job sets it up
         if job.task_id in self._cancelled:  # cancelled before it arrived
             del self._cancelled[job.task_id]
             return encode_result(cancelled(job.task_id))
@@ -139,6 +142,8 @@ class EngineHost:
             )
         finally:
             self._running.pop(job.task_id, None)
+        # The job's spans leave before its result: the engine may end this process right after.
+        await self._spans.flush()
         return encode_result(result)
 
     async def _run(self, job: TaskJob) -> JobResult:
