@@ -28,7 +28,10 @@ import pytest
 import ray
 from aworld_client import AsyncClient, Task, TaskResponse, TaskStatus
 from aworld_client.api import runtime_service_pb2, runtime_service_pb2_grpc
+from aworld_server.engines import JobResult, TaskJob, decode_job, encode_job
+from aworld_server.runtime import Runtime
 from aworld_server.server import RunningServer
+from aworld_server.storage import MemoryEventStore
 from engine_harness import WAIT, chain_task
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from process_harness import assert_eventually, launch_server
@@ -175,3 +178,54 @@ async def test_tasks_on_ray_and_spark_export_one_trace_each_from_submit_to_tool_
         assert tool.attributes["aworld.tool"] == "add"
         worker_side = {s.service for s in spans if s is not submit}
         assert worker_side == {f"aworld-engine-{engine}"}, worker_side
+
+
+class HeldEngine:
+    """An engine double whose jobs report only when the test says so; it remembers whether a
+    job's report had been taken when the engine was closed (which ends its workers)."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.jobs: list[TaskJob] = []
+        self.reports: asyncio.Queue[JobResult | None] = asyncio.Queue()
+        self.unreported_at_close: int | None = None
+
+    async def start(self) -> None:
+        pass
+
+    async def submit(self, job: TaskJob) -> None:
+        self.jobs.append(job)
+
+    async def results(self) -> AsyncIterator[JobResult]:
+        while (result := await self.reports.get()) is not None:
+            yield result
+
+    async def cancel(self, task_id: str) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.unreported_at_close = self.reports.qsize()
+        self.reports.put_nowait(None)
+
+
+async def test_closing_lets_the_job_of_an_ended_task_report_before_its_worker_goes() -> None:
+    """A worker reports a job once its spans are exported, just after the task's end is in the
+    log; a server stopping right then waits for that report instead of ending the worker."""
+    runtime = Runtime(store=MemoryEventStore(), control_plane="127.0.0.1:1")
+    runtime.engines.trace_endpoint = "http://collector.example:4317"
+    await runtime.start(resume=False, sweep_interval=0)
+    engine = HeldEngine()
+    await runtime.add_engine(engine)
+    try:
+        submitted = await runtime.submit(chain_task("held"))
+        task_id = submitted.task_id
+        (job,) = engine.jobs
+        assert decode_job(encode_job(job)).trace_endpoint == "http://collector.example:4317"
+        assert decode_job(encode_job(job)).trace_service == "aworld-engine-held"
+        ended = TaskResponse(id=task_id, status=TaskStatus.SUCCEEDED)
+        await runtime.engines.record_end(task_id, submitted.session_id, ended)  # the worker's
+        engine.reports.put_nowait(JobResult(task_id, response=ended, job_id=job.job_id))
+    finally:
+        await runtime.close()
+    assert engine.unreported_at_close == 0
