@@ -7,6 +7,10 @@ the ``setup`` import path (``"module:function"``, called with the Runtime once p
 the same handlers the server registers, imported rather than pickled. A job rebuilds the task
 from its bytes and runs the normal runner (``Runtime.run_submitted``).
 
+A job that names a collector (``TaskJob.trace_endpoint``) makes the process export its spans
+there, set up once per process, and each job's spans are flushed before its result goes back
+(see :mod:`.tracing`).
+
 ``run`` never raises for a job's own trouble: it returns the job's result, with a failure when
 the runner could not record the task's end itself.
 """
