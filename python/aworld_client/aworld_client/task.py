@@ -158,6 +158,7 @@ class AgentSpec(ProtoModel):
     tool_names: list[str] = field(default_factory=list)
     handoffs: list[str] = field(default_factory=list)
     remote_handler: str = ""
+    mcp_servers: list[str] = field(default_factory=list)
 
 
 @proto_model(task_pb2.Swarm)

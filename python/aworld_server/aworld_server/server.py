@@ -202,6 +202,13 @@ async def start_server(
     ModelEndpoints(config.model_endpoints).install(runtime.models)
     if setup is not None:
         setup(runtime)
+    try:
+        # Configured MCP servers start with the server (their tools listed like any handler's);
+        # one that cannot start stops this start with McpStartupError naming it.
+        await runtime.mcp.start(config.mcp_servers)
+    except BaseException:
+        await server.stop(0)
+        raise
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers
     # then find workers reconnecting instead of an empty registry.
     await runtime.start(resume=False)

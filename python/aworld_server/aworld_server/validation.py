@@ -28,9 +28,11 @@ def validate_task(
     engines: Collection[str],
     agents: Collection[str],
     models: ModelProviders,
+    mcp_servers: Collection[str] = (),
 ) -> None:
     """Raise InvalidArgument listing every invalid field of ``task``, given what the runtime
-    has: runner and engine names, agents registered in-process and model providers."""
+    has: runner and engine names, agents registered in-process, model providers and the MCP
+    servers of the server's configuration."""
     problems: list[FieldViolation] = []
 
     def bad(path: str, description: str) -> None:
@@ -87,6 +89,9 @@ def validate_task(
                 if target not in names:
                     bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
             local = agent.name in agents
+            for j, server in enumerate(agent.mcp_servers):
+                if not local and server not in mcp_servers:
+                    bad(f"{path}.mcp_servers[{j}]", f"no MCP server named {server!r} is configured")
             if not local and not agent.remote_handler:
                 provider = agent.model.provider if agent.model else ""
                 if agent.model is None:

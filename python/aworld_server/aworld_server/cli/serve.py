@@ -19,6 +19,7 @@ from rich.text import Text
 
 from aworld_server.cli._common import console, err_console, fail, reported_errors
 from aworld_server.config import ServerConfig
+from aworld_server.mcp import McpStartupError
 from aworld_server.observability.logs import JsonFormatter, RedactingFilter
 from aworld_server.server import RunningServer
 from aworld_server.server import serve as serve_forever
@@ -169,6 +170,8 @@ def serve(
 
         try:
             asyncio.run(serve_forever(settings, ready=ready))
+        except McpStartupError as error:
+            fail(str(error).splitlines()[0], details="\n".join(str(error).splitlines()[1:]))
         except (OSError, RuntimeError) as error:
             if "bind" not in str(error).lower():
                 raise

@@ -68,6 +68,7 @@ class AgentSteps:
                 description=spec.description,
                 tools=list(spec.tool_names),
                 handoffs=list(spec.handoffs),
+                mcp_servers=list(spec.mcp_servers),
             )
             if spec.remote_handler:
                 agent.model = RemotePolicy(spec.name, spec.remote_handler, self._remote(spec))
@@ -97,7 +98,8 @@ class AgentSteps:
         """Function declarations the agent's model sees: its tools and callable agents."""
         run = self._run
         declarations: list[dict[str, Any]] = []
-        for name in [*agent.tool_names, *run.task.tool_names]:
+        mcp = run.ctx.mcp.tool_names(agent)  # every tool of the MCP servers it declares
+        for name in [*agent.tool_names, *mcp, *run.task.tool_names]:
             spec = run.ctx.handlers.tool_spec(name, run.task)
             schema = json.loads(spec.input_schema) if spec and spec.input_schema else {}
             declarations.append(

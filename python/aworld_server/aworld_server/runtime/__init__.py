@@ -36,6 +36,7 @@ from aworld_server.engines import Engine
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
+from aworld_server.mcp import McpToolSource
 from aworld_server.runners import RunContext, Runner
 from aworld_server.runtime.engine_jobs import EngineJobs, JobCredentials
 from aworld_server.runtime.executor import SubmitResult, TaskExecutor
@@ -87,6 +88,8 @@ class Runtime:
         self.registry = HandlerRegistry()
         self.models = ModelProviders()
         self.callbacks = CallbackRegistry()
+        # MCP servers as tool sources; the server starts the configured ones (start_server).
+        self.mcp = McpToolSource(self.registry)
         self.engine_name = engine
         self.handlers = Handlers(self.registry, remote)
         self.sessions = Sessions(self.store)
@@ -108,6 +111,7 @@ class Runtime:
             models=self.models,
             sessions=self.sessions,
             bus=self.bus,
+            mcp=self.mcp,
             engine=engine,
             trajectories=TrajectoryExport(
                 self.reader, Path(trajectory_dir) if trajectory_dir is not None else None
@@ -122,6 +126,7 @@ class Runtime:
             engines=self.engines,
             default_engine=engine,
             parking=parking,
+            mcp_servers=self.mcp.configured,
         )
         if subtasks:
             self.registry.add_tool(*SubTasks(self.executor, self.reader, self.state).tools())
@@ -159,6 +164,7 @@ class Runtime:
         """Stop running tasks (they stay resumable in the log) and close the store."""
         await self.executor.stop_runs()
         await self.engines.close()
+        await self.mcp.aclose()  # after the runs: no call is left to need a server
         await self.models.aclose()
         if self._started:
             await self.store.close()
