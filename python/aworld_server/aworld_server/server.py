@@ -189,12 +189,10 @@ async def start_server(
         ),
         job_finished=resolver.revoke_job if resolver.enabled else None,
         trajectory_dir=config.trajectory_dir,
+        # When this process exports spans (``serve`` configured the SDK), engine workers export
+        # theirs to the same collector, so a task on Ray or Spark stays one trace.
+        trace_endpoint=config.trace_endpoint if tracing_enabled() else "",
     )
-    if config.trace_endpoint and tracing_enabled():
-        # This process exports spans (``serve`` configured the SDK): engine workers, other
-        # processes, export theirs to the same collector, so a task on Ray or Spark stays one
-        # trace.
-        runtime.engines.trace_endpoint = config.trace_endpoint
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
     owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")

@@ -41,6 +41,7 @@ class EngineJobs:
         control_plane_token: str = "",
         job_credentials: JobCredentials | None = None,
         job_finished: Callable[[str], None] | None = None,
+        trace_endpoint: str = "",
     ) -> None:
         self._store = store
         self._events = events
@@ -50,7 +51,7 @@ class EngineJobs:
         self.job_finished = job_finished  # ends a job credential's grant
         # The OTLP collector this server exports spans to, for workers to export theirs
         # (as ``aworld-engine-<engine>``) to the same place; empty: jobs carry none.
-        self.trace_endpoint = ""
+        self.trace_endpoint = trace_endpoint
         self.engines: dict[str, Engine] = {}
         self._tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._jobs: dict[str, str] = {}  # task id -> the job it runs as now
