@@ -40,7 +40,11 @@ from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.events import MemoryEventBus
 from aworld_server.namespaces import namespace_of
-from aworld_server.observability.telemetry import configure_tracing, server_interceptors
+from aworld_server.observability.telemetry import (
+    configure_tracing,
+    server_interceptors,
+    tracing_enabled,
+)
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.storage import MemoryEventStore, SqliteEventStore
@@ -189,6 +193,9 @@ async def start_server(
         ),
         job_finished=resolver.revoke_job if resolver.enabled else None,
         trajectory_dir=config.trajectory_dir,
+        # When this process exports spans (``serve`` configured the SDK), engine workers export
+        # theirs to the same collector, so a task on Ray or Spark stays one trace.
+        trace_endpoint=config.trace_endpoint if tracing_enabled() else "",
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aworld_client import (
@@ -31,6 +31,7 @@ from aworld_server.agents.topology import RunAgent, ToolResults
 from aworld_server.context import AgentState
 from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import HandlerFailed, TaskFailed
+from aworld_server.events.messages import task_message
 from aworld_server.ids import new_id
 from aworld_server.observability import span
 from aworld_server.retry import failure_of, retry_async
@@ -280,14 +281,8 @@ class AgentSteps:
 
 def chunk_message(task: Task, agent: str, text: str) -> Message:
     """A CHUNK message: a fragment of streamed model output (recorded, not dispatched)."""
-    return Message(
-        id=new_id(),
-        task_id=task.id,
-        session_id=task.session_id,
-        category=MessageCategory.CHUNK,
-        sender=agent,
-        payload=Payload.from_text(text),
-        created_at=datetime.now(UTC),
+    return task_message(
+        task.id, task.session_id, MessageCategory.CHUNK, Payload.from_text(text), sender=agent
     )
 
 

@@ -63,7 +63,9 @@ class Runtime:
     name none; ``parking``: runs waiting on a callback leave memory until it is answered;
     ``trajectory_dir``: each finished task's trajectory is written there as JSONL (its URI in
     ``TaskResponse.trajectory_uri``); ``subtasks``: offer the ``run_subtask`` / ``run_subtasks``
-    tools (an engine worker's runtime does not: sub-tasks run on the control plane)."""
+    tools (an engine worker's runtime does not: sub-tasks run on the control plane);
+    ``trace_endpoint``: the OTLP collector this process exports spans to, handed to engine jobs
+    so their workers export theirs there too (one trace per task on Ray or Spark)."""
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class Runtime:
         parking: bool = True,
         trajectory_dir: str | Path | None = None,
         subtasks: bool = True,
+        trace_endpoint: str = "",
     ) -> None:
         self.store: EventStore = store or SqliteEventStore(Path(data_dir) / "runtime.db")
         self.bus: EventBus = bus or MemoryEventBus()
@@ -101,6 +104,7 @@ class Runtime:
             control_plane_token=control_plane_token,
             job_credentials=job_credentials,
             job_finished=job_finished,
+            trace_endpoint=trace_endpoint,
         )
         context = RunContext(
             events=self.events,
