@@ -94,7 +94,10 @@ func Tool(name, description string, fn HandlerFunc, opts ...HandlerOption) Handl
 	return build(Handler{Name: name, Kind: KindTool, Description: description, Func: fn}, opts)
 }
 
-// Agent declares a remote agent policy: it receives an observation and returns a decision.
+// Agent declares a remote agent policy (for AgentSpec.RemoteHandler): each step it receives
+// {"agent", "step", "observation", "messages", "tools"} and returns a decision, a string (the
+// final answer) or {"content", "tool_calls": [{"name", "arguments"}], "usage"}. See
+// [TypedAgent] for a typed input.
 func Agent(name, description string, fn HandlerFunc, opts ...HandlerOption) Handler {
 	return build(Handler{Name: name, Kind: KindAgent, Description: description, Func: fn}, opts)
 }
@@ -120,12 +123,21 @@ func Hook(name string, points []string, fn HandlerFunc, opts ...HandlerOption) H
 //			return in.A + in.B, nil
 //		})
 func TypedTool[In, Out any](name, description string, fn TypedFunc[In, Out], opts ...HandlerOption) Handler {
-	return typed(Handler{Name: name, Kind: KindTool, Description: description}, true, fn, opts)
+	return typed(Handler{Name: name, Kind: KindTool, Description: description}, exact, fn, opts)
 }
 
-// TypedAgent declares an agent policy taking In and returning Out, like [TypedTool].
+// TypedAgent declares an agent policy taking In and returning Out, like [TypedTool], except
+// that In reads only the keys it declares: a remote agent's step is
+// {"agent", "step", "observation", "messages", "tools"}, and the other keys are ignored.
+// It answers with a string (the final answer) or
+// {"content", "tool_calls": [{"name", "arguments"}], "usage": {"prompt_tokens", "completion_tokens"}}.
+//
+//	type Step struct {
+//		Step        int    `json:"step"`
+//		Observation string `json:"observation"`
+//	}
 func TypedAgent[In, Out any](name, description string, fn TypedFunc[In, Out], opts ...HandlerOption) Handler {
-	return typed(Handler{Name: name, Kind: KindAgent, Description: description}, true, fn, opts)
+	return typed(Handler{Name: name, Kind: KindAgent, Description: description}, open, fn, opts)
 }
 
 // TypedHook declares a hook taking In and returning Out, like [Hook]. In reads only the keys
@@ -136,7 +148,7 @@ func TypedAgent[In, Out any](name, description string, fn TypedFunc[In, Out], op
 //		Reason             string `json:"permission_decision_reason,omitempty"`
 //	}
 func TypedHook[In, Out any](name string, points []string, fn TypedFunc[In, Out], opts ...HandlerOption) Handler {
-	return typed(Handler{Name: name, Kind: KindHook, HookPoints: points}, false, fn, opts)
+	return typed(Handler{Name: name, Kind: KindHook, HookPoints: points}, lenient, fn, opts)
 }
 
 func build(h Handler, opts []HandlerOption) Handler {
@@ -146,13 +158,13 @@ func build(h Handler, opts []HandlerOption) Handler {
 	return h
 }
 
-func typed[In, Out any](h Handler, strict bool, fn TypedFunc[In, Out], opts []HandlerOption) Handler {
-	h.InputSchema = schemaText(typeOf[In](), strict)
-	h.OutputSchema = schemaText(typeOf[Out](), false)
+func typed[In, Out any](h Handler, rule inputRule, fn TypedFunc[In, Out], opts []HandlerOption) Handler {
+	h.InputSchema = schemaText(typeOf[In](), rule)
+	h.OutputSchema = schemaText(typeOf[Out](), lenient)
 	h.Func = func(ctx context.Context, call *Call, input json.RawMessage) (any, error) {
 		var in In
 		decoder := json.NewDecoder(bytes.NewReader(input))
-		if strict {
+		if rule == exact {
 			decoder.DisallowUnknownFields()
 		}
 		if err := decoder.Decode(&in); err != nil {

@@ -21,17 +21,32 @@ import (
 //     value.
 //
 // It returns "" when T is an interface type (any input).
-func SchemaFor[T any]() string { return schemaText(typeOf[T](), true) }
+func SchemaFor[T any]() string { return schemaText(typeOf[T](), exact) }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
-// schemaText is the schema of t as JSON text; "" for an interface type. strict makes struct
-// fields required (unless optional) and forbids unknown properties; hooks use it off.
-func schemaText(t reflect.Type, strict bool) string {
+// inputRule is how a typed handler reads its input, and so what its derived schema says.
+type inputRule int
+
+const (
+	// exact (tools, [SchemaFor]): struct fields are required unless optional, and unknown
+	// properties are refused — a model calling a tool must use its arguments.
+	exact inputRule = iota
+	// open (agents): fields are required unless optional, unknown properties are ignored. The
+	// server sends each step as {agent, step, observation, messages, tools}, and an agent
+	// reads the keys it declares, as Python's @agent and TypeScript's agent() do.
+	open
+	// lenient (hooks, outputs): every field is optional and unknown properties are ignored;
+	// a hook reads the parts of the occurrence it cares about.
+	lenient
+)
+
+// schemaText is the schema of t as JSON text under rule; "" for an interface type.
+func schemaText(t reflect.Type, rule inputRule) string {
 	if t.Kind() == reflect.Interface {
 		return ""
 	}
-	g := schemaGen{strict: strict, seen: map[reflect.Type]bool{}}
+	g := schemaGen{required: rule != lenient, closed: rule == exact, seen: map[reflect.Type]bool{}}
 	data, err := json.Marshal(g.schema(t))
 	if err != nil {
 		return "" // unreachable: the schema holds only maps, slices, strings and bools
@@ -40,7 +55,8 @@ func schemaText(t reflect.Type, strict bool) string {
 }
 
 type schemaGen struct {
-	strict bool
+	// required lists the non-optional fields of structs; closed forbids unknown properties.
+	required, closed bool
 	// seen holds the struct types being described, so recursive types end in {}.
 	seen map[reflect.Type]bool
 }
@@ -103,11 +119,11 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	required := []string{}
 	g.fields(t, properties, &required)
 	out := map[string]any{"type": "object", "properties": properties}
-	if g.strict {
+	if g.closed {
 		out["additionalProperties"] = false
-		if len(required) > 0 {
-			out["required"] = required
-		}
+	}
+	if g.required && len(required) > 0 {
+		out["required"] = required
 	}
 	return out
 }

@@ -116,3 +116,17 @@ func TestTypedHookSchemaIsLenient(t *testing.T) {
 		t.Errorf("hook schemas = %q, %q; want optional fields, extra keys allowed, any output", hook.InputSchema, hook.OutputSchema)
 	}
 }
+
+func TestTypedAgentSchemaRequiresItsFieldsAndAllowsOthers(t *testing.T) {
+	agent := aworld.TypedAgent("a", "",
+		func(context.Context, *aworld.Call, struct {
+			Observation string `json:"observation"`
+			Step        int    `json:"step,omitempty"`
+		}) (string, error) {
+			return "", nil
+		})
+	want := `{"properties":{"observation":{"type":"string"},"step":{"type":"integer"}},"required":["observation"],"type":"object"}`
+	if agent.InputSchema != want || agent.Kind != aworld.KindAgent {
+		t.Errorf("agent input schema = %s; want %s (no additionalProperties: false)", agent.InputSchema, want)
+	}
+}

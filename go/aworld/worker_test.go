@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -294,6 +295,32 @@ func TestHandlerOutcomesOnTheWire(t *testing.T) {
 		if done := session.completed(t); done.GetCallId() != "call-"+tc.handler || !tc.check(done) {
 			t.Errorf("%s(%v) completed %v", tc.handler, tc.input, done)
 		}
+	}
+}
+
+// A remote agent's step carries more keys than the agent reads (messages, tools...): a
+// TypedAgent decodes the ones it declares and ignores the rest, like Python's @agent.
+func TestTypedAgentReadsOnlyTheKeysItDeclares(t *testing.T) {
+	type step struct {
+		Step        int    `json:"step"`
+		Observation string `json:"observation"`
+	}
+	fake := &fakeWorkerService{}
+	address := startFakeServer(t, fake, nil)
+	review := aworld.TypedAgent("review", "", func(_ context.Context, _ *aworld.Call, in step) (string, error) {
+		return fmt.Sprintf("step %d: %s", in.Step, strings.ToUpper(in.Observation)), nil
+	})
+	runWorker(t, newWorker(t, address, aworld.WorkerOptions{}, review))
+	session := nextSession(t, fake)
+
+	input := jsonInput(map[string]any{
+		"agent": "reviewer", "step": 2, "observation": "draft",
+		"messages": []map[string]string{{"role": "user", "content": "draft"}},
+		"tools":    []map[string]any{{"name": "t", "parameters": map[string]any{"type": "object"}}},
+	})
+	session.push(t, "call-review", "review", aworld.KindAgent, input, time.Time{})
+	if done := session.completed(t); done.GetOutput().GetJson() != `"step 2: DRAFT"` {
+		t.Errorf("review completed %v; want the step answered, the extra keys ignored", done)
 	}
 }
 

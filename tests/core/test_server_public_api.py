@@ -51,6 +51,13 @@ PUBLIC = {
     },
     "aworld_server.runtime": {"RemoteHandlers", "Runtime", "SubmitResult", "TaskView"},
     "aworld_server.engine_worker": {"EngineHost", "load_setup"},
+    "aworld_server.a2a": {
+        "A2A_AGENT_HEADER",
+        "A2AServer",
+        "ExposedSwarm",
+        "SwarmRequestHandler",
+        "start_a2a",
+    },
 }
 
 

@@ -4,7 +4,8 @@ processes whose stdout lines can be awaited, and task builders.
 The programs (each takes ``--address HOST:PORT``):
 
 * ``typescript/examples/worker.ts`` and ``go/cmd/aworld-example-worker`` — workers serving
-  tools (``--tool NAME=echo|describe|block``) and hooks (``--hook NAME=deny``) that print
+  tools (``--tool NAME=echo|describe|block``), remote agents (``--agent NAME=review|plan|block``)
+  and hooks (``--hook NAME=deny``) that print
   ``READY``, ``STARTED <tool> <call id> <attempt> <pid>``, ``CANCELLED ...`` lines;
 * ``typescript/examples/client.ts`` — submits a task and prints its events as they stream;
 * the conformance runners (``conformance/runners/``, ``go/cmd/aworld-conformance``).
@@ -22,7 +23,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aworld_client import AgentSpec, ModelConfig, Payload, RetryPolicy, Swarm, Task
+from aworld_client import (
+    AgentSpec,
+    AsyncClient,
+    Event,
+    HandlerKind,
+    ModelConfig,
+    Payload,
+    RetryPolicy,
+    Swarm,
+    Task,
+    TaskResponse,
+)
+from aworld_server.server import RunningServer
 from process_harness import assert_eventually as shared_assert_eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,6 +211,53 @@ Spawn = Callable[[str, list[str]], Awaitable[ChildProcess]]
 assert_eventually = functools.partial(shared_assert_eventually, timeout=WAIT)
 
 
+async def serving(
+    server: RunningServer, name: str, *, kind: HandlerKind = HandlerKind.TOOL, workers: int = 1
+) -> None:
+    """Wait until ``workers`` workers serve the handler ``name`` of ``kind``."""
+    async with asyncio.timeout(WAIT):
+        await server.dispatcher.wait_for_handler(name, kind, workers=workers)
+
+
+async def ts_worker(
+    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
+) -> ChildProcess:
+    """The TypeScript example worker with ``flags``, once connected."""
+    command = programs.ts_worker_command("--address", server.address, *flags)
+    worker = await spawn("typescript worker", command)
+    await worker.expect(r"^READY \S+")
+    return worker
+
+
+async def go_worker(
+    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
+) -> ChildProcess:
+    """The Go example worker with ``flags``, once connected."""
+    command = programs.go_worker_command("--address", server.address, *flags)
+    worker = await spawn("go worker", command)
+    await worker.expect(r"^READY \S+")
+    return worker
+
+
+async def events_of(client: AsyncClient, task_id: str) -> list[Event]:
+    """The task's whole log, once it has ended."""
+    async with asyncio.timeout(WAIT):
+        return [event async for event in client.events(task_id)]
+
+
+def terminal(events: list[Event]) -> TaskResponse:
+    """The response carried by the log's terminal event."""
+    last = events[-1]
+    assert last.is_terminal, last
+    response = getattr(last.body, "response", None)
+    assert isinstance(response, TaskResponse)
+    return response
+
+
+def bodies(events: list[Event], kind: type[Any]) -> list[Any]:
+    return [event.body for event in events if isinstance(event.body, kind)]
+
+
 def scripted_task(script: list[dict[str, Any]], tools: list[str], **fields: Any) -> Task:
     """A task whose one scripted agent plays ``script`` and may call ``tools``."""
     model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
@@ -219,8 +279,14 @@ __all__ = [
     "Programs",
     "Spawn",
     "assert_eventually",
+    "bodies",
     "build_programs",
     "call",
+    "events_of",
+    "go_worker",
     "scripted_task",
+    "serving",
     "start_process",
+    "terminal",
+    "ts_worker",
 ]

@@ -4,13 +4,11 @@ event stream."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from aworld_client import (
     AsyncClient,
-    Event,
     HandlerKind,
     HookDecided,
     PermissionDecision,
@@ -20,48 +18,20 @@ from aworld_client import (
     ToolCallStarted,
 )
 from aworld_server.server import RunningServer
-from crosslang_harness import WAIT, ChildProcess, Programs, Spawn, call, scripted_task
+from crosslang_harness import (
+    Programs,
+    Spawn,
+    bodies,
+    call,
+    events_of,
+    go_worker,
+    scripted_task,
+    serving,
+    terminal,
+    ts_worker,
+)
 
 RESULT = "result: "
-
-
-async def serving(
-    server: RunningServer, name: str, *, kind: HandlerKind = HandlerKind.TOOL, workers: int = 1
-) -> None:
-    async with asyncio.timeout(WAIT):
-        await server.dispatcher.wait_for_handler(name, kind, workers=workers)
-
-
-async def ts_worker(
-    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
-) -> ChildProcess:
-    command = programs.ts_worker_command("--address", server.address, *flags)
-    worker = await spawn("typescript worker", command)
-    await worker.expect(r"^READY \S+")
-    return worker
-
-
-async def go_worker(
-    spawn: Spawn, programs: Programs, server: RunningServer, *flags: str
-) -> ChildProcess:
-    command = programs.go_worker_command("--address", server.address, *flags)
-    worker = await spawn("go worker", command)
-    await worker.expect(r"^READY \S+")
-    return worker
-
-
-async def events_of(client: AsyncClient, task_id: str) -> list[Event]:
-    """The task's whole log, once it has ended."""
-    async with asyncio.timeout(WAIT):
-        return [event async for event in client.events(task_id)]
-
-
-def terminal(events: list[Event]) -> TaskResponse:
-    last = events[-1]
-    assert last.is_terminal, last
-    response = getattr(last.body, "response", None)
-    assert isinstance(response, TaskResponse)
-    return response
 
 
 def answer_value(response: TaskResponse) -> Any:
@@ -69,10 +39,6 @@ def answer_value(response: TaskResponse) -> Any:
     text = response.answer.as_text()
     assert text.startswith(RESULT), text
     return json.loads(text[len(RESULT) :])
-
-
-def bodies(events: list[Event], kind: type[Any]) -> list[Any]:
-    return [event.body for event in events if isinstance(event.body, kind)]
 
 
 async def test_a_python_task_calls_a_typescript_tool_and_a_go_tool(

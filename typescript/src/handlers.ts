@@ -94,7 +94,12 @@ export function tool<I = any, O = unknown>(definition: Declaration<I, O>): Handl
   return checked({ ...definition, kind: HandlerKind.TOOL });
 }
 
-/** Declare an agent policy: an observation in, tool calls / a handoff / a final answer out. */
+/**
+ * Declare an agent policy, for a swarm member with `remoteHandler` set: each step it gets
+ * `{agent, step, observation, messages, tools}` (read the keys you need; give `inputSchema`
+ * without `additionalProperties: false`, since the server may add keys) and answers a string
+ * (the final answer) or `{content, tool_calls: [{name, arguments}], usage}`.
+ */
 export function agent<I = any, O = unknown>(definition: Declaration<I, O>): HandlerDefinition<I, O> {
   return checked({ ...definition, kind: HandlerKind.AGENT });
 }

@@ -14,10 +14,12 @@ import {
   HandlerKind,
   TaskStatus,
   Worker,
+  agent,
   isTerminalEvent,
   payloadText,
   payloadValue,
   terminalResponse,
+  textPayload,
   tool,
 } from "../src/index.js";
 import { type ServerProcess, deferred, killAll, startServer, within } from "./support/server.js";
@@ -40,6 +42,7 @@ describe("TypeScript worker and client against the Python server", () => {
   const blockAborted = deferred<unknown>();
   const sleepyAborted = deferred<unknown>();
   let flakyCalls = 0;
+  const steps: Record<string, unknown>[] = [];
 
   const handlers = [
     tool({
@@ -95,6 +98,16 @@ describe("TypeScript worker and client against the Python server", () => {
             reject(context.signal.reason);
           });
         }),
+    }),
+    agent({
+      name: "ts_reviewer",
+      description: "A remote agent: answers its observation, upper-cased.",
+      // Only the keys it reads; the server sends the whole step ({agent, step, messages, tools}).
+      inputSchema: { type: "object", properties: { observation: { type: "string" } }, required: ["observation"] },
+      handler: (input: { observation: string }) => {
+        steps.push(input);
+        return `reviewed: ${input.observation.toUpperCase()}`;
+      },
     }),
   ];
 
@@ -265,5 +278,23 @@ describe("TypeScript worker and client against the Python server", () => {
   test("payloads decode to the values the server sent", async () => {
     const result = await client.invoke("ts_add", { a: -1, b: 1 });
     assert.equal(payloadValue(result.output), 0);
+  });
+
+  test("an agent() takes the steps of a swarm member, reading the keys it declares", async () => {
+    const response = await client.runToCompletion({
+      input: textPayload("draft"),
+      swarm: { agents: [{ name: "critic", remoteHandler: "ts_reviewer", toolNames: ["ts_add"] }] },
+    });
+    assert.equal(response.status, TaskStatus.SUCCEEDED);
+    assert.equal(payloadText(response.answer), "reviewed: DRAFT");
+    // It got the whole step, extra keys included, and its schema let them through.
+    const step = steps.at(-1)!;
+    assert.equal(step["agent"], "critic");
+    assert.equal(step["step"], 1);
+    assert.deepEqual(
+      (step["tools"] as { name: string }[]).map((t) => t.name),
+      ["ts_add"],
+    );
+    assert.ok(Array.isArray(step["messages"]));
   });
 });

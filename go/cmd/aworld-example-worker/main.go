@@ -1,19 +1,25 @@
-// Command aworld-example-worker is a worker process serving Go tools and hooks, as the
+// Command aworld-example-worker is a worker process serving Go tools, agents and hooks, as the
 // cross-language tests and the SDK benchmark use it (tests/crosslang, bench/bench_sdks.py).
 // Its TypeScript twin is typescript/examples/worker.ts and takes the same flags.
 //
 //	aworld-example-worker --address HOST:PORT [--tool NAME=echo|describe|block]...
-//	    [--hook NAME=deny]... [--max-concurrency N] [--quiet]
+//	    [--agent NAME=review|plan|block]... [--hook NAME=deny]... [--max-concurrency N] [--quiet]
 //
 // Tools (all declared idempotent, so a call lost with this worker may run again elsewhere):
 //   - echo returns its "data" argument unchanged (the benchmark's tool);
 //   - describe returns {lang, pid, attempt, input}: which process served which attempt;
 //   - block runs until the server cancels the call.
 //
+// Agents (remote policies for AgentSpec.RemoteHandler; all idempotent too):
+//   - review answers "go reviewed: " + the observation in upper case;
+//   - plan: step 1 calls the tool in its "tools" whose name ends with "_describe" with
+//     {"text": observation}; step 2 answers "go planned with " + the tool's output;
+//   - block runs until the server cancels the step (or the test kills the worker).
+//
 // Hooks (before_tool_call): deny denies every tool call it is asked about.
 //
 // Stdout, one line each, so tests wait on output instead of sleeping: "READY <worker id>",
-// "STARTED <tool> <call id> <attempt> <pid>", "CANCELLED <tool> <call id> <attempt>",
+// "STARTED <tool or agent> <call id> <attempt> <pid>", "CANCELLED <tool> <call id> <attempt>",
 // "FINISHED <tool> <call id> <attempt>", "HOOK <hook> <tool> deny" (no per-call lines with
 // --quiet). SIGTERM or SIGINT stops the worker gracefully. With OTEL_EXPORTER_OTLP_ENDPOINT set,
 // each call's span is exported there (service "aworld-example-worker-go").
@@ -93,6 +99,77 @@ func toolFor(o *out, name, behaviour string) (aworld.Handler, error) {
 	return aworld.Handler{}, fmt.Errorf("unknown tool behaviour %q", behaviour)
 }
 
+// agentStep is what an agent reads of a step; the server's other keys (agent, messages) are
+// ignored, as TypedAgent promises. The TypeScript twin declares the schema derived from it
+// word for word, so both may serve the same agent name.
+type agentStep struct {
+	Step        int    `json:"step"`
+	Observation string `json:"observation"`
+	Tools       []struct {
+		Name string `json:"name"`
+	} `json:"tools"`
+}
+
+type toolCall struct {
+	Name      string         `json:"name"`
+	Arguments map[string]any `json:"arguments"`
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+type agentDecision struct {
+	Content   string     `json:"content"`
+	ToolCalls []toolCall `json:"tool_calls"`
+	Usage     usage      `json:"usage"`
+}
+
+func agentFor(o *out, name, behaviour string) (aworld.Handler, error) {
+	pid := os.Getpid()
+	declare := func(description string, fn aworld.TypedFunc[agentStep, any]) (aworld.Handler, error) {
+		return aworld.TypedAgent(name, description,
+			func(ctx context.Context, call *aworld.Call, in agentStep) (any, error) {
+				o.call("STARTED %s %s %d %d", name, call.ID, call.Attempt, pid)
+				return fn(ctx, call, in)
+			}, aworld.Idempotent()), nil
+	}
+	switch behaviour {
+	case "review":
+		return declare("Review the observation: upper-case it.",
+			func(ctx context.Context, call *aworld.Call, in agentStep) (any, error) {
+				return lang + " reviewed: " + strings.ToUpper(in.Observation), nil
+			})
+	case "plan":
+		return declare("Describe the observation with a *_describe tool, then answer.",
+			func(ctx context.Context, call *aworld.Call, in agentStep) (any, error) {
+				if in.Step > 1 {
+					return lang + " planned with " + in.Observation, nil
+				}
+				var names []string
+				for _, tool := range in.Tools {
+					if strings.HasSuffix(tool.Name, "_describe") {
+						return agentDecision{
+							ToolCalls: []toolCall{{Name: tool.Name, Arguments: map[string]any{"text": in.Observation}}},
+							Usage:     usage{PromptTokens: 3, CompletionTokens: 2},
+						}, nil
+					}
+					names = append(names, tool.Name)
+				}
+				return nil, fmt.Errorf("%s has no *_describe tool among %v", name, names)
+			})
+	case "block":
+		return declare("Run until the step is cancelled.",
+			func(ctx context.Context, call *aworld.Call, in agentStep) (any, error) {
+				<-ctx.Done()
+				o.call("CANCELLED %s %s %d", name, call.ID, call.Attempt)
+				return nil, context.Cause(ctx)
+			})
+	}
+	return aworld.Handler{}, fmt.Errorf("unknown agent behaviour %q", behaviour)
+}
+
 type occurrence struct {
 	ToolName string `json:"tool_name"`
 }
@@ -114,20 +191,21 @@ func hookFor(o *out, name, behaviour string) (aworld.Handler, error) {
 }
 
 func main() {
-	var tools, hooks list
+	var tools, agents, hooks list
 	address := flag.String("address", "", "the server, host:port")
 	flag.Var(&tools, "tool", "NAME=echo|describe|block (repeatable)")
+	flag.Var(&agents, "agent", "NAME=review|plan|block (repeatable)")
 	flag.Var(&hooks, "hook", "NAME=deny (repeatable)")
 	maxConcurrency := flag.Int("max-concurrency", 16, "calls run at once at most")
 	quiet := flag.Bool("quiet", false, "no per-call lines")
 	flag.Parse()
-	if err := run(*address, tools, hooks, *maxConcurrency, *quiet); err != nil {
+	if err := run(*address, tools, agents, hooks, *maxConcurrency, *quiet); err != nil {
 		fmt.Fprintln(os.Stderr, "aworld-example-worker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(address string, tools, hooks list, maxConcurrency int, quiet bool) error {
+func run(address string, tools, agents, hooks list, maxConcurrency int, quiet bool) error {
 	if address == "" {
 		return fmt.Errorf("--address HOST:PORT is required")
 	}
@@ -146,7 +224,7 @@ func run(address string, tools, hooks list, maxConcurrency int, quiet bool) erro
 	for _, flags := range []struct {
 		values list
 		build  func(*out, string, string) (aworld.Handler, error)
-	}{{tools, toolFor}, {hooks, hookFor}} {
+	}{{tools, toolFor}, {agents, agentFor}, {hooks, hookFor}} {
 		for _, value := range flags.values {
 			name, behaviour, ok := strings.Cut(value, "=")
 			if !ok || name == "" {

@@ -158,6 +158,8 @@ class AgentSpec(ProtoModel):
     tool_names: list[str] = field(default_factory=list)
     handoffs: list[str] = field(default_factory=list)
     remote_handler: str = ""
+    mcp_servers: list[str] = field(default_factory=list)
+    a2a_url: str = ""
 
 
 @proto_model(task_pb2.Swarm)

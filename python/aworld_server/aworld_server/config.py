@@ -9,6 +9,7 @@ the event store and the bus in the Redis at ``redis_url`` instead.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -21,7 +22,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Limits", "ModelEndpoint", "PrincipalConfig", "ServerConfig"]
+__all__ = [
+    "A2AConfig",
+    "A2ASkill",
+    "ExposedAgent",
+    "Limits",
+    "McpServer",
+    "ModelEndpoint",
+    "PrincipalConfig",
+    "ServerConfig",
+]
 
 
 class PrincipalConfig(BaseModel):
@@ -62,6 +72,93 @@ class ModelEndpoint(BaseModel):
     timeout: float = Field(120.0, gt=0, description="Seconds per model call.")
 
 
+class A2ASkill(BaseModel):
+    """One skill on an exposed agent's A2A card (``[[a2a.agents.<name>.skills]]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Unique within the card.")
+    name: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+
+
+class ExposedAgent(BaseModel):
+    """A swarm served as an A2A agent (``[a2a.agents.<name>]``): each A2A message starts a task
+    built from ``task`` (or ``task_file``) with the message as its input.
+
+    The template is the task-file format (``Task.from_dict``: swarm, tool_names, conf, hooks,
+    retry_policy, ...) without ``id``, ``input`` or ``session_id``, which each request supplies.
+    It is validated when the server starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field("", description="What the agent does; on its card.")
+    version: str = Field("1.0.0", description="The card's version.")
+    task: dict[str, Any] = Field(
+        default_factory=dict, description="The task template, inline. Exclusive with task_file."
+    )
+    task_file: Path | None = Field(
+        None, description="A JSON or YAML task file holding the template. Exclusive with task."
+    )
+    skills: list[A2ASkill] = Field(
+        default_factory=list, description="Skills on the card. Empty: one skill, the agent itself."
+    )
+
+    @model_validator(mode="after")
+    def _one_template(self) -> ExposedAgent:
+        if bool(self.task) == (self.task_file is not None):
+            raise ValueError("give exactly one of task (inline) and task_file")
+        return self
+
+
+class A2AConfig(BaseModel):
+    """The A2A side (``[a2a]``): swarms exposed as A2A agents, and the remote A2A agents that
+    served tasks may use as swarm members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the A2A endpoint. None: off; 0 picks a free one. It binds like the "
+        "gRPC port and takes the same tokens.",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL the agent cards advertise (behind a proxy). Empty: "
+        "http://<bound host>:<port>.",
+    )
+    agents: dict[str, ExposedAgent] = Field(
+        default_factory=dict, description="Exposed swarms by name; each has its card and route."
+    )
+    remote_agents: list[str] = Field(
+        default_factory=list,
+        description="Agent-card URLs served tasks may name in AgentSpec.a2a_url. Empty: none.",
+    )
+    remote_timeout: float = Field(
+        300.0, gt=0, description="Seconds any one network wait on a remote A2A agent may take."
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> A2AConfig:
+        for name in self.agents:
+            if not _AGENT_NAME.match(name):
+                raise ValueError(
+                    f"a2a.agents.{name}: names are 1-64 letters, digits, '_', '.' or '-'"
+                )
+        if self.agents and self.port is None:
+            raise ValueError("a2a.agents needs a2a.port (or --a2a-port) to be served")
+        if self.port is not None and not self.agents:
+            raise ValueError("a2a.port (--a2a-port) serves [a2a.agents.<name>]; none is configured")
+        return self
+
+
+_AGENT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
 class Limits(BaseModel):
     """Ceilings on what one request may ask for; beyond them: INVALID_ARGUMENT naming the limit.
     They keep validation and storage linear and bounded for hostile input."""
@@ -82,6 +179,130 @@ class Limits(BaseModel):
         gt=0,
         description="Run nodes or trajectory items per page of GetTaskState / GetTrajectory.",
     )
+
+
+# Server names become the default tool-name prefix, and OpenAI-compatible function names allow
+# only these characters.
+SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class McpServer(BaseModel):
+    """One MCP server: a command run as a stdio subprocess, or a streamable HTTP endpoint.
+    Declared in the configuration (``[mcp_servers.<name>]``) or on a Python ``Agent``
+    (``mcp_servers=[McpServer(name=..., command=...)]``); ``aworld_server.mcp`` runs it.
+
+    Its tools become tools of the runtime named ``<tool_prefix><tool>`` — by default
+    ``<name>__<tool>`` — with the input and output schemas the server lists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        "",
+        description="The server's name (tasks name it in AgentSpec.mcp_servers). In TOML it is "
+        "the table's key and may be left out.",
+    )
+    # -- stdio --
+    command: str = Field("", description="Executable to run (stdio transport).")
+    args: list[str] = Field(default_factory=list, description="Its arguments.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment of the process, over the MCP SDK's safe default (HOME, PATH, "
+        "USER, SHELL, TERM, LOGNAME); nothing else of the server's environment is passed.",
+    )
+    env_from: list[str] = Field(
+        default_factory=list,
+        description="Names of the server's environment variables passed on to the process "
+        "(keys stay out of the config file). A name that is not set is a startup error.",
+    )
+    cwd: str = Field("", description="Working directory of the process. Empty: the server's.")
+    # -- streamable HTTP --
+    url: str = Field("", description="Streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="HTTP headers sent with every request."
+    )
+    # -- both --
+    startup_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds to start (or restart) the server and list its tools; past it the "
+        "server counts as unavailable.",
+    )
+    tool_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds one call may take; past it the attempt fails with AttemptTimedOut "
+        "(retried only for idempotent tools) and the server is told to cancel. None: no limit "
+        "of its own (the task's budgets and deadline still apply).",
+    )
+    tool_prefix: str | None = Field(
+        None,
+        description="Prefix of its tools' names in the runtime. None: '<name>__'; '' keeps the "
+        "server's own names (they must not clash with other tools).",
+    )
+    idempotent: bool | None = Field(
+        None,
+        description="Whether its tools may be re-run after an attempt whose outcome is unknown "
+        "(the server died or the runtime restarted mid-call). None: per tool, from the MCP "
+        "annotations idempotentHint or readOnlyHint.",
+    )
+    retry_tool_errors: bool = Field(
+        False,
+        description="Whether a result with isError set may be retried by the task's retry "
+        "policy. False: it is a non-retryable McpToolError the agent sees.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if name and not SERVER_NAME.match(name):
+            raise ValueError("must be 1-64 characters of letters, digits, '_' or '-'")
+        return name
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("set exactly one of command (stdio) and url (streamable HTTP)")
+        if self.url and (self.args or self.env or self.env_from or self.cwd):
+            raise ValueError("args, env, env_from and cwd are for a command, not a url")
+        if self.command and self.headers:
+            raise ValueError("headers are for a url, not a command")
+        return self
+
+    @property
+    def transport(self) -> str:
+        return "stdio" if self.command else "streamable-http"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}__" if self.tool_prefix is None else self.tool_prefix
+
+    @property
+    def target(self) -> str:
+        """What to show in messages: the command line or the URL (never headers or env)."""
+        return " ".join([self.command, *self.args]) if self.command else self.url
+
+
+def _named_servers(servers: dict[str, Any]) -> dict[str, McpServer]:
+    """``[mcp_servers.<name>]`` tables as servers named after their key."""
+    named: dict[str, McpServer] = {}
+    for key, value in servers.items():
+        if not SERVER_NAME.match(key):
+            raise ValueError(
+                f"mcp_servers.{key}: a server name must be 1-64 characters of letters, digits, "
+                "'_' or '-'"
+            )
+        server = value if isinstance(value, McpServer) else McpServer.model_validate(value)
+        if server.name and server.name != key:
+            raise ValueError(f"mcp_servers.{key}: name {server.name!r} differs from the key")
+        named[key] = server.model_copy(update={"name": key})
+    return named
 
 
 class ServerConfig(BaseSettings):
@@ -186,6 +407,14 @@ class ServerConfig(BaseSettings):
         "set a key, a key variable or a base URL; 'openai' uses OPENAI_* of the server.",
     )
     limits: Limits = Field(default_factory=Limits)
+    mcp_servers: dict[str, McpServer] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools the server offers, by name ([mcp_servers.<name>] "
+        "with command/args/env/env_from/cwd for stdio, or url/headers for streamable HTTP; "
+        "startup_timeout, tool_timeout, tool_prefix, idempotent, retry_tool_errors). They "
+        "start with the server, which refuses to start if one does not; their tools are named "
+        "'<name>__<tool>' unless tool_prefix says otherwise. Empty: none.",
+    )
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = Field(
@@ -228,6 +457,10 @@ class ServerConfig(BaseSettings):
         "console. None: off; 0 picks a free one. It binds like the gRPC port (loopback unless "
         "credentials are configured) and takes the same tokens.",
     )
+    a2a: A2AConfig = Field(
+        default_factory=A2AConfig,
+        description="Swarms served over A2A and the remote A2A agents tasks may call.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="json: one JSON object per line with task, trace and span ids."
     )
@@ -252,6 +485,12 @@ class ServerConfig(BaseSettings):
             except ValueError:
                 return value  # ISO 8601 and the like, parsed by pydantic
         return value
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _named_mcp_servers(cls, value: Any) -> Any:
+        """Each server is named after its table's key."""
+        return _named_servers(value) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _redis_settings_need_redis(self) -> ServerConfig:

@@ -25,6 +25,7 @@ from aworld_client.api import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from aworld_server.a2a import A2AServer, start_a2a
 from aworld_server.agents.endpoints import ModelEndpoints
 from aworld_server.api.auth import AuthInterceptor
 from aworld_server.api.engine_service import add_engine_service
@@ -39,7 +40,11 @@ from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.engines import load_engine
 from aworld_server.namespaces import namespace_of
-from aworld_server.observability.telemetry import configure_tracing, server_interceptors
+from aworld_server.observability.telemetry import (
+    configure_tracing,
+    server_interceptors,
+    tracing_enabled,
+)
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.web import HttpAccess, HttpServer, RuntimeMetrics, Sources, start_http
@@ -69,6 +74,7 @@ class RunningServer:
     runtime_service: RuntimeServiceServicer
     metrics: RuntimeMetrics | None = None  # with the HTTP side on
     http: HttpServer | None = None  # config.http_port: /metrics, /api/v1, the console
+    a2a: A2AServer | None = None  # config.a2a.port: the swarms served over A2A
     backends: Backends | None = None  # the store and bus it runs on (and Redis clients)
     redis_watch: RedisWatch | None = None  # health follows Redis (store or bus on Redis)
     stopped: bool = False
@@ -94,6 +100,8 @@ class RunningServer:
         await self.runtime.drain(grace)
         if self.http is not None:
             await self.http.stop()  # ends open event streams, which would hold the stop
+        if self.a2a is not None:
+            await self.a2a.stop()  # likewise its message streams
         await self.runtime.stop_runs()
         stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
         # One loop turn lets the server stop taking new calls before the workers are told to
@@ -189,14 +197,27 @@ async def start_server(
         ),
         job_finished=resolver.revoke_job if resolver.enabled else None,
         trajectory_dir=config.trajectory_dir,
+        # When this process exports spans (``serve`` configured the SDK), engine workers export
+        # theirs to the same collector, so a task on Ray or Spark stays one trace.
+        trace_endpoint=config.trace_endpoint if tracing_enabled() else "",
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
     owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
     ModelEndpoints(config.model_endpoints).install(runtime.models)
+    # Likewise remote A2A agents: only those the configuration lists.
+    runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
     if setup is not None:
         setup(runtime)
+    try:
+        # Configured MCP servers start with the server (their tools listed like any handler's);
+        # one that cannot start stops this start with McpStartupError naming it.
+        await runtime.mcp.start(config.mcp_servers)
+    except BaseException:
+        await server.stop(0)
+        await backends.aclose()
+        raise
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers
     # then find workers reconnecting instead of an empty registry.
     try:
@@ -247,6 +268,27 @@ async def start_server(
             await backends.aclose()
             raise
         log.info("HTTP (console, /metrics, /api/v1) on %s", http.url)
+    a2a = None
+    if config.a2a.port is not None:
+        try:
+            a2a = await start_a2a(
+                config.a2a,
+                runtime,
+                resolver,
+                host=config.bind_host,
+                limits=config.limits,
+                max_live_tasks=config.max_live_tasks,
+                max_body=config.max_message_bytes,
+                accepting=lambda: runtime_service.accepting,
+            )
+        except BaseException:
+            if http is not None:
+                await http.stop()
+            await server.stop(0)
+            await runtime.close()
+            await backends.aclose()
+            raise
+        log.info("A2A agents on %s/a2a/<name>: %s", a2a.base_url, ", ".join(a2a.swarms))
     resumed = await runtime.resume()
     if resumed:
         log.info("resumed %d unfinished task(s)", resumed)
@@ -278,6 +320,7 @@ async def start_server(
         runtime_service,
         metrics,
         http,
+        a2a,
         backends,
         watch,
     )

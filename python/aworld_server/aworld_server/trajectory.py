@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from aworld_client import (
@@ -36,7 +35,7 @@ from aworld_client import (
 )
 
 from aworld_server.agents.topology import ToolResult
-from aworld_server.ids import new_id
+from aworld_server.events.messages import task_message
 
 __all__ = ["REWARD_TOPIC", "build_trajectory", "iter_jsonl", "reward_message", "write_jsonl"]
 
@@ -45,15 +44,14 @@ REWARD_TOPIC = "__reward"  # a CONTEXT message: a reward hook's score of one ste
 
 def reward_message(task: Task, step: int, score: float) -> Message:
     """The record of a step's score (folded into its TrajectoryReward)."""
-    return Message(
-        id=new_id(),
-        task_id=task.id,
-        session_id=task.session_id,
-        category=MessageCategory.CONTEXT,
-        topic=REWARD_TOPIC,
+    payload = {"step": step, "score": score}
+    return task_message(
+        task.id,
+        task.session_id,
+        MessageCategory.CONTEXT,
+        payload,
         sender="reward",
-        payload=Payload.of({"step": step, "score": score}),
-        created_at=datetime.now(UTC),
+        topic=REWARD_TOPIC,
     )
 
 

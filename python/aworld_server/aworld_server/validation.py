@@ -12,6 +12,7 @@ from collections.abc import Collection
 from aworld_client import SwarmTopology, Task
 
 from aworld_server.agents.providers import ModelProviders
+from aworld_server.agents.remote_a2a import a2a_agent_violations
 from aworld_server.errors import FieldViolation, InvalidArgument
 from aworld_server.hooks import HOOK_POINTS
 
@@ -28,9 +29,11 @@ def validate_task(
     engines: Collection[str],
     agents: Collection[str],
     models: ModelProviders,
+    mcp_servers: Collection[str] = (),
 ) -> None:
     """Raise InvalidArgument listing every invalid field of ``task``, given what the runtime
-    has: runner and engine names, agents registered in-process and model providers."""
+    has: runner and engine names, agents registered in-process, model providers and the MCP
+    servers of the server's configuration."""
     problems: list[FieldViolation] = []
 
     def bad(path: str, description: str) -> None:
@@ -87,7 +90,13 @@ def validate_task(
                 if target not in names:
                     bad(f"{path}.handoffs[{j}]", f"{target!r} is not an agent of this swarm")
             local = agent.name in agents
-            if not local and not agent.remote_handler:
+            for j, server in enumerate(agent.mcp_servers):
+                if not local and server not in mcp_servers:
+                    bad(f"{path}.mcp_servers[{j}]", f"no MCP server named {server!r} is configured")
+            if agent.a2a_url:
+                for problem in a2a_agent_violations(agent, models.a2a):
+                    bad(f"{path}.{problem.field}", problem.description)
+            elif not local and not agent.remote_handler:
                 provider = agent.model.provider if agent.model else ""
                 if agent.model is None:
                     bad(f"{path}.model", "is required for an agent not registered on the server")

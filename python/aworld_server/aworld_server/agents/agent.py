@@ -10,6 +10,7 @@ from aworld_client import Swarm as SwarmSpec
 from aworld_client.handlers import HandlerFunction
 
 from aworld_server.agents.model import ChunkSink, Model, ModelResponse
+from aworld_server.config import McpServer
 from aworld_server.context import AgentState
 
 __all__ = ["Agent", "HandoffSwarm", "Swarm", "TeamSwarm", "WorkflowSwarm"]
@@ -20,7 +21,9 @@ class Agent:
 
     ``tools`` may be ``@tool`` functions (registered with the runtime when the agent runs) or
     names of tools registered elsewhere (local or served by remote workers). ``handoffs`` names
-    agents this one may hand control to or call as members.
+    agents this one may hand control to or call as members. ``mcp_servers`` are MCP servers
+    whose tools the agent may all call: ``McpServer`` declarations (started when the first task
+    with this agent starts) or names of servers of the server's configuration.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class Agent:
         description: str = "",
         tools: Sequence[HandlerFunction[Any, Any] | str] = (),
         handoffs: Sequence[str] = (),
+        mcp_servers: Sequence[McpServer | str] = (),
     ) -> None:
         if not name:
             raise ValueError("an agent needs a name")
@@ -44,6 +48,7 @@ class Agent:
         self.tool_functions = [t for t in tools if isinstance(t, HandlerFunction)]
         self.tool_names = [t if isinstance(t, str) else t.name for t in tools]
         self.handoffs = list(handoffs)
+        self.mcp_servers = list(mcp_servers)
 
     def spec(self) -> AgentSpec:
         """The language-neutral declaration of this agent."""
@@ -54,6 +59,7 @@ class Agent:
             model=self.model_config,
             tool_names=list(self.tool_names),
             handoffs=list(self.handoffs),
+            mcp_servers=[s if isinstance(s, str) else s.name for s in self.mcp_servers],
         )
 
     async def decide(

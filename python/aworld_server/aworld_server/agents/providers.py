@@ -8,6 +8,7 @@ from aworld_client import ModelConfig
 
 from aworld_server.agents.model import Model, ScriptedModel
 from aworld_server.agents.openai import OpenAIProvider
+from aworld_server.agents.remote_a2a import RemoteA2AAgents
 from aworld_server.errors import FieldViolation, InvalidArgument
 
 __all__ = ["ModelProviders", "served_model_violations"]
@@ -62,6 +63,8 @@ class ModelProviders:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         # True in a served runtime: tasks may not carry keys, key variables or URLs.
         self.served = False
+        # Policies of swarm members that are remote A2A agents (AgentSpec.a2a_url).
+        self.a2a = RemoteA2AAgents()
 
     def register(self, name: str, factory: ModelFactory, check: ModelCheck | None = None) -> None:
         """Add a provider; ``check`` lists what a config is refused for at submit."""
@@ -108,6 +111,7 @@ class ModelProviders:
     async def aclose(self) -> None:
         """Release what factories hold (the pooled HTTP clients of ``openai``)."""
         self._cache.clear()  # its models may be closed below
+        await self.a2a.aclose()
         for closer in self._closers:
             await closer()
         for factory in self._factories.values():

@@ -22,6 +22,7 @@ from aworld_server.backends import redacted_url
 from aworld_server.cli._common import console, err_console, fail, reported_errors
 from aworld_server.config import ServerConfig
 from aworld_server.errors import AWorldError
+from aworld_server.mcp import McpStartupError
 from aworld_server.observability.logs import JsonFormatter, RedactingFilter
 from aworld_server.server import RunningServer
 from aworld_server.server import serve as serve_forever
@@ -125,6 +126,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    a2a_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve the swarms of [a2a.agents.*] over A2A on this port (0 picks one) "
+            "[default: off].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until Ctrl-C (or SIGTERM), then stop gracefully."""
     with reported_errors():
@@ -145,6 +154,7 @@ def serve(
             log_format=log_format,
             otlp_endpoint=otlp_endpoint,
             http_port=http_port,
+            a2a=None if a2a_port is None else {"port": a2a_port},
         )
         _configure_logging(log_level, settings.log_format)
         if settings.store != "memory":  # SQLite's file, or the Redis store's epoch file
@@ -182,11 +192,16 @@ def serve(
             console.print(Text(details, style="dim"))
             if running.http is not None:
                 console.print(Text(f"console and /metrics on {running.http.url}", style="dim"))
+            if running.a2a is not None:
+                agents = ", ".join(running.a2a.agent_url(n) for n in running.a2a.swarms)
+                console.print(Text(f"A2A agents: {agents or 'none'}", style="dim"))
             if settings.trace_endpoint:
                 console.print(Text(f"traces to {settings.trace_endpoint}", style="dim"))
 
         try:
             asyncio.run(serve_forever(settings, ready=ready))
+        except McpStartupError as error:
+            fail(str(error).splitlines()[0], details="\n".join(str(error).splitlines()[1:]))
         except AWorldError as error:  # e.g. Redis unreachable, or it lost the store's data
             fail(f"cannot start: {error}")
         except (OSError, RuntimeError) as error:
@@ -278,3 +293,5 @@ def _configure_logging(level: str, log_format: str) -> None:
     logging.basicConfig(
         level=numeric, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
     )
+    # The a2a-sdk logs whole agent cards at INFO: payloads stay out of the info log.
+    logging.getLogger("a2a").setLevel(max(numeric, logging.WARNING))

@@ -7,6 +7,10 @@ the ``setup`` import path (``"module:function"``, called with the Runtime once p
 the same handlers the server registers, imported rather than pickled. A job rebuilds the task
 from its bytes and runs the normal runner (``Runtime.run_submitted``).
 
+A job that names a collector (``TaskJob.trace_endpoint``) makes the process export its spans
+there, set up once per process, and each job's spans are flushed before its result goes back
+(see :mod:`.tracing`).
+
 ``run`` never raises for a job's own trouble: it returns the job's result, with a failure when
 the runner could not record the task's end itself.
 """
@@ -23,6 +27,7 @@ from aworld_client import Failure, Task
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.engine_worker.control_plane_handlers import ControlPlaneHandlers
 from aworld_server.engine_worker.control_plane_store import ControlPlaneStore
+from aworld_server.engine_worker.tracing import SpanFlusher, export_spans
 from aworld_server.engines.base import JobResult, TaskJob
 from aworld_server.engines.recovery import cancelled
 from aworld_server.engines.wire import decode_job, encode_result
@@ -76,6 +81,7 @@ class EngineHost:
         self._running: dict[str, asyncio.Future[JobResult]] = {}
         self._sides_of: dict[str, _Side] = {}
         self._cancelled: dict[str, None] = {}  # ordered set
+        self._spans = SpanFlusher()
 
     async def _side(self, address: str, token: str) -> _Side:
         key = (address, token)
@@ -119,6 +125,7 @@ class EngineHost:
     async def run(self, payload: bytes) -> bytes:
         """Run one job (``wire.encode_job`` bytes); returns ``wire.encode_result`` bytes."""
         job = decode_job(payload)
+        export_spans(job.trace_endpoint, job.trace_service)  # the first such job sets it up
         if job.task_id in self._cancelled:  # cancelled before it arrived
             del self._cancelled[job.task_id]
             return encode_result(cancelled(job.task_id))
@@ -139,6 +146,8 @@ class EngineHost:
             )
         finally:
             self._running.pop(job.task_id, None)
+        # The job's spans leave before its result: the engine may end this process right after.
+        await self._spans.flush()
         return encode_result(result)
 
     async def _run(self, job: TaskJob) -> JobResult:

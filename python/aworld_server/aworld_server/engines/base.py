@@ -31,6 +31,13 @@ class TaskJob:
     job_id: str = ""
     # The log holds only TaskSubmitted (just submitted): the worker need not read it first.
     fresh: bool = True
+    # Where the worker exports its spans (OTLP/gRPC, as ``aworld serve --otlp-endpoint``) and
+    # the service.name it exports them as; empty when the control plane exports none. A job
+    # field rather than engine-specific environment (Ray runtime_env, Spark executorEnv):
+    # one path for every engine, and it reaches workers of a cluster or SparkContext that
+    # was started before this server (their environment is fixed by then).
+    trace_endpoint: str = ""
+    trace_service: str = ""
 
 
 @dataclass(frozen=True, slots=True)

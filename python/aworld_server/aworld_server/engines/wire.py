@@ -35,6 +35,8 @@ def encode_job(job: TaskJob) -> bytes:
             "attempt": job.attempt,
             "job_id": job.job_id,
             "fresh": job.fresh,
+            "trace_endpoint": job.trace_endpoint,
+            "trace_service": job.trace_service,
         }
     ).encode()
 
@@ -51,6 +53,8 @@ def decode_job(data: bytes) -> TaskJob:
         attempt=int(doc.get("attempt", 1)),
         job_id=str(doc.get("job_id", "")),
         fresh=bool(doc.get("fresh", True)),
+        trace_endpoint=str(doc.get("trace_endpoint", "")),
+        trace_service=str(doc.get("trace_service", "")),
     )
 
 

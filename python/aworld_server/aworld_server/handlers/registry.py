@@ -7,30 +7,43 @@ objects in this process. Names it does not know may still be served by remote wo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from aworld_client import HandlerKind, HandlerSpec, Message, MessageCategory
 from aworld_client.handlers import HandlerFunction
 
 from aworld_server.agents.agent import Agent
 
-__all__ = ["HandlerRegistry", "MessageHandler"]
+__all__ = ["HandlerRegistry", "LocalTool", "MessageHandler"]
 
 # A custom message handler gets each message of its category and may return follow-up messages.
 MessageHandler = Callable[[Message], Awaitable[Iterable[Message] | None]]
+
+
+class LocalTool(Protocol):
+    """What the runtime needs of an in-process tool: its declaration and one attempt. A
+    ``@tool`` function is one; so is a tool of an MCP server (``aworld_server.mcp``)."""
+
+    @property
+    def spec(self) -> HandlerSpec: ...
+
+    @property
+    def name(self) -> str: ...
+
+    async def invoke(self, arguments: Any, **injected: Any) -> Any: ...
 
 
 class HandlerRegistry:
     """Local handlers by name. Registering the same name twice replaces the first."""
 
     def __init__(self) -> None:
-        self.tools: dict[str, HandlerFunction[Any, Any]] = {}
+        self.tools: dict[str, LocalTool] = {}
         self.hooks: dict[str, HandlerFunction[Any, Any]] = {}
         self.agents: dict[str, Agent] = {}
         self.message_handlers: dict[MessageCategory, list[MessageHandler]] = {}
         self.global_hooks: dict[str, list[str]] = {}
 
-    def add_tool(self, *tools: HandlerFunction[Any, Any]) -> None:
+    def add_tool(self, *tools: LocalTool) -> None:
         for fn in tools:
             if fn.spec.kind != HandlerKind.TOOL:
                 raise ValueError(f"{fn.name} is a {fn.spec.kind.name} handler, not a tool")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aworld_client import (
@@ -31,6 +31,7 @@ from aworld_server.agents.topology import RunAgent, ToolResults
 from aworld_server.context import AgentState
 from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import HandlerFailed, TaskFailed
+from aworld_server.events.messages import task_message
 from aworld_server.ids import new_id
 from aworld_server.observability import span
 from aworld_server.retry import failure_of, retry_async
@@ -68,9 +69,12 @@ class AgentSteps:
                 description=spec.description,
                 tools=list(spec.tool_names),
                 handoffs=list(spec.handoffs),
+                mcp_servers=list(spec.mcp_servers),
             )
             if spec.remote_handler:
                 agent.model = RemotePolicy(spec.name, spec.remote_handler, self._remote(spec))
+            elif spec.a2a_url:  # a remote A2A agent's policy
+                agent.model = ctx.models.a2a.model(spec.a2a_url)
             else:
                 agent.model = ctx.models.create(spec.model)
         self._agents[name] = agent
@@ -97,7 +101,8 @@ class AgentSteps:
         """Function declarations the agent's model sees: its tools and callable agents."""
         run = self._run
         declarations: list[dict[str, Any]] = []
-        for name in [*agent.tool_names, *run.task.tool_names]:
+        mcp = run.ctx.mcp.tool_names(agent)  # every tool of the MCP servers it declares
+        for name in [*agent.tool_names, *mcp, *run.task.tool_names]:
             spec = run.ctx.handlers.tool_spec(name, run.task)
             schema = json.loads(spec.input_schema) if spec and spec.input_schema else {}
             declarations.append(
@@ -276,14 +281,8 @@ class AgentSteps:
 
 def chunk_message(task: Task, agent: str, text: str) -> Message:
     """A CHUNK message: a fragment of streamed model output (recorded, not dispatched)."""
-    return Message(
-        id=new_id(),
-        task_id=task.id,
-        session_id=task.session_id,
-        category=MessageCategory.CHUNK,
-        sender=agent,
-        payload=Payload.from_text(text),
-        created_at=datetime.now(UTC),
+    return task_message(
+        task.id, task.session_id, MessageCategory.CHUNK, Payload.from_text(text), sender=agent
     )
 
 

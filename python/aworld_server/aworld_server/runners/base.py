@@ -31,7 +31,7 @@ from aworld_client import (
 from google.protobuf.json_format import MessageToDict
 
 from aworld_server.context import Context
-from aworld_server.errors import BudgetExhausted, TaskFailed, TaskParked
+from aworld_server.errors import BudgetExhausted, HandlerFailed, TaskFailed, TaskParked
 from aworld_server.observability import span, trace_id_of
 from aworld_server.observability.logs import current_task_id
 from aworld_server.runners.context import RunContext, Trajectories
@@ -105,6 +105,11 @@ class Runner:
         )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
+        try:
+            # MCP servers the agents declare start now (once per runtime), before any step.
+            await self.ctx.mcp.prepare(self.task)
+        except HandlerFailed as error:  # e.g. McpServerUnavailable: the task cannot run
+            raise TaskFailed(error.failure) from error
 
     async def do_run(self) -> str:
         """Execute the task; return its answer. Raise to end it otherwise."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aworld_client import HandlerSpec, Session, Task, TrajectoryItem
 
@@ -22,7 +22,10 @@ from aworld_server.handlers.callbacks import CallbackRegistry
 from aworld_server.runners.stepping import StepGate
 from aworld_server.state import StateManager
 
-__all__ = ["HandlerGateway", "RunContext", "SessionAccess", "Trajectories"]
+if TYPE_CHECKING:
+    from aworld_server.agents.agent import Agent
+
+__all__ = ["HandlerGateway", "McpTools", "RunContext", "SessionAccess", "Trajectories"]
 
 
 class HandlerGateway(Protocol):
@@ -53,6 +56,20 @@ class SessionAccess(Protocol):
     def hooks(self, session_id: str) -> Mapping[str, list[str]]: ...
 
 
+class McpTools(Protocol):
+    """The MCP servers agents declare (``aworld_server.mcp.McpToolSource``): started before a
+    task runs, their tools declared to the agents. The tools themselves are ordinary
+    in-process tools of the registry."""
+
+    async def prepare(self, task: Task) -> None:
+        """Start the servers the task's agents declare; raise HandlerFailed if one cannot."""
+        ...
+
+    def tool_names(self, agent: Agent) -> list[str]:
+        """The names of the tools of the MCP servers ``agent`` declares."""
+        ...
+
+
 class Trajectories(Protocol):
     """A task's trajectory, read from its log, and where a finished one is exported."""
 
@@ -75,6 +92,7 @@ class RunContext:
     models: ModelProviders  # builds an agent's model from its ModelConfig
     sessions: SessionAccess
     bus: EventBus  # the per-task message queues of the event-driven runner
+    mcp: McpTools  # MCP servers agents declare
     engine: str = "local"  # recorded in lifecycle events
     stepping: StepGate | None = None  # set for interactive runs: one agent step per grant
     parkable: bool = False  # the run may leave memory while it waits on a callback

@@ -13,10 +13,9 @@ same trajectory. Payload shapes (JSON):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from aworld_client import Message, MessageCategory, Payload
+from aworld_client import Message, MessageCategory
 
 from aworld_server.agents.model import ToolCallRequest
 from aworld_server.agents.topology import (
@@ -28,7 +27,7 @@ from aworld_server.agents.topology import (
     ToolResults,
     UserInput,
 )
-from aworld_server.ids import new_id
+from aworld_server.events.messages import task_message
 
 __all__ = ["FINISHED", "action_from_message", "action_message", "finished_message"]
 
@@ -43,28 +42,6 @@ def _call_from(data: dict[str, Any]) -> ToolCallRequest:
     return ToolCallRequest(name=data["name"], arguments=data.get("arguments", {}), id=data["id"])
 
 
-def _message(
-    task_id: str,
-    session_id: str,
-    category: MessageCategory,
-    sender: str,
-    receiver: str,
-    payload: dict[str, Any],
-    topic: str = "",
-) -> Message:
-    return Message(
-        id=new_id(),
-        task_id=task_id,
-        session_id=session_id,
-        category=category,
-        topic=topic,
-        sender=sender,
-        receiver=receiver,
-        payload=Payload.of(payload),
-        created_at=datetime.now(UTC),
-    )
-
-
 def action_message(task_id: str, session_id: str, action: Action) -> Message:
     """The message that carries ``action``."""
     if isinstance(action, RunAgent):
@@ -77,19 +54,28 @@ def action_message(task_id: str, session_id: str, action: Action) -> Message:
             sender = "tools"
         if action.handoff is not None:
             payload["handoff"] = _call_json(action.handoff)
-        return _message(task_id, session_id, MessageCategory.AGENT, sender, action.agent, payload)
+        return task_message(
+            task_id,
+            session_id,
+            MessageCategory.AGENT,
+            payload,
+            sender=sender,
+            receiver=action.agent,
+        )
     if isinstance(action, RunTools):
         payload = {"tool_calls": [_call_json(c) for c in action.calls]}
-        return _message(task_id, session_id, MessageCategory.TOOL, action.agent, "", payload)
-    return _message(
-        task_id, session_id, MessageCategory.OUTPUT, action.agent, "", {"answer": action.answer}
+        return task_message(task_id, session_id, MessageCategory.TOOL, payload, sender=action.agent)
+    return task_message(
+        task_id, session_id, MessageCategory.OUTPUT, {"answer": action.answer}, sender=action.agent
     )
 
 
 def finished_message(task_id: str, session_id: str, finish: Finish) -> Message:
     """The TASK message that ends an event-driven run."""
     payload = {"answer": finish.answer, "agent": finish.agent}
-    return _message(task_id, session_id, MessageCategory.TASK, finish.agent, "", payload, FINISHED)
+    return task_message(
+        task_id, session_id, MessageCategory.TASK, payload, sender=finish.agent, topic=FINISHED
+    )
 
 
 def action_from_message(message: Message) -> Action:

@@ -6,15 +6,12 @@ it does not call, and a newcomer finds every per-run variable in one place.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aworld_client import (
     Failure,
-    Message,
     MessageCategory,
     MessageEmitted,
-    Payload,
     RunNode,
     Task,
     TaskConfig,
@@ -24,8 +21,8 @@ from opentelemetry import trace
 
 from aworld_server.agents.topology import SwarmController
 from aworld_server.context import Context
+from aworld_server.events.messages import task_message
 from aworld_server.hooks import HookRunner
-from aworld_server.ids import new_id
 from aworld_server.runners.budget import Limits
 from aworld_server.runners.context import RunContext
 from aworld_server.runners.replay import CONTEXT_TOPIC, Replay
@@ -100,14 +97,12 @@ class RunState:
             return
         self.context.dirty = False
         self._snapshot_session = dict(session)
-        message = Message(
-            id=new_id(),
-            task_id=self.task_id,
-            session_id=self.task.session_id,
-            category=MessageCategory.CONTEXT,
-            topic=CONTEXT_TOPIC,
+        message = task_message(
+            self.task_id,
+            self.task.session_id,
+            MessageCategory.CONTEXT,
+            {"values": dict(values), "session": session},
             sender="runtime",
-            payload=Payload.of({"values": dict(values), "session": session}),
-            created_at=datetime.now(UTC),
+            topic=CONTEXT_TOPIC,
         )
         self.log.emit_nowait(MessageEmitted(message=message))

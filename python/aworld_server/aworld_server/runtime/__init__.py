@@ -36,6 +36,7 @@ from aworld_server.engines import Engine
 from aworld_server.events import EventBus, EventManager, MemoryEventBus
 from aworld_server.handlers import HandlerRegistry
 from aworld_server.handlers.callbacks import CallbackRegistry
+from aworld_server.mcp import McpToolSource
 from aworld_server.runners import RunContext, Runner
 from aworld_server.runtime.engine_jobs import EngineJobs, JobCredentials
 from aworld_server.runtime.executor import SubmitResult, TaskExecutor
@@ -62,7 +63,9 @@ class Runtime:
     name none; ``parking``: runs waiting on a callback leave memory until it is answered;
     ``trajectory_dir``: each finished task's trajectory is written there as JSONL (its URI in
     ``TaskResponse.trajectory_uri``); ``subtasks``: offer the ``run_subtask`` / ``run_subtasks``
-    tools (an engine worker's runtime does not: sub-tasks run on the control plane)."""
+    tools (an engine worker's runtime does not: sub-tasks run on the control plane);
+    ``trace_endpoint``: the OTLP collector this process exports spans to, handed to engine jobs
+    so their workers export theirs there too (one trace per task on Ray or Spark)."""
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class Runtime:
         parking: bool = True,
         trajectory_dir: str | Path | None = None,
         subtasks: bool = True,
+        trace_endpoint: str = "",
     ) -> None:
         self.store: EventStore = store or SqliteEventStore(Path(data_dir) / "runtime.db")
         self.bus: EventBus = bus or MemoryEventBus()
@@ -87,6 +91,8 @@ class Runtime:
         self.registry = HandlerRegistry()
         self.models = ModelProviders()
         self.callbacks = CallbackRegistry()
+        # MCP servers as tool sources; the server starts the configured ones (start_server).
+        self.mcp = McpToolSource(self.registry)
         self.engine_name = engine
         self.handlers = Handlers(self.registry, remote)
         self.sessions = Sessions(self.store)
@@ -98,6 +104,7 @@ class Runtime:
             control_plane_token=control_plane_token,
             job_credentials=job_credentials,
             job_finished=job_finished,
+            trace_endpoint=trace_endpoint,
         )
         context = RunContext(
             events=self.events,
@@ -108,6 +115,7 @@ class Runtime:
             models=self.models,
             sessions=self.sessions,
             bus=self.bus,
+            mcp=self.mcp,
             engine=engine,
             trajectories=TrajectoryExport(
                 self.reader, Path(trajectory_dir) if trajectory_dir is not None else None
@@ -122,6 +130,7 @@ class Runtime:
             engines=self.engines,
             default_engine=engine,
             parking=parking,
+            mcp_servers=self.mcp.configured,
         )
         if subtasks:
             self.registry.add_tool(*SubTasks(self.executor, self.reader, self.state).tools())
@@ -159,6 +168,7 @@ class Runtime:
         """Stop running tasks (they stay resumable in the log) and close the store."""
         await self.executor.stop_runs()
         await self.engines.close()
+        await self.mcp.aclose()  # after the runs: no call is left to need a server
         await self.models.aclose()
         if self._started:
             await self.store.close()

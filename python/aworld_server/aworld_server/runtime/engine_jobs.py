@@ -8,6 +8,7 @@ worker could not record it itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,11 @@ __all__ = ["EngineJobs", "JobCredentials"]
 # (task, job id) -> the credential the job presents when it calls back; None: one shared token.
 JobCredentials = Callable[[Task, str], str]
 
+# How long ``close`` waits for jobs whose task already ended to report back. Such a job is only
+# exporting its spans (at most 2 s, ``engine_worker.tracing.FLUSH_TIMEOUT``); closing the engine
+# first would end its worker process and lose them.
+_SETTLE_SECONDS = 5.0
+
 
 class EngineJobs:
     """Plugin engines by name and the jobs they run now."""
@@ -35,6 +41,7 @@ class EngineJobs:
         control_plane_token: str = "",
         job_credentials: JobCredentials | None = None,
         job_finished: Callable[[str], None] | None = None,
+        trace_endpoint: str = "",
     ) -> None:
         self._store = store
         self._events = events
@@ -42,10 +49,14 @@ class EngineJobs:
         self._token = control_plane_token
         self.job_credentials = job_credentials
         self.job_finished = job_finished  # ends a job credential's grant
+        # The OTLP collector this server exports spans to, for workers to export theirs
+        # (as ``aworld-engine-<engine>``) to the same place; empty: jobs carry none.
+        self.trace_endpoint = trace_endpoint
         self.engines: dict[str, Engine] = {}
         self._tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._jobs: dict[str, str] = {}  # task id -> the job it runs as now
         self._collectors: list[asyncio.Task[None]] = []
+        self._reported = asyncio.Event()  # set whenever a job is forgotten (see ``_settle``)
 
     def names(self) -> list[str]:
         return list(self.engines)
@@ -77,7 +88,14 @@ class EngineJobs:
         self._jobs[task.id] = job_id
         token = self.job_credentials(task, job_id) if self.job_credentials else self._token
         job = TaskJob(
-            task.id, task.to_bytes(), self.control_plane, token, job_id=job_id, fresh=fresh
+            task.id,
+            task.to_bytes(),
+            self.control_plane,
+            token,
+            job_id=job_id,
+            fresh=fresh,
+            trace_endpoint=self.trace_endpoint,
+            trace_service=f"aworld-engine-{engine.name}" if self.trace_endpoint else "",
         )
         try:
             await engine.submit(job)
@@ -108,6 +126,7 @@ class EngineJobs:
     def _forget(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
         self._jobs.pop(task_id, None)
+        self._reported.set()
 
     async def _collect(self, engine: Engine) -> None:
         """Record how jobs ended when their worker could not record it itself: a lost worker
@@ -144,7 +163,21 @@ class EngineJobs:
         )
         self._events.close_task(task_id)
 
+    async def _settle(self) -> None:
+        """Wait (at most ``_SETTLE_SECONDS``) for the jobs of ended tasks to report back."""
+        ended = set()
+        for task_id in list(self._tasks):
+            record = await self._store.get_task(task_id)
+            if record is not None and record.status.is_terminal:
+                ended.add(task_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_SECONDS):
+                while ended & self._tasks.keys():
+                    self._reported.clear()
+                    await self._reported.wait()
+
     async def close(self) -> None:
+        await self._settle()
         for engine in self.engines.values():
             await engine.close()
         for collector in self._collectors:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Any, TypeVar
 
 from aworld_client import (
@@ -77,8 +77,10 @@ class TaskExecutor:
         engines: EngineJobs,
         default_engine: str = "local",
         parking: bool = True,
+        mcp_servers: Collection[str] = (),
     ) -> None:
         self._ctx = ctx
+        self._mcp_servers = mcp_servers  # configured MCP servers tasks may name (a live set)
         self._store = store
         self._events = ctx.events
         self._handlers = handlers
@@ -126,6 +128,7 @@ class TaskExecutor:
             engines=self.engine_names(),
             agents=self._ctx.registry.agents,
             models=self._ctx.models,
+            mcp_servers=self._mcp_servers,
         )
 
     async def submit(self, task: Task, request_id: str = "") -> SubmitResult:

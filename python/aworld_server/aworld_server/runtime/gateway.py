@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from aworld_client import Failure, HandlerKind, HandlerSpec, Payload, RetryPolicy, Task
-from aworld_client.handlers import HandlerFunction, InvalidHandlerInput, Pending
+from aworld_client.handlers import InvalidHandlerInput, Pending
 
 from aworld_server.context import Context
 from aworld_server.dispatch import HandlerCall
@@ -28,7 +28,7 @@ from aworld_server.errors import (
     NotFound,
     OutcomeUnknown,
 )
-from aworld_server.handlers import HandlerRegistry
+from aworld_server.handlers import HandlerRegistry, LocalTool
 from aworld_server.handlers.named import handler_names
 from aworld_server.ids import new_id
 from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
@@ -73,7 +73,7 @@ class Handlers:
         self.registry = registry
         self.remote = remote
 
-    def _local(self, name: str, kind: HandlerKind) -> HandlerFunction[Any, Any] | None:
+    def _local(self, name: str, kind: HandlerKind) -> LocalTool | None:
         """An in-process tool or hook (in-process agents are Agent objects, not handlers)."""
         if kind == HandlerKind.TOOL:
             return self.registry.tools.get(name)
@@ -199,7 +199,7 @@ class Handlers:
 
 
 async def _run_local(
-    fn: HandlerFunction[Any, Any],
+    fn: LocalTool,
     arguments: Any,
     context: Context | None,
     timeout: timedelta | None,

@@ -501,6 +501,19 @@ type AgentSpec struct {
 	// When set, the agent's policy is served by a remote AGENT handler of this name instead of a
 	// model. Empty means a local model-backed policy.
 	RemoteHandler string `protobuf:"bytes,7,opt,name=remote_handler,json=remoteHandler,proto3" json:"remote_handler,omitempty"`
+	// MCP servers whose tools this agent may call, by the name the server's configuration gives
+	// them (`[mcp_servers.<name>]`); every tool of each server is declared to the agent under its
+	// namespaced name (by default `<server>__<tool>`). A task never carries a command or a URL:
+	// an unknown name is INVALID_ARGUMENT. Empty means none (tools may still be named one by one
+	// in tool_names).
+	McpServers []string `protobuf:"bytes,8,rep,name=mcp_servers,json=mcpServers,proto3" json:"mcp_servers,omitempty"`
+	// When set, the agent is a remote A2A agent: the URL of its agent card (or the base URL under
+	// which it serves /.well-known/agent-card.json). Each step sends the agent's latest
+	// observation as an A2A message and takes the reply as its answer (no tool calls). Excludes
+	// model, tool_names, mcp_servers, handoffs, system_prompt and remote_handler. A served
+	// runtime accepts only the URLs its configuration lists (a2a.remote_agents). Empty means not
+	// an A2A agent.
+	A2AUrl        string `protobuf:"bytes,9,opt,name=a2a_url,json=a2aUrl,proto3" json:"a2a_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,6 +593,20 @@ func (x *AgentSpec) GetHandoffs() []string {
 func (x *AgentSpec) GetRemoteHandler() string {
 	if x != nil {
 		return x.RemoteHandler
+	}
+	return ""
+}
+
+func (x *AgentSpec) GetMcpServers() []string {
+	if x != nil {
+		return x.McpServers
+	}
+	return nil
+}
+
+func (x *AgentSpec) GetA2AUrl() string {
+	if x != nil {
+		return x.A2AUrl
 	}
 	return ""
 }
@@ -1207,7 +1234,7 @@ const file_aworld_runtime_v1_task_proto_rawDesc = "" +
 	"max_tokens\x18\x05 \x01(\x05H\x01R\tmaxTokens\x88\x01\x01\x124\n" +
 	"\aoptions\x18\x06 \x01(\v2\x1a.aworld.runtime.v1.PayloadR\aoptionsB\x0e\n" +
 	"\f_temperatureB\r\n" +
-	"\v_max_tokens\"\xfe\x01\n" +
+	"\v_max_tokens\"\xb8\x02\n" +
 	"\tAgentSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12#\n" +
@@ -1216,7 +1243,10 @@ const file_aworld_runtime_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"tool_names\x18\x05 \x03(\tR\ttoolNames\x12\x1a\n" +
 	"\bhandoffs\x18\x06 \x03(\tR\bhandoffs\x12%\n" +
-	"\x0eremote_handler\x18\a \x01(\tR\rremoteHandler\"\x9a\x01\n" +
+	"\x0eremote_handler\x18\a \x01(\tR\rremoteHandler\x12\x1f\n" +
+	"\vmcp_servers\x18\b \x03(\tR\n" +
+	"mcpServers\x12\x17\n" +
+	"\aa2a_url\x18\t \x01(\tR\x06a2aUrl\"\x9a\x01\n" +
 	"\x05Swarm\x12<\n" +
 	"\btopology\x18\x01 \x01(\x0e2 .aworld.runtime.v1.SwarmTopologyR\btopology\x124\n" +
 	"\x06agents\x18\x02 \x03(\v2\x1c.aworld.runtime.v1.AgentSpecR\x06agents\x12\x1d\n" +

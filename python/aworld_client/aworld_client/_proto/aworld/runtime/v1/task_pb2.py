@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61world/runtime/v1/task.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x0bModelConfig\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12\x18\n\x0btemperature\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12+\n\x07options\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.PayloadB\x0e\n\x0c_temperatureB\r\n\x0b_max_tokens\"\xb2\x01\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rsystem_prompt\x18\x03 \x01(\t\x12-\n\x05model\x18\x04 \x01(\x0b\x32\x1e.aworld.runtime.v1.ModelConfig\x12\x12\n\ntool_names\x18\x05 \x03(\t\x12\x10\n\x08handoffs\x18\x06 \x03(\t\x12\x16\n\x0eremote_handler\x18\x07 \x01(\t\"}\n\x05Swarm\x12\x32\n\x08topology\x18\x01 \x01(\x0e\x32 .aworld.runtime.v1.SwarmTopology\x12,\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x1c.aworld.runtime.v1.AgentSpec\x12\x12\n\nroot_agent\x18\x03 \x01(\t\"z\n\x07\x42udgets\x12\x11\n\tmax_steps\x18\x01 \x01(\x05\x12\x16\n\x0emax_tool_calls\x18\x02 \x01(\x05\x12\x12\n\nmax_tokens\x18\x03 \x01(\x03\x12\x30\n\rmax_wall_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x1a\n\tHookNames\x12\r\n\x05names\x18\x01 \x03(\t\"\xa8\x03\n\nTaskConfig\x12\x38\n\x0e\x65xecution_mode\x18\x01 \x01(\x0e\x32 .aworld.runtime.v1.ExecutionMode\x12\x0e\n\x06runner\x18\x02 \x01(\t\x12,\n\x08run_mode\x18\x03 \x01(\x0e\x32\x1a.aworld.runtime.v1.RunMode\x12\x38\n\x0estreaming_mode\x18\x04 \x01(\x0e\x32 .aworld.runtime.v1.StreamingMode\x12\x13\n\x0b\x63heck_input\x18\x05 \x01(\x08\x12+\n\x07\x62udgets\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.Budgets\x12=\n\x11tool_error_policy\x18\x07 \x01(\x0e\x32\".aworld.runtime.v1.ToolErrorPolicy\x12)\n\x05\x65xtra\x18\x08 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12<\n\x19schedule_to_start_timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\"\xf0\x04\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x16\n\x0eparent_task_id\x18\x05 \x01(\t\x12)\n\x05input\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\'\n\x05swarm\x18\x07 \x01(\x0b\x32\x18.aworld.runtime.v1.Swarm\x12\x12\n\ntool_names\x18\x08 \x03(\t\x12+\n\x04\x63onf\x18\t \x01(\x0b\x32\x1d.aworld.runtime.v1.TaskConfig\x12\x31\n\x05hooks\x18\n \x03(\x0b\x32\".aworld.runtime.v1.Task.HooksEntry\x12\x34\n\x0cretry_policy\x18\x0b \x01(\x0b\x32\x1e.aworld.runtime.v1.RetryPolicy\x12\x10\n\x08priority\x18\x0c \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65ngine\x18\x0e \x01(\t\x12\x35\n\x07headers\x18\x0f \x03(\x0b\x32$.aworld.runtime.v1.Task.HeadersEntry\x12\x10\n\x08group_id\x18\x10 \x01(\t\x1aJ\n\nHooksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.aworld.runtime.v1.HookNames:\x02\x38\x01\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x02\n\x0cTaskResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.aworld.runtime.v1.TaskStatus\x12*\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12+\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1a.aworld.runtime.v1.Failure\x12\'\n\x05usage\x18\x05 \x01(\x0b\x32\x18.aworld.runtime.v1.Usage\x12,\n\ttime_cost\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0etrajectory_uri\x18\x07 \x01(\t\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x15\n\rstatus_reason\x18\t \x01(\t*\x81\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x1e\n\x1aTASK_STATUS_INPUT_REQUIRED\x10\x03\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x04\x12\x16\n\x12TASK_STATUS_FAILED\x10\x05\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x06\x12\x19\n\x15TASK_STATUS_TIMED_OUT\x10\x07\x12\x1b\n\x17TASK_STATUS_INTERRUPTED\x10\x08*p\n\rExecutionMode\x12\x1e\n\x1a\x45XECUTION_MODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45XECUTION_MODE_EVENT_DRIVEN\x10\x01\x12\x1e\n\x1a\x45XECUTION_MODE_CALL_DRIVEN\x10\x02*S\n\x07RunMode\x12\x18\n\x14RUN_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_MODE_ONE_WAY\x10\x01\x12\x18\n\x14RUN_MODE_INTERACTIVE\x10\x02*\xb6\x01\n\rStreamingMode\x12\x1e\n\x1aSTREAMING_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13STREAMING_MODE_CORE\x10\x01\x12\x18\n\x14STREAMING_MODE_CHUNK\x10\x02\x12\x19\n\x15STREAMING_MODE_OUTPUT\x10\x03\x12\x1f\n\x1bSTREAMING_MODE_CHUNK_OUTPUT\x10\x04\x12\x16\n\x12STREAMING_MODE_ALL\x10\x05*\x9c\x01\n\rSwarmTopology\x12\x1e\n\x1aSWARM_TOPOLOGY_UNSPECIFIED\x10\x00\x12\x19\n\x15SWARM_TOPOLOGY_SINGLE\x10\x01\x12\x1b\n\x17SWARM_TOPOLOGY_WORKFLOW\x10\x02\x12\x1a\n\x16SWARM_TOPOLOGY_HANDOFF\x10\x03\x12\x17\n\x13SWARM_TOPOLOGY_TEAM\x10\x04*t\n\x0fToolErrorPolicy\x12!\n\x1dTOOL_ERROR_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n\x19TOOL_ERROR_POLICY_OBSERVE\x10\x01\x12\x1f\n\x1bTOOL_ERROR_POLICY_FAIL_TASK\x10\x02\x42\xb5\x01\n\x15\x64\x65v.aworld.runtime.v1B\tTaskProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61world/runtime/v1/task.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x0bModelConfig\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12\x18\n\x0btemperature\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12+\n\x07options\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.PayloadB\x0e\n\x0c_temperatureB\r\n\x0b_max_tokens\"\xd8\x01\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rsystem_prompt\x18\x03 \x01(\t\x12-\n\x05model\x18\x04 \x01(\x0b\x32\x1e.aworld.runtime.v1.ModelConfig\x12\x12\n\ntool_names\x18\x05 \x03(\t\x12\x10\n\x08handoffs\x18\x06 \x03(\t\x12\x16\n\x0eremote_handler\x18\x07 \x01(\t\x12\x13\n\x0bmcp_servers\x18\x08 \x03(\t\x12\x0f\n\x07\x61\x32\x61_url\x18\t \x01(\t\"}\n\x05Swarm\x12\x32\n\x08topology\x18\x01 \x01(\x0e\x32 .aworld.runtime.v1.SwarmTopology\x12,\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x1c.aworld.runtime.v1.AgentSpec\x12\x12\n\nroot_agent\x18\x03 \x01(\t\"z\n\x07\x42udgets\x12\x11\n\tmax_steps\x18\x01 \x01(\x05\x12\x16\n\x0emax_tool_calls\x18\x02 \x01(\x05\x12\x12\n\nmax_tokens\x18\x03 \x01(\x03\x12\x30\n\rmax_wall_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x1a\n\tHookNames\x12\r\n\x05names\x18\x01 \x03(\t\"\xa8\x03\n\nTaskConfig\x12\x38\n\x0e\x65xecution_mode\x18\x01 \x01(\x0e\x32 .aworld.runtime.v1.ExecutionMode\x12\x0e\n\x06runner\x18\x02 \x01(\t\x12,\n\x08run_mode\x18\x03 \x01(\x0e\x32\x1a.aworld.runtime.v1.RunMode\x12\x38\n\x0estreaming_mode\x18\x04 \x01(\x0e\x32 .aworld.runtime.v1.StreamingMode\x12\x13\n\x0b\x63heck_input\x18\x05 \x01(\x08\x12+\n\x07\x62udgets\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.Budgets\x12=\n\x11tool_error_policy\x18\x07 \x01(\x0e\x32\".aworld.runtime.v1.ToolErrorPolicy\x12)\n\x05\x65xtra\x18\x08 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12<\n\x19schedule_to_start_timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\"\xf0\x04\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x16\n\x0eparent_task_id\x18\x05 \x01(\t\x12)\n\x05input\x18\x06 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\'\n\x05swarm\x18\x07 \x01(\x0b\x32\x18.aworld.runtime.v1.Swarm\x12\x12\n\ntool_names\x18\x08 \x03(\t\x12+\n\x04\x63onf\x18\t \x01(\x0b\x32\x1d.aworld.runtime.v1.TaskConfig\x12\x31\n\x05hooks\x18\n \x03(\x0b\x32\".aworld.runtime.v1.Task.HooksEntry\x12\x34\n\x0cretry_policy\x18\x0b \x01(\x0b\x32\x1e.aworld.runtime.v1.RetryPolicy\x12\x10\n\x08priority\x18\x0c \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65ngine\x18\x0e \x01(\t\x12\x35\n\x07headers\x18\x0f \x03(\x0b\x32$.aworld.runtime.v1.Task.HeadersEntry\x12\x10\n\x08group_id\x18\x10 \x01(\t\x1aJ\n\nHooksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.aworld.runtime.v1.HookNames:\x02\x38\x01\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x02\n\x0cTaskResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.aworld.runtime.v1.TaskStatus\x12*\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12+\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1a.aworld.runtime.v1.Failure\x12\'\n\x05usage\x18\x05 \x01(\x0b\x32\x18.aworld.runtime.v1.Usage\x12,\n\ttime_cost\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0etrajectory_uri\x18\x07 \x01(\t\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x15\n\rstatus_reason\x18\t \x01(\t*\x81\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x1e\n\x1aTASK_STATUS_INPUT_REQUIRED\x10\x03\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x04\x12\x16\n\x12TASK_STATUS_FAILED\x10\x05\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x06\x12\x19\n\x15TASK_STATUS_TIMED_OUT\x10\x07\x12\x1b\n\x17TASK_STATUS_INTERRUPTED\x10\x08*p\n\rExecutionMode\x12\x1e\n\x1a\x45XECUTION_MODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45XECUTION_MODE_EVENT_DRIVEN\x10\x01\x12\x1e\n\x1a\x45XECUTION_MODE_CALL_DRIVEN\x10\x02*S\n\x07RunMode\x12\x18\n\x14RUN_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_MODE_ONE_WAY\x10\x01\x12\x18\n\x14RUN_MODE_INTERACTIVE\x10\x02*\xb6\x01\n\rStreamingMode\x12\x1e\n\x1aSTREAMING_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13STREAMING_MODE_CORE\x10\x01\x12\x18\n\x14STREAMING_MODE_CHUNK\x10\x02\x12\x19\n\x15STREAMING_MODE_OUTPUT\x10\x03\x12\x1f\n\x1bSTREAMING_MODE_CHUNK_OUTPUT\x10\x04\x12\x16\n\x12STREAMING_MODE_ALL\x10\x05*\x9c\x01\n\rSwarmTopology\x12\x1e\n\x1aSWARM_TOPOLOGY_UNSPECIFIED\x10\x00\x12\x19\n\x15SWARM_TOPOLOGY_SINGLE\x10\x01\x12\x1b\n\x17SWARM_TOPOLOGY_WORKFLOW\x10\x02\x12\x1a\n\x16SWARM_TOPOLOGY_HANDOFF\x10\x03\x12\x17\n\x13SWARM_TOPOLOGY_TEAM\x10\x04*t\n\x0fToolErrorPolicy\x12!\n\x1dTOOL_ERROR_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n\x19TOOL_ERROR_POLICY_OBSERVE\x10\x01\x12\x1f\n\x1bTOOL_ERROR_POLICY_FAIL_TASK\x10\x02\x42\xb5\x01\n\x15\x64\x65v.aworld.runtime.v1B\tTaskProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,36 +39,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASK_HOOKSENTRY']._serialized_options = b'8\001'
   _globals['_TASK_HEADERSENTRY']._loaded_options = None
   _globals['_TASK_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_TASKSTATUS']._serialized_start=2174
-  _globals['_TASKSTATUS']._serialized_end=2431
-  _globals['_EXECUTIONMODE']._serialized_start=2433
-  _globals['_EXECUTIONMODE']._serialized_end=2545
-  _globals['_RUNMODE']._serialized_start=2547
-  _globals['_RUNMODE']._serialized_end=2630
-  _globals['_STREAMINGMODE']._serialized_start=2633
-  _globals['_STREAMINGMODE']._serialized_end=2815
-  _globals['_SWARMTOPOLOGY']._serialized_start=2818
-  _globals['_SWARMTOPOLOGY']._serialized_end=2974
-  _globals['_TOOLERRORPOLICY']._serialized_start=2976
-  _globals['_TOOLERRORPOLICY']._serialized_end=3092
+  _globals['_TASKSTATUS']._serialized_start=2212
+  _globals['_TASKSTATUS']._serialized_end=2469
+  _globals['_EXECUTIONMODE']._serialized_start=2471
+  _globals['_EXECUTIONMODE']._serialized_end=2583
+  _globals['_RUNMODE']._serialized_start=2585
+  _globals['_RUNMODE']._serialized_end=2668
+  _globals['_STREAMINGMODE']._serialized_start=2671
+  _globals['_STREAMINGMODE']._serialized_end=2853
+  _globals['_SWARMTOPOLOGY']._serialized_start=2856
+  _globals['_SWARMTOPOLOGY']._serialized_end=3012
+  _globals['_TOOLERRORPOLICY']._serialized_start=3014
+  _globals['_TOOLERRORPOLICY']._serialized_end=3130
   _globals['_MODELCONFIG']._serialized_start=149
   _globals['_MODELCONFIG']._serialized_end=340
   _globals['_AGENTSPEC']._serialized_start=343
-  _globals['_AGENTSPEC']._serialized_end=521
-  _globals['_SWARM']._serialized_start=523
-  _globals['_SWARM']._serialized_end=648
-  _globals['_BUDGETS']._serialized_start=650
-  _globals['_BUDGETS']._serialized_end=772
-  _globals['_HOOKNAMES']._serialized_start=774
-  _globals['_HOOKNAMES']._serialized_end=800
-  _globals['_TASKCONFIG']._serialized_start=803
-  _globals['_TASKCONFIG']._serialized_end=1227
-  _globals['_TASK']._serialized_start=1230
-  _globals['_TASK']._serialized_end=1854
-  _globals['_TASK_HOOKSENTRY']._serialized_start=1732
-  _globals['_TASK_HOOKSENTRY']._serialized_end=1806
-  _globals['_TASK_HEADERSENTRY']._serialized_start=1808
-  _globals['_TASK_HEADERSENTRY']._serialized_end=1854
-  _globals['_TASKRESPONSE']._serialized_start=1857
-  _globals['_TASKRESPONSE']._serialized_end=2171
+  _globals['_AGENTSPEC']._serialized_end=559
+  _globals['_SWARM']._serialized_start=561
+  _globals['_SWARM']._serialized_end=686
+  _globals['_BUDGETS']._serialized_start=688
+  _globals['_BUDGETS']._serialized_end=810
+  _globals['_HOOKNAMES']._serialized_start=812
+  _globals['_HOOKNAMES']._serialized_end=838
+  _globals['_TASKCONFIG']._serialized_start=841
+  _globals['_TASKCONFIG']._serialized_end=1265
+  _globals['_TASK']._serialized_start=1268
+  _globals['_TASK']._serialized_end=1892
+  _globals['_TASK_HOOKSENTRY']._serialized_start=1770
+  _globals['_TASK_HOOKSENTRY']._serialized_end=1844
+  _globals['_TASK_HEADERSENTRY']._serialized_start=1846
+  _globals['_TASK_HEADERSENTRY']._serialized_end=1892
+  _globals['_TASKRESPONSE']._serialized_start=1895
+  _globals['_TASKRESPONSE']._serialized_end=2209
 # @@protoc_insertion_point(module_scope)

@@ -105,7 +105,7 @@ class ModelConfig(_message.Message):
     def __init__(self, provider: _Optional[str] = ..., model: _Optional[str] = ..., base_url: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., options: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "description", "system_prompt", "model", "tool_names", "handoffs", "remote_handler")
+    __slots__ = ("name", "description", "system_prompt", "model", "tool_names", "handoffs", "remote_handler", "mcp_servers", "a2a_url")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,8 @@ class AgentSpec(_message.Message):
     TOOL_NAMES_FIELD_NUMBER: _ClassVar[int]
     HANDOFFS_FIELD_NUMBER: _ClassVar[int]
     REMOTE_HANDLER_FIELD_NUMBER: _ClassVar[int]
+    MCP_SERVERS_FIELD_NUMBER: _ClassVar[int]
+    A2A_URL_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     system_prompt: str
@@ -120,7 +122,9 @@ class AgentSpec(_message.Message):
     tool_names: _containers.RepeatedScalarFieldContainer[str]
     handoffs: _containers.RepeatedScalarFieldContainer[str]
     remote_handler: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., system_prompt: _Optional[str] = ..., model: _Optional[_Union[ModelConfig, _Mapping]] = ..., tool_names: _Optional[_Iterable[str]] = ..., handoffs: _Optional[_Iterable[str]] = ..., remote_handler: _Optional[str] = ...) -> None: ...
+    mcp_servers: _containers.RepeatedScalarFieldContainer[str]
+    a2a_url: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., system_prompt: _Optional[str] = ..., model: _Optional[_Union[ModelConfig, _Mapping]] = ..., tool_names: _Optional[_Iterable[str]] = ..., handoffs: _Optional[_Iterable[str]] = ..., remote_handler: _Optional[str] = ..., mcp_servers: _Optional[_Iterable[str]] = ..., a2a_url: _Optional[str] = ...) -> None: ...
 
 class Swarm(_message.Message):
     __slots__ = ("topology", "agents", "root_agent")
