@@ -1,6 +1,7 @@
 """Durable event history: the store protocols (EventLog, TaskIndex, SessionStore and their union
 EventStore) and the SQLite, Redis and in-memory stores."""
 
+from aworld_server.storage._redis_epoch import RedisDataLost
 from aworld_server.storage._store import (
     EventLog,
     EventQuery,
@@ -13,7 +14,7 @@ from aworld_server.storage._store import (
     TaskRecord,
 )
 from aworld_server.storage.memory import MemoryEventStore
-from aworld_server.storage.redis_store import RedisDataLost, RedisEventStore, RedisStoreStats
+from aworld_server.storage.redis_store import RedisEventStore, RedisStoreStats
 from aworld_server.storage.sqlite import SqliteEventStore, StoreStats
 
 __all__ = [

@@ -32,15 +32,14 @@ surviving power loss needs ``appendfsync always`` (Redis replies only after the 
 acknowledged write could be lost (README, "Guarantees").
 
 Keys are computed inside the script from the prefix: a standalone Redis, not Redis Cluster.
+The script and its argument are in ``_redis_append``, the epoch file in ``_redis_epoch``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -48,15 +47,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-import msgpack
 import redis.asyncio as aioredis
-from aworld_client import Event, Session, TaskStatus, TaskStatusChanged, TaskSubmitted
+from aworld_client import Event, Session, TaskStatus
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from aworld_server.errors import FailedPrecondition, Unavailable
 from aworld_server.redis_client import connect
+from aworld_server.storage._redis_append import APPEND_SCRIPT, call_fields, pack
+from aworld_server.storage._redis_epoch import EpochFile, RedisDataLost
 from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
 from aworld_server.storage.sqlite import (
     _DEFAULT_PAGE_SIZE,
@@ -64,11 +64,10 @@ from aworld_server.storage.sqlite import (
     _encode_page_token,
     _from_us,
     _index_fields,
-    _submitted_record,
     _to_us,
 )
 
-__all__ = ["RedisDataLost", "RedisEventStore", "RedisStoreStats"]
+__all__ = ["RedisEventStore", "RedisStoreStats"]
 
 _log = logging.getLogger(__name__)
 
@@ -84,159 +83,6 @@ _SCAN_CHUNK: Final = 200
 # goes back to serialising the next group.
 _TURNS_TO_SEND: Final = 4
 
-# KEYS: epoch, this group's outcome. ARGV: epoch, prefix, the fields as a MessagePack array:
-# the number of calls, then per call its counts and fields (see _call_args). Times travel as
-# strings: a Lua number of microseconds since 1970 would lose digits on its way to Redis.
-# Redis work is grouped per call: one ZCOUNT per task to look for seqs already stored (per
-# event only when that finds some), one ZADD per key for the log and each index.
-_APPEND: Final = """
-local p = ARGV[2]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('AWORLD_EPOCH the epoch key does not match')
-end
-local done = redis.call('GET', KEYS[2])
-if done then return cjson.decode(done) end  -- a retried group: it ran, say how it went
--- The fields come as one MessagePack array: one argument instead of many small ones, which
--- are what costs most to pack on the client and to parse here.
-local A = cmsgpack.unpack(ARGV[3])
-local function zadd_all(key, args)  -- ZADD score member ... in chunks (Lua's stack is bounded)
-  for i = 1, #args, 1000 do
-    redis.call('ZADD', key, unpack(args, i, math.min(i + 999, #args)))
-  end
-end
-local calls, at, out = tonumber(A[1]), 2, {}
-for c = 1, calls do
-  local n_events, n_sessions = tonumber(A[at]), tonumber(A[at + 1])
-  at = at + 2
-  -- Read the call: task, seq, data, session, topic, sender, time, kind [, kind's fields].
-  local events, ranges = {}, {}
-  for i = 1, n_events do
-    local e = {task = A[at], seq = tonumber(A[at + 1]), data = A[at + 2], session = A[at + 3],
-      topic = A[at + 4], sender = A[at + 5], time = A[at + 6], kind = A[at + 7]}
-    at = at + 8
-    if e.kind == 'S' then
-      e.status, e.name, e.rsession, e.user, e.req, e.ns =
-        A[at], A[at + 1], A[at + 2], A[at + 3], A[at + 4], A[at + 5]
-      at = at + 6
-    elseif e.kind == 'C' then
-      e.status, e.terminal = A[at], A[at + 1]
-      at = at + 2
-    end
-    events[i] = e
-    local r = ranges[e.task]
-    if r then
-      if e.seq < r[1] then r[1] = e.seq end
-      if e.seq > r[2] then r[2] = e.seq end
-    else
-      ranges[e.task] = {e.seq, e.seq}
-    end
-  end
-  -- Check the whole call before writing any of it.
-  local problem, seen, subs, reqs = false, {}, {}, {}
-  for task, r in pairs(ranges) do
-    if redis.call('ZCOUNT', p .. 'log:' .. task, r[1], r[2]) > 0 then
-      for _, e in ipairs(events) do
-        if e.task == task and redis.call('ZCOUNT', p .. 'log:' .. task, e.seq, e.seq) > 0 then
-          problem = 'an event with the same (task_id, seq) already exists'
-        end
-      end
-    end
-  end
-  for _, e in ipairs(events) do
-    if problem then break end
-    local key = e.task .. '\\0' .. e.seq
-    if seen[key] then
-      problem = 'an event with the same (task_id, seq) already exists'
-      break
-    end
-    seen[key] = true
-    if e.kind == 'S' then
-      if subs[e.task] or redis.call('EXISTS', p .. 'task:' .. e.task) == 1 then
-        problem = 'task already submitted'
-        break
-      end
-      subs[e.task] = true
-      if e.req ~= '' then
-        if reqs[e.req] or redis.call('HEXISTS', p .. 'req', e.req) == 1 then
-          problem = 'request_id already used by another task'
-          break
-        end
-        reqs[e.req] = true
-      end
-    end
-  end
-  if problem then
-    table.insert(out, problem)
-  else
-    local adds = {}  -- key -> {score, member, ...}
-    local function add(key, score, member)
-      local list = adds[key]
-      if not list then
-        list = {}
-        adds[key] = list
-      end
-      list[#list + 1] = score
-      list[#list + 1] = member
-    end
-    local indexed = {}  -- index key .. task -> true: each task once per index and call
-    local function index(key, task)
-      local mark = key .. '\\0' .. task
-      if not indexed[mark] then
-        indexed[mark] = true
-        add(key, 0, task)
-      end
-    end
-    for _, e in ipairs(events) do
-      add(p .. 'log:' .. e.task, e.seq, string.format('%020d', e.seq) .. ':' .. e.data)
-      if e.session ~= '' then index(p .. 'ev:s:' .. e.session, e.task) end
-      if e.topic ~= '' then index(p .. 'ev:t:' .. e.topic, e.task) end
-      if e.sender ~= '' then index(p .. 'ev:n:' .. e.sender, e.task) end
-      local record = p .. 'task:' .. e.task
-      if e.kind == 'S' then
-        redis.call('HSET', record, 'name', e.name, 'session_id', e.rsession, 'user_id', e.user,
-          'request_id', e.req, 'status', e.status, 'created_us', e.time,
-          'updated_us', e.time, 'namespace', e.ns)
-        if e.req ~= '' then redis.call('HSET', p .. 'req', e.req, e.task) end
-        redis.call('ZADD', p .. 'tasks', e.time, e.task)
-        if e.rsession ~= '' then
-          redis.call('ZADD', p .. 'tasks:s:' .. e.rsession, e.time, e.task)
-        end
-        if e.user ~= '' then redis.call('ZADD', p .. 'tasks:u:' .. e.user, e.time, e.task) end
-        redis.call('ZADD', p .. 'tasks:n:' .. e.ns, e.time, e.task)
-        redis.call('ZADD', p .. 'live', e.time, e.task)
-      elseif e.kind == 'C' and redis.call('EXISTS', record) == 1 then
-        redis.call('HSET', record, 'status', e.status, 'updated_us', e.time)
-        if e.terminal == '1' then
-          redis.call('ZREM', p .. 'live', e.task)
-        else
-          redis.call('ZADD', p .. 'live', redis.call('HGET', record, 'created_us'), e.task)
-        end
-      end
-    end
-    for key, list in pairs(adds) do zadd_all(key, list) end
-    table.insert(out, 0)
-  end
-  for i = 0, n_sessions - 1 do
-    local f = at + i * 6
-    local id, user, created = A[f], A[f + 1], A[f + 2]
-    local updated, now = A[f + 3], A[f + 4]
-    local key = p .. 'session:' .. id
-    local old_user = redis.call('HGET', key, 'user_id')
-    if created == '' then created = redis.call('HGET', key, 'created_us') or now end
-    if old_user and old_user ~= '' and old_user ~= user then
-      redis.call('ZREM', p .. 'sessions:u:' .. old_user, id)
-    end
-    redis.call('HSET', key, 'user_id', user, 'created_us', created, 'updated_us', updated,
-      'data', A[f + 5])
-    redis.call('ZADD', p .. 'sessions', created, id)
-    if user ~= '' then redis.call('ZADD', p .. 'sessions:u:' .. user, created, id) end
-  end
-  at = at + n_sessions * 6
-end
-redis.call('SET', KEYS[2], cjson.encode(out), 'EX', 600)
-return out
-"""
-
 _RECORD_FIELDS: Final = (
     "name",
     "session_id",
@@ -247,12 +93,6 @@ _RECORD_FIELDS: Final = (
     "updated_us",
     "namespace",
 )
-
-
-class RedisDataLost(FailedPrecondition):
-    """The Redis does not hold the data this server wrote to it (its epoch key is missing or
-    different): it lost its data, or it is another Redis. Nothing is read or written until
-    an operator looks (and deletes the epoch file if the loss is accepted)."""
 
 
 @dataclass(slots=True)
@@ -283,12 +123,13 @@ class RedisEventStore:
         self.client = client
         self.prefix = prefix
         self.epoch_file = Path(epoch_file)
+        self._epochs = EpochFile(self.epoch_file)
         self.stats = RedisStoreStats()
         self.persistence = "unknown"
         """``appendonly``/``appendfsync`` as Redis reported them at open."""
         self.epoch = ""
         self._lost: RedisDataLost | None = None
-        self._script = client.register_script(_APPEND)
+        self._script = client.register_script(APPEND_SCRIPT)
         self._queue: list[_Write] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -333,7 +174,7 @@ class RedisEventStore:
         """The epoch this store works with: the remembered one, which Redis must still hold;
         on a first open, Redis's (another server's) or a new one."""
         key = self._key("epoch")
-        remembered = self._remembered_epoch()
+        remembered = self._epochs.read(self.prefix)
         try:
             if remembered:
                 self._verify(await self.client.get(key), remembered)
@@ -344,40 +185,15 @@ class RedisEventStore:
         except RedisError as error:
             raise Unavailable(f"Redis unreachable: {error}") from error
         epoch = found.decode() if isinstance(found, bytes) else str(found)
-        self._remember_epoch(epoch)
+        self._epochs.write(self.prefix, epoch)
         return epoch
-
-    def _remembered_epoch(self) -> str:
-        try:
-            known = json.loads(self.epoch_file.read_text())
-        except FileNotFoundError:
-            return ""
-        value = known.get(self.prefix, "") if isinstance(known, dict) else ""
-        return value if isinstance(value, str) else ""
-
-    def _remember_epoch(self, epoch: str) -> None:
-        try:
-            known = json.loads(self.epoch_file.read_text())
-        except FileNotFoundError:
-            known = {}
-        known[self.prefix] = epoch
-        self.epoch_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.epoch_file.with_name(self.epoch_file.name + ".tmp")
-        temporary.write_text(json.dumps(known, indent=2) + "\n")
-        os.replace(temporary, self.epoch_file)  # never a half-written file
 
     def _verify(self, found: Any, expected: str = "") -> None:
         expected = expected or self.epoch
         value = found.decode() if isinstance(found, bytes) else found
         if value == expected:
             return
-        what = "has no epoch key" if value is None else f"has epoch {value}"
-        self._lost = RedisDataLost(
-            f"Redis {what}, but this server wrote to it with epoch {expected} (remembered in "
-            f"{self.epoch_file}): it lost its data (restarted without persistence?) or is "
-            "another Redis. Refusing to treat it as empty. Restore its data, or delete "
-            f"{self.epoch_file} to start over with what it holds."
-        )
+        self._lost = self._epochs.lost(value, expected)
         _log.error("%s", self._lost)
         raise self._lost
 
@@ -459,7 +275,7 @@ class RedisEventStore:
         ready: list[_Write] = []
         for write in batch:
             try:
-                fields += _call_args(write, now_us)
+                fields += call_fields(write.events, write.session, now_us)
             except Exception as error:  # an event that cannot be serialised fails its call
                 _settle(write.future, error)
                 continue
@@ -467,9 +283,7 @@ class RedisEventStore:
         if not ready:
             return None
         fields[0] = len(ready)
-        # use_bin_type=False: the original MessagePack format, the one Redis's cmsgpack reads
-        # (it rejects the newer str8/bin types); bytes and text both arrive as Lua strings.
-        args = [self.epoch, self.prefix, msgpack.packb(fields, use_bin_type=False)]
+        args = [self.epoch, self.prefix, pack(fields)]
         return ready, args
 
     async def _commit(self, ready: list[_Write], args: list[Any]) -> None:
@@ -729,39 +543,6 @@ class RedisEventStore:
         return page
 
 
-def _call_args(write: _Write, now_us: int) -> list[Any]:
-    """The script's fields for one call (see ``_APPEND``): its counts, then per event eight
-    fields and those of its kind (a submit's record, a status change), then its session."""
-    out: list[Any] = [len(write.events), 0 if write.session is None else 1]
-    for event in write.events:
-        body = event.body
-        time_us = str(_to_us(event.time) if event.time is not None else now_us)
-        _, topic, sender = _index_fields(event)
-        base = [event.task_id, event.seq, event.to_bytes(), event.session_id, topic, sender]
-        if isinstance(body, TaskSubmitted):
-            r = _submitted_record(event, body, _from_us(int(time_us)))
-            out += base
-            out += [time_us, "S", int(r.status), r.name, r.session_id, r.user_id]
-            out += [r.request_id, r.namespace]
-        elif isinstance(body, TaskStatusChanged):
-            terminal = "1" if body.status.is_terminal else "0"
-            out += base
-            out += [time_us, "C", int(body.status), terminal]
-        else:
-            out += base
-            out += [time_us, ""]
-    if (s := write.session) is not None:
-        out += [
-            s.id,
-            s.user_id,
-            "" if s.created_at is None else str(_to_us(s.created_at)),
-            str(now_us if s.updated_at is None else _to_us(s.updated_at)),
-            str(now_us),
-            s.to_bytes(),
-        ]
-    return out
-
-
 _ATTEMPTS: Final = 5
 _UNREACHABLE: Final = (RedisConnectionError, RedisTimeout)
 
@@ -782,7 +563,7 @@ async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
 
 
 def _event(member: bytes) -> Event:
-    return Event.from_bytes(member[21:])  # after "<20-digit seq>:" (see _APPEND)
+    return Event.from_bytes(member[21:])  # after "<20-digit seq>:" (see APPEND_SCRIPT)
 
 
 def _text(value: Any) -> str:
