@@ -351,3 +351,35 @@ async def test_post_task_call_sees_the_outcome_and_may_rewrite_the_answer(
     assert response.answer.value() == "polished raw"
     final = [e.body async for e in runtime.stream(response.id, follow=False)][-1]
     assert final.response.answer.value() == "polished raw"  # what is recorded, too
+
+
+async def test_an_ask_at_any_point_holds_the_task_for_a_human_and_later_hooks_run(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    @hook("after_tool_call")
+    def review_output() -> dict[str, Any]:
+        return {"permission_decision": "ask", "permission_decision_reason": "look at this"}
+
+    @hook("after_tool_call")
+    def tag(output: Any) -> dict[str, Any]:
+        return {"updated_output": f"<{output}>"}
+
+    runtime.registry.add_hook(review_output)
+    runtime.registry.add_hook(tag)
+    script = [
+        {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]},
+        {"content": "saw {last_tool_output}"},
+    ]
+    task = make_task(script, hooks={"after_tool_call": ["review_output", "tag"]})
+    submitted = await runtime.submit(task)
+
+    requested = await _requested(runtime, submitted.task_id)
+    assert requested.kind == "permission" and requested.prompt.value()["point"] == "after_tool_call"
+    assert (await runtime.get_task(submitted.task_id)).response.status == TaskStatus.INPUT_REQUIRED
+    decisions = await _decisions(runtime, submitted.task_id)
+    assert [d.hook_name for d in decisions] == ["review_output", "tag"]  # the later hook ran
+    await runtime.provide_input(submitted.task_id, requested.callback_id, Payload.of("allow"))
+    response = await runtime.wait(submitted.task_id)
+
+    assert response.status == TaskStatus.SUCCEEDED
+    assert response.answer.value() == "saw <3>"

@@ -8,7 +8,9 @@ and may answer ``None`` or an object with ``updated_input``, ``updated_output``,
 ``system_message``.
 
 What the answers do: at ``before_tool_call`` and ``before_llm_call`` a deny stops the step and
-an ask parks the task in INPUT_REQUIRED until a human allows or denies it (ProvideInput);
+an ask parks the task in INPUT_REQUIRED until a human allows or denies it (ProvideInput); at
+any other point an ask also holds the task in INPUT_REQUIRED until a human answers (recorded;
+only a permission point's step can be denied);
 ``updated_input`` replaces the tool's arguments / that model call's messages;
 ``updated_output`` replaces the tool's output (``after_tool_call``), the model's text
 (``after_llm_call``) or the final answer (``output_process``, ``post_task_call``); a
@@ -35,7 +37,14 @@ from aworld_server.events import EventManager
 from aworld_server.observability import span
 from aworld_server.retry import failure_of
 
-__all__ = ["HOOK_POINTS", "PERMISSION_POINTS", "HookInvoker", "HookOutcome", "HookRunner"]
+__all__ = [
+    "HOOK_POINTS",
+    "PERMISSION_POINTS",
+    "Asker",
+    "HookInvoker",
+    "HookOutcome",
+    "HookRunner",
+]
 
 HOOK_POINTS = frozenset(
     {
@@ -106,6 +115,12 @@ class HookInvoker(Protocol):
     ) -> Any: ...
 
 
+class Asker(Protocol):
+    """Asks a human about an occurrence a hook answered "ask" at; returns the decision."""
+
+    async def __call__(self, point: str, outcome: HookOutcome) -> HookOutcome: ...
+
+
 class HookRunner:
     """Fires the hooks that apply to one task: global, then session, then the task's own."""
 
@@ -128,6 +143,9 @@ class HookRunner:
         # Muted while a resumed run replays its log: those occurrences already fired.
         self.muted = False
         self._system_messages: list[str] = []
+        # Asks a human when a hook answers "ask" at a point that is not a permission point
+        # (those gate a step and ask where the step is known); set by the run.
+        self.asker: Asker | None = None
 
     def names(self, point: str) -> list[str]:
         return [
@@ -181,6 +199,8 @@ class HookRunner:
             if outcome.denied:
                 return outcome
         self._system_messages.extend(outcome.system_messages)
+        if outcome.asks and point not in PERMISSION_POINTS and self.asker is not None:
+            return await self.asker(point, outcome)
         return outcome
 
     def take_system_messages(self) -> list[str]:

@@ -29,9 +29,11 @@ class CallbackWaits:
         callback_id: str = "",
         *,
         announce: bool = True,
+        parkable: bool = True,
     ) -> Any:
         """Wait until the callback is completed; return its value. A completion that carries a
-        failure raises it (non-retryable: the answer was given, not lost)."""
+        failure raises it (non-retryable: the answer was given, not lost). ``parkable=False``:
+        hold the run in memory (a wait a replay could not rebuild at this point)."""
         run = self._run
         callbacks = run.ctx.callbacks
         callback_id = callback_id or new_id()
@@ -54,6 +56,7 @@ class CallbackWaits:
             )
         if (
             run.ctx.parkable
+            and parkable
             and self._waiting == 1
             and run.tools_in_flight <= 1
             and callbacks.try_park(callback_id)

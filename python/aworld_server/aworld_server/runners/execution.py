@@ -13,11 +13,12 @@ from aworld_client import RunNode, Task, TaskConfig, Usage
 from aworld_server.agents.model import ModelResponse
 from aworld_server.agents.topology import Finish, RunAgent, RunTools, SwarmController, ToolResult
 from aworld_server.context import Context
-from aworld_server.hooks import HookRunner
+from aworld_server.hooks import HookOutcome, HookRunner
 from aworld_server.runners.agent_step import AgentSteps
 from aworld_server.runners.budget import Limits
 from aworld_server.runners.callback_wait import CallbackWaits
 from aworld_server.runners.context import RunContext
+from aworld_server.runners.permission import ask_human
 from aworld_server.runners.replay import Replay
 from aworld_server.runners.run_state import RunState
 from aworld_server.runners.task_log import TaskLog
@@ -34,6 +35,28 @@ class TaskExecution:
         self.waits = CallbackWaits(self.state)
         self.agents = AgentSteps(self.state, self.waits)
         self.tools = ToolCalls(self.state, self.waits)
+        self._asked: dict[str, int] = {}  # hook point -> asks so far (names the callbacks)
+        self.state.hooks.asker = self._ask_at
+
+    async def _ask_at(self, point: str, outcome: HookOutcome) -> HookOutcome:
+        """A hook asked at a point that gates no step: hold the task in INPUT_REQUIRED until a
+        human answers. Held in memory, not parked: a replay could not rebuild every point."""
+        self._asked[point] = n = self._asked.get(point, 0) + 1
+        callback_id = f"hook:{point}:{n}"
+        state = self.state
+        node = state.current_agent_node or state.root
+        return await ask_human(
+            self.waits,
+            state.log,
+            point=point,
+            what=f"the {point} occurrence",
+            prompt={"point": point},
+            node_id=node.id if node is not None else "",
+            outcome=outcome,
+            callback_id=callback_id,
+            announce=callback_id not in state.announced,
+            parkable=False,
+        )
 
     # What runners read and set on the run.
     @property

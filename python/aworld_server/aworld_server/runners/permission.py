@@ -35,10 +35,16 @@ async def ask_human(
     outcome: HookOutcome,
     callback_id: str = "",
     announce: bool = True,
+    parkable: bool = True,
 ) -> HookOutcome:
     """Wait for a human's decision on ``what`` (the step a hook asked about)."""
     answer = await waits.wait(
-        "permission", {**prompt, "reason": outcome.reason}, node_id, callback_id, announce=announce
+        "permission",
+        {**prompt, "reason": outcome.reason},
+        node_id,
+        callback_id,
+        announce=announce,
+        parkable=parkable,
     )
     allowed = is_allowed(answer)
     decision = PermissionDecision.ALLOW if allowed else PermissionDecision.DENY
@@ -48,5 +54,6 @@ async def ask_human(
         decision=decision,
         reason=reason,
         updated_input=outcome.updated_input,
+        updated_output=outcome.updated_output,
         system_messages=outcome.system_messages,
     )
