@@ -240,8 +240,8 @@ async def start_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    await server.start()
     try:
+        # Engines start before the port answers: a task submitted at once may name them.
         for name, options in config.engine_plugins().items():
             await runtime.add_engine(load_engine(name, options))
     except BaseException:
@@ -249,6 +249,7 @@ async def start_server(
         await runtime.close()
         await backends.aclose()
         raise
+    await server.start()
     http = None
     if metrics is not None and config.http_port is not None:
         sources = Sources(
