@@ -351,6 +351,19 @@ class ServerConfig(BaseSettings):
         description="How often the server probes Redis; health is NOT_SERVING while it does "
         "not answer.",
     )
+    lease_ttl: timedelta = Field(
+        timedelta(seconds=3),
+        ge=timedelta(milliseconds=300),
+        description="store='redis': how long a replica's lease on a task outlives the replica "
+        "(renewed every third of it); a task whose owner died is taken over after at most "
+        "about this long.",
+    )
+    replica_id: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="store='redis': this replica's id in the cluster. Empty: one kept in "
+        "data_dir, so a replica restarted there takes its own leases back at once.",
+    )
     bus_capacity: int = Field(
         10_000, gt=0, description="Messages queued per task before publishers wait."
     )
@@ -473,6 +486,7 @@ class ServerConfig(BaseSettings):
         "schedule_to_start_timeout",
         "redis_health_interval",
         "bus_claim_idle",
+        "lease_ttl",
         mode="before",
     )
     @classmethod
@@ -499,6 +513,9 @@ class ServerConfig(BaseSettings):
         for name in ("redis_url", "redis_prefix", "redis_health_interval"):
             if name in self.model_fields_set and not uses_redis:
                 raise ValueError(f"{name} is set but neither store nor bus is 'redis'")
+        for name in ("lease_ttl", "replica_id"):
+            if name in self.model_fields_set and self.store != "redis":
+                raise ValueError(f"{name} applies to store='redis' (replicas) only")
         for name in ("bus_claim_idle", "bus_max_deliveries"):
             if name in self.model_fields_set and self.bus != "redis":
                 raise ValueError(f"{name} applies to bus='redis' only")

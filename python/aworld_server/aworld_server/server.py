@@ -45,6 +45,7 @@ from aworld_server.observability.telemetry import (
     server_interceptors,
     tracing_enabled,
 )
+from aworld_server.replicas import Replicas, replica_id_for
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.engine_jobs import JobCredentials
 from aworld_server.web import HttpAccess, HttpServer, RuntimeMetrics, Sources, start_http
@@ -77,6 +78,7 @@ class RunningServer:
     a2a: A2AServer | None = None  # config.a2a.port: the swarms served over A2A
     backends: Backends | None = None  # the store and bus it runs on (and Redis clients)
     redis_watch: RedisWatch | None = None  # health follows Redis (store or bus on Redis)
+    replicas: Replicas | None = None  # the store on Redis: task leases, requests to owners
     stopped: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
@@ -103,6 +105,8 @@ class RunningServer:
         if self.a2a is not None:
             await self.a2a.stop()  # likewise its message streams
         await self.runtime.stop_runs()
+        if self.replicas is not None:  # stopped runs' leases go: other replicas take over
+            await self.replicas.stop()
         stopping = asyncio.create_task(self.server.stop(max(deadline - loop.time(), 0.0)))
         # One loop turn lets the server stop taking new calls before the workers are told to
         # go: a worker reconnecting at once is refused instead of holding the stop for its
@@ -210,6 +214,22 @@ async def start_server(
     runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
     if setup is not None:
         setup(runtime)
+    replicas = None
+    sweep_interval = 30.0
+    if backends.redis_store is not None:
+        # Any number of servers may share this Redis: tasks run under leases, and each
+        # server's sweeper takes over those whose lease expired, soon after it did.
+        lease_ttl = config.lease_ttl.total_seconds()
+        replicas = Replicas(
+            config.redis_url,
+            prefix=config.redis_prefix,
+            replica_id=config.replica_id or replica_id_for(config.data_dir),
+            lease_ttl=lease_ttl,
+            store=backends.redis_store,
+        )
+        replicas.attach(runtime.executor, runtime.events)
+        sweep_interval = lease_ttl / 4
+        log.info("replica %s (lease TTL %gs)", replicas.replica_id, lease_ttl)
     try:
         # Configured MCP servers start with the server (their tools listed like any handler's);
         # one that cannot start stops this start with McpStartupError naming it.
@@ -221,10 +241,12 @@ async def start_server(
     # Unfinished tasks resume once the server listens (below): their calls to remote handlers
     # then find workers reconnecting instead of an empty registry.
     try:
-        await runtime.start(resume=False)
+        await runtime.start(resume=False, sweep_interval=sweep_interval)
     except BaseException:
         await backends.aclose()
         raise
+    if replicas is not None:
+        replicas.start()
     runtime_service = add_runtime_service(
         server,
         runtime,
@@ -324,6 +346,7 @@ async def start_server(
         a2a,
         backends,
         watch,
+        replicas,
     )
 
 
@@ -341,21 +364,28 @@ def tune_gc() -> None:
 
 
 async def serve(
-    config: ServerConfig, *, ready: Callable[[RunningServer], None] | None = None
+    config: ServerConfig,
+    *,
+    ready: Callable[[RunningServer], None] | None = None,
+    setup: Callable[[Runtime], None] | None = None,
 ) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully. As a process entry point it
     installs the OpenTelemetry SDK when ``config.trace_endpoint`` names a collector."""
     endpoint = config.trace_endpoint
     tracing = configure_tracing(endpoint, config.service_name) if endpoint else None
     try:
-        await _serve(config, ready)
+        await _serve(config, ready, setup)
     finally:
         if tracing is not None:
             tracing.shutdown()  # what is still batched goes out before the process ends
 
 
-async def _serve(config: ServerConfig, ready: Callable[[RunningServer], None] | None) -> None:
-    running = await start_server(config)
+async def _serve(
+    config: ServerConfig,
+    ready: Callable[[RunningServer], None] | None,
+    setup: Callable[[Runtime], None] | None,
+) -> None:
+    running = await start_server(config, setup=setup)
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

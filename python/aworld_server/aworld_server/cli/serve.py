@@ -66,6 +66,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    lease_ttl: Annotated[
+        float | None,
+        typer.Option(
+            help="With --store redis: seconds a replica's lease on a task outlives it; a task "
+            "whose replica died moves to another within about that [default: 3].",
+            show_default=False,
+        ),
+    ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -146,6 +154,7 @@ def serve(
             store=store,
             bus=bus,
             redis_url=redis_url,
+            lease_ttl=None if lease_ttl is None else timedelta(seconds=lease_ttl),
             engine=engine,
             shutdown_grace=None if shutdown_grace is None else timedelta(seconds=shutdown_grace),
             schedule_to_start_timeout=None

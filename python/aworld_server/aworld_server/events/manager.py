@@ -113,6 +113,10 @@ class EventManager:
         # they resume), woken when the task opens.
         self._openings: dict[str, list[asyncio.Future[None]]] = {}
         self._observers: list[CommitObserver] = []
+        # Replicas: a stream of an unfinished task that is not open here (it runs on another
+        # replica) reads the store every ``poll_interval`` seconds instead of waiting for it
+        # to open here. None: wait (one server runs every task).
+        self.poll_interval: float | None = None
 
     def observe(self, observer: CommitObserver) -> None:
         """Call ``observer(events, seconds)`` after each commit to the store, with the events
@@ -325,7 +329,10 @@ class EventManager:
         waiting = self._openings.setdefault(task_id, [])
         waiting.append(opened)
         try:
-            await opened
+            if self.poll_interval is None:
+                await opened
+            else:  # the caller reads the store again after the interval
+                await asyncio.wait([opened], timeout=self.poll_interval)
         finally:
             if opened in waiting:
                 waiting.remove(opened)

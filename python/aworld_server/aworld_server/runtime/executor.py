@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Collection
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aworld_client import (
     ExecutionMode,
@@ -27,7 +27,13 @@ from aworld_client import (
     TaskSubmitted,
 )
 
-from aworld_server.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from aworld_server.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from aworld_server.ids import new_id
 from aworld_server.runners import CallRunner, EventRunner, RunContext, Runner
 from aworld_server.runners.replay import Replay
@@ -38,6 +44,25 @@ from aworld_server.runtime.reader import TaskReader
 from aworld_server.runtime.sessions import Sessions
 from aworld_server.storage import EventStore
 from aworld_server.validation import validate_task
+
+
+class Replicated(Protocol):
+    """What the executor needs of the replicas sharing its store (``aworld_server.replicas``)."""
+
+    replica_id: str
+    route_timeout: float
+    lease_ttl: float
+
+    def holds(self, task_id: str) -> bool: ...
+
+    async def acquire(self, task_id: str) -> bool: ...
+
+    async def owner(self, task_id: str) -> str | None: ...
+
+    async def takeable(self, task_ids: list[str]) -> list[str]: ...
+
+    async def ask(self, owner: str, op: str, task_id: str, args: dict[str, Any]) -> Any: ...
+
 
 __all__ = ["SubmitResult", "TaskExecutor"]
 
@@ -102,6 +127,10 @@ class TaskExecutor:
         self._sweeper: asyncio.Task[None] | None = None
         self._children: dict[str, set[str]] = {}  # parent task id -> its sub-tasks
         self._cancelling: set[asyncio.Task[None]] = set()
+        # Replicas sharing one Redis (``Replicas.attach``): a task runs here only while this
+        # replica holds its lease; requests about a task another replica runs go to it.
+        self.replicas: Replicated | None = None
+        self._adopting: set[str] = set()  # tasks between their lease and their launch
 
     # -- what runs ------------------------------------------------------------------------
     @property
@@ -155,7 +184,14 @@ class TaskExecutor:
         record = await self._store.find_task_by_request_id(request_id)
         if record is None:
             self.validate(task)
-            return await self._accept(task, request_id)
+            try:
+                return await self._accept(task, request_id)
+            except FailedPrecondition as error:
+                # Another replica stored a task under this request id meanwhile: it is the one.
+                record = await self._store.find_task_by_request_id(request_id)
+                if record is None or "request_id already used" not in str(error):
+                    raise
+                self._events.close_task(task.id)
         if not record.status.is_terminal:
             await self._adopt(record.task_id)
         return SubmitResult(record.task_id, record.session_id, created=False)
@@ -175,6 +211,8 @@ class TaskExecutor:
         task.session_id = task.session_id or new_id()
         self._accepting.add(task.id)  # the sweeper leaves it alone until it is launched
         try:
+            if self.replicas is not None and not await self.replicas.acquire(task.id):
+                raise FailedPrecondition(f"task {task.id} already exists")
             await self._sessions.add_task(task, new=new_session)
             await self._events.open_task(task.id, task.session_id, new=new_task)
             await self._events.emit(
@@ -276,9 +314,13 @@ class TaskExecutor:
         tasks waiting on a callback stay parked until it is answered. Called at start (after
         a restart) and by the sweeper. Returns how many tasks were picked up."""
         picked = 0
-        for record in await self._store.live_tasks():
-            if self._adoptable(record.task_id):
-                picked += await self._adopt(record.task_id)
+        candidates = [r.task_id for r in await self._store.live_tasks()]
+        candidates = [t for t in candidates if self._adoptable(t)]
+        if self.replicas is not None:  # one round trip instead of a failed acquire per task
+            candidates = await self.replicas.takeable(candidates)
+        for task_id in candidates:
+            if self._adoptable(task_id):
+                picked += await self._adopt(task_id)
         return picked
 
     def _adoptable(self, task_id: str) -> bool:
@@ -290,8 +332,24 @@ class TaskExecutor:
             or self._ctx.callbacks.parked(task_id)
         )
 
+    def here(self, task_id: str) -> bool:
+        """True while the task runs, parks, starts or is handed to an engine here (its lease
+        stays held while it is)."""
+        return not self._adoptable(task_id) or task_id in self._adopting
+
     async def _adopt(self, task_id: str) -> int:
         """Run a stored, unfinished task that runs nowhere here (1), or leave it (0)."""
+        if self.replicas is None:
+            return await self._adopt_leased(task_id)
+        if task_id in self._adopting or not await self.replicas.acquire(task_id):
+            return 0  # another replica runs it
+        self._adopting.add(task_id)
+        try:
+            return await self._adopt_leased(task_id)
+        finally:
+            self._adopting.discard(task_id)
+
+    async def _adopt_leased(self, task_id: str) -> int:
         events = await self._store.read(task_id)
         if not self._adoptable(task_id):  # picked up by someone else during the read
             return 0
@@ -367,6 +425,13 @@ class TaskExecutor:
 
     async def cancel(self, task_id: str, reason: str = "") -> TaskStatus:
         """Cancel a live task; cancelling a finished one changes nothing."""
+        answer = await self._routed(task_id, "cancel", {"reason": reason})
+        if answer is not None:
+            return TaskStatus(int(answer))
+        return await self.cancel_here(task_id, reason)
+
+    async def cancel_here(self, task_id: str, reason: str = "") -> TaskStatus:
+        """``cancel`` in this process (with replicas: the task's owner)."""
         callbacks = self._ctx.callbacks
         if self._adoptable(task_id):
             record = await self._store.get_task(task_id)
@@ -411,6 +476,24 @@ class TaskExecutor:
                 "exactly one of result and failure is required",
                 [FieldViolation("result", "set exactly one of result and failure")],
             )
+        args = {
+            "callback_id": callback_id,
+            "result": result.to_bytes() if result is not None else None,
+            "failure": failure.to_bytes() if failure is not None else None,
+        }
+        answer = await self._routed(task_id, "complete_callback", args)
+        if answer is not None:
+            return TaskStatus(int(answer))
+        return await self.complete_callback_here(task_id, callback_id, result, failure)
+
+    async def complete_callback_here(
+        self,
+        task_id: str,
+        callback_id: str,
+        result: Payload | None = None,
+        failure: Failure | None = None,
+    ) -> TaskStatus:
+        """``complete_callback`` in this process (with replicas: the task's owner)."""
         callbacks = self._ctx.callbacks
         parked = callbacks.claim(task_id, callback_id)
         try:
@@ -430,6 +513,46 @@ class TaskExecutor:
         else:
             callbacks.resolve(callback_id, result.value() if result else None, failure)
         return TaskStatus.RUNNING
+
+    # -- replicas -------------------------------------------------------------------------
+    async def _routed(self, task_id: str, op: str, args: dict[str, Any]) -> Any:
+        """With replicas, the answer to ``op`` from the replica that runs the task; None to act
+        here: no replicas, the task runs here (or just started to: it ran nowhere), or it is
+        unknown or finished (answered here from the store)."""
+        replicas = self.replicas
+        if replicas is None:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + replicas.route_timeout
+        while True:
+            if replicas.holds(task_id) or not self._adoptable(task_id):
+                return None
+            record = await self._store.get_task(task_id)
+            if record is None or record.status.is_terminal:
+                return None
+            if await self._adopt(task_id):
+                return None  # it ran nowhere: now it runs here
+            owner = await replicas.owner(task_id)
+            if owner is not None and owner != replicas.replica_id:
+                answer = await replicas.ask(owner, op, task_id, args)
+                if answer is not None:
+                    return answer
+            if loop.time() > deadline:
+                raise Unavailable(f"the replica that runs task {task_id} does not answer")
+            # The owner is moving (its lease expired, or it just let the task go): look again.
+            await asyncio.sleep(replicas.lease_ttl / 10)  # a retry period
+
+    def drop(self, task_id: str) -> None:
+        """Stop the task's run here without recording anything, as a shutdown does: another
+        replica took its lease over (or Redis was away for a whole lease)."""
+        callbacks = self._ctx.callbacks
+        for callback_id in callbacks.pending(task_id):
+            callbacks.forget(callback_id)
+        run = self._runs.get(task_id)
+        if run is not None:
+            run.cancel()
+        else:
+            self._events.close_task(task_id)  # parked: streams here go on from the store
 
     # -- stopping -------------------------------------------------------------------------
     async def stop_runs(self) -> None:

@@ -9,7 +9,7 @@ after a broken connection is answered, not run twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import msgpack
@@ -20,8 +20,9 @@ from aworld_server.storage.sqlite import _from_us, _index_fields, _submitted_rec
 __all__ = ["APPEND_SCRIPT", "call_fields", "pack"]
 
 # KEYS: epoch, this group's outcome. ARGV: epoch, prefix, the fields as a MessagePack array:
-# the number of calls, then per call its counts and fields (see call_fields). Times travel as
-# strings: a Lua number of microseconds since 1970 would lose digits on its way to Redis.
+# the number of calls, then per call its counts, fencing tokens and fields (see call_fields).
+# Times travel as strings: a Lua number of microseconds since 1970 would lose digits on its
+# way to Redis.
 # Redis work is grouped per call: one ZCOUNT per task to look for seqs already stored (per
 # event only when that finds some), one ZADD per key for the log and each index.
 APPEND_SCRIPT: Final = """
@@ -41,8 +42,13 @@ local function zadd_all(key, args)  -- ZADD score member ... in chunks (Lua's st
 end
 local calls, at, out = tonumber(A[1]), 2, {}
 for c = 1, calls do
-  local n_events, n_sessions = tonumber(A[at]), tonumber(A[at + 1])
-  at = at + 2
+  local n_events, n_sessions, n_fences = tonumber(A[at]), tonumber(A[at + 1]), tonumber(A[at + 2])
+  at = at + 3
+  local fences = {}  -- task -> the writer's fencing token (a replica that holds its lease)
+  for _ = 1, n_fences do
+    fences[A[at]] = A[at + 1]
+    at = at + 2
+  end
   -- Read the call: task, seq, data, session, topic, sender, time, kind [, kind's fields].
   local events, ranges = {}, {}
   for i = 1, n_events do
@@ -68,7 +74,16 @@ for c = 1, calls do
   end
   -- Check the whole call before writing any of it.
   local problem, seen, subs, reqs = false, {}, {}, {}
+  for task, _ in pairs(ranges) do
+    -- A task leased by a replica takes writes only with the latest token: a replica that lost
+    -- the lease (paused, partitioned) and writes on is refused (see runtime/leases.py).
+    local current = redis.call('GET', p .. 'fence:' .. task)
+    if current and current ~= fences[task] then
+      problem = 'AWORLD_FENCED task ' .. task .. ' is leased with a newer fencing token'
+    end
+  end
   for task, r in pairs(ranges) do
+    if problem then break end
     if redis.call('ZCOUNT', p .. 'log:' .. task, r[1], r[2]) > 0 then
       for _, e in ipairs(events) do
         if e.task == task and redis.call('ZCOUNT', p .. 'log:' .. task, e.seq, e.seq) > 0 then
@@ -173,10 +188,24 @@ return out
 """
 
 
-def call_fields(events: Sequence[Event], session: Session | None, now_us: int) -> list[Any]:
-    """The script's fields for one call (see ``APPEND_SCRIPT``): its counts, then per event eight
-    fields and those of its kind (a submit's record, a status change), then its session."""
-    out: list[Any] = [len(events), 0 if session is None else 1]
+def call_fields(
+    events: Sequence[Event],
+    session: Session | None,
+    now_us: int,
+    fences: Mapping[str, str] | None = None,
+) -> list[Any]:
+    """The script's fields for one call (see ``APPEND_SCRIPT``): its counts, the writer's
+    fencing token of each of its tasks that has one (``fences``), then per event eight fields
+    and those of its kind (a submit's record, a status change), then its session."""
+    tokens: dict[str, str] = {}
+    if fences:
+        for event in events:
+            token = fences.get(event.task_id)
+            if token is not None:
+                tokens[event.task_id] = token
+    out: list[Any] = [len(events), 0 if session is None else 1, len(tokens)]
+    for task_id, token in tokens.items():
+        out += [task_id, token]
     for event in events:
         body = event.body
         time_us = str(_to_us(event.time) if event.time is not None else now_us)

@@ -57,7 +57,7 @@ from aworld_server.errors import FailedPrecondition, Unavailable
 from aworld_server.redis_client import connect
 from aworld_server.storage._redis_append import APPEND_SCRIPT, call_fields, pack
 from aworld_server.storage._redis_epoch import EpochFile, RedisDataLost
-from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
+from aworld_server.storage._store import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
 from aworld_server.storage.sqlite import (
     _DEFAULT_PAGE_SIZE,
     _decode_page_token,
@@ -110,6 +110,14 @@ class _Write:
     future: asyncio.Future[None]
     events: Sequence[Event]
     session: Session | None = None
+    tasks: dict[str, list[Event]] | None = None  # split per task (fencing on), else None
+
+
+def _split_by_task(events: Sequence[Event]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = {}
+    for event in events:
+        out.setdefault(event.task_id, []).append(event)
+    return out
 
 
 class RedisEventStore:
@@ -134,6 +142,13 @@ class RedisEventStore:
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        self.fences: dict[str, str] = {}
+        """Task id -> this writer's fencing token, for the tasks whose lease it holds (set by
+        :class:`~aworld_server.runtime.leases.Leases`): the append script refuses a write whose
+        token is not the task's latest. With any set, a write is sent as one call per task, so
+        a refused task fails alone (``PartialWrite``)."""
+        self.on_fenced: Callable[[str], None] | None = None
+        """Told of each task whose write was refused because another replica took it over."""
 
     @classmethod
     def from_url(cls, url: str, *, epoch_file: Path, prefix: str = "aworld:") -> RedisEventStore:
@@ -273,16 +288,23 @@ class RedisEventStore:
         now_us = _to_us(datetime.now(UTC))
         fields: list[Any] = [0]
         ready: list[_Write] = []
+        calls = 0
         for write in batch:
+            write.tasks = _split_by_task(write.events) if self.fences and write.events else None
+            parts = [write.events] if write.tasks is None else list(write.tasks.values())
             try:
-                fields += call_fields(write.events, write.session, now_us)
+                serialised: list[Any] = []
+                for events in parts:
+                    serialised += call_fields(events, write.session, now_us, self.fences)
             except Exception as error:  # an event that cannot be serialised fails its call
                 _settle(write.future, error)
                 continue
+            fields += serialised
+            calls += len(parts)
             ready.append(write)
         if not ready:
             return None
-        fields[0] = len(ready)
+        fields[0] = calls
         args = [self.epoch, self.prefix, pack(fields)]
         return ready, args
 
@@ -303,16 +325,43 @@ class RedisEventStore:
                 _settle(write.future, outcome)
             return
         self.stats.commits += 1
-        for write, result in zip(ready, outcome, strict=True):
-            if result == 0:
+        results = iter(outcome)
+        for write in ready:
+            if write.tasks is None:
+                self._settle_call(write, write.events, next(results))
+                continue
+            failed: dict[str, BaseException] = {}
+            for task_id, events in write.tasks.items():
+                refused = self._refusal(events, next(results))
+                if refused is not None:
+                    failed[task_id] = refused
+            if not failed:
                 self.stats.events += len(write.events)
                 _settle(write.future, None)
+            elif len(write.tasks) == 1:
+                _settle(write.future, next(iter(failed.values())))
             else:
-                reason = result.decode() if isinstance(result, bytes) else str(result)
-                tasks = ", ".join(sorted({e.task_id for e in write.events}))
-                _settle(
-                    write.future, FailedPrecondition(f"append for task {tasks} rejected: {reason}")
+                self.stats.events += sum(
+                    len(events) for task_id, events in write.tasks.items() if task_id not in failed
                 )
+                _settle(write.future, PartialWrite(failed))
+
+    def _settle_call(self, write: _Write, events: Sequence[Event], result: Any) -> None:
+        error = self._refusal(events, result)
+        if error is None:
+            self.stats.events += len(events)
+        _settle(write.future, error)
+
+    def _refusal(self, events: Sequence[Event], result: Any) -> FailedPrecondition | None:
+        """None for a call the script wrote, else why it refused it."""
+        if result == 0:
+            return None
+        reason = result.decode() if isinstance(result, bytes) else str(result)
+        tasks = sorted({e.task_id for e in events})
+        if reason.startswith("AWORLD_FENCED") and self.on_fenced is not None:
+            for task_id in tasks:
+                self.on_fenced(task_id)
+        return FailedPrecondition(f"append for task {', '.join(tasks)} rejected: {reason}")
 
     async def _run_script(self, args: list[Any]) -> list[Any] | BaseException:
         """The script's per-call results, or the error every call of the group gets."""

@@ -1,0 +1,209 @@
+"""Task leases in Redis: which replica runs a task, and the fencing token its writes carry.
+
+Keys (``{p}`` is the store's prefix):
+
+* ``{p}lease:{task}``: ``<replica id>:<token>``, expiring after the lease TTL unless renewed;
+* ``{p}fence:{task}``: the task's fencing token, incremented by every acquisition and never
+  decremented or deleted, so a later owner always has a larger token than an earlier one.
+
+A replica acquires a task's lease before it launches or resumes it, renews all its leases in one
+script call every TTL/3, and releases a lease when the task runs here no more. The tokens it holds
+live in the store's ``fences`` map: the append script refuses a write to a leased task whose token
+is not the task's latest (``storage/_redis_append.py``), so a replica that lost its lease while
+paused or partitioned cannot write into a log another replica now extends.
+
+A lease is lost when renewing finds another owner, when a write is refused for its token, or when
+Redis cannot be reached for a whole TTL (another replica may have taken the task over by then):
+``on_lost(task_id)`` is called and the task's run must stop without recording anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+__all__ = ["Leases"]
+
+log = logging.getLogger(__name__)
+
+# KEYS: lease, fence. ARGV: replica id, TTL in ms. The new token, or 0 when another replica holds
+# an unexpired lease. A lease this replica id holds (an earlier life of this replica, restarted
+# with the same data dir) is taken again at once, with a new token.
+_ACQUIRE: Final = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local owner = string.match(current, '^(.*):%d+$')
+  if owner ~= ARGV[1] then return 0 end
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
+return token
+"""
+
+# KEYS: leases. ARGV: TTL in ms, then the value this replica expects in each. Renews those that
+# still hold it; returns the (1-based) positions of the others: leases lost.
+_RENEW: Final = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+  else
+    lost[#lost + 1] = i
+  end
+end
+return lost
+"""
+
+# KEYS: lease. ARGV: the value this replica holds. Deletes the lease only if still ours.
+_RELEASE: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Leases:
+    """The leases of one replica (see the module docstring).
+
+    ``held`` is shared with the store (its ``fences``): task id -> token. ``keep(task_id)`` says
+    whether a task still runs, parks or starts here; leases of tasks it is false for are released
+    at the next renewal (a task that ended, or stopped)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        replica_id: str,
+        ttl: float,
+        held: dict[str, str],
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.replica_id = replica_id
+        self.ttl = ttl
+        self.held = held
+        self.on_lost: Callable[[str], None] = lambda task_id: None
+        self.keep: Callable[[str], bool] = lambda task_id: True
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._renewer: asyncio.Task[None] | None = None
+        self._renewed = time.monotonic()  # last time every lease was known to be ours
+        self.renewals = 0
+
+    @property
+    def ttl_ms(self) -> int:
+        return max(int(self.ttl * 1000), 1)
+
+    def _lease(self, task_id: str) -> str:
+        return f"{self.prefix}lease:{task_id}"
+
+    def _fence(self, task_id: str) -> str:
+        return f"{self.prefix}fence:{task_id}"
+
+    def _value(self, task_id: str) -> str:
+        return f"{self.replica_id}:{self.held[task_id]}"
+
+    # -- one task -----------------------------------------------------------------------------
+    def holds(self, task_id: str) -> bool:
+        return task_id in self.held
+
+    async def acquire(self, task_id: str) -> bool:
+        """Take the task's lease (True), or False while another replica holds it."""
+        if task_id in self.held:
+            return True
+        keys = [self._lease(task_id), self._fence(task_id)]
+        token = int(await self._acquire(keys=keys, args=[self.replica_id, self.ttl_ms]))
+        if token == 0:
+            return False
+        self.held[task_id] = str(token)
+        return True
+
+    async def release(self, task_id: str) -> None:
+        """Give the lease up (the task runs here no more): another replica may take it at once."""
+        token = self.held.pop(task_id, None)
+        if token is None:
+            return
+        with contextlib.suppress(RedisError):  # it expires by itself otherwise
+            await self._release(keys=[self._lease(task_id)], args=[f"{self.replica_id}:{token}"])
+
+    def lost(self, task_id: str) -> None:
+        """The lease is not ours any more: forget the token and stop the task's run here."""
+        if self.held.pop(task_id, None) is not None:
+            log.warning("lost the lease of task %s: its run here stops", task_id)
+            self.on_lost(task_id)
+
+    async def owner(self, task_id: str) -> str | None:
+        """The replica holding the task's unexpired lease, or None."""
+        value = await self.client.get(self._lease(task_id))
+        if value is None:
+            return None
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return text.rsplit(":", 1)[0]
+
+    async def takeable(self, task_ids: list[str]) -> list[str]:
+        """Those of ``task_ids`` no other replica holds a lease on (one round trip)."""
+        if not task_ids:
+            return []
+        values: list[Any] = await self.client.mget([self._lease(t) for t in task_ids])
+        mine = f"{self.replica_id}:".encode()
+        return [
+            t
+            for t, v in zip(task_ids, values, strict=True)
+            if v is None or bytes(v).startswith(mine)
+        ]
+
+    # -- renewing -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._renewed = time.monotonic()
+        self._renewer = asyncio.create_task(self._renew_every(), name="replica:leases")
+
+    async def stop(self) -> None:
+        """Stop renewing and release every lease (a graceful stop: others take over at once)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        for task_id in list(self.held):
+            await self.release(task_id)
+
+    async def _renew_every(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)  # the renewal period, not a synchronisation
+            await self.renew()
+
+    async def renew(self) -> None:
+        """Release the leases of tasks that left, renew the others in one script call, and
+        drop the ones found lost. A Redis that does not answer for a whole TTL loses them all."""
+        for task_id in [t for t in self.held if not self.keep(t)]:
+            await self.release(task_id)
+        tasks = list(self.held)
+        try:
+            async with asyncio.timeout(self.ttl / 3):
+                lost: list[Any] = await self._renew(
+                    keys=[self._lease(t) for t in tasks],
+                    args=[self.ttl_ms, *(self._value(t) for t in tasks)],
+                )
+        except (RedisError, OSError, TimeoutError) as error:
+            if time.monotonic() - self._renewed > self.ttl:
+                log.error("could not renew task leases for a whole TTL (%s): stopping", error)
+                for task_id in list(self.held):
+                    self.lost(task_id)
+            return
+        started = time.monotonic()
+        for position in lost:
+            task_id = tasks[int(position) - 1]
+            if task_id in self.held:
+                self.lost(task_id)
+        # A renewal answered after a pause longer than the TTL says only what Redis has now;
+        # the check above found any lease taken over meanwhile.
+        self._renewed = started
+        self.renewals += 1
