@@ -1,0 +1,97 @@
+"""One replica for the replica tests: ``aworld_server.server.serve`` — what ``aworld serve``
+runs — on a Redis store and bus, with the local tools below registered through the server's
+setup hook (the CLI has no way to load in-process tools).
+
+Usage::
+
+    python tests/replicas/replica_server.py --port P --data-dir D --ready-file F \\
+        --redis-url URL --prefix KEYS --lease-ttl SECONDS
+
+Tools (their record lives in the test's Redis under ``<prefix>t:``, so the test sees every
+execution of every replica):
+
+* ``step(x, n, name)``: records its start and its end under ``<name>:<n>``; from the second
+  step of a task on (``n >= 2``) it waits until the test sets ``<prefix>t:open``. Returns
+  :func:`step_value` of ``x``;
+* ``approve(amount)``: answers Pending (the task waits for ProvideInput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aworld_client.handlers import Pending, tool
+from aworld_server.config import ServerConfig
+from aworld_server.runtime import Runtime
+from aworld_server.server import RunningServer, serve
+
+
+def step_value(x: int) -> int:
+    return (x * 7 + 3) % 1_000_003
+
+
+def tools(url: str, keys: str):  # type: ignore[no-untyped-def]
+    client = aioredis.from_url(url)
+
+    @tool(name="step", idempotent=True)
+    async def step(x: int, n: int, name: str) -> int:
+        """One step of a chain; from the second on it waits for the test's gate."""
+        record = f"{keys}{name}:{n}"
+        await client.rpush(f"{record}:start", f"{os.getpid()} {time.time()}")
+        if n >= 2:
+            while not await client.exists(f"{keys}open"):
+                await asyncio.sleep(0.02)  # polls the gate the test opens
+        await client.rpush(f"{record}:done", f"{os.getpid()} {time.time()}")
+        return step_value(int(x))
+
+    @tool
+    def approve(amount: int) -> Pending:
+        """Ask someone to approve an amount; the answer comes as input."""
+        return Pending(prompt={"question": f"approve {amount}?"})
+
+    def setup(runtime: Runtime) -> None:
+        runtime.registry.add_tool(step, approve)
+
+    return setup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--lease-ttl", type=float, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    config = ServerConfig.load(
+        port=args.port,
+        data_dir=args.data_dir,
+        store="redis",
+        bus="redis",
+        redis_url=args.redis_url,
+        redis_prefix=args.prefix,
+        lease_ttl=timedelta(seconds=args.lease_ttl),
+        shutdown_grace=timedelta(seconds=1),
+    )
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def ready(running: RunningServer) -> None:
+        args.ready_file.write_text(f"127.0.0.1:{running.port}\n")
+
+    asyncio.run(serve(config, ready=ready, setup=tools(args.redis_url, f"{args.prefix}t:")))
+
+
+if __name__ == "__main__":
+    main()
