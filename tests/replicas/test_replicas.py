@@ -112,7 +112,9 @@ async def test_submit_on_one_replica_stream_on_another_answer_and_cancel_on_a_th
 
         # Cancel: running on A, cancelled from C, seen from B.
         blocked = await on_a.submit(chain_task("blocked", seed=5))
-        await assert_eventually(lambda: bool(cluster.record.entries("blocked", 2, "start")), timeout=WAIT)
+        await assert_eventually(
+            lambda: bool(cluster.record.entries("blocked", 2, "start")), timeout=WAIT
+        )
         assert await on_c.cancel(blocked, reason="stop") == TaskStatus.CANCELLED
         assert (await on_b.get(blocked)).response.status == TaskStatus.CANCELLED
         assert cluster.record.entries("blocked", 2, "done") == []
