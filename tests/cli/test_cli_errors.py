@@ -113,6 +113,11 @@ def test_serve_on_a_port_in_use(server: Server, tmp_path: Path) -> None:
         (["--store", "paper"], "store: Input should be 'sqlite', 'memory' or 'redis'"),
         (["--config", "missing.toml"], "config file missing.toml does not exist"),
         (["--log-level", "loud"], "unknown log level 'loud'"),
+        (["--lease-ttl", "2"], "lease_ttl applies to store='redis' (replicas) only"),
+        (
+            ["--store", "redis", "--lease-ttl", "0.1"],
+            "lease_ttl: Input should be greater than or equal to 300000 microseconds",
+        ),
     ],
 )
 def test_serve_with_a_bad_setting(tmp_path: Path, args: list[str], expected: str) -> None:
