@@ -53,7 +53,9 @@ def free_port() -> int:
 class Replica:
     """One replica process (replica_server.py); its output goes to ``data_dir/serve.log``."""
 
-    def __init__(self, data_dir: Path, redis_url: str, prefix: str, lease_ttl: float) -> None:
+    def __init__(
+        self, data_dir: Path, redis_url: str, prefix: str, lease_ttl: float, *extra: str
+    ) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -61,6 +63,7 @@ class Replica:
             *("--port", str(self.port), "--data-dir", str(data_dir)),
             *("--ready-file", str(data_dir / "ready"), "--redis-url", redis_url),
             *("--prefix", prefix, "--lease-ttl", str(lease_ttl)),
+            *extra,
         ]
         self.log = data_dir / "serve.log"
         self.process: asyncio.subprocess.Process | None = None

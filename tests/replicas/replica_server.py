@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--lease-ttl", type=float, required=True)
+    parser.add_argument("--bus", choices=["redis", "memory"], default="redis")
     args = parser.parse_args()
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
@@ -79,7 +80,7 @@ def main() -> None:
         port=args.port,
         data_dir=args.data_dir,
         store="redis",
-        bus="redis",
+        bus=args.bus,
         redis_url=args.redis_url,
         redis_prefix=args.prefix,
         lease_ttl=timedelta(seconds=args.lease_ttl),

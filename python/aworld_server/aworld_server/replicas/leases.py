@@ -61,9 +61,11 @@ end
 return lost
 """
 
-# KEYS: lease. ARGV: the value this replica holds. Deletes the lease only if still ours.
+# KEYS: leases. ARGV: the value this replica holds in each. Deletes those still ours.
 _RELEASE: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i] then redis.call('DEL', key) end
+end
 return 0
 """
 
@@ -126,13 +128,17 @@ class Leases:
         self.held[task_id] = str(token)
         return True
 
-    async def release(self, task_id: str) -> None:
-        """Give the lease up (the task runs here no more): another replica may take it at once."""
-        token = self.held.pop(task_id, None)
-        if token is None:
+    async def release(self, *task_ids: str) -> None:
+        """Give leases up (their tasks run here no more), in one script call: another replica
+        may take them at once."""
+        tokens = {t: token for t in task_ids if (token := self.held.pop(t, None)) is not None}
+        if not tokens:
             return
-        with contextlib.suppress(RedisError):  # it expires by itself otherwise
-            await self._release(keys=[self._lease(task_id)], args=[f"{self.replica_id}:{token}"])
+        with contextlib.suppress(RedisError):  # they expire by themselves otherwise
+            await self._release(
+                keys=[self._lease(t) for t in tokens],
+                args=[f"{self.replica_id}:{token}" for token in tokens.values()],
+            )
 
     def lost(self, task_id: str) -> None:
         """The lease is not ours any more: forget the token and stop the task's run here."""
@@ -172,8 +178,7 @@ class Leases:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
             self._renewer = None
-        for task_id in list(self.held):
-            await self.release(task_id)
+        await self.release(*self.held)
 
     async def _renew_every(self) -> None:
         while True:
@@ -183,8 +188,7 @@ class Leases:
     async def renew(self) -> None:
         """Release the leases of tasks that left, renew the others in one script call, and
         drop the ones found lost. A Redis that does not answer for a whole TTL loses them all."""
-        for task_id in [t for t in self.held if not self.keep(t)]:
-            await self.release(task_id)
+        await self.release(*[t for t in self.held if not self.keep(t)])
         tasks = list(self.held)
         try:
             async with asyncio.timeout(self.ttl / 3):
