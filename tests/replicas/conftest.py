@@ -3,7 +3,7 @@ a key prefix of its own, every process killed by pid at the end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,11 @@ class Cluster:
             started.append(replica)
         return started
 
+    async def close(self) -> None:
+        for replica in self.replicas:
+            await replica.kill()
+        self.client.close()
+
     def owner_of(self, task_id: str) -> str | None:
         value = self.client.get(f"{self.prefix}lease:{task_id}")
         return None if value is None else value.decode().rsplit(":", 1)[0]
@@ -52,9 +57,4 @@ async def cluster(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Cl
     try:
         yield state
     finally:
-        for replica in state.replicas:
-            await replica.kill()
-        state.client.close()
-
-
-ClusterFactory = Callable[[], Cluster]
+        await state.close()

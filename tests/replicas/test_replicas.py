@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 from aworld_client import AsyncClient, InputRequested, TaskStatus
 from conftest import Cluster
 from process_harness import assert_eventually
+from redis_harness import RedisServer
 from replica_harness import (
     WAIT,
     approve_task,
@@ -164,3 +166,36 @@ async def test_a_paused_owner_is_fenced_out_after_another_replica_took_its_task(
     finally:
         await on_a.close()
         await on_b.close()
+
+
+async def test_a_replica_cut_off_from_redis_for_a_lease_stops_its_runs_and_resumes_them(
+    tmp_path: Path,
+) -> None:
+    redis_server = RedisServer(tmp_path / "redis").start()  # its own: the test pauses it
+    cluster = Cluster(tmp_path / "cluster", redis_server)
+    try:
+        (replica,) = await cluster.start(1)
+        async with AsyncClient(replica.address) as client:
+            task_id = await client.submit(chain_task("cut", seed=4))
+            record = cluster.record
+            await assert_eventually(lambda: bool(record.entries("cut", 2, "start")), timeout=WAIT)
+            redis_server.pause()
+            try:
+                await assert_eventually(
+                    lambda: "could not renew task leases for a whole TTL" in replica.text(),
+                    timeout=WAIT,
+                )
+            finally:
+                redis_server.resume()
+            # Back: the sweeper finds the task running nowhere and resumes it from its log.
+            await assert_eventually(
+                lambda: len(record.entries("cut", 2, "start")) == 2, timeout=WAIT
+            )
+            record.open_gate()
+            response = await final(client, task_id)
+            assert response.answer is not None and response.answer.value() == chain_answer(4)
+            assert [len(record.entries("cut", n, "done")) for n in (1, 2, 3)] == [1, 1, 1]
+            assert log_problems(await read_log(client, task_id)) == []
+    finally:
+        await cluster.close()
+        redis_server.stop()

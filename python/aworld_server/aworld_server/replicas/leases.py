@@ -198,7 +198,10 @@ class Leases:
                 )
         except (RedisError, OSError, TimeoutError) as error:
             if time.monotonic() - self._renewed > self.ttl:
-                log.error("could not renew task leases for a whole TTL (%s): stopping", error)
+                log.error(
+                    "could not renew task leases for a whole TTL (%s): stopping their runs",
+                    error or "timed out",
+                )
                 for task_id in list(self.held):
                     self.lost(task_id)
             return
