@@ -109,6 +109,12 @@ async def failover(
         client.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def trivial_task(i: int) -> Task:
     script = [{"content": f"done {i}"}]
     model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
@@ -117,8 +123,17 @@ def trivial_task(i: int) -> Task:
 
 
 async def throughput(
-    root: Path, redis_url: str, ttl: float, replicas: int, tasks: int, concurrency: int, bus: str
-) -> float:
+    root: Path,
+    redis: RedisServer,
+    ttl: float,
+    replicas: int,
+    tasks: int,
+    concurrency: int,
+    bus: str,
+) -> dict[str, float]:
+    """Tasks/s, and the CPU share (CPU seconds per wall second) of each replica, of Redis and
+    of this process (the clients) over the timed part."""
+    redis_url = redis.url
     prefix = f"bench-replicas:{uuid.uuid4().hex[:8]}:"
     started = [
         Replica(root / f"tp{replicas}-{bus}-{i}", redis_url, prefix, ttl, "--bus", bus)
@@ -137,9 +152,14 @@ async def throughput(
             async with gate:
                 await final(client, await client.submit(trivial_task(i)))
 
+        pids = {f"replica {i}": r.pid for i, r in enumerate(started)}
+        pids |= {"redis": redis.pid, "client": os.getpid()}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         begin = time.perf_counter()
         await asyncio.gather(*(one(i, next(turn)) for i in range(tasks)))
-        return tasks / (time.perf_counter() - begin)
+        wall = time.perf_counter() - begin
+        out = {f"cpu {name}": (cpu_seconds(pid) - cpu[name]) / wall for name, pid in pids.items()}
+        return {"tasks/s": tasks / wall, **out}
     finally:
         for client in clients:
             await client.close()
@@ -181,18 +201,25 @@ async def main() -> None:
                     f"= {p99 / args.lease_ttl:.2f}x TTL at p99 (target <= 2x: {verdict})"
                 )
             if not args.skip_throughput:
-                rates = [
+                runs = [
                     await throughput(
-                        root, server.url, args.lease_ttl, n, args.tasks, args.concurrency, args.bus
+                        root, server, args.lease_ttl, n, args.tasks, args.concurrency, args.bus
                     )
                     for n in (1, 2)
                 ]
-                one, two = rates
-                out["throughput"] = {"bus": args.bus, "one": one, "two": two, "ratio": two / one}
+                one, two = runs[0]["tasks/s"], runs[1]["tasks/s"]
+                out["throughput"] = {"bus": args.bus, "one": runs[0], "two": runs[1]}
                 print(
                     f"trivial tasks (bus {args.bus}): 1 replica {one:.0f}/s, 2 replicas "
                     f"{two:.0f}/s = {two / one:.2f}x (target >= 1.7x)"
                 )
+                for n, run in zip((1, 2), runs, strict=True):
+                    shares = ", ".join(
+                        f"{k.removeprefix('cpu ')} {v:.2f}"
+                        for k, v in run.items()
+                        if k != "tasks/s"
+                    )
+                    print(f"  CPU share with {n} replica(s): {shares}")
         finally:
             server.stop()
     out["load_average_end"] = os.getloadavg()[0]
