@@ -11,11 +11,11 @@ import signal
 from pathlib import Path
 
 from aworld_client import AsyncClient, InputRequested, TaskStatus
-from conftest import Cluster
 from process_harness import assert_eventually
 from redis_harness import RedisServer
 from replica_harness import (
     WAIT,
+    Cluster,
     approve_task,
     chain_answer,
     chain_task,
@@ -199,3 +199,30 @@ async def test_a_replica_cut_off_from_redis_for_a_lease_stops_its_runs_and_resum
     finally:
         await cluster.close()
         redis_server.stop()
+
+
+async def test_a_replica_that_stops_gracefully_hands_its_tasks_over_at_once(
+    cluster: Cluster,
+) -> None:
+    cluster.lease_ttl = 20.0  # a takeover well before this shows the leases were let go
+    a, b = await cluster.start(2)
+    record = cluster.record
+    async with AsyncClient(a.address) as on_a, AsyncClient(b.address) as on_b:
+        ids = {n: await on_b.submit(chain_task(n, seed=i)) for i, n in enumerate(["g0", "g1"])}
+        await assert_eventually(
+            lambda: all(record.entries(n, 2, "start") for n in ids), timeout=WAIT
+        )
+        stopped_at = now()
+        b.signal(signal.SIGTERM)
+        await assert_eventually(
+            lambda: all(len(record.entries(n, 2, "start")) == 2 for n in ids), timeout=WAIT
+        )
+        assert max(record.entries(n, 2, "start")[1][1] for n in ids) - stopped_at < 10.0
+        assert {cluster.owner_of(t) for t in ids.values()} == {cluster.replica_id(a)}
+        assert b.process is not None
+        assert await asyncio.wait_for(b.process.wait(), WAIT) == 0, b.text()
+        record.open_gate()
+        for i, name in enumerate(ids):
+            response = await final(on_a, ids[name])
+            assert response.answer is not None and response.answer.value() == chain_answer(i)
+            assert log_problems(await read_log(on_a, ids[name])) == []

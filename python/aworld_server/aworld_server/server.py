@@ -245,8 +245,6 @@ async def start_server(
     except BaseException:
         await backends.aclose()
         raise
-    if replicas is not None:
-        replicas.start()
     runtime_service = add_runtime_service(
         server,
         runtime,
@@ -312,6 +310,8 @@ async def start_server(
             await backends.aclose()
             raise
         log.info("A2A agents on %s/a2a/<name>: %s", a2a.base_url, ", ".join(a2a.swarms))
+    if replicas is not None:  # renewing leases and answering other replicas from now on
+        replicas.start()
     resumed = await runtime.resume()
     if resumed:
         log.info("resumed %d unfinished task(s)", resumed)
