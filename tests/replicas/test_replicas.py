@@ -26,6 +26,15 @@ from replica_harness import (
 )
 
 
+async def asked(client: AsyncClient, task_id: str) -> str:
+    """The callback id of the input the task asks for, once it asks."""
+    async with asyncio.timeout(WAIT):
+        async for event in client.events(task_id):
+            if isinstance(event.body, InputRequested):
+                return event.body.callback_id
+    raise AssertionError(f"task {task_id} never asked for input")
+
+
 async def test_sigkill_of_an_owner_moves_its_tasks_to_the_other_replicas(cluster: Cluster) -> None:
     replicas = await cluster.start(3)
     clients = [AsyncClient(r.address) for r in replicas]
@@ -41,6 +50,9 @@ async def test_sigkill_of_an_owner_moves_its_tasks_to_the_other_replicas(cluster
         )
         for i, name in enumerate(names):
             assert cluster.owner_of(ids[name]) == cluster.replica_id(replicas[i % 3])
+        # And one task of the victim parked, waiting for input.
+        parked = await clients[0].submit(approve_task())
+        callback_id = await asked(clients[0], parked)
         victim, victim_pid = replicas[0], replicas[0].pid
         moved = names[0::3]
 
@@ -60,6 +72,12 @@ async def test_sigkill_of_an_owner_moves_its_tasks_to_the_other_replicas(cluster
         assert max(delays) <= 2 * cluster.lease_ttl, delays
         survivors = {cluster.replica_id(r) for r in replicas[1:]}
         assert {cluster.owner_of(ids[n]) for n in moved} <= survivors
+
+        # Its input, given to another replica, reaches whichever took the task over.
+        assert await clients[2].provide_input(parked, callback_id, "yes") == TaskStatus.RUNNING
+        answered = await final(clients[1], parked)
+        assert answered.answer is not None and answered.answer.value() == "got yes"
+        assert log_problems(await read_log(clients[1], parked)) == []
 
         record.open_gate()
         reader = clients[1]  # any replica serves any task

@@ -45,6 +45,12 @@ from aworld_server.runtime.sessions import Sessions
 from aworld_server.storage import EventStore
 from aworld_server.validation import validate_task
 
+__all__ = ["SubmitResult", "TaskExecutor"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
 
 class Replicated(Protocol):
     """What the executor needs of the replicas sharing its store (``aworld_server.replicas``)."""
@@ -62,13 +68,6 @@ class Replicated(Protocol):
     async def takeable(self, task_ids: list[str]) -> list[str]: ...
 
     async def ask(self, owner: str, op: str, task_id: str, args: dict[str, Any]) -> Any: ...
-
-
-__all__ = ["SubmitResult", "TaskExecutor"]
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -476,14 +475,15 @@ class TaskExecutor:
                 "exactly one of result and failure is required",
                 [FieldViolation("result", "set exactly one of result and failure")],
             )
-        args = {
-            "callback_id": callback_id,
-            "result": result.to_bytes() if result is not None else None,
-            "failure": failure.to_bytes() if failure is not None else None,
-        }
-        answer = await self._routed(task_id, "complete_callback", args)
-        if answer is not None:
-            return TaskStatus(int(answer))
+        if self.replicas is not None:
+            args = {
+                "callback_id": callback_id,
+                "result": result.to_bytes() if result is not None else None,
+                "failure": failure.to_bytes() if failure is not None else None,
+            }
+            answer = await self._routed(task_id, "complete_callback", args)
+            if answer is not None:
+                return TaskStatus(int(answer))
         return await self.complete_callback_here(task_id, callback_id, result, failure)
 
     async def complete_callback_here(
