@@ -23,7 +23,7 @@ from cli_harness import (
     wait_for_worker,
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from redis_harness import RedisServer
+from redis_harness import RedisServer, unique_prefix
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -171,3 +171,33 @@ def test_redis_settings_without_a_redis_part_are_refused(tmp_path: Path) -> None
         "serve", "--port", "0", "--store", "redis", **{"AWORLD_BUS_CLAIM_IDLE": "5"}
     )
     assert_one_line_error(memory_bus, "bus_claim_idle applies to bus='redis' only")
+
+
+def test_two_replicas_share_the_tasks_of_one_redis(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Two ``aworld serve --store redis --bus redis --lease-ttl 1`` on one Redis: a task run
+    through one is listed, with its answer, by the other."""
+    prefix = {"AWORLD_REDIS_PREFIX": unique_prefix("cli-replicas")}
+    servers = []
+    try:
+        for name in ("a", "b"):
+            servers.append(
+                start_server(
+                    tmp_path / name,
+                    *("--store", "redis", "--bus", "redis", "--redis-url", redis_server.url),
+                    *("--lease-ttl", "1"),
+                    **prefix,
+                )
+            )
+        (_, on_a), (b, on_b) = servers
+        _wait_log(b, r"replica \S+ \(lease TTL 1s\)")
+        script = tmp_path / "script.json"
+        script.write_text('[{"content": "hello from replica a"}]')
+        ran = aworld("run", "-i", "hi", "--script", str(script), "-q", target=on_a)
+        assert (ran.code, ran.stdout.strip()) == (0, "hello from replica a"), ran
+        listed = aworld("tasks", "list", target=on_b)
+        assert listed.code == 0 and "succeeded" in listed.stdout.lower(), listed
+    finally:
+        for server, _ in servers:
+            assert server.stop() == 0
