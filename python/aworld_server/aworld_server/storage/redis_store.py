@@ -19,6 +19,11 @@ before writing any of it — a seq already stored, a task submitted twice, a req
 so a conflicting call fails alone with ``FailedPrecondition`` and writes nothing, while the
 others of the group are written, records and indexes in the same atomic step as the events.
 
+Fencing (replicas, ``aworld_server.replicas``): ``{p}fence:{task}`` is the task's latest lease
+token. A call carries the writer's token for each of its tasks that it holds (``fences``), and
+the script refuses a call for a task whose fence key holds another token (``AWORLD_FENCED``),
+so a replica that lost a task's lease cannot write to its log; ``on_fenced`` tells it.
+
 The epoch: ``open`` remembers the Redis's epoch in ``epoch_file`` (in the server's data dir).
 Every write checks it inside its script, and reads check it in the same round trip, so a
 Redis that lost its data — restarted without persistence, flushed, or another Redis at the
