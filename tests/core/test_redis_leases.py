@@ -120,3 +120,16 @@ async def test_renewing_keeps_leases_and_reports_the_ones_taken_over(
     await a.leases.renew()
     assert await b.leases.owner("kept") is None
     assert await b.leases.acquire("kept")
+
+
+async def test_a_lease_that_expired_while_nobody_took_it_is_renewed_not_lost(
+    pair: tuple[Replica, Replica],
+) -> None:
+    a, b = pair
+    assert await a.leases.acquire("slow")
+    await a.store.client.delete(f"{a.leases.prefix}lease:slow")  # expired: A was paused
+    await a.leases.renew()
+    assert a.lost == [] and a.leases.holds("slow")
+    assert await b.leases.owner("slow") == "a"
+    await a.store.append([submitted("slow")])  # its token is still the latest
+

@@ -47,13 +47,18 @@ redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
 return token
 """
 
-# KEYS: leases. ARGV: TTL in ms, then the value this replica expects in each. Renews those that
-# still hold it; returns the (1-based) positions of the others: leases lost.
+# KEYS: n leases, then their n fences. ARGV: TTL in ms, the n values this replica expects in the
+# leases, then its n tokens. Renews the leases that still hold our value, sets again those that
+# expired while no one took them (the fence still holds our token: this replica was slow, e.g.
+# paused, but nobody else wrote), and returns the (1-based) positions of the others: leases lost.
 _RENEW: Final = """
-local lost = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
-    redis.call('PEXPIRE', key, ARGV[1])
+local n, lost = #KEYS / 2, {}
+for i = 1, n do
+  local value = redis.call('GET', KEYS[i])
+  if value == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  elseif not value and redis.call('GET', KEYS[n + i]) == ARGV[n + i + 1] then
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1])
   else
     lost[#lost + 1] = i
   end
@@ -98,6 +103,7 @@ class Leases:
         self._release = client.register_script(_RELEASE)
         self._renewer: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()  # last time every lease was known to be ours
+        self._acquiring: dict[str, asyncio.Future[bool]] = {}
         self.renewals = 0
 
     @property
@@ -121,6 +127,16 @@ class Leases:
         """Take the task's lease (True), or False while another replica holds it."""
         if task_id in self.held:
             return True
+        # Concurrent acquisitions here share one: a second would take a newer token and so
+        # fence out the writes of the first.
+        pending = self._acquiring.get(task_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._take(task_id))
+            self._acquiring[task_id] = pending
+            pending.add_done_callback(lambda _: self._acquiring.pop(task_id, None))
+        return await asyncio.shield(pending)
+
+    async def _take(self, task_id: str) -> bool:
         keys = [self._lease(task_id), self._fence(task_id)]
         token = int(await self._acquire(keys=keys, args=[self.replica_id, self.ttl_ms]))
         if token == 0:
@@ -190,12 +206,12 @@ class Leases:
         drop the ones found lost. A Redis that does not answer for a whole TTL loses them all."""
         await self.release(*[t for t in self.held if not self.keep(t)])
         tasks = list(self.held)
+        keys = [*(self._lease(t) for t in tasks), *(self._fence(t) for t in tasks)]
+        args = [self.ttl_ms, *(self._value(t) for t in tasks), *(self.held[t] for t in tasks)]
+        started = time.monotonic()  # the leases last a TTL from (after) now
         try:
             async with asyncio.timeout(self.ttl / 3):
-                lost: list[Any] = await self._renew(
-                    keys=[self._lease(t) for t in tasks],
-                    args=[self.ttl_ms, *(self._value(t) for t in tasks)],
-                )
+                lost: list[Any] = await self._renew(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as error:
             if time.monotonic() - self._renewed > self.ttl:
                 log.error(
@@ -205,12 +221,9 @@ class Leases:
                 for task_id in list(self.held):
                     self.lost(task_id)
             return
-        started = time.monotonic()
         for position in lost:
             task_id = tasks[int(position) - 1]
             if task_id in self.held:
                 self.lost(task_id)
-        # A renewal answered after a pause longer than the TTL says only what Redis has now;
-        # the check above found any lease taken over meanwhile.
         self._renewed = started
         self.renewals += 1

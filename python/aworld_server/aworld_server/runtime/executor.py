@@ -340,10 +340,12 @@ class TaskExecutor:
         """Run a stored, unfinished task that runs nowhere here (1), or leave it (0)."""
         if self.replicas is None:
             return await self._adopt_leased(task_id)
-        if task_id in self._adopting or not await self.replicas.acquire(task_id):
-            return 0  # another replica runs it
+        if task_id in self._adopting:
+            return 0  # being adopted here already
         self._adopting.add(task_id)
         try:
+            if not await self.replicas.acquire(task_id):
+                return 0  # another replica runs it
             return await self._adopt_leased(task_id)
         finally:
             self._adopting.discard(task_id)
