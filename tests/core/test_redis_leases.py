@@ -132,4 +132,3 @@ async def test_a_lease_that_expired_while_nobody_took_it_is_renewed_not_lost(
     assert a.lost == [] and a.leases.holds("slow")
     assert await b.leases.owner("slow") == "a"
     await a.store.append([submitted("slow")])  # its token is still the latest
-
