@@ -207,7 +207,8 @@ class Leases:
         await self.release(*[t for t in self.held if not self.keep(t)])
         tasks = list(self.held)
         keys = [*(self._lease(t) for t in tasks), *(self._fence(t) for t in tasks)]
-        args = [self.ttl_ms, *(self._value(t) for t in tasks), *(self.held[t] for t in tasks)]
+        args: list[str | int] = [self.ttl_ms, *(self._value(t) for t in tasks)]
+        args += [self.held[t] for t in tasks]
         started = time.monotonic()  # the leases last a TTL from (after) now
         try:
             async with asyncio.timeout(self.ttl / 3):
