@@ -67,6 +67,8 @@ async def test_one_owner_at_a_time_and_a_stale_owner_is_fenced_out(
     assert not await b.leases.acquire("t1")  # held: no second owner
     assert await b.leases.owner("t1") == "a"
     await a.store.append([submitted("t1"), message("t1", 2)])
+    assert await b.leases.takeable_live() == []  # B's sweeps leave it to A
+    assert await a.leases.takeable_live() == ["t1"]  # A's own (e.g. after a restart)
 
     # A stops renewing (paused): the lease expires and B takes it, with a larger token.
     await assert_eventually(lambda: b.leases.acquire("t1"), timeout=10)

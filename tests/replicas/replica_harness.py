@@ -201,12 +201,17 @@ def log_problems(events: list[Event]) -> list[str]:
 
 async def final(client: AsyncClient, task_id: str, timeout: float = WAIT) -> TaskResponse:
     """The task's terminal response, following its events (on any replica)."""
-    async with asyncio.timeout(timeout):
-        async for event in client.events(task_id):
-            if isinstance(event.body, TaskStatusChanged) and event.body.status.is_terminal:
-                assert event.body.response is not None
-                return event.body.response
-    raise AssertionError(f"task {task_id}: stream ended without a terminal event")
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(timeout):
+            async for event in client.events(task_id):
+                seen.append(f"{event.seq}:{type(event.body).__name__}")
+                if isinstance(event.body, TaskStatusChanged) and event.body.status.is_terminal:
+                    assert event.body.response is not None
+                    return event.body.response
+    except TimeoutError:
+        raise AssertionError(f"task {task_id}: no terminal event in {timeout}s: {seen}") from None
+    raise AssertionError(f"task {task_id}: stream ended without a terminal event: {seen}")
 
 
 def now() -> float:

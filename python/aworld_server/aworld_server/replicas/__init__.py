@@ -90,8 +90,8 @@ class Replicas:
     async def owner(self, task_id: str) -> str | None:
         return await self.leases.owner(task_id)
 
-    async def takeable(self, task_ids: list[str]) -> list[str]:
-        return await self.leases.takeable(task_ids)
+    async def takeable_live(self) -> list[str]:
+        return await self.leases.takeable_live()
 
     def start(self) -> None:
         self.leases.start()

@@ -75,6 +75,20 @@ return 0
 """
 
 
+# KEYS: the store's live-task set. ARGV: prefix, replica id. The live tasks no other replica
+# holds a lease on, oldest first: what a sweep may take, found without sending every live task's
+# record over (most are held by live replicas).
+_TAKEABLE: Final = """
+local mine = ARGV[2] .. ':'
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local value = redis.call('GET', ARGV[1] .. 'lease:' .. id)
+  if not value or string.sub(value, 1, #mine) == mine then out[#out + 1] = id end
+end
+return out
+"""
+
+
 class Leases:
     """The leases of one replica (see the module docstring).
 
@@ -101,6 +115,7 @@ class Leases:
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._takeable = client.register_script(_TAKEABLE)
         self._renewer: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()  # last time every lease was known to be ours
         self._acquiring: dict[str, asyncio.Future[bool]] = {}
@@ -170,17 +185,13 @@ class Leases:
         text = value.decode() if isinstance(value, bytes) else str(value)
         return text.rsplit(":", 1)[0]
 
-    async def takeable(self, task_ids: list[str]) -> list[str]:
-        """Those of ``task_ids`` no other replica holds a lease on (one round trip)."""
-        if not task_ids:
-            return []
-        values: list[Any] = await self.client.mget([self._lease(t) for t in task_ids])
-        mine = f"{self.replica_id}:".encode()
-        return [
-            t
-            for t, v in zip(task_ids, values, strict=True)
-            if v is None or bytes(v).startswith(mine)
-        ]
+    async def takeable_live(self) -> list[str]:
+        """The unfinished tasks no other replica holds a lease on, oldest first (one script
+        call: the sweep's way to find tasks to take over)."""
+        found = await self._takeable(
+            keys=[f"{self.prefix}live"], args=[self.prefix, self.replica_id]
+        )
+        return [t.decode() if isinstance(t, bytes) else str(t) for t in found]
 
     # -- renewing -----------------------------------------------------------------------------
     def start(self) -> None:

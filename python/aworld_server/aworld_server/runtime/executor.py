@@ -65,7 +65,7 @@ class Replicated(Protocol):
 
     async def owner(self, task_id: str) -> str | None: ...
 
-    async def takeable(self, task_ids: list[str]) -> list[str]: ...
+    async def takeable_live(self) -> list[str]: ...
 
     async def ask(self, owner: str, op: str, task_id: str, args: dict[str, Any]) -> Any: ...
 
@@ -313,10 +313,10 @@ class TaskExecutor:
         tasks waiting on a callback stay parked until it is answered. Called at start (after
         a restart) and by the sweeper. Returns how many tasks were picked up."""
         picked = 0
-        candidates = [r.task_id for r in await self._store.live_tasks()]
-        candidates = [t for t in candidates if self._adoptable(t)]
-        if self.replicas is not None:  # one round trip instead of a failed acquire per task
-            candidates = await self.replicas.takeable(candidates)
+        if self.replicas is None:
+            candidates = [r.task_id for r in await self._store.live_tasks()]
+        else:  # one script call: not every live task's record, most are held by others
+            candidates = await self.replicas.takeable_live()
         for task_id in candidates:
             if self._adoptable(task_id):
                 picked += await self._adopt(task_id)
