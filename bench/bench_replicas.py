@@ -69,7 +69,7 @@ async def failover(
 ) -> list[float]:
     prefix = f"bench-replicas:{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(redis_url)
-    record = Record(client, f"{prefix}t:")
+    record = Record(client, f"{prefix}t:", root / "gate")  # never opened: the tasks wait
     survivor = Replica(root / "survivor", redis_url, prefix, ttl)
     await survivor.start()
     on_survivor = AsyncClient(survivor.address)

@@ -124,6 +124,7 @@ class Record:
 
     client: redis.Redis
     keys: str  # "<prefix>t:"
+    gate: Path  # the file the steps wait for
 
     def entries(self, name: str, n: int, kind: str) -> list[tuple[int, float]]:
         out = []
@@ -133,7 +134,7 @@ class Record:
         return out
 
     def open_gate(self) -> None:
-        self.client.set(f"{self.keys}open", "1")
+        self.gate.touch()
 
 
 def chain_task(name: str, seed: int, steps: int = 3) -> Task:
@@ -229,7 +230,7 @@ class Cluster:
         self.lease_ttl = LEASE_TTL
         self.replicas: list[Replica] = []
         self.client = redis.Redis.from_url(self.redis_url)
-        self.record = Record(self.client, f"{self.prefix}t:")
+        self.record = Record(self.client, f"{self.prefix}t:", root / "gate")
 
     async def start(self, count: int) -> list[Replica]:
         started = []
@@ -239,6 +240,8 @@ class Cluster:
                 self.redis_url,
                 self.prefix,
                 self.lease_ttl,
+                "--gate",
+                str(self.record.gate),
             )
             self.replicas.append(replica)
             await replica.start()
