@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aworld_server import errors
+from aworld_server.replicas.leases import stop_loop
 
 __all__ = ["Inbox", "Moved"]
 
@@ -52,6 +53,7 @@ class Inbox:
         self.replica_id = replica_id
         self._reader: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def _stream(self, replica_id: str) -> str:
         return f"{self.prefix}replica:{replica_id}:inbox"
@@ -89,10 +91,9 @@ class Inbox:
         self._reader = asyncio.create_task(self._read(handler), name="replica:inbox")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await stop_loop(self._reader)
             self._reader = None
         for handling in list(self._handling):
             handling.cancel()
@@ -101,7 +102,7 @@ class Inbox:
     async def _read(self, handler: Handler) -> None:
         stream = self._stream(self.replica_id)
         last = "$"  # requests sent before this start were given up on by their askers
-        while True:
+        while not self._stopping:
             try:
                 batches: Any = await self.client.xread({stream: last}, block=_BLOCK_MS)
             except RedisError:

@@ -29,7 +29,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["Leases"]
+__all__ = ["Leases", "stop_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ class Leases:
         self._renewer: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()  # last time every lease was known to be ours
         self._acquiring: dict[str, asyncio.Future[bool]] = {}
+        self._stopping = False
         self.renewals = 0
 
     @property
@@ -200,15 +201,14 @@ class Leases:
 
     async def stop(self) -> None:
         """Stop renewing and release every lease (a graceful stop: others take over at once)."""
+        self._stopping = True
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await stop_loop(self._renewer)
             self._renewer = None
         await self.release(*self.held)
 
     async def _renew_every(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.ttl / 3)  # the renewal period, not a synchronisation
             await self.renew()
 
@@ -239,3 +239,12 @@ class Leases:
                 self.lost(task_id)
         self._renewed = started
         self.renewals += 1
+
+
+async def stop_loop(task: asyncio.Task[None], timeout: float = 2.0) -> None:
+    """Cancel a background loop and wait for it, but not forever: redis-py (8.1) can swallow a
+    cancellation that lands inside a command, so the loops also check a stop flag."""
+    task.cancel()
+    await asyncio.wait([task], timeout=timeout)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: it was stopping anyway
