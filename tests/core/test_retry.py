@@ -129,3 +129,30 @@ async def test_flaky_tool_succeeds_on_a_later_attempt(
     assert response.answer.value() == "2"
     started, _ = await _attempts(runtime, response.id)
     assert [e.body.attempt for e in started] == [1, 2, 3]
+
+
+async def test_an_attempt_that_swallowed_a_cancellation_is_not_retried() -> None:
+    import asyncio
+
+    from aworld_client import RetryPolicy
+    from aworld_server.retry import retry_async
+
+    attempts: list[int] = []
+    entered = asyncio.Event()
+
+    async def work(n: int) -> None:
+        attempts.append(n)
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ConnectionError("the client turned the cancellation into this") from None
+
+    policy = RetryPolicy(initial_interval=timedelta(milliseconds=1), maximum_attempts=5)
+    running = asyncio.ensure_future(retry_async(work, policy))
+    await entered.wait()
+    running.cancel()
+    with pytest.raises((ConnectionError, asyncio.CancelledError)):
+        async with asyncio.timeout(10):  # a retry would wait forever in attempt 2
+            await running
+    assert attempts == [1]  # a retry would have hidden the shutdown's cancellation

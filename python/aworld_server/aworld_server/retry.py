@@ -65,10 +65,21 @@ async def retry_async(
         try:
             return await work(attempt)
         except Exception as error:
-            will_retry = attempt < resolved.maximum_attempts and is_retryable(error, resolved)
+            will_retry = (
+                attempt < resolved.maximum_attempts
+                and is_retryable(error, resolved)
+                and not _being_cancelled()
+            )
             if on_failure is not None:
                 await on_failure(attempt, error, will_retry)
             if not will_retry:
                 raise
             await asyncio.sleep(backoff_delay(resolved, attempt).total_seconds())
             attempt += 1
+
+
+def _being_cancelled() -> bool:
+    """True when the running task has a cancellation pending that the failed attempt swallowed
+    (some clients turn a cancellation inside a call into another error): stop, do not retry."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
