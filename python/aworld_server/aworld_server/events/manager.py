@@ -98,7 +98,15 @@ class _Batch:
         done = self.done.get(task_id)
         if done is None:
             done = self.done[task_id] = asyncio.get_running_loop().create_future()
+            # Fire-and-forget emits never await it; whoever does (a flush, the next awaited
+            # emit) still gets the error. This only keeps the loop from logging it as lost.
+            done.add_done_callback(_retrieved)
         return done
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class EventManager:
