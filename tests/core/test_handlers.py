@@ -190,3 +190,21 @@ async def test_a_reward_hook_scores_each_step_of_the_trajectory(
     assert [item.reward.score for item in trajectory] == [0.1, 0.2, 1.0]
     unscored = await runtime.run(make_task(add_chain_script(2)))
     assert [i.reward.score for i in await runtime.trajectory(unscored.id)] == [None, None]
+
+
+async def test_a_local_tool_raising_its_own_timeout_is_a_tool_failure(
+    runtime: Runtime, make_task: Callable[..., Task]
+) -> None:
+    from aworld_client.handlers import tool
+
+    @tool(name="add")
+    async def slow_upstream(a: int, b: int) -> int:
+        raise TimeoutError("the upstream service timed out")
+
+    runtime.registry.add_tool(slow_upstream)
+    response = await runtime.run(make_task(add_chain_script(2)))
+
+    assert response.status == TaskStatus.SUCCEEDED
+    trajectory = await runtime.trajectory(response.id)
+    (output,) = trajectory[0].reward.tool_outputs
+    assert output.value()["error"]["type"] == "TimeoutError"  # not an AttemptTimedOut or a crash

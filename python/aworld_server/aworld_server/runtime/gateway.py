@@ -205,15 +205,17 @@ async def _run_local(
     timeout: timedelta | None,
 ) -> Any:
     limit = timeout or fn.spec.default_timeout
+    deadline = asyncio.timeout(limit.total_seconds() if limit else None)
     try:
-        async with asyncio.timeout(limit.total_seconds() if limit else None):
+        async with deadline:
             if context is None:
                 return await fn.invoke(arguments)
             return await fn.invoke(arguments, context=context)
     except InvalidHandlerInput:
         raise  # the input is wrong, not the handler
     except TimeoutError as error:
-        assert limit is not None
+        if limit is None or not deadline.expired():  # the handler's own timeout, not ours
+            raise HandlerFailed(failure_of(error)) from error
         raise AttemptTimedOut(
             fn.name, limit.total_seconds(), idempotent=fn.spec.idempotent
         ) from error
