@@ -150,6 +150,8 @@ async def test_a_resumed_parent_finds_its_subtask_instead_of_starting_another(
         runtime.registry.add_tool(add, wait_for)
         return await runtime.start()
 
+    entered.clear()  # module state, shared by both backends' runs of this file
+    gates.pop("resume-1", None)
     runtime = await open_runtime()
     submitted = await runtime.submit(_parent([call], helper))
     await assert_eventually(lambda: "resume-1" in entered, message="the sub-task never started")
@@ -162,5 +164,50 @@ async def test_a_resumed_parent_finds_its_subtask_instead_of_starting_another(
         assert response.status == TaskStatus.SUCCEEDED, response
         assert response.answer.value() == "lead: child opened resume-1"
         assert len(await _children(runtime, submitted.task_id)) == 1
+    finally:
+        await runtime.close()
+
+
+async def test_a_resumed_batch_of_parallel_calls_reruns_none_that_finished(tmp_path: Path) -> None:
+    """Calls of one step run together; the first to resume live must not make the others forget
+    that they finished (a non-idempotent one would run twice)."""
+    ran: list[str] = []
+
+    @tool(name="note")
+    async def note(text: str) -> str:
+        """Not idempotent: records each run."""
+        ran.append(text)
+        return f"noted {text}"
+
+    script = [
+        {
+            "tool_calls": [
+                {"name": "wait_for", "arguments": {"key": "batch-1"}},
+                {"name": "note", "arguments": {"text": "once"}},
+            ]
+        },
+        {"content": "done"},
+    ]
+    agent = AgentSpec(name="solo", tool_names=["wait_for", "note"], model=scripted(script))
+    task = Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]))
+
+    async def open_runtime() -> Runtime:
+        runtime = Runtime(data_dir=tmp_path)
+        runtime.registry.add_tool(wait_for, note)
+        return await runtime.start()
+
+    entered.clear()
+    gates.pop("batch-1", None)
+    runtime = await open_runtime()
+    submitted = await runtime.submit(task)
+    await assert_eventually(lambda: "batch-1" in entered and ran == ["once"])
+    await runtime.close()  # the batch stops with one call finished and one waiting
+
+    runtime = await open_runtime()
+    try:
+        gates["batch-1"].set()
+        response = await runtime.wait(submitted.task_id)
+        assert response.status == TaskStatus.SUCCEEDED, response
+        assert ran == ["once"]  # the finished call was replayed, not run again
     finally:
         await runtime.close()

@@ -75,6 +75,8 @@ async def test_http_submit_with_auth_on_is_the_callers_and_shares_the_grpc_idemp
     assert anonymous.status_code == 401
     # The task belongs to alice's namespace and principal, as if submitted over gRPC.
     async with AsyncClient(server.address, token="alice-token", namespace="team-a") as client:
+        over_grpc = await client.submit(answer_task("over http"), request_id="http-1")
+        assert over_grpc == task_id  # one idempotency scope for both ports
         events = [event async for event in client.events(task_id)]
         assert events[-1].is_terminal
         task = (await client.get(task_id)).task

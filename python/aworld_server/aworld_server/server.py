@@ -190,15 +190,7 @@ async def start_server(
         engine=config.engine,
         remote=RemoteHandlers(dispatcher),
         control_plane=f"{host}:{port}",
-        job_credentials=(
-            (
-                lambda task, job_id: resolver.mint_job_token(
-                    task.id, namespace_of(task.headers), job_id
-                )
-            )
-            if resolver.enabled
-            else None
-        ),
+        job_credentials=_job_credentials(resolver) if resolver.enabled else None,
         job_finished=resolver.revoke_job if resolver.enabled else None,
         trajectory_dir=config.trajectory_dir,
         # When this process exports spans (``serve`` configured the SDK), engine workers export

@@ -72,14 +72,11 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     ) -> pb.OpenTaskResponse:
         task_id = _required(request.task_id, "task_id")
         reader = self.runtime.reader
-        await visible_task(reader, task_id)
+        record = await visible_task(reader, task_id)
         task = await reader.submitted(task_id)
         if task is None:
             raise NotFound(f"task {task_id}")
-        return wire(
-            OpenTaskResponse(task=task, last_seq=await reader.last_seq(task_id)),
-            pb.OpenTaskResponse,
-        )
+        return wire(OpenTaskResponse(task=task, last_seq=record.last_seq), pb.OpenTaskResponse)
 
     @grpc_errors
     async def AppendEvents(

@@ -101,9 +101,15 @@ class Inbox:
 
     async def _read(self, handler: Handler) -> None:
         stream = self._stream(self.replica_id)
-        last = "$"  # requests sent before this start were given up on by their askers
+        last = ""
         while not self._stopping:
             try:
+                if not last:
+                    # Requests sent before this start were given up on by their askers. A
+                    # concrete id, never "$" again: "$" on every read would skip what arrives
+                    # between two reads.
+                    newest: Any = await self.client.xrevrange(stream, count=1)
+                    last = newest[0][0] if newest else "0-0"
                 batches: Any = await self.client.xread({stream: last}, block=_BLOCK_MS)
             except RedisError:
                 log.warning("reading the replica inbox failed; trying again", exc_info=True)

@@ -35,23 +35,27 @@ class TaskExecution:
         self.waits = CallbackWaits(self.state)
         self.agents = AgentSteps(self.state, self.waits)
         self.tools = ToolCalls(self.state, self.waits)
-        self._asked: dict[str, int] = {}  # hook point -> asks so far (names the callbacks)
+        self._asked: dict[str, int] = {}  # (point, node) -> asks so far (names the callbacks)
         self.state.hooks.asker = self._ask_at
 
     async def _ask_at(self, point: str, outcome: HookOutcome) -> HookOutcome:
         """A hook asked at a point that gates no step: hold the task in INPUT_REQUIRED until a
         human answers. Held in memory, not parked: a replay could not rebuild every point."""
-        self._asked[point] = n = self._asked.get(point, 0) + 1
-        callback_id = f"hook:{point}:{n}"
         state = self.state
         node = state.current_agent_node or state.root
+        node_id = node.id if node is not None else ""
+        # Named after the step (a live step's node id is new), so an answer given in an earlier
+        # run is reused only for the same occurrence, never for a later one after a resume.
+        key = f"{point}:{node_id}"
+        self._asked[key] = n = self._asked.get(key, 0) + 1
+        callback_id = f"hook:{key}:{n}"
         return await ask_human(
             self.waits,
             state.log,
             point=point,
             what=f"the {point} occurrence",
             prompt={"point": point},
-            node_id=node.id if node is not None else "",
+            node_id=node_id,
             outcome=outcome,
             callback_id=callback_id,
             announce=callback_id not in state.announced,

@@ -50,6 +50,7 @@ class RecordedCall:
     attempts: int = 0  # the highest attempt recorded as started (0: never sent)
     in_flight: bool = False  # that attempt was sent and no outcome of it was recorded
     callback: InputRequested | None = None
+    arguments: Any = None  # as last sent (after hooks), None if never sent
 
 
 @dataclass(slots=True)
@@ -105,6 +106,8 @@ class Replay:
                 recorded = self.calls[body.node_id]
                 recorded.attempts = max(recorded.attempts, body.attempt)
                 recorded.in_flight = True
+                if body.arguments is not None:
+                    recorded.arguments = body.arguments.value()
                 node_of_call[body.call_id] = body.node_id
             elif isinstance(body, ToolCallFinished) and body.call_id in node_of_call:
                 recorded = self.calls[node_of_call[body.call_id]]

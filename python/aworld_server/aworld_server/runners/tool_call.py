@@ -70,6 +70,15 @@ class _Call:
         return self.after_attempt + n - (1 if self.awaiting is not None else 0)
 
 
+@dataclass(slots=True, frozen=True)
+class _Recorded:
+    """A call's TOOL node id and what the log being replayed holds of it, if anything."""
+
+    node_id: str
+    finished: RunNode | None = None
+    open: RecordedCall | None = None
+
+
 class ToolCalls:
     """Tool calls of one run."""
 
@@ -84,18 +93,36 @@ class ToolCalls:
         parent = run.current_agent_node or run.root
         assert parent is not None
         calls = action.calls
+        # What the log knows of each call, looked up for all of them before any goes live:
+        # the first call to go live ends the replay, and a later call of the same batch must
+        # still find its recorded outcome (it may have finished).
+        plans = [self._plan(call) for call in calls]
         # Tool spans are children of the step that asked for them (task -> step -> tool).
         with within(run.current_step_span):
             if len(calls) == 1:
-                return [await self._one(action.agent, parent.id, calls[0])]
+                return [await self._one(action.agent, parent.id, calls[0], plans[0])]
             return list(
-                await asyncio.gather(*(self._one(action.agent, parent.id, c) for c in calls))
+                await asyncio.gather(
+                    *(
+                        self._one(action.agent, parent.id, c, plan)
+                        for c, plan in zip(calls, plans, strict=True)
+                    )
+                )
             )
 
-    async def _one(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+    def _plan(self, call: ToolCallRequest) -> _Recorded:
+        node_id = self._node_id(call)
+        replay = self._run.replay
+        if replay is None:
+            return _Recorded(node_id)
+        return _Recorded(node_id, replay.finished_call(node_id), replay.open_call(node_id))
+
+    async def _one(
+        self, agent: str, parent_id: str, call: ToolCallRequest, plan: _Recorded
+    ) -> ToolResult:
         self._run.tools_in_flight += 1
         try:
-            return await self._start(agent, parent_id, call)
+            return await self._start(agent, parent_id, call, plan)
         finally:
             self._run.tools_in_flight -= 1
 
@@ -110,19 +137,18 @@ class ToolCalls:
         self._node_ids.add(node_id)
         return node_id
 
-    async def _start(self, agent: str, parent_id: str, call: ToolCallRequest) -> ToolResult:
+    async def _start(
+        self, agent: str, parent_id: str, call: ToolCallRequest, plan: _Recorded
+    ) -> ToolResult:
         run = self._run
         run.limits.before_tool_call(run.usage)
         run.usage.tool_calls += 1
-        node_id = self._node_id(call)
-        if run.replay is not None:
-            finished = run.replay.finished_call(node_id)
-            if finished is not None:
-                return self._replayed(call, finished)
-            resumed = run.replay.open_call(node_id)
-            if resumed is not None:
-                run.go_live()
-                return await self._resume(agent, call, resumed)
+        node_id = plan.node_id
+        if plan.finished is not None:
+            return self._replayed(call, plan.finished)
+        if plan.open is not None:
+            run.go_live()
+            return await self._resume(agent, call, plan.open)
         run.go_live()
         node = run.ctx.state.start(
             run.task_id,
@@ -153,7 +179,11 @@ class ToolCalls:
         """Continue a call the log shows started but unfinished: wait for its callback again,
         or (the process died mid-call) run it again as the next attempt."""
         node = self._run.ctx.state.adopt(recorded.node)
+        if recorded.arguments is not None:  # as sent: after any hook's updated_input
+            call.arguments = recorded.arguments
         callback = recorded.callback
+        if callback is not None and callback.kind == "permission" and recorded.attempts > 0:
+            callback = None  # allowed, then sent: what is open is the attempt, not the question
         if callback is not None and callback.kind == "permission":
             outcome = await self._ask_permission(
                 agent,

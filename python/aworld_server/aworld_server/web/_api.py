@@ -236,7 +236,6 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
         after = request.headers.get("Last-Event-ID") or request.query.get("after_seq", "0")
         if not after.isdigit():
             raise InvalidArgument("after_seq must be a non-negative integer")
-        await runtime.get_task(task_id)  # NotFound before the stream opens
         follow = request.query.get("replay_only", "") not in ("1", "true")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
