@@ -9,7 +9,6 @@ own (the store closes its client when the runtime closes it; the bus is closed b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from aworld_server.config import ServerConfig
 from aworld_server.errors import AWorldError
 from aworld_server.events.bus import EventBus, MemoryEventBus
 from aworld_server.events.redis_bus import RedisEventBus
-from aworld_server.redis_client import connect
+from aworld_server.redis_client import connect, stop_loop
 from aworld_server.storage import (
     EventStore,
     MemoryEventStore,
@@ -104,15 +103,15 @@ class RedisWatch:
         self._interval = interval
         self._state = True
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._watch(), name="redis-watch")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_loop(self._task)  # bounded: a swallowed cancel must not hold a shutdown
             self._task = None
 
     async def probe(self) -> bool:
@@ -128,7 +127,7 @@ class RedisWatch:
         return True
 
     async def _watch(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._interval)  # the probe period, not synchronisation
             state = await self.probe()
             if state != self._state:

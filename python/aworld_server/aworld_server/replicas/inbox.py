@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aworld_server import errors
-from aworld_server.replicas.leases import stop_loop
+from aworld_server.redis_client import stop_loop
 
 __all__ = ["Inbox", "Moved"]
 

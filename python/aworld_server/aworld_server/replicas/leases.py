@@ -29,6 +29,8 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from aworld_server.redis_client import stop_loop
+
 __all__ = ["Leases", "stop_loop"]
 
 log = logging.getLogger(__name__)
@@ -239,12 +241,3 @@ class Leases:
                 self.lost(task_id)
         self._renewed = started
         self.renewals += 1
-
-
-async def stop_loop(task: asyncio.Task[None], timeout: float = 2.0) -> None:
-    """Cancel a background loop and wait for it, but not forever: redis-py (8.1) can swallow a
-    cancellation that lands inside a command, so the loops also check a stop flag."""
-    task.cancel()
-    await asyncio.wait([task], timeout=timeout)
-    if task.done() and not task.cancelled():
-        task.exception()  # retrieved: it was stopping anyway
