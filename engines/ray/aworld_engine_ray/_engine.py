@@ -20,10 +20,14 @@ Options (``ServerConfig.engine_options["ray"]`` and friends):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -45,6 +49,25 @@ __all__ = ["RayEngine"]
 log = logging.getLogger("aworld_engine_ray")
 
 _init_lock = threading.Lock()
+_LOCAL_START_ATTEMPTS = 3
+
+
+def _child_pids() -> set[int]:
+    """Every process below this one (Linux /proc; elsewhere nothing, and nothing is killed)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # the command name (field 2) may hold spaces: the parent pid follows its ")"
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    todo = [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
 
 
 @dataclass(eq=False)
@@ -97,8 +120,34 @@ class RayEngine:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False)
+                self._start_local_ray()
             self._started_ray = True
+
+    def _start_local_ray(self) -> None:
+        """Start a local Ray instance, again if its node does not come up.
+
+        Ray gives a new node a fixed 30 s to register with its GCS and then raises a plain
+        ``Exception``; on a busy machine (or a cold first start) that can happen without
+        anything being wrong. Starting is the runtime's to retry: the half-started processes
+        of the failed attempt are killed (they are our children, started since) first."""
+        for attempt in range(1, _LOCAL_START_ATTEMPTS + 1):
+            before = _child_pids()
+            try:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False)
+                return
+            except Exception as exc:
+                if "timed out during startup" not in str(exc) or attempt == _LOCAL_START_ATTEMPTS:
+                    raise
+                log.warning(
+                    "the local Ray node did not start (%s); starting it again (attempt %d of %d)",
+                    exc,
+                    attempt + 1,
+                    _LOCAL_START_ATTEMPTS,
+                )
+                ray.shutdown()
+                for pid in _child_pids() - before:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
 
     async def close(self) -> None:
         if self._closed:
