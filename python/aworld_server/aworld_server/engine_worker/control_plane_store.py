@@ -5,8 +5,9 @@ What it really implements is the :class:`~aworld_server.storage.EventLog` (appen
 the task's log) plus what a run needs of the rest: its task record, and its session (read,
 and the state it leaves behind saved). Writes are
 batched: events queued for a task while its previous AppendEvents call is in flight (or in the
-same loop iteration) go out together in the next call, in order — one call per flush of the
-runner's writes, not one per event. A write's future resolves once the control plane has
+same loop iteration) go out together in the next append, in order — one append per flush of
+the runner's writes, not one per event; appends of all tasks share one stream
+(:class:`AppendStream`). A write's future resolves once the control plane has
 persisted it, so a runner's durability barriers (an event on record before a tool's side
 effect) hold across processes.
 
@@ -34,6 +35,7 @@ from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import AppendEventsRequest, SaveSessionStateRequest
 from aworld_client.runtime_service import GetTaskResponse
 
+from aworld_server.engine_worker.append_stream import AppendStream
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.errors import FailedPrecondition
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
@@ -60,6 +62,7 @@ class ControlPlaneStore:
 
     def __init__(self, control_plane: ControlPlane) -> None:
         self.control_plane = control_plane
+        self.appends = AppendStream(control_plane)
         self._outboxes: dict[str, _Outbox] = {}
         self._senders: set[asyncio.Task[None]] = set()
         self._last_seq: dict[str, int] = {}  # known log positions, to skip OpenTask calls
@@ -77,6 +80,7 @@ class ControlPlaneStore:
         """Wait for queued writes, then drop the known positions (the channel is shared)."""
         if self._senders:
             await asyncio.gather(*self._senders, return_exceptions=True)
+        await self.appends.close()
         self._last_seq.clear()
         self._tasks.clear()
         self._session_states.clear()
@@ -170,16 +174,12 @@ class ControlPlaneStore:
                 del self._outboxes[task_id]
 
     async def _append(self, task_id: str, events: list[Event], sync: bool) -> int:
+        # On the worker's one append stream, which sends again what a broken stream left
+        # unanswered (appends are idempotent by seq).
         request = AppendEventsRequest(
             task_id=task_id, events=events, sync=sync, job_id=self.jobs.get(task_id, "")
         ).to_proto()
-        # AppendEvents is idempotent, so a call that may have landed is safe to repeat.
-        response = await self._retrying(
-            lambda: self.control_plane.engine.AppendEvents(
-                request, metadata=self.control_plane.for_job(self.jobs.get(task_id, ""))
-            )
-        )
-        return int(response.last_seq)
+        return await self.appends.append(request)
 
     @staticmethod
     async def _retrying(call: Callable[[], Awaitable[Any]]) -> Any:
