@@ -71,6 +71,7 @@ class ControlPlaneStore:
         # no-op) from a change that cannot be forwarded.
         self._session_states: dict[str, Any] = {}
         self._session_of: dict[str, str] = {}  # task id -> its session, from its events
+        self._sessions: dict[str, Session] = {}  # sessions jobs brought (``seed_session``)
         self.jobs: dict[str, str] = {}  # task id -> the job this worker runs it as
 
     async def open(self) -> None:
@@ -85,13 +86,24 @@ class ControlPlaneStore:
         self._tasks.clear()
         self._session_states.clear()
         self._session_of.clear()
+        self._sessions.clear()
 
     def seed(self, task_id: str, last_seq: int) -> None:
         """Record a log position known without asking (a first job: just TaskSubmitted)."""
         self._last_seq[task_id] = last_seq
 
+    def seed_session(self, task_id: str, session: Session) -> None:
+        """Record a task's session as its job brought it (read instead of asking), until the
+        task is forgotten."""
+        self._sessions[session.id] = session
+        self._session_of[task_id] = session.id
+        self._session_states[session.id] = _state(session)
+
     def forget(self, task_id: str) -> None:
         """Drop what is cached about a task whose job ended on this worker."""
+        session_id = self._session_of.get(task_id)
+        if session_id is not None:
+            self._sessions.pop(session_id, None)
         self._last_seq.pop(task_id, None)
         self._tasks.pop(task_id, None)
         self._session_of.pop(task_id, None)
@@ -252,6 +264,9 @@ class ControlPlaneStore:
         )
 
     async def get_session(self, session_id: str) -> Session | None:
+        seeded = self._sessions.get(session_id)
+        if seeded is not None:
+            return seeded
         try:
             response = await self.control_plane.runtime.GetSession(
                 runtime_pb.GetSessionRequest(session_id=session_id),

@@ -12,7 +12,7 @@ import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 
-from aworld_client import Failure, Task, TaskResponse, TaskStatus, TaskStatusChanged
+from aworld_client import Failure, Session, Task, TaskResponse, TaskStatus, TaskStatusChanged
 
 from aworld_server.engines import Engine, TaskJob
 from aworld_server.events import EventManager
@@ -88,9 +88,12 @@ class EngineJobs:
             asyncio.create_task(self._collect(engine), name=f"engine:{engine.name}")
         )
 
-    async def submit(self, engine: Engine, task: Task, *, fresh: bool = True) -> None:
+    async def submit(
+        self, engine: Engine, task: Task, *, fresh: bool = True, session: Session | None = None
+    ) -> None:
         """Hand a stored task to an engine; its workers append the rest of the log.
-        ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log."""
+        ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log.
+        ``session``: the task's session as stored now, handed to a fresh job with it."""
         job_id = secrets.token_urlsafe(18)  # unguessable: with auth on it is the job's capability
         self._tasks[task.id] = engine.name
         self._jobs[task.id] = job_id
@@ -105,6 +108,7 @@ class EngineJobs:
             fresh=fresh,
             trace_endpoint=self.trace_endpoint,
             trace_service=f"aworld-engine-{engine.name}" if self.trace_endpoint else "",
+            session=session.to_bytes() if fresh and session is not None else b"",
         )
         try:
             await engine.submit(job)
