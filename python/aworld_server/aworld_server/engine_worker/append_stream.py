@@ -54,6 +54,11 @@ class AppendStream:
         self._closed = False
         self.streams_opened = 0  # how many streams were opened (reconnects show here)
 
+    @property
+    def unanswered(self) -> int:
+        """Batches sent (or about to be) and not answered yet."""
+        return len(self._unanswered)
+
     def append(self, request: pb.AppendEventsRequest) -> asyncio.Future[int]:
         """Send one task's append; the future resolves with the task's last seq."""
         if self._closed:
