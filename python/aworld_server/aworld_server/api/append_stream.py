@@ -35,7 +35,9 @@ async def serve_appends(
     request is answered."""
     answers: asyncio.Queue[pb.AppendEventStreamResponse | BaseException | None] = asyncio.Queue()
     last_of_task: dict[str, asyncio.Future[pb.AppendResult]] = {}
-    batches: set[asyncio.Task[None]] = set()
+    parts: set[asyncio.Future[pb.AppendResult]] = set()  # appends being handled
+    unanswered = 0  # requests not answered yet
+    all_answered = asyncio.Event()
 
     async def one(
         request: pb.AppendEventsRequest, previous: asyncio.Future[pb.AppendResult] | None
@@ -54,21 +56,40 @@ async def serve_appends(
 
     def started(request: pb.AppendEventsRequest) -> asyncio.Future[pb.AppendResult]:
         task_id = request.task_id
-        part: asyncio.Future[pb.AppendResult] = asyncio.ensure_future(
-            one(request, last_of_task.get(task_id))
-        )
+        part = asyncio.ensure_future(one(request, last_of_task.get(task_id)))
         last_of_task[task_id] = part
+        parts.add(part)
 
         def done(finished: asyncio.Future[pb.AppendResult]) -> None:
+            parts.discard(finished)
             if last_of_task.get(task_id) is finished:
                 del last_of_task[task_id]
 
         part.add_done_callback(done)
         return part
 
-    async def answer(batch_id: int, parts: list[asyncio.Future[pb.AppendResult]]) -> None:
-        results = await asyncio.gather(*parts)
-        answers.put_nowait(pb.AppendEventStreamResponse(batch_id=batch_id, results=results))
+    def answer_when_done(batch_id: int, batch: list[asyncio.Future[pb.AppendResult]]) -> None:
+        """Answer the request once all its appends are handled (callbacks: no task, no
+        gather per request, on a path taken for every barrier of every engine task)."""
+        nonlocal unanswered
+        unanswered += 1
+        remaining = len(batch)
+
+        def done(_: asyncio.Future[pb.AppendResult]) -> None:
+            nonlocal remaining, unanswered
+            remaining -= 1
+            if remaining:
+                return
+            unanswered -= 1
+            if not unanswered:
+                all_answered.set()
+            if not any(part.cancelled() for part in batch):  # cancelled: the stream is over
+                results = [part.result() for part in batch]
+                answers.put_nowait(pb.AppendEventStreamResponse(batch_id=batch_id, results=results))
+
+        all_answered.clear()
+        for part in batch:
+            part.add_done_callback(done)
 
     async def read() -> None:
         try:
@@ -77,12 +98,9 @@ async def serve_appends(
                     raise InvalidArgument(
                         "appends is required", [FieldViolation("appends", "is empty")]
                     )
-                parts = [started(one_append) for one_append in request.appends]
-                batch = asyncio.create_task(answer(request.batch_id, parts))
-                batches.add(batch)
-                batch.add_done_callback(batches.discard)
-            while batches:  # the client is done sending: answer what it sent, then end
-                await asyncio.wait(set(batches))
+                answer_when_done(request.batch_id, [started(a) for a in request.appends])
+            if unanswered:  # the client is done sending: answer what it sent, then end
+                await all_answered.wait()
         except Exception as error:
             answers.put_nowait(error)
         else:
@@ -98,7 +116,5 @@ async def serve_appends(
         # The stream ended or broke: stop waiting. Writes already handed to the event manager
         # finish anyway (they are shielded there); the client sends what it misses again.
         reader.cancel()
-        for batch in list(batches):
-            batch.cancel()
-        for part in list(last_of_task.values()):
+        for part in list(parts):
             part.cancel()
