@@ -129,7 +129,11 @@ class HttpMcpServer:
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
 
-        await assert_eventually(listening, message=f"not listening:\n{self.log.read_text()}")
+        try:
+            await assert_eventually(listening, message=f"not listening:\n{self.log.read_text()}")
+        except BaseException:
+            await self.stop()  # a server that never listened is still ours to stop
+            raise
         return self
 
     async def stop(self) -> None:
