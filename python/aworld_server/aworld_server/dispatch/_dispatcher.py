@@ -363,19 +363,17 @@ class WorkerDispatcher:
     async def _await_outcome(
         self, attempt: Attempt, session: WorkerSession, limit: timedelta
     ) -> Payload | Pending:
+        # The deadline settles the attempt itself (no timeout scope and shield around the
+        # await: each costs the call another pass of the event loop).
+        expiry = asyncio.get_running_loop().call_later(
+            limit.total_seconds(), self._expire, attempt, limit
+        )
         try:
-            async with asyncio.timeout(limit.total_seconds()):
-                # Shielded so that our own cancellation leaves the future to abandon() below,
-                # which also records why a late completion is rejected.
-                result = await asyncio.shield(attempt.result)
-        except TimeoutError:
-            attempt.abandon(CANCELLED)
+            result = await attempt.result
+        except AttemptTimedOut as error:
             self._send_cancel(attempt, "deadline")
-            error = AttemptTimedOut(
-                attempt.handler, limit.total_seconds(), idempotent=attempt.idempotent
-            )
             self._finished(attempt, session, error.failure)
-            raise error from None
+            raise
         except asyncio.CancelledError:
             attempt.abandon(CANCELLED)
             self._send_cancel(attempt, "cancelled")
@@ -384,8 +382,17 @@ class WorkerDispatcher:
         except HandlerFailed as error:
             self._finished(attempt, session, error.failure)
             raise
+        finally:
+            expiry.cancel()
         self._finished(attempt, session, result)
         return result
+
+    @staticmethod
+    def _expire(attempt: Attempt, limit: timedelta) -> None:
+        attempt.settle(
+            CANCELLED,
+            AttemptTimedOut(attempt.handler, limit.total_seconds(), idempotent=attempt.idempotent),
+        )
 
     def _finished(
         self, attempt: Attempt, session: WorkerSession, outcome: Payload | Pending | Failure
