@@ -18,6 +18,8 @@ from aworld_client import AsyncClient, RetryPolicy, RuntimeServiceError, Task, W
 from aworld_client.api import engine_service_pb2 as engine_pb
 from aworld_client.api import engine_service_pb2_grpc as engine_grpc
 from aworld_client.api import event_pb2 as event_pb
+from aworld_client.api import runtime_service_pb2 as rt_pb
+from aworld_client.api import runtime_service_pb2_grpc as rt_grpc
 from aworld_client.handlers import tool
 from aworld_server.api.authz import required_scope
 from aworld_server.config import ServerConfig
@@ -329,6 +331,15 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await request
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        # Listing shows the job's own task, and only with its id.
+        listed = await rt_grpc.RuntimeServiceStub(channel).ListTasks(
+            rt_pb.ListTasksRequest(), metadata=metadata
+        )
+        assert [t.id for t in listed.tasks] == [mine]
+        unjobbed_list = await rt_grpc.RuntimeServiceStub(channel).ListTasks(
+            rt_pb.ListTasksRequest(), metadata=(_bearer(token),)
+        )
+        assert list(unjobbed_list.tasks) == []
         # Writes need the job's id, which only that job was handed.
         with pytest.raises(grpc.aio.AioRpcError) as unnamed:
             await engine.AppendEvents(
