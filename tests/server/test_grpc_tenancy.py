@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -415,3 +416,23 @@ async def test_a_principal_of_several_namespaces_names_one_per_request(
         with pytest.raises(RuntimeServiceError) as denied:
             await outside.list_tasks()
         assert denied.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_assigned_worker_id_is_kept_in_memory_not_written(
+    start: StartServer, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "kept"
+    server = await start(principals=PRINCIPALS, data_dir=data_dir)
+    anonymous = _worker(server, "alice-token")
+    async with _serving(anonymous):
+        await _served_by(server, "shout", 1)
+        assigned = anonymous.worker_id
+        assert assigned
+        # Nobody else may take the id while this server runs ...
+        assert await _refusal(_worker(server, "carol-token", whisper, worker_id=assigned)) == (
+            grpc.StatusCode.PERMISSION_DENIED
+        )
+    # ... and a connection with no id of its own writes nothing about it to disk.
+    saved = json.loads((data_dir / "owners.json").read_text())
+    assert assigned not in saved["workers"]
+    assert saved["handlers"], "the handler name is still owned"

@@ -61,7 +61,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         caller = current_caller()
         self._owners.admit(caller, hello)
         session = self._dispatcher.connect(hello, peer=context.peer(), namespace=caller.namespace)
-        self._owners.bind_worker(caller, session.worker_id)
+        self._owners.bind_worker(caller, session.worker_id, chosen=bool(hello.worker_id))
         return session
 
     async def _read(self, requests: AsyncIterator[Any], session: WorkerSession) -> None:
