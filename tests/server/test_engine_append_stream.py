@@ -34,6 +34,8 @@ from aworld_server.engine_worker.control_plane_store import ControlPlaneStore
 from aworld_server.engines import JobResult, TaskJob
 from aworld_server.server import RunningServer
 from aworld_server.storage import PartialWrite
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from server_harness import WAIT, StartServer, TcpProxy, answer_task, assert_eventually
 
 TOKEN = "append-stream-token"
@@ -271,3 +273,36 @@ async def test_a_superseded_job_is_refused_as_superseded_without_engine_credenti
     assert result.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
     assert "superseded" in result.message
     assert [e.seq for e in await server.runtime.store.read(old.task_id)] == [1]
+
+
+async def test_a_caller_without_the_engine_scope_cannot_append(
+    served: tuple[RunningServer, HeldJobs],
+) -> None:
+    server, _ = served
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = pb_grpc.EngineServiceStub(channel).AppendEventStream(
+            metadata=(("authorization", f"Bearer {TOKEN}"),)
+        )
+        await call.write(pb.AppendEventStreamRequest(batch_id=1))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call.read()
+    # The tester's token may submit and read, not write tasks' logs.
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_empty_request_ends_the_stream_as_invalid_argument(start: StartServer) -> None:
+    server = await start()
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = pb_grpc.EngineServiceStub(channel).AppendEventStream()
+        await call.write(pb.AppendEventStreamRequest(batch_id=1))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call.read()
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(refused.value)
+    assert status is not None
+    fields = []
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields += [v.field for v in bad.field_violations]
+    assert fields == ["appends"]
