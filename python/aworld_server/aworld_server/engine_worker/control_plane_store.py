@@ -4,8 +4,8 @@ control plane; this store forwards to it over gRPC (state sync).
 What it really implements is the :class:`~aworld_server.storage.EventLog` (appends and reads of
 the task's log) plus what a run needs of the rest: its task record, and its session (read,
 and the state it leaves behind saved). Writes are
-batched: events queued for a task while its previous AppendEvents call is in flight (or in the
-same loop iteration) go out together in the next append, in order — one append per flush of
+batched: events queued for a task while its previous append is in flight (or in the same
+loop iteration) go out together in the next append, in order — one append per flush of
 the runner's writes, not one per event; appends of all tasks share one stream
 (:class:`AppendStream`). A write's future resolves once the control plane has
 persisted it, so a runner's durability barriers (an event on record before a tool's side
