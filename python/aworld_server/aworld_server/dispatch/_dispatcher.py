@@ -299,6 +299,14 @@ class WorkerDispatcher:
         """Connected workers, optionally only those serving ``handler_name``."""
         return self._registry.workers(handler_name, namespace)
 
+    def connected(self) -> list[WorkerSession]:
+        """Every live worker, of every namespace (what a replica publishes to the others)."""
+        return self._registry.sessions()
+
+    async def changed(self) -> None:
+        """Wait until a worker joins or leaves or a slot frees."""
+        await self._registry.changed()
+
     def spec(
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
     ) -> HandlerSpec | None:
