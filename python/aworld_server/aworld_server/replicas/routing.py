@@ -103,6 +103,8 @@ class Router:
         self._outstanding: Counter[str] = Counter()  # attempts sent per replica, not ended
         self._serving: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()  # served attempts their caller cancelled
+        # The served attempt of each call: route id, and (lease token, attempt) to rank it.
+        self._by_call: dict[str, tuple[str, tuple[int, int]]] = {}
         self._go: dict[str, asyncio.Future[bool]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
@@ -239,6 +241,47 @@ class Router:
         if self._stopping or not self.dispatcher.has_handler(name, kind, namespace):
             await self._send(origin, {"k": "declined", "id": route_id})
             return
+        token = str(message["token"])
+        call_id, attempt = str(message["call_id"]), int(message["attempt"])
+        if not await self.supersede(call_id, (int(token or 0), attempt)):
+            stale = CallCancelled(f"a newer attempt of call {call_id} runs here")
+            await self._send(origin, {**_error(stale), "id": route_id})
+            return
+        self._by_call[call_id] = (route_id, (int(token or 0), attempt))
+        try:
+            await self._run(message, route_id, origin, name, kind, namespace)
+        finally:
+            if self._by_call.get(call_id, ("",))[0] == route_id:
+                del self._by_call[call_id]
+
+    async def supersede(self, call_id: str, rank: tuple[int, int] | None = None) -> bool:
+        """Make way for a new attempt of ``call_id``: an attempt served here for another
+        replica that ranks lower — an older lease token (a stale owner's) or an older attempt
+        — is cancelled (its worker gets a CancelCall; the dispatcher runs one attempt of a
+        call at a time). ``rank`` None: the attempt is this replica's own, as the task's
+        owner now. False when the attempt served here ranks higher (the new one is stale)."""
+        served = self._by_call.get(call_id)
+        if served is None:
+            return True
+        route_id, current = served
+        if rank is not None and rank <= current:
+            return False
+        serving = self._serving.get(route_id)
+        if serving is not None:
+            self._cancelled.add(route_id)
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+        return True
+
+    async def _run(
+        self,
+        message: dict[str, Any],
+        route_id: str,
+        origin: str,
+        name: str,
+        kind: HandlerKind,
+        namespace: str,
+    ) -> None:
         task_id, token = str(message["task_id"]), str(message["token"])
 
         idempotent = False
@@ -448,6 +491,9 @@ class RoutedHandlers:
         tried: set[str] = set()
         while True:
             if self.dispatcher.has_handler(name, kind, namespace):
+                # This replica owns the task now: an attempt of the call still served here
+                # for its former owner gives way.
+                await self.router.supersede(call.call_id)
                 return await self.local.invoke(call)
             picked = await self.router.pick(name, kind, namespace, tried)
             if picked is not None:

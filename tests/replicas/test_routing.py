@@ -1,0 +1,352 @@
+"""Calls routed between replicas (issue #13): a worker connected to one replica serves the
+calls of tasks another replica owns. Real replica processes and real worker processes on one
+real Redis; every process stopped by pid.
+
+The worker (route_worker.py) records each execution of its tools in Redis with its own id:
+an execution by a worker connected only to replica A is a call that went through A."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from aworld_client import (
+    AgentSpec,
+    AsyncClient,
+    Failure,
+    HandlerKind,
+    ModelConfig,
+    Payload,
+    Swarm,
+    Task,
+    TaskStatus,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from process_harness import WorkerProcess, assert_eventually
+from replica_harness import (
+    FAST_RETRY,
+    WAIT,
+    Cluster,
+    Replica,
+    chain_answer,
+    final,
+    log_problems,
+    read_log,
+)
+from replica_server import step_value
+
+ROUTE_WORKER = Path(__file__).resolve().parent / "route_worker.py"
+REPLICA_LABEL = "aworld.replica"
+
+
+class Workers:
+    """The worker processes of one test, killed by pid at the end."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.started: list[WorkerProcess] = []
+
+    async def start(self, replica: Replica, worker_id: str) -> WorkerProcess:
+        worker = await WorkerProcess.start(
+            ROUTE_WORKER,
+            replica.address,
+            *("--redis-url", self.cluster.redis_url, "--keys", f"{self.cluster.prefix}w:"),
+            *("--gate", str(self.cluster.record.gate), "--worker-id", worker_id),
+        )
+        self.started.append(worker)
+        await worker.expect(f"connected to .* as worker {worker_id}", timeout=WAIT)
+        return worker
+
+    async def close(self) -> None:
+        for worker in self.started:
+            await worker.kill()
+
+
+@pytest.fixture
+async def workers(cluster: Cluster) -> AsyncIterator[Workers]:
+    started = Workers(cluster)
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+def runs(cluster: Cluster, name: str, n: int, kind: str) -> list[tuple[str, int]]:
+    """(worker id, attempt) of each ``kind`` record of step ``n`` of chain ``name``."""
+    out = []
+    for raw in cluster.client.lrange(f"{cluster.prefix}w:{name}:{n}:{kind}", 0, -1):
+        worker_id, _pid, attempt, _at = raw.decode().split()
+        out.append((worker_id, int(attempt)))
+    return out
+
+
+def worker_chain(name: str, seed: int, tool: str = "wstep", steps: int = 3) -> Task:
+    """``steps`` calls of the worker's ``tool``, each on the previous output, then
+    ``answer=<value>`` — the same answer as replica_harness.chain_task's."""
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": tool, "arguments": {"x": seed, "n": 1, "name": name}}]}
+    ]
+    for n in range(2, steps + 1):
+        arguments = {"x": "{last_tool_output}", "n": n, "name": name}
+        script.append({"tool_calls": [{"name": tool, "arguments": arguments}]})
+    script.append({"content": "answer={last_tool_output}"})
+    model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
+    agent = AgentSpec(name="chain", tool_names=[tool], model=model)
+    return Task(
+        name=name,
+        input=Payload.from_text(f"chain {seed}"),
+        swarm=Swarm(agents=[agent]),
+        retry_policy=FAST_RETRY,
+    )
+
+
+async def listed(client: AsyncClient, handler: str = "") -> list[tuple[str, str]]:
+    return sorted((w.worker_id, w.labels[REPLICA_LABEL]) for w in await client.workers(handler))
+
+
+async def test_a_worker_on_one_replica_serves_the_calls_of_a_task_another_replica_owns(
+    cluster: Cluster, workers: Workers
+) -> None:
+    a, b, c = await cluster.start(3)
+    clients = [AsyncClient(r.address) for r in (a, b, c)]
+    on_b = clients[1]
+    try:
+        await workers.start(a, "w-a")
+        # Every replica lists the worker, on A, and its handlers with their worker count.
+        on_a = [("w-a", cluster.replica_id(a))]
+        for client in clients:
+            await assert_eventually(lambda client=client: _listed_is(client, on_a), timeout=WAIT)
+            handlers = {h.spec.name: h for h in await client.handlers(HandlerKind.TOOL) if h.spec}
+            assert handlers["wstep"].worker_count == 1 and not handlers["wstep"].local
+            assert "step" in handlers and handlers["step"].local  # the replicas' own tool
+
+        task_id = await on_b.submit(worker_chain("routed", seed=11))
+        await assert_eventually(lambda: bool(runs(cluster, "routed", 2, "start")), timeout=WAIT)
+        assert cluster.owner_of(task_id) == cluster.replica_id(b)  # B runs it, A's worker serves
+        cluster.record.open_gate()
+        response = await final(clients[2], task_id)
+        assert response.status == TaskStatus.SUCCEEDED, response
+        assert response.answer is not None and response.answer.value() == chain_answer(11)
+        for n in (1, 2, 3):
+            assert runs(cluster, "routed", n, "start") == [("w-a", 1)]
+            assert runs(cluster, "routed", n, "done") == [("w-a", 1)]
+        events = await read_log(on_b, task_id)
+        assert log_problems(events) == []
+        started = [e.body for e in events if isinstance(e.body, ToolCallStarted)]
+        assert [s.worker_id for s in started] == ["w-a"] * 3
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def _listed_is(client: AsyncClient, expected: list[tuple[str, str]]) -> bool:
+    return await listed(client) == expected
+
+
+async def test_list_workers_from_any_replica_lists_the_workers_of_all(
+    cluster: Cluster, workers: Workers
+) -> None:
+    a, b, c = await cluster.start(3)
+    clients = [AsyncClient(r.address) for r in (a, b, c)]
+    try:
+        await workers.start(a, "w-a")
+        await workers.start(c, "w-c")
+        every = sorted([("w-a", cluster.replica_id(a)), ("w-c", cluster.replica_id(c))])
+        for client in clients:
+            await assert_eventually(lambda client=client: _listed_is(client, every), timeout=WAIT)
+            assert await listed(client, "wstep_once") == every
+            assert await listed(client, "no-such-tool") == []
+            handlers = {h.spec.name: h for h in await client.handlers(HandlerKind.TOOL) if h.spec}
+            assert handlers["wstep"].worker_count == 2
+        # A replica that dies takes its workers off the list within a lease TTL or so.
+        await c.kill()
+        on_a = [("w-a", cluster.replica_id(a))]
+        for client in clients[:2]:
+            await assert_eventually(lambda client=client: _listed_is(client, on_a), timeout=WAIT)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+@pytest.mark.parametrize("tool", ["wstep", "wstep_once"])
+async def test_sigkill_of_the_replica_serving_a_routed_call(
+    cluster: Cluster, workers: Workers, tool: str
+) -> None:
+    a, b, c = await cluster.start(3)
+    on_b = AsyncClient(b.address)
+    try:
+        await workers.start(a, "w-a")
+        task_id = await on_b.submit(worker_chain("lost", seed=21, tool=tool))
+        await assert_eventually(lambda: bool(runs(cluster, "lost", 2, "start")), timeout=WAIT)
+        assert runs(cluster, "lost", 2, "start") == [("w-a", 1)]
+        await workers.start(c, "w-c")  # the replica that may serve the retry
+        await a.kill()
+        if tool == "wstep":
+            # Idempotent: attempt 2 runs on C's worker once B sees A gone.
+            await assert_eventually(
+                lambda: ("w-c", 2) in runs(cluster, "lost", 2, "start"), timeout=WAIT
+            )
+            cluster.record.open_gate()
+            response = await final(on_b, task_id)
+            assert response.status == TaskStatus.SUCCEEDED, response
+            assert response.answer is not None and response.answer.value() == chain_answer(21)
+            assert runs(cluster, "lost", 2, "done") == [("w-c", 2)]
+            assert runs(cluster, "lost", 3, "done") == [("w-c", 1)]
+        else:
+            # Not idempotent: the attempt may have run, so it is not run again.
+            response = await final(on_b, task_id)
+            cluster.record.open_gate()
+            events = await read_log(on_b, task_id)
+            finished = [
+                e.body
+                for e in events
+                if isinstance(e.body, ToolCallFinished) and e.body.failure is not None
+            ]
+            # The lost attempt's failure goes to the model (the tool error policy), which
+            # goes on with it as its next step's input.
+            assert finished[0].failure is not None, finished
+            assert finished[0].failure.type == "WorkerLost", finished
+            assert finished[0].tool_name == "wstep_once" and not finished[0].will_retry
+            assert runs(cluster, "lost", 2, "start") == [("w-a", 1)]  # never again
+            assert runs(cluster, "lost", 2, "done") == []
+            assert response.status.is_terminal
+        assert log_problems(await read_log(on_b, task_id)) == []
+    finally:
+        await on_b.close()
+
+
+async def test_cancelling_a_task_cancels_its_call_on_the_worker_of_another_replica(
+    cluster: Cluster, workers: Workers
+) -> None:
+    a, b, c = await cluster.start(3)
+    on_b, on_c = AsyncClient(b.address), AsyncClient(c.address)
+    try:
+        await workers.start(a, "w-a")
+        task_id = await on_b.submit(worker_chain("cancel", seed=31))
+        await assert_eventually(lambda: bool(runs(cluster, "cancel", 2, "start")), timeout=WAIT)
+        assert await on_c.cancel(task_id, reason="stop") == TaskStatus.CANCELLED
+        # The worker on A was told to stop (its stream stays up: it is still listed).
+        await assert_eventually(
+            lambda: runs(cluster, "cancel", 2, "cancelled") == [("w-a", 1)], timeout=WAIT
+        )
+        assert await listed(on_c) == [("w-a", cluster.replica_id(a))]
+        assert runs(cluster, "cancel", 2, "done") == []
+        assert (await on_b.get(task_id)).response.status == TaskStatus.CANCELLED
+    finally:
+        await on_b.close()
+        await on_c.close()
+
+
+async def test_a_stale_owner_does_not_get_its_call_served(
+    cluster: Cluster, workers: Workers
+) -> None:
+    """The routing protocol spoken by hand to replica A: a call carrying a lease token older
+    than the task's fence is refused before it reaches the worker; with the current token it
+    runs."""
+    (a,) = await cluster.start(1)
+    await workers.start(a, "w-a")
+    redis, prefix = cluster.client, cluster.prefix
+    task_id = "task-fenced"
+    redis.set(f"{prefix}fence:{task_id}", 5)  # another replica took the task with token 5
+    a_stream, ghost_stream = (
+        f"{prefix}replica:{cluster.replica_id(a)}:route",
+        f"{prefix}replica:ghost:route",
+    )
+    # A reads its stream from where it was when it started: wait until A publishes.
+    await assert_eventually(
+        lambda: redis.exists(f"{prefix}replica:{cluster.replica_id(a)}:workers") == 1,
+        timeout=WAIT,
+    )
+
+    def send(message: dict[str, Any]) -> None:
+        redis.xadd(a_stream, {"m": msgpack.packb(message, use_bin_type=True)})
+
+    replies: list[dict[str, Any]] = []
+    last = "0-0"
+
+    async def reply() -> dict[str, Any]:
+        nonlocal last
+
+        def arrived() -> bool:
+            nonlocal last
+            for _, entries in redis.xread({ghost_stream: last}) or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    replies.append(msgpack.unpackb(fields[b"m"], raw=False))
+            return bool(replies)
+
+        await assert_eventually(arrived, timeout=WAIT)
+        return replies.pop(0)
+
+    def call(route_id: str, token: str, name: str) -> dict[str, Any]:
+        return {
+            "k": "call",
+            "id": route_id,
+            "from": "ghost",
+            "name": "wstep",
+            "kind": int(HandlerKind.TOOL),
+            "input": Payload.of({"x": 3, "n": 1, "name": name}).to_bytes(),
+            "call_id": f"call-{route_id}",
+            "attempt": 1,
+            "task_id": task_id,
+            "session_id": "",
+            "headers": {},
+            "hook_point": "",
+            "timeout": None,
+            "key": f"{task_id}/call-{route_id}",
+            "schedule_to_start": None,
+            "require_idempotent": False,
+            "namespace": "default",
+            "token": token,
+        }
+
+    send(call("r1", "4", "stale"))
+    refused = await reply()
+    assert refused["k"] == "error" and refused["id"] == "r1"
+    failure = Failure.from_bytes(refused["failure"])
+    assert failure.type == "Cancelled" and "lost the lease" in failure.message
+    assert runs(cluster, "stale", 1, "start") == []
+
+    send(call("r2", "5", "current"))
+    start = await reply()
+    assert start["k"] == "start" and start["worker"] == "w-a" and start["idempotent"]
+    assert runs(cluster, "current", 1, "start") == []  # not before the owner says go
+    send({"k": "go", "id": "r2"})
+    done = await reply()
+    assert done["k"] == "done"
+    assert Payload.from_bytes(done["output"]).value() == step_value(3)
+    assert runs(cluster, "current", 1, "done") == [("w-a", 1)]
+
+
+async def test_sigkill_of_the_owner_while_its_call_runs_on_another_replica(
+    cluster: Cluster, workers: Workers
+) -> None:
+    """The new owner's attempt of the call supersedes the dead owner's, still running on the
+    worker: the worker is told to stop the old one, the new one runs, the answer is right."""
+    a, b, c = await cluster.start(3)
+    on_c = AsyncClient(c.address)
+    try:
+        await workers.start(a, "w-a")
+        task_id = await on_c.submit(worker_chain("orphan", seed=41))
+        await assert_eventually(lambda: bool(runs(cluster, "orphan", 2, "start")), timeout=WAIT)
+        owner = next(r for r in (a, b, c) if cluster.replica_id(r) == cluster.owner_of(task_id))
+        assert owner is c
+        await c.kill()
+        await assert_eventually(
+            lambda: runs(cluster, "orphan", 2, "cancelled") == [("w-a", 1)], timeout=WAIT
+        )
+        await assert_eventually(
+            lambda: ("w-a", 2) in runs(cluster, "orphan", 2, "start"), timeout=WAIT
+        )
+        cluster.record.open_gate()
+        async with AsyncClient(b.address) as on_b:
+            response = await final(on_b, task_id)
+            assert response.answer is not None and response.answer.value() == chain_answer(41)
+            assert runs(cluster, "orphan", 2, "done") == [("w-a", 2)]
+            assert log_problems(await read_log(on_b, task_id)) == []
+    finally:
+        await on_c.close()
