@@ -138,6 +138,11 @@ async def test_a_worker_on_one_replica_serves_the_calls_of_a_task_another_replic
         assert log_problems(events) == []
         started = [e.body for e in events if isinstance(e.body, ToolCallStarted)]
         assert [s.worker_id for s in started] == ["w-a"] * 3
+        # A direct call (InvokeHandler) on C goes to A's worker too.
+        direct = await clients[2].invoke("wstep", {"x": 5, "n": 1, "name": "direct"})
+        assert direct.failure is None and direct.output is not None
+        assert direct.output.value() == step_value(5)
+        assert runs(cluster, "direct", 1, "done") == [("w-a", 1)]
     finally:
         for client in clients:
             await client.close()
@@ -170,6 +175,29 @@ async def test_list_workers_from_any_replica_lists_the_workers_of_all(
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_calls_are_spread_over_the_replicas_whose_workers_serve_them(
+    cluster: Cluster, workers: Workers
+) -> None:
+    a, b, c = await cluster.start(3)
+    async with AsyncClient(b.address) as on_b:
+        await workers.start(a, "w-a")
+        await workers.start(c, "w-c")
+        both = sorted([("w-a", cluster.replica_id(a)), ("w-c", cluster.replica_id(c))])
+        await assert_eventually(lambda: _listed_is(on_b, both), timeout=WAIT)
+        names = [f"spread-{i}" for i in range(6)]
+        ids = [await on_b.submit(worker_chain(n, seed=50 + i)) for i, n in enumerate(names)]
+        # Every second step waits at the gate, so each one sent adds to its replica's load.
+        await assert_eventually(
+            lambda: all(runs(cluster, n, 2, "start") for n in names), timeout=WAIT
+        )
+        served = [runs(cluster, n, 2, "start")[0][0] for n in names]
+        assert served.count("w-a") >= 2 and served.count("w-c") >= 2, served
+        cluster.record.open_gate()
+        for i, task_id in enumerate(ids):
+            response = await final(on_b, task_id)
+            assert response.answer is not None and response.answer.value() == chain_answer(50 + i)
 
 
 @pytest.mark.parametrize("tool", ["wstep", "wstep_once"])

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 _STREAM_LENGTH: Final = 10_000
 _BLOCK_MS: Final = 1000
+_ANSWER_TRIES: Final = 5
 
 
 class NotStarted(Exception):
@@ -176,7 +177,10 @@ class Router:
         self._outstanding[target] += 1
         started, worker, idempotent = False, "", False
         try:
-            await self._send(target, message)
+            try:
+                await self._send(target, message)
+            except (RedisError, OSError) as error:
+                raise NotStarted(target) from error
             while True:
                 reply = await self._next(routed, instance)
                 kind = reply["k"]
@@ -192,7 +196,10 @@ class Router:
                         with contextlib.suppress(RedisError, OSError):
                             await self._send(target, {"k": "stop", "id": route_id})
                         raise
-                    await self._send(target, {"k": "go", "id": route_id})
+                    try:
+                        await self._send(target, {"k": "go", "id": route_id})
+                    except (RedisError, OSError):
+                        raise _Lost from None  # the start is recorded: it may have run
                     continue
                 return _outcome(reply)
         except _Lost:
@@ -353,11 +360,14 @@ class Router:
             log.exception("serving routed call %s of %s failed", name, origin)
             failure = Failure(type=type(error).__name__, message=str(error), non_retryable=True)
             reply = _error(HandlerFailed(failure))
-        try:
-            await self._send(origin, {**reply, "id": route_id})
-        except (RedisError, OSError):
-            # Redis is away: the caller stops waiting when this replica stops publishing.
-            log.warning("could not answer routed call %s of %s", name, origin, exc_info=True)
+        for retry in range(_ANSWER_TRIES):
+            try:
+                await self._send(origin, {**reply, "id": route_id})
+                return
+            except (RedisError, OSError):
+                log.warning("could not answer routed call %s of %s", name, origin, exc_info=True)
+                await asyncio.sleep(self.beat * (retry + 1))  # a retry period: Redis away
+        # The caller waits on while this replica publishes; its lease goes when Redis does.
 
     def _idempotent(self, worker_id: str, name: str, kind: HandlerKind) -> bool:
         for session in self.dispatcher.connected():
@@ -405,9 +415,11 @@ class Router:
             serving = asyncio.create_task(self._serve(message), name=f"routed:{route_id}")
             self._serving[route_id] = serving
 
-            def done(_: asyncio.Task[None]) -> None:
+            def done(task: asyncio.Task[None]) -> None:
                 self._serving.pop(route_id, None)
                 self._cancelled.discard(route_id)
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("serving routed call %s failed", route_id, exc_info=task.exception())
 
             serving.add_done_callback(done)
         elif kind in ("go", "stop"):
@@ -495,7 +507,11 @@ class RoutedHandlers:
                 # for its former owner gives way.
                 await self.router.supersede(call.call_id)
                 return await self.local.invoke(call)
-            picked = await self.router.pick(name, kind, namespace, tried)
+            try:
+                picked = await self.router.pick(name, kind, namespace, tried)
+            except (RedisError, OSError):
+                log.warning("could not read the other replicas' workers", exc_info=True)
+                picked = None
             if picked is not None:
                 target, instance = picked
                 try:
