@@ -94,6 +94,7 @@ class Directory:
         # routed calls are not those of the one before.
         self.instance = uuid.uuid4().hex
         self.view: dict[str, Published] = {}  # the other replicas, as last read
+        self._read_at = float("-inf")  # when (time.monotonic())
         # Every declaration read from another replica, kept after its worker left: a call to
         # it waits for a worker rather than failing as unknown (as the dispatcher's own).
         self._declared: dict[tuple[str, str, HandlerKind], HandlerSpec] = {}
@@ -133,8 +134,12 @@ class Directory:
             await pipe.execute()
 
     # -- reading ------------------------------------------------------------------------------
-    async def read(self) -> dict[str, Published]:
-        """The other replicas' publications, read now (also kept in :attr:`view`)."""
+    async def read(self, max_age: float = 0.0) -> dict[str, Published]:
+        """The other replicas' publications, read now — or the last read, when it is at most
+        ``max_age`` seconds old (also kept in :attr:`view`)."""
+        if max_age and time.monotonic() - self._read_at <= max_age:
+            return self.view
+        read_at = time.monotonic()
         ids = sorted(_text(i) for i in await self.client.smembers(self._index))
         others = [i for i in ids if i != self.replica_id]
         values = await self.client.mget([self._key(i) for i in others]) if others else []
@@ -144,7 +149,11 @@ class Directory:
             if raw is None:
                 gone.append(replica_id)
                 continue
-            published = _parse(replica_id, raw)
+            try:
+                published = _parse(replica_id, raw)
+            except Exception:  # one bad publication must not hide the others
+                log.exception("ignored the malformed workers of replica %s", replica_id)
+                continue
             view[replica_id] = published
             for worker in published.workers:
                 for spec in worker.specs:
@@ -152,6 +161,7 @@ class Directory:
         if gone:  # expired: their replicas stopped publishing (a live one adds itself again)
             await self.client.srem(self._index, *gone)
         self.view = view
+        self._read_at = read_at
         return view
 
     def declared(self, name: str, kind: HandlerKind, namespace: str) -> HandlerSpec | None:

@@ -48,6 +48,7 @@ from aworld_server.errors import (
     ScheduleToStartTimeout,
     WorkerLost,
 )
+from aworld_server.namespaces import DEFAULT_NAMESPACE
 from aworld_server.observability import call_headers
 from aworld_server.redis_client import stop_loop
 from aworld_server.replicas.directory import Directory
@@ -60,6 +61,9 @@ log = logging.getLogger(__name__)
 _STREAM_LENGTH: Final = 10_000
 _BLOCK_MS: Final = 1000
 _ANSWER_TRIES: Final = 5
+# A view of the other replicas' workers this recent is good enough to pick one: they publish
+# at most this often anyway (directory._MIN_GAP_S).
+_VIEW_MAX_AGE_S: Final = 0.05
 
 
 class NotStarted(Exception):
@@ -129,7 +133,8 @@ class Router:
         """The least loaded other replica whose workers serve the handler (read now), and its
         process instance."""
         best: tuple[float, str, str] | None = None
-        for replica_id, published in (await self.directory.read()).items():
+        view = await self.directory.read(max_age=_VIEW_MAX_AGE_S)
+        for replica_id, published in view.items():
             if replica_id in exclude:
                 continue
             load = published.load(name, kind, namespace)
@@ -407,7 +412,10 @@ class Router:
             for _, entries in batches or []:
                 for entry_id, fields in entries:
                     last = entry_id
-                    self._dispatch(msgpack.unpackb(fields[b"m"], raw=False))
+                    try:
+                        self._dispatch(msgpack.unpackb(fields[b"m"], raw=False))
+                    except Exception:  # one bad entry must not stop the stream
+                        log.exception("ignored a malformed routing message %s", entry_id)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind, route_id = message["k"], str(message["id"])
@@ -483,7 +491,9 @@ class RoutedHandlers:
         self.dispatcher = local.dispatcher
         self.schedule_to_start = schedule_to_start
 
-    def spec(self, name: str, kind: HandlerKind, namespace: str = "default") -> HandlerSpec | None:
+    def spec(
+        self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
+    ) -> HandlerSpec | None:
         return self.local.spec(name, kind, namespace) or self.router.directory.declared(
             name, kind, namespace
         )
