@@ -196,8 +196,7 @@ async def scenario(
                 await asyncio.sleep(0.05)  # polls ListWorkers until the worker is published
         (seen,) = [w for w in await on_1.workers("slow_step") if w.worker_id == WORKER_ID]
         console.print(
-            f"  [bold]worker[/]     {WORKER_ID} on replica {seen.labels['aworld.replica']}"
-            " (listed by replica 1)"
+            f"  [bold]worker[/]     {WORKER_ID} on replica {seen.replica_id} (listed by replica 1)"
         )
         task_id = await on_1.submit(chain_task())
         owner = (await keys.get(f"aworld:lease:{task_id}") or b"").decode().rsplit(":", 1)[0]

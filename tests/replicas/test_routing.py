@@ -40,7 +40,6 @@ from replica_harness import (
 from replica_server import step_value
 
 ROUTE_WORKER = Path(__file__).resolve().parent / "route_worker.py"
-REPLICA_LABEL = "aworld.replica"
 
 
 class Workers:
@@ -105,7 +104,7 @@ def worker_chain(name: str, seed: int, tool: str = "wstep", steps: int = 3) -> T
 
 
 async def listed(client: AsyncClient, handler: str = "") -> list[tuple[str, str]]:
-    return sorted((w.worker_id, w.labels[REPLICA_LABEL]) for w in await client.workers(handler))
+    return sorted((w.worker_id, w.replica_id) for w in await client.workers(handler))
 
 
 async def test_a_worker_on_one_replica_serves_the_calls_of_a_task_another_replica_owns(
@@ -122,6 +121,7 @@ async def test_a_worker_on_one_replica_serves_the_calls_of_a_task_another_replic
             await assert_eventually(lambda client=client: _listed_is(client, on_a), timeout=WAIT)
             handlers = {h.spec.name: h for h in await client.handlers(HandlerKind.TOOL) if h.spec}
             assert handlers["wstep"].worker_count == 1 and not handlers["wstep"].local
+            assert handlers["wstep"].replica_ids == [cluster.replica_id(a)]
             assert "step" in handlers and handlers["step"].local  # the replicas' own tool
 
         task_id = await on_b.submit(worker_chain("routed", seed=11))
@@ -167,6 +167,7 @@ async def test_list_workers_from_any_replica_lists_the_workers_of_all(
             assert await listed(client, "no-such-tool") == []
             handlers = {h.spec.name: h for h in await client.handlers(HandlerKind.TOOL) if h.spec}
             assert handlers["wstep"].worker_count == 2
+            assert handlers["wstep"].replica_ids == sorted(r for _, r in every)
         # A replica that dies takes its workers off the list within a lease TTL or so.
         await c.kill()
         on_a = [("w-a", cluster.replica_id(a))]

@@ -431,7 +431,10 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
             served = remote.pop((spec.name, spec.kind), None)
             infos.append(
                 HandlerInfo(
-                    spec=spec, local=True, worker_count=served.worker_count if served else 0
+                    spec=spec,
+                    local=True,
+                    worker_count=served.worker_count if served else 0,
+                    replica_ids=served.replica_ids if served else [],
                 )
             )
         infos.extend(remote.values())

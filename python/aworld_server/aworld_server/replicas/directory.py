@@ -34,12 +34,10 @@ from redis.exceptions import RedisError
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.redis_client import stop_loop
 
-__all__ = ["REPLICA_LABEL", "Directory", "Published", "PublishedWorker"]
+__all__ = ["Directory", "Published", "PublishedWorker"]
 
 log = logging.getLogger(__name__)
 
-# The label that says on which replica a listed worker is connected (ListWorkers).
-REPLICA_LABEL: Final = "aworld.replica"
 # At most this often a change of the workers is published (seconds).
 _MIN_GAP_S: Final = 0.05
 
@@ -177,7 +175,7 @@ class Directory:
     # -- the whole cluster (ListWorkers, ListHandlers) ----------------------------------------
     async def workers(self, handler_name: str, namespace: str) -> list[WorkerInfo]:
         """Workers of every replica in ``namespace`` (serving ``handler_name`` if given), each
-        labelled with its replica."""
+        with its replica's id."""
         try:
             others = list((await self.read()).values())
         except RedisError:
@@ -190,20 +188,21 @@ class Directory:
                     continue
                 if handler_name and handler_name not in worker.info.handler_names:
                     continue
-                info = WorkerInfo.from_bytes(worker.info.to_bytes())  # a copy to label
-                info.labels[REPLICA_LABEL] = published.replica_id
+                info = WorkerInfo.from_bytes(worker.info.to_bytes())  # a copy to complete
+                info.replica_id = published.replica_id
                 out.append(info)
-        return sorted(out, key=lambda w: (w.labels[REPLICA_LABEL], w.worker_id))
+        return sorted(out, key=lambda w: (w.replica_id, w.worker_id))
 
     async def handlers(self, namespace: str) -> list[HandlerInfo]:
         """Handlers served by the workers of every replica, one entry per (name, kind), with
-        the count of workers serving it in the whole cluster."""
+        the count of workers serving it in the whole cluster and their replicas."""
         try:
             others = list((await self.read()).values())
         except RedisError:
             log.warning("could not read the other replicas' handlers", exc_info=True)
             others = []
         counts: dict[tuple[str, HandlerKind], int] = {}
+        replicas: dict[tuple[str, HandlerKind], set[str]] = {}
         specs: dict[tuple[str, HandlerKind], HandlerSpec] = {}
         for published in [self.mine(), *others]:
             for worker in published.workers:
@@ -212,9 +211,15 @@ class Directory:
                 for spec in worker.specs:
                     key = (spec.name, spec.kind)
                     counts[key] = counts.get(key, 0) + 1
+                    replicas.setdefault(key, set()).add(published.replica_id)
                     specs.setdefault(key, spec)
         return [
-            HandlerInfo(spec=specs[key], local=False, worker_count=count)
+            HandlerInfo(
+                spec=specs[key],
+                local=False,
+                worker_count=count,
+                replica_ids=sorted(replicas[key]),
+            )
             for key, count in sorted(counts.items())
         ]
 

@@ -237,13 +237,14 @@ class Router:
 
     async def cancel_task(self, task_id: str, reason: str) -> None:
         """Cancel the task's attempts on other replicas (their workers get a CancelCall)."""
-        for route_id, routed in list(self._asking.items()):
-            if routed.task_id == task_id:
-                routed.inbox.put_nowait({"k": "cancelled", "reason": reason})
-                with contextlib.suppress(RedisError, OSError):
-                    await self._send(
-                        routed.target, {"k": "cancel", "id": route_id, "reason": reason}
-                    )
+        cancelled = [(i, r) for i, r in self._asking.items() if r.task_id == task_id]
+        for route_id, routed in cancelled:
+            with contextlib.suppress(RedisError, OSError):
+                await self._send(routed.target, {"k": "cancel", "id": route_id, "reason": reason})
+        # Settled last, with no await after: a caller cancelling the task's run right after
+        # this (the executor's cancel) does so before the run sees the calls fail.
+        for _, routed in cancelled:
+            routed.inbox.put_nowait({"k": "cancelled", "reason": reason})
 
     # -- serving (the replica whose worker runs it) -------------------------------------------
     async def _serve(self, message: dict[str, Any]) -> None:
@@ -540,5 +541,7 @@ class RoutedHandlers:
             tried.clear()
 
     async def cancel_task(self, task_id: str, reason: str) -> None:
-        await self.local.cancel_task(task_id, reason)
+        # The routed ones first (they talk to Redis); the local ones then settle at once, so
+        # the task's run is cancelled before it sees any of its calls fail.
         await self.router.cancel_task(task_id, reason)
+        await self.local.cancel_task(task_id, reason)
