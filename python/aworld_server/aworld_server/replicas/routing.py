@@ -113,7 +113,6 @@ class Router:
         self._go: dict[str, asyncio.Future[bool]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
-        self.served = 0  # attempts served for other replicas since start
 
     def _stream(self, replica_id: str) -> str:
         return f"{self.prefix}replica:{replica_id}:route"
@@ -344,7 +343,6 @@ class Router:
                 require_idempotent=bool(message["require_idempotent"]),
                 namespace=namespace,
             )
-            self.served += 1
             if isinstance(output, Pending):
                 reply = {"k": "pending", "callback_id": output.callback_id}
             else:
@@ -406,7 +404,7 @@ class Router:
                     newest: Any = await self.client.xrevrange(stream, count=1)
                     last = newest[0][0] if newest else "0-0"
                 batches: Any = await self.client.xread({stream: last}, block=_BLOCK_MS)
-            except (RedisError, OSError):
+            except Exception:  # Redis away (or worse): callers wait on while we publish
                 log.warning("reading the routing stream failed; trying again", exc_info=True)
                 await asyncio.sleep(_BLOCK_MS / 1000)  # Redis away: a retry period
                 continue
