@@ -7,6 +7,8 @@ an execution by a worker connected only to replica A is a call that went through
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -201,10 +203,14 @@ async def test_calls_are_spread_over_the_replicas_whose_workers_serve_them(
             assert response.answer is not None and response.answer.value() == chain_answer(50 + i)
 
 
-@pytest.mark.parametrize("tool", ["wstep", "wstep_once"])
-async def test_sigkill_of_the_replica_serving_a_routed_call(
-    cluster: Cluster, workers: Workers, tool: str
+@pytest.mark.parametrize(
+    ("tool", "how"), [("wstep", "sigkill"), ("wstep_once", "sigkill"), ("wstep", "sigterm")]
+)
+async def test_the_death_of_the_replica_serving_a_routed_call(
+    cluster: Cluster, workers: Workers, tool: str, how: str
 ) -> None:
+    """SIGKILL: the owner notices within about a lease TTL. SIGTERM: the stopping replica
+    tells it at once. Either way the attempt is lost: retried elsewhere if idempotent."""
     a, b, c = await cluster.start(3)
     on_b = AsyncClient(b.address)
     try:
@@ -213,7 +219,15 @@ async def test_sigkill_of_the_replica_serving_a_routed_call(
         await assert_eventually(lambda: bool(runs(cluster, "lost", 2, "start")), timeout=WAIT)
         assert runs(cluster, "lost", 2, "start") == [("w-a", 1)]
         await workers.start(c, "w-c")  # the replica that may serve the retry
-        await a.kill()
+        if how == "sigkill":
+            await a.kill()
+        else:
+            a.signal(signal.SIGTERM)
+            assert a.process is not None
+            assert await asyncio.wait_for(a.process.wait(), WAIT) == 0, a.text()
+            await assert_eventually(  # its worker was told to stop the call
+                lambda: runs(cluster, "lost", 2, "cancelled") == [("w-a", 1)], timeout=WAIT
+            )
         if tool == "wstep":
             # Idempotent: attempt 2 runs on C's worker once B sees A gone.
             await assert_eventually(
