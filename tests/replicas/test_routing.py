@@ -8,7 +8,9 @@ an execution by a worker connected only to replica A is a call that went through
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from replica_harness import (
     Replica,
     chain_answer,
     final,
+    free_port,
     log_problems,
     read_log,
 )
@@ -154,6 +157,18 @@ async def _listed_is(client: AsyncClient, expected: list[tuple[str, str]]) -> bo
     return await listed(client) == expected
 
 
+def _http_get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=WAIT) as response:
+        return json.loads(response.read())
+
+
+async def _http_listed_is(
+    url: str, expected: list[tuple[str, str]], id_key: str, replica_key: str
+) -> bool:
+    body = await asyncio.to_thread(_http_get, url)
+    return sorted((w[id_key], w[replica_key]) for w in body.get("workers", [])) == expected
+
+
 async def test_list_workers_from_any_replica_lists_the_workers_of_all(
     cluster: Cluster, workers: Workers
 ) -> None:
@@ -170,6 +185,22 @@ async def test_list_workers_from_any_replica_lists_the_workers_of_all(
             handlers = {h.spec.name: h for h in await client.handlers(HandlerKind.TOOL) if h.spec}
             assert handlers["wstep"].worker_count == 2
             assert handlers["wstep"].replica_ids == sorted(r for _, r in every)
+        # The HTTP API of a replica lists them too.
+        (d,) = await cluster.start(1, "--http-port", str(http_port := free_port()))
+        url = f"http://127.0.0.1:{http_port}/api/v1"
+        await assert_eventually(
+            lambda: _http_listed_is(f"{url}/workers", every, "workerId", "replicaId"), timeout=WAIT
+        )
+        await assert_eventually(
+            lambda: _http_listed_is(f"{url}/workers?handler=wstep", every, "workerId", "replicaId"),
+            timeout=WAIT,
+        )
+        wstep = [
+            h for h in _http_get(f"{url}/handlers")["handlers"] if h["spec"]["name"] == "wstep"
+        ]
+        assert wstep[0]["workerCount"] == 2
+        assert wstep[0]["replicaIds"] == sorted(r for _, r in every)
+        await d.kill()
         # A replica that dies takes its workers off the list within a lease TTL or so.
         await c.kill()
         on_a = [("w-a", cluster.replica_id(a))]

@@ -277,6 +277,7 @@ async def start_server(
             metrics=metrics,
             accepting=lambda: runtime_service.accepting,
             submit=runtime_service.submit,
+            cluster=replicas.directory if replicas is not None else None,
         )
         try:
             http = await start_http(
