@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import msgpack
 import pytest
 from aworld_client import (
@@ -24,6 +25,7 @@ from aworld_client import (
     HandlerKind,
     ModelConfig,
     Payload,
+    RuntimeServiceError,
     Swarm,
     Task,
     TaskStatus,
@@ -148,6 +150,12 @@ async def test_a_worker_on_one_replica_serves_the_calls_of_a_task_another_replic
         assert direct.failure is None and direct.output is not None
         assert direct.output.value() == step_value(5)
         assert runs(cluster, "direct", 1, "done") == [("w-a", 1)]
+        # Input its worker's schema refuses: INVALID_ARGUMENT with the field, as on A itself.
+        with pytest.raises(RuntimeServiceError) as refused:
+            await clients[2].invoke("wstep", {"x": "seven", "n": 1, "name": "bad"})
+        assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, _ in refused.value.violations] == ["input.x"], refused.value
+        assert runs(cluster, "bad", 1, "start") == []
     finally:
         for client in clients:
             await client.close()
