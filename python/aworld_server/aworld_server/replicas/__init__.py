@@ -29,7 +29,8 @@ from aworld_server.redis_client import connect
 from aworld_server.replicas.directory import Directory
 from aworld_server.replicas.inbox import Inbox, Moved
 from aworld_server.replicas.leases import Leases
-from aworld_server.replicas.routing import RoutedHandlers, Router
+from aworld_server.replicas.routed_handlers import RoutedHandlers
+from aworld_server.replicas.routing import Router
 
 if TYPE_CHECKING:
     from aworld_server.events import EventManager
