@@ -323,85 +323,152 @@ async def test_cancelling_a_task_cancels_its_call_on_the_worker_of_another_repli
         await on_c.close()
 
 
+class Ghost:
+    """Another replica, played by the test: it speaks the routing protocol to replica A
+    through Redis (replicas/routing.py) and reads the answers on its own stream."""
+
+    def __init__(self, cluster: Cluster, to: Replica) -> None:
+        self.redis = cluster.client
+        self.prefix = cluster.prefix
+        self.target = f"{cluster.prefix}replica:{cluster.replica_id(to)}:route"
+        self.stream = f"{cluster.prefix}replica:ghost:route"
+        self.last = "0-0"
+        self.replies: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.redis.xadd(self.target, {"m": msgpack.packb(message, use_bin_type=True)})
+
+    def call(
+        self, route_id: str, *, task_id: str, call_id: str, attempt: int, token: str, **args: Any
+    ) -> None:
+        self.send(
+            {
+                "k": "call",
+                "id": route_id,
+                "from": "ghost",
+                "name": "wstep",
+                "kind": int(HandlerKind.TOOL),
+                "input": Payload.of(args).to_bytes(),
+                "call_id": call_id,
+                "attempt": attempt,
+                "task_id": task_id,
+                "session_id": "",
+                "headers": {},
+                "hook_point": "",
+                "timeout": None,
+                "key": f"{task_id}/{call_id}",
+                "schedule_to_start": None,
+                "require_idempotent": False,
+                "namespace": "default",
+                "token": token,
+            }
+        )
+
+    async def reply(self) -> dict[str, Any]:
+        def arrived() -> bool:
+            for _, entries in self.redis.xread({self.stream: self.last}) or []:
+                for entry_id, fields in entries:
+                    self.last = entry_id
+                    self.replies.append(msgpack.unpackb(fields[b"m"], raw=False))
+            return bool(self.replies)
+
+        await assert_eventually(arrived, timeout=WAIT)
+        return self.replies.pop(0)
+
+
+async def ghost_for(cluster: Cluster, replica: Replica) -> Ghost:
+    # A reads its stream from where it was when it started: wait until it serves (publishes).
+    key = f"{cluster.prefix}replica:{cluster.replica_id(replica)}:workers"
+    await assert_eventually(lambda: cluster.client.exists(key) == 1, timeout=WAIT)
+    return Ghost(cluster, replica)
+
+
 async def test_a_stale_owner_does_not_get_its_call_served(
     cluster: Cluster, workers: Workers
 ) -> None:
-    """The routing protocol spoken by hand to replica A: a call carrying a lease token older
-    than the task's fence is refused before it reaches the worker; with the current token it
-    runs."""
+    """A call carrying a lease token older than the task's fence is refused before it reaches
+    the worker; with the current token it runs, once the owner says go; sent again after its
+    owner gave up on it, the new one replaces the old."""
     (a,) = await cluster.start(1)
     await workers.start(a, "w-a")
-    redis, prefix = cluster.client, cluster.prefix
+    ghost = await ghost_for(cluster, a)
     task_id = "task-fenced"
-    redis.set(f"{prefix}fence:{task_id}", 5)  # another replica took the task with token 5
-    a_stream, ghost_stream = (
-        f"{prefix}replica:{cluster.replica_id(a)}:route",
-        f"{prefix}replica:ghost:route",
-    )
-    # A reads its stream from where it was when it started: wait until A publishes.
-    await assert_eventually(
-        lambda: redis.exists(f"{prefix}replica:{cluster.replica_id(a)}:workers") == 1,
-        timeout=WAIT,
-    )
+    cluster.client.set(f"{cluster.prefix}fence:{task_id}", 5)  # the ghost took it: token 5
 
-    def send(message: dict[str, Any]) -> None:
-        redis.xadd(a_stream, {"m": msgpack.packb(message, use_bin_type=True)})
-
-    replies: list[dict[str, Any]] = []
-    last = "0-0"
-
-    async def reply() -> dict[str, Any]:
-        nonlocal last
-
-        def arrived() -> bool:
-            nonlocal last
-            for _, entries in redis.xread({ghost_stream: last}) or []:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    replies.append(msgpack.unpackb(fields[b"m"], raw=False))
-            return bool(replies)
-
-        await assert_eventually(arrived, timeout=WAIT)
-        return replies.pop(0)
-
-    def call(route_id: str, token: str, name: str) -> dict[str, Any]:
-        return {
-            "k": "call",
-            "id": route_id,
-            "from": "ghost",
-            "name": "wstep",
-            "kind": int(HandlerKind.TOOL),
-            "input": Payload.of({"x": 3, "n": 1, "name": name}).to_bytes(),
-            "call_id": f"call-{route_id}",
-            "attempt": 1,
-            "task_id": task_id,
-            "session_id": "",
-            "headers": {},
-            "hook_point": "",
-            "timeout": None,
-            "key": f"{task_id}/call-{route_id}",
-            "schedule_to_start": None,
-            "require_idempotent": False,
-            "namespace": "default",
-            "token": token,
-        }
-
-    send(call("r1", "4", "stale"))
-    refused = await reply()
+    ghost.call("r1", task_id=task_id, call_id="c1", attempt=1, token="4", x=3, n=1, name="stale")
+    refused = await ghost.reply()
     assert refused["k"] == "error" and refused["id"] == "r1"
     failure = Failure.from_bytes(refused["failure"])
     assert failure.type == "Cancelled" and "lost the lease" in failure.message
     assert runs(cluster, "stale", 1, "start") == []
 
-    send(call("r2", "5", "current"))
-    start = await reply()
+    ghost.call("r2", task_id=task_id, call_id="c2", attempt=1, token="5", x=3, n=1, name="now")
+    start = await ghost.reply()
     assert start["k"] == "start" and start["worker"] == "w-a" and start["idempotent"]
-    assert runs(cluster, "current", 1, "start") == []  # not before the owner says go
-    send({"k": "go", "id": "r2"})
-    done = await reply()
-    assert done["k"] == "done"
+    assert runs(cluster, "now", 1, "start") == []  # not before the owner says go
+    ghost.send({"k": "go", "id": "r2"})
+    done = await ghost.reply()
+    assert done["k"] == "done" and done["id"] == "r2"
     assert Payload.from_bytes(done["output"]).value() == step_value(3)
-    assert runs(cluster, "current", 1, "done") == [("w-a", 1)]
+    assert runs(cluster, "now", 1, "done") == [("w-a", 1)]
+
+    # Sent, never told to go (its owner gave up on it), sent again: the second one runs.
+    ghost.call("r3", task_id=task_id, call_id="c3", attempt=1, token="5", x=4, n=1, name="again")
+    assert (await ghost.reply())["k"] == "start"
+    ghost.call("r4", task_id=task_id, call_id="c3", attempt=1, token="5", x=4, n=1, name="again")
+    start = await ghost.reply()
+    assert start["k"] == "start" and start["id"] == "r4"
+    ghost.send({"k": "go", "id": "r4"})
+    done = await ghost.reply()
+    assert done["k"] == "done" and done["id"] == "r4"
+    assert runs(cluster, "again", 1, "done") == [("w-a", 1)]
+
+
+async def test_a_replica_that_lost_a_task_gives_its_own_attempt_up_to_the_new_owners_call(
+    cluster: Cluster, workers: Workers
+) -> None:
+    """A runs a task with its own worker; another replica takes the task over (here: the
+    ghost, with a newer lease token) and routes the interrupted call back to A's worker. A
+    stops its own run and attempt, then serves the new owner's."""
+    (a,) = await cluster.start(1)
+    await workers.start(a, "w-a")
+    ghost = await ghost_for(cluster, a)
+    async with AsyncClient(a.address) as on_a:
+        task_id = await on_a.submit(worker_chain("taken", seed=61))
+        await assert_eventually(lambda: bool(runs(cluster, "taken", 2, "start")), timeout=WAIT)
+        (second,) = [
+            e.body
+            for e in await read_log(on_a, task_id)
+            if isinstance(e.body, ToolCallStarted) and e.body.arguments.value()["n"] == 2
+        ]
+        fence = int(cluster.client.get(f"{cluster.prefix}fence:{task_id}") or 0)
+        token = str(fence + 1)
+        cluster.client.set(f"{cluster.prefix}fence:{task_id}", token)
+        cluster.client.set(f"{cluster.prefix}lease:{task_id}", f"ghost:{token}")  # no expiry
+        first = step_value(61)
+        ghost.call(
+            "r1",
+            task_id=task_id,
+            call_id=second.call_id,
+            attempt=2,
+            token=token,
+            x=first,
+            n=2,
+            name="taken",
+        )
+        start = await ghost.reply()
+        assert start["k"] == "start", start
+        # A's own attempt was stopped on its worker before the new one was let in.
+        assert runs(cluster, "taken", 2, "cancelled") == [("w-a", 1)]
+        ghost.send({"k": "go", "id": "r1"})
+        cluster.record.open_gate()
+        done = await ghost.reply()
+        assert done["k"] == "done", done
+        assert Payload.from_bytes(done["output"]).value() == step_value(first)
+        assert runs(cluster, "taken", 2, "done") == [("w-a", 2)]
+        await assert_eventually(
+            lambda: f"lost the lease of task {task_id}" in a.text(), timeout=WAIT
+        )
 
 
 async def test_sigkill_of_the_owner_while_its_call_runs_on_another_replica(

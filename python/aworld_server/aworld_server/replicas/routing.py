@@ -108,6 +108,7 @@ class Router:
         # The served attempt of each call: route id, and (lease token, attempt) to rank it.
         self._by_call: dict[str, tuple[str, tuple[int, int]]] = {}
         self._go: dict[str, asyncio.Future[bool]] = {}
+        self._orphans: set[asyncio.Task[None]] = set()  # "stop"s being sent
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -252,7 +253,10 @@ class Router:
             return
         token = str(message["token"])
         call_id, attempt = str(message["call_id"]), int(message["attempt"])
-        if not await self.supersede(call_id, (int(token or 0), attempt)):
+        task_id = str(message["task_id"])
+        if not await self.supersede(call_id, (int(token or 0), attempt)) or not (
+            await self._own_attempt_gone(call_id, task_id, token)
+        ):
             stale = CallCancelled(f"a newer attempt of call {call_id} runs here")
             await self._send(origin, {**_error(stale), "id": route_id})
             return
@@ -273,13 +277,36 @@ class Router:
         if served is None:
             return True
         route_id, current = served
-        if rank is not None and rank <= current:
+        # The same rank: its caller gave up on the attempt (it did not start) and sent it again.
+        if rank is not None and rank < current:
             return False
         serving = self._serving.get(route_id)
         if serving is not None:
             self._cancelled.add(route_id)
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
+        return True
+
+    async def _own_attempt_gone(self, call_id: str, task_id: str, token: str) -> bool:
+        """True once no attempt of the call runs here as this replica's own. One may: this
+        replica ran the task and, paused or cut off past its lease, has not noticed yet that
+        the caller took the task over. A caller's token that is the task's latest proves it:
+        the task's run here stops (as when renewing finds the lease gone) and its attempt with
+        it. False when the caller is the stale one, or the run here does not stop in time."""
+        if not self.dispatcher.running(call_id):
+            return True
+        if not task_id or not token or await self.leases.token(task_id) != token:
+            return False
+        self.leases.lost(task_id)  # nothing when already lost: its run is stopping then
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.patience
+        while self.dispatcher.running(call_id):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):  # the attempt's end frees its slot
+                async with asyncio.timeout(min(self.beat, remaining)):
+                    await self.dispatcher.changed()
         return True
 
     async def _run(
@@ -308,6 +335,7 @@ class Router:
                     {
                         "k": "start",
                         "id": route_id,
+                        "from": self.replica_id,
                         "worker": worker_id,
                         "idempotent": idempotent,
                     },
@@ -439,6 +467,14 @@ class Router:
             routed = self._asking.get(route_id)
             if routed is not None:
                 routed.inbox.put_nowait(message)
+            elif kind == "start":  # one it gave up on (it went elsewhere): it must not run
+                stopping = asyncio.create_task(self._stop_orphan(str(message["from"]), route_id))
+                self._orphans.add(stopping)
+                stopping.add_done_callback(self._orphans.discard)
+
+    async def _stop_orphan(self, replica_id: str, route_id: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._send(replica_id, {"k": "stop", "id": route_id})
 
 
 class _Lost(Exception):
