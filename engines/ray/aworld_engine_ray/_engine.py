@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -52,6 +53,17 @@ log = logging.getLogger("aworld_engine_ray")
 
 _init_lock = threading.Lock()
 _LOCAL_START_ATTEMPTS = 3
+
+
+def _startup_logs(lines: int = 15) -> str:
+    """The end of the logs of Ray's newest local session: why its node did not come up."""
+    logs = Path(tempfile.gettempdir()) / "ray" / "session_latest" / "logs"
+    found = []
+    for name in ("raylet.err", "raylet.out", "gcs_server.err", "dashboard_agent.log"):
+        with contextlib.suppress(OSError):
+            tail = (logs / name).read_text(errors="replace").splitlines()[-lines:]
+            found.append(f"--- {logs / name}\n" + "\n".join(tail))
+    return "\n".join(found) or f"(no logs under {logs})"
 
 
 def _child_pids() -> set[int]:
@@ -142,10 +154,12 @@ class RayEngine:
                 if "timed out during startup" not in str(exc) or attempt == _LOCAL_START_ATTEMPTS:
                     raise
                 log.warning(
-                    "the local Ray node did not start (%s); starting it again (attempt %d of %d)",
+                    "the local Ray node did not start (%s); starting it again (attempt %d of %d)"
+                    "\n%s",
                     exc,
                     attempt + 1,
                     _LOCAL_START_ATTEMPTS,
+                    _startup_logs(),
                 )
                 ray.shutdown()
                 for pid in _child_pids() - before:
