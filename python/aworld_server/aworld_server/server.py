@@ -253,7 +253,7 @@ async def start_server(
         cluster=replicas.directory if replicas is not None else None,
     )
     add_worker_service(server, dispatcher, owners)
-    add_engine_service(server, runtime, dispatcher)
+    add_engine_service(server, runtime)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -5,10 +5,9 @@ through its dispatcher (state sync)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
-from aworld_client import HandlerKind, Task
+from aworld_client import HandlerKind, Payload, Task, TaskConfig
 from aworld_client.api import engine_service_pb2 as pb
 from aworld_client.api import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
@@ -25,7 +24,7 @@ from aworld_server.api.principals import current_caller
 from aworld_server.api.status import grpc_errors, grpc_stream_errors, wire
 from aworld_server.api.wire_events import decode_events
 from aworld_server.context import Context
-from aworld_server.dispatch import WorkerDispatcher
+from aworld_server.dispatch import HandlerCall
 from aworld_server.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -50,9 +49,8 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
     handed to engine jobs (``api.principals``) and writes or calls only with the job id of
     the task's current job, so a job cannot read another task or forge its log."""
 
-    def __init__(self, runtime: Runtime, dispatcher: WorkerDispatcher) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.dispatcher = dispatcher
 
     def _check_job(self, task_id: str, job_id: str) -> None:
         """Fencing: only the job the task runs as now may write to its log or call handlers.
@@ -147,37 +145,39 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
         kind = call.kind or HandlerKind.TOOL
         record = await visible_task(self.runtime.reader, _required(call.task_id, "task_id"))
         self._check_job(call.task_id, call.job_id)
+        remote = self.runtime.handlers.remote
+        if remote is None:
+            raise NotFound(f"no worker serves {call.name!r}: this server has no worker service")
+        schedule = call.schedule_to_start_timeout
+        task = Task(
+            id=call.task_id,
+            session_id=call.session_id,
+            conf=TaskConfig(schedule_to_start_timeout=schedule) if schedule else None,
+        )
+        # Through the runtime's remote handlers, as a local task's call: on a replica that is
+        # a worker of this replica or, when none serves the handler here, of another one.
         try:
-            output = await self.dispatcher.call_attempt(
-                _required(call.call_id, "call_id"),
-                call.attempt or 1,
-                _required(call.name, "name"),
-                kind,
-                call.input if call.input is not None else _empty(),
-                task_id=call.task_id,
-                session_id=call.session_id,
-                headers=call.headers,
-                hook_point=call.hook_point,
-                idempotency_key=f"{call.task_id}/{call.call_id}" if call.task_id else "",
-                require_idempotent=call.require_idempotent,
-                schedule_to_start=call.schedule_to_start_timeout,
-                namespace=record.namespace,  # the task's handlers: those of its namespace
+            output = await remote.invoke(
+                HandlerCall(
+                    name=_required(call.name, "name"),
+                    kind=kind,
+                    arguments=call.input.value() if call.input is not None else {},
+                    call_id=_required(call.call_id, "call_id"),
+                    attempt=call.attempt or 1,
+                    task=task,
+                    hook_point=call.hook_point,
+                    require_idempotent=call.require_idempotent,
+                    namespace=record.namespace,  # the task's handlers: those of its namespace
+                    headers=call.headers,
+                )
             )
         except HandlerFailed as error:
             return wire(CallHandlerResponse(outcome=error.failure), pb.CallHandlerResponse)
-        outcome = output.callback_id if isinstance(output, Pending) else output
+        outcome = output.callback_id if isinstance(output, Pending) else Payload.of(output)
         return wire(CallHandlerResponse(outcome=outcome), pb.CallHandlerResponse)
 
 
-def _empty() -> Any:
-    from aworld_client import Payload
-
-    return Payload.of({})
-
-
-def add_engine_service(
-    server: grpc.aio.Server, runtime: Runtime, dispatcher: WorkerDispatcher
-) -> EngineServiceServicer:
-    servicer = EngineServiceServicer(runtime, dispatcher)
+def add_engine_service(server: grpc.aio.Server, runtime: Runtime) -> EngineServiceServicer:
+    servicer = EngineServiceServicer(runtime)
     pb_grpc.add_EngineServiceServicer_to_server(servicer, server)
     return servicer
