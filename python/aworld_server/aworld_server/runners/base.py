@@ -1,8 +1,14 @@
 """The runner lifecycle every execution mode shares: ``pre_run`` -> ``do_run`` -> ``post_run``.
 
-``run()`` drives the three phases, records each as LifecyclePhase events, and turns whatever
-ends the run — an answer, a budget, the wall clock, a cancellation, an error — into exactly one
-terminal status with a response. Subclasses implement only ``do_run``.
+``run()`` drives the three phases and turns whatever ends the run — an answer, a budget, the
+wall clock, a cancellation, an error — into exactly one terminal status with a response.
+Subclasses implement only ``do_run``.
+
+A run writes two events of its own: the RUNNING status when ``do_run`` starts and the terminal
+status. Each carries what changed with it — the root run node (created, finished) and the
+lifecycle phase boundaries crossed since the last one, each with its time — instead of a
+RunNodeChanged and six LifecyclePhase events of their own (fewer events per task, the same
+information: see ``Event.run_node`` and ``Event.phases``).
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ class Runner:
         self._work: asyncio.Future[str] | None = None
         self._cancel_requested = False
         self.trace_id = ""
+        self._phases: list[LifecyclePhase] = []  # boundaries not recorded yet
+        self._do_run_ended: datetime | None = None
 
     async def pre_run(self) -> None:
         """Build the context from the session, create the root run node, fire start hooks."""
@@ -94,15 +102,14 @@ class Runner:
                 elapsed = (datetime.now(UTC) - replay.root.started_at).total_seconds()
                 self._started = time.monotonic() - max(0.0, elapsed)
         else:
+            # Recorded with the RUNNING status when do_run starts (see _record_running).
             self.execution.root = self.ctx.state.start(
-                self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
+                self.task.id,
+                RunNodeKind.TASK,
+                self.task.name,
+                session_id=self.task.session_id,
+                deferred=True,
             )
-        await self.execution.log.emit(
-            TaskStatusChanged(
-                status=TaskStatus.RUNNING,
-                response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
-            )
-        )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
         try:
@@ -159,21 +166,27 @@ class Runner:
             if execution.root is None or node.id != execution.root.id:
                 # Steps cut short by the end of the task (timeout, cancel, budget).
                 nodes.finish(node.id, RunNodeStatus.CANCELLED)
+        root = None
         if execution.root is not None:
-            nodes.finish(
+            # The root ended with do_run (its outcome); post_run's own span is in the phases.
+            root = nodes.finish(
                 execution.root.id,
                 _NODE_STATUS[self.status],
                 result=response.answer,
                 failure=self.failure,
+                emit=False,
+                ended_at=self._do_run_ended,
             )
         await self.ctx.sessions.save(self.task, self.context)
-        await execution.log.emit_many(
-            [
-                LifecyclePhase(
-                    phase=Phase.POST_RUN, ended=True, runner=self.name, engine=self.ctx.engine
-                ),
-                TaskStatusChanged(status=self.status, reason=self.reason, response=response),
-            ]
+        self._boundary(Phase.POST_RUN, ended=True)
+        await execution.log.emit(
+            TaskStatusChanged(
+                status=self.status,
+                reason=self.reason,
+                response=response,
+                root_node=root,
+                phases=self._take_phases(),
+            )
         )
         return response
 
@@ -252,9 +265,8 @@ class Runner:
                 Failure.from_exception(error, source=f"runner:{self.name}"),
             )
         self.execution.go_live()  # whatever ended the run, its end is recorded
-        self.execution.log.emit_nowait(
-            LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.ctx.engine)
-        )
+        self._do_run_ended = datetime.now(UTC)
+        self._boundary(Phase.POST_RUN, ended=False)
         return await self.post_run()
 
     def _end(self, status: TaskStatus, reason: str, failure: Failure | None = None) -> None:
@@ -289,8 +301,39 @@ class Runner:
         return "max_wall_time"
 
     async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
-        log, engine = self.execution.log, self.ctx.engine
-        log.emit_nowait(LifecyclePhase(phase=phase, runner=self.name, engine=engine))
+        self._boundary(phase, ended=False)
+        if phase == Phase.DO_RUN:
+            self._record_running()
         result = await body()
-        log.emit_nowait(LifecyclePhase(phase=phase, ended=True, runner=self.name, engine=engine))
+        self._boundary(phase, ended=True)
         return result
+
+    def _boundary(self, phase: Phase, *, ended: bool) -> None:
+        """Note a phase boundary; the next status change of the run records it."""
+        self._phases.append(
+            LifecyclePhase(
+                phase=phase,
+                ended=ended,
+                runner=self.name,
+                engine=self.ctx.engine,
+                time=datetime.now(UTC),
+            )
+        )
+
+    def _take_phases(self) -> list[LifecyclePhase]:
+        phases, self._phases = self._phases, []
+        return phases
+
+    def _record_running(self) -> None:
+        """do_run starts: the RUNNING status, with the root node (unless an earlier run or a
+        request for input recorded it) and pre_run's phases. Not awaited: every side effect
+        of the run flushes first (TaskLog.barrier), and the run's end is awaited."""
+        root = self.execution.root
+        self.execution.log.emit_nowait(
+            TaskStatusChanged(
+                status=TaskStatus.RUNNING,
+                response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
+                root_node=self.ctx.state.take_start(root.id) if root is not None else None,
+                phases=self._take_phases(),
+            )
+        )
