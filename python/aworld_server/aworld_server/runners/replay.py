@@ -28,7 +28,6 @@ from aworld_client import (
     MessageCategory,
     MessageEmitted,
     RunNode,
-    RunNodeChanged,
     RunNodeKind,
     Task,
     TaskSubmitted,
