@@ -7,8 +7,9 @@ idempotent tool runs again (else the call fails with OutcomeUnknown).
 
 A call's TOOL node rides on its call's events: ``ToolCallStarted`` records it RUNNING, and the
 last ``ToolCallFinished`` (written once the after_tool_call / tool_call_failed hooks are done)
-records it ended — two events for a call that succeeds at once, where there were four. A call
-that asks a human first records its node before the question; a denied one records it once.
+records it ended — two events for a local call that succeeds at once, where there were four. A
+call that asks a human first records its node before the question, a remote one before it waits
+for a worker; a denied one records it once.
 """
 
 from __future__ import annotations
@@ -327,6 +328,10 @@ class ToolCalls:
                 )
                 await run.log.barrier()  # a started attempt in the log may have had effects
 
+            if run.ctx.registry.tools.get(request.name) is None:
+                # A remote call may wait for a worker to connect (schedule-to-start) before it
+                # starts: its node shows it running meanwhile. A local tool starts at once.
+                run.ctx.state.record(call.node_id)
             attempt = HandlerCall(
                 name=request.name,
                 kind=HandlerKind.TOOL,
