@@ -58,8 +58,8 @@ DATA = "x" * 64
 IN_FLIGHT = 64
 WORKER_CONCURRENCY = 128
 TASK_STEPS = 50
-ONE_HOP_TARGET = 1.3  # p50 of a remote call from the server <= 1.3 x floor p50
-TWO_HOP_TARGET = 2.5  # p50 of a client's call through the server <= 2.5 x floor p50
+ONE_HOP_TARGET = 2.0  # issue #16: p50 of a remote call from the server <= 2.0 x floor p50
+TWO_HOP_TARGET = 4.5  # issue #16: p50 of a client's call through the server <= 4.5 x floor p50
 FLOOR_SERVICE = "aworld.bench.Echo"
 CHILD_TIMEOUT = 300.0
 
@@ -687,7 +687,17 @@ def main() -> None:
         "client": _client,
     }
     if args.role:
-        asyncio.run(roles[args.role](args))
+        profile_dir = os.environ.get("AWORLD_BENCH_PROFILE")
+        if not profile_dir:
+            asyncio.run(roles[args.role](args))
+            return
+        # AWORLD_BENCH_PROFILE=DIR: each child writes DIR/<role>.pstats (cProfile, the whole
+        # child) to find where the time goes; the figures of such a run are not comparable.
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            asyncio.run(roles[args.role](args))
+        profile.dump_stats(os.path.join(profile_dir, f"{args.role}.pstats"))
         return
 
     runs = args.runs or (1 if args.quick else 3)

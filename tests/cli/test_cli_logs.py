@@ -73,3 +73,31 @@ def test_secrets_are_redacted_from_log_messages() -> None:
     assert redact("password=hunter2 retry") == "password=[REDACTED] retry"
     assert redact("token: abc123") == "token: [REDACTED]"
     assert redact("task 42 ended succeeded") == "task 42 ended succeeded"
+
+
+async def test_text_logs_to_a_file_are_plain_lines_with_the_task_id(tmp_path: Path) -> None:
+    # The harness sends the server's output to a file (no terminal): plain lines, no rich
+    # columns, and a task's lines name it.
+    server, address = start_server(tmp_path / "server")
+    try:
+        model = ModelConfig(
+            provider="scripted",
+            options=Payload.of({"script": [{"content": f"the answer mentions {MARKER}"}]}),
+        )
+        task = Task(
+            input=Payload.from_text("hi"), swarm=Swarm(agents=[AgentSpec(name="solo", model=model)])
+        )
+        async with AsyncClient(address) as client:
+            response = await client.run_to_completion(task)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+    log = server.read_log()
+    of_task = [line for line in log.splitlines() if f"[task {response.id}]" in line]
+    line = re.compile(
+        r"^\d{4}-\d\d-\d\dT[\d:.]+\+00:00 INFO +aworld_server\.runners\.base: \[task "
+    )
+    assert len(of_task) == 2 and all(line.match(text) for text in of_task), log
+    assert of_task[0].endswith("task started (runner event)")
+    assert of_task[1].endswith("task ended succeeded")
+    assert MARKER not in log

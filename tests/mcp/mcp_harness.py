@@ -97,12 +97,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _PortTaken(Exception):
+    """The server could not bind its port: someone took it after we found it free."""
+
+
 class HttpMcpServer:
     """The test server over streamable HTTP, started by the test on a free port and stopped
     by pid."""
 
     def __init__(self, files: McpFiles, port: int = 0) -> None:
         self.files = files
+        self._port_chosen = not port  # ours to change if someone takes it before we bind
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = files.root / f"http-{self.port}.log"
@@ -112,6 +117,15 @@ class HttpMcpServer:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     async def start(self) -> HttpMcpServer:
+        for _ in range(5 if self._port_chosen else 1):
+            try:
+                return await self._start_once()
+            except _PortTaken:
+                self.port = free_port()  # taken between finding and binding it: another
+                self.log = self.files.root / f"http-{self.port}.log"
+        raise AssertionError(f"MCP HTTP server found no free port:\n{self.log.read_text()}")
+
+    async def _start_once(self) -> HttpMcpServer:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, str(MCP_SERVER), "--http", str(self.port)],
@@ -125,11 +139,18 @@ class HttpMcpServer:
 
         def listening() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"MCP HTTP server exited:\n{self.log.read_text()}")
+                output = self.log.read_text()
+                if "address already in use" in output.lower():
+                    raise _PortTaken(output)
+                raise AssertionError(f"MCP HTTP server exited:\n{output}")
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
 
-        await assert_eventually(listening, message=f"not listening:\n{self.log.read_text()}")
+        try:
+            await assert_eventually(listening, message=f"not listening:\n{self.log.read_text()}")
+        except BaseException:
+            await self.stop()  # a server that never listened is still ours to stop
+            raise
         return self
 
     async def stop(self) -> None:

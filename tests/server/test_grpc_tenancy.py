@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -18,6 +19,8 @@ from aworld_client import AsyncClient, RetryPolicy, RuntimeServiceError, Task, W
 from aworld_client.api import engine_service_pb2 as engine_pb
 from aworld_client.api import engine_service_pb2_grpc as engine_grpc
 from aworld_client.api import event_pb2 as event_pb
+from aworld_client.api import runtime_service_pb2 as rt_pb
+from aworld_client.api import runtime_service_pb2_grpc as rt_grpc
 from aworld_client.handlers import tool
 from aworld_server.api.authz import required_scope
 from aworld_server.config import ServerConfig
@@ -329,6 +332,15 @@ async def test_engine_job_credentials_reach_only_their_task(secured: RunningServ
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await request
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        # Listing shows the job's own task, and only with its id.
+        listed = await rt_grpc.RuntimeServiceStub(channel).ListTasks(
+            rt_pb.ListTasksRequest(), metadata=metadata
+        )
+        assert [t.id for t in listed.tasks] == [mine]
+        unjobbed_list = await rt_grpc.RuntimeServiceStub(channel).ListTasks(
+            rt_pb.ListTasksRequest(), metadata=(_bearer(token),)
+        )
+        assert list(unjobbed_list.tasks) == []
         # Writes need the job's id, which only that job was handed.
         with pytest.raises(grpc.aio.AioRpcError) as unnamed:
             await engine.AppendEvents(
@@ -404,3 +416,23 @@ async def test_a_principal_of_several_namespaces_names_one_per_request(
         with pytest.raises(RuntimeServiceError) as denied:
             await outside.list_tasks()
         assert denied.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_assigned_worker_id_is_kept_in_memory_not_written(
+    start: StartServer, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "kept"
+    server = await start(principals=PRINCIPALS, data_dir=data_dir)
+    anonymous = _worker(server, "alice-token")
+    async with _serving(anonymous):
+        await _served_by(server, "shout", 1)
+        assigned = anonymous.worker_id
+        assert assigned
+        # Nobody else may take the id while this server runs ...
+        assert await _refusal(_worker(server, "carol-token", whisper, worker_id=assigned)) == (
+            grpc.StatusCode.PERMISSION_DENIED
+        )
+    # ... and a connection with no id of its own writes nothing about it to disk.
+    saved = json.loads((data_dir / "owners.json").read_text())
+    assert assigned not in saved["workers"]
+    assert saved["handlers"], "the handler name is still owned"

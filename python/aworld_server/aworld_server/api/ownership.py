@@ -48,6 +48,7 @@ class HandlerOwners:
         self._path = path
         self._handlers: dict[tuple[str, str, HandlerKind], _Owner] = {}
         self._workers: dict[str, tuple[str, str]] = {}
+        self._assigned: set[str] = set()  # ids the server gave out: never written
         if path is not None and path.exists():
             saved = json.loads(path.read_text())
             for entry in saved.get("handlers", []):
@@ -83,10 +84,17 @@ class HandlerOwners:
         if changed:
             self._save()
 
-    def bind_worker(self, caller: Caller, worker_id: str) -> None:
+    def bind_worker(self, caller: Caller, worker_id: str, *, chosen: bool = True) -> None:
+        """``worker_id`` is the caller's from now on. An id the worker ``chosen`` itself is
+        saved (it may be claimed again after a restart); one the server assigned is random
+        and only reused by its worker, so it is kept in memory — nothing is written per
+        anonymous connection."""
         if worker_id not in self._workers:
             self._workers[worker_id] = (caller.namespace, caller.principal.name)
-            self._save()
+            if chosen:
+                self._save()
+            else:
+                self._assigned.add(worker_id)
 
     def _save(self) -> None:
         if self._path is None:
@@ -96,7 +104,7 @@ class HandlerOwners:
                 {"namespace": ns, "name": name, "kind": int(kind), **asdict(owner)}
                 for (ns, name, kind), owner in sorted(self._handlers.items())
             ],
-            "workers": self._workers,
+            "workers": {w: o for w, o in self._workers.items() if w not in self._assigned},
         }
         partial = self._path.with_suffix(".tmp")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

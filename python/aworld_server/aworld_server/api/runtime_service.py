@@ -243,9 +243,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
                 page_token=query.page_token,
             )
         )
-        principal = current_caller().principal
-        # An engine credential lists only the tasks handed to it (a page may come back short).
-        records = [r for r in page.items if principal.may_touch_task(r.task_id)]
+        caller = current_caller()
+        # An engine credential lists only the task of the job it names (a page may come back
+        # short), as every other RPC it may make.
+        records = [
+            r for r in page.items if caller.principal.may_touch_task(r.task_id, caller.job_id)
+        ]
         return wire(
             ListTasksResponse(
                 tasks=[summary_of(r) for r in records],

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from aworld_client.api import worker_service_pb2 as worker_pb
 from aworld_client.api import worker_service_pb2_grpc
-from aworld_client.worker_service import ConnectRequest, Hello
+from aworld_client.worker_service import Hello
 
 from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import current_caller
@@ -48,7 +48,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         reader = asyncio.create_task(self._read(requests, session))
         try:
             async for response in session.outgoing():
-                yield response.to_proto()
+                yield response
             if not reader.done():
                 # The server ended the session (e.g. replaced by a newer connection): say so,
                 # so the worker reconnects instead of taking it for a clean shutdown.
@@ -61,14 +61,14 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         caller = current_caller()
         self._owners.admit(caller, hello)
         session = self._dispatcher.connect(hello, peer=context.peer(), namespace=caller.namespace)
-        self._owners.bind_worker(caller, session.worker_id)
+        self._owners.bind_worker(caller, session.worker_id, chosen=bool(hello.worker_id))
         return session
 
     async def _read(self, requests: AsyncIterator[Any], session: WorkerSession) -> None:
         reason = "the worker closed the stream"
         try:
             async for request in requests:
-                self._dispatcher.receive(session, ConnectRequest.from_proto(request))
+                self._dispatcher.receive(session, request)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # transport errors end the session like a close

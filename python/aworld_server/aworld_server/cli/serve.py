@@ -23,7 +23,7 @@ from aworld_server.cli._common import console, err_console, fail, reported_error
 from aworld_server.config import ServerConfig
 from aworld_server.errors import AWorldError
 from aworld_server.mcp import McpStartupError
-from aworld_server.observability.logs import JsonFormatter, RedactingFilter
+from aworld_server.observability.logs import JsonFormatter, RedactingFilter, TextFormatter
 from aworld_server.server import RunningServer
 from aworld_server.server import serve as serve_forever
 
@@ -296,8 +296,14 @@ def _configure_logging(level: str, log_format: str) -> None:
     if log_format == "json":
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-    else:
+    elif err_console.is_terminal:
+        # Someone is watching: columns and colour. Rich costs ~0.5 ms a line, so a log file
+        # or a collector (not a terminal) gets plain lines instead.
         handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+        handler.setFormatter(TextFormatter(timestamps=False))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(TextFormatter())
     handler.addFilter(RedactingFilter())  # on the handler: it sees every logger's records
     logging.basicConfig(
         level=numeric, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True

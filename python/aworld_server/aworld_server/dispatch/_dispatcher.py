@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import cast
 
 from aworld_client import (
     Failure,
@@ -22,18 +24,9 @@ from aworld_client import (
     Payload,
     WorkerInfo,
 )
-from aworld_client.worker_service import (
-    Call,
-    CallChunk,
-    CallCompleted,
-    CallRejected,
-    CancelCall,
-    ConnectRequest,
-    ConnectResponse,
-    Heartbeat,
-    Hello,
-    Welcome,
-)
+from aworld_client.api import handler_pb2
+from aworld_client.api import worker_service_pb2 as worker_pb
+from aworld_client.worker_service import Hello, Welcome
 
 from aworld_server.dispatch._calls import CANCELLED, DUPLICATE, SUPERSEDED, Attempt, CallLedger
 from aworld_server.dispatch._registry import WorkerRegistry
@@ -128,15 +121,12 @@ class WorkerDispatcher:
             max_concurrency=hello.max_concurrency or 1,
             peer=peer,
         )
-        session.send(
-            ConnectResponse(
-                kind=Welcome(
-                    worker_id=worker_id,
-                    heartbeat_interval=self._heartbeat_interval,
-                    heartbeat_timeout=self._heartbeat_timeout,
-                )
-            )
+        welcome = Welcome(
+            worker_id=worker_id,
+            heartbeat_interval=self._heartbeat_interval,
+            heartbeat_timeout=self._heartbeat_timeout,
         )
+        session.send(worker_pb.ConnectResponse(welcome=welcome.to_proto()))
         self._registry.add(session)
         self._declared.update(((namespace, n, k), s) for (n, k), s in session.specs.items())
         self._open.add(session)
@@ -149,22 +139,22 @@ class WorkerDispatcher:
         )
         return session
 
-    def receive(self, session: WorkerSession, request: ConnectRequest) -> None:
-        """Handle one message from the worker. Any message counts as a heartbeat."""
+    def receive(self, session: WorkerSession, request: worker_pb.ConnectRequest) -> None:
+        """Handle one message from the worker (the generated message: a result is read where
+        it lies, not converted first). Any message counts as a heartbeat."""
         if session.closed:
             return
-        self._watch(session)
+        session.heard()
         if not session.alive:
             self._revive(session)
-        message = request.kind
-        if isinstance(message, CallCompleted):
-            self._complete(session, message)
-        elif isinstance(message, CallChunk):
-            self._chunk(session, message)
-        elif isinstance(message, Heartbeat):
-            pass  # already counted as liveness above
-        elif isinstance(message, Hello):
+        kind = request.WhichOneof("kind")
+        if kind == "call_completed":
+            self._complete(session, request.call_completed)
+        elif kind == "call_chunk":
+            self._chunk(session, request.call_chunk)
+        elif kind == "hello":
             log.warning("worker %s sent a second Hello; ignored", session.worker_id)
+        # a heartbeat is liveness only, counted above
 
     def disconnect(self, session: WorkerSession, reason: str) -> None:
         """The stream ended (or is being replaced): forget the worker and fail its attempts."""
@@ -240,23 +230,22 @@ class WorkerDispatcher:
             if on_start is not None:
                 await on_start(session.worker_id)
             limit = timeout or spec.default_timeout or self._default_timeout
-            session.send(
-                ConnectResponse(
-                    kind=Call(
-                        call_id=call_id,
-                        attempt=attempt,
-                        handler=handler,
-                        kind=kind,
-                        input=input,
-                        deadline=datetime.now(UTC) + limit,
-                        task_id=task_id,
-                        session_id=session_id,
-                        headers=dict(headers),
-                        hook_point=hook_point,
-                        idempotency_key=idempotency_key or call_id,
-                    )
-                )
+            call = worker_pb.Call(
+                call_id=call_id,
+                attempt=attempt,
+                handler=handler,
+                kind=cast("handler_pb2.HandlerKind", kind.value),
+                input=input.to_proto(),
+                task_id=task_id,
+                session_id=session_id,
+                headers=headers,
+                hook_point=hook_point,
+                idempotency_key=idempotency_key or call_id,
             )
+            deadline = time.time() + limit.total_seconds()
+            call.deadline.seconds = int(deadline)
+            call.deadline.nanos = int(deadline % 1 * 1e9)
+            session.send(worker_pb.ConnectResponse(call=call))
             self._emit(
                 AttemptStarted(
                     call_id=call_id,
@@ -374,19 +363,17 @@ class WorkerDispatcher:
     async def _await_outcome(
         self, attempt: Attempt, session: WorkerSession, limit: timedelta
     ) -> Payload | Pending:
+        # The deadline settles the attempt itself (no timeout scope and shield around the
+        # await: each costs the call another pass of the event loop).
+        expiry = asyncio.get_running_loop().call_later(
+            limit.total_seconds(), self._expire, attempt, limit
+        )
         try:
-            async with asyncio.timeout(limit.total_seconds()):
-                # Shielded so that our own cancellation leaves the future to abandon() below,
-                # which also records why a late completion is rejected.
-                result = await asyncio.shield(attempt.result)
-        except TimeoutError:
-            attempt.abandon(CANCELLED)
+            result = await attempt.result
+        except AttemptTimedOut as error:
             self._send_cancel(attempt, "deadline")
-            error = AttemptTimedOut(
-                attempt.handler, limit.total_seconds(), idempotent=attempt.idempotent
-            )
             self._finished(attempt, session, error.failure)
-            raise error from None
+            raise
         except asyncio.CancelledError:
             attempt.abandon(CANCELLED)
             self._send_cancel(attempt, "cancelled")
@@ -395,8 +382,17 @@ class WorkerDispatcher:
         except HandlerFailed as error:
             self._finished(attempt, session, error.failure)
             raise
+        finally:
+            expiry.cancel()
         self._finished(attempt, session, result)
         return result
+
+    @staticmethod
+    def _expire(attempt: Attempt, limit: timedelta) -> None:
+        attempt.settle(
+            CANCELLED,
+            AttemptTimedOut(attempt.handler, limit.total_seconds(), idempotent=attempt.idempotent),
+        )
 
     def _finished(
         self, attempt: Attempt, session: WorkerSession, outcome: Payload | Pending | Failure
@@ -413,29 +409,31 @@ class WorkerDispatcher:
             )
         )
 
-    def _complete(self, session: WorkerSession, message: CallCompleted) -> None:
+    def _complete(self, session: WorkerSession, message: worker_pb.CallCompleted) -> None:
         reason = self._ledger.rejection(message.call_id, message.attempt, session)
         if reason is not None:
             self._reject(session, message.call_id, message.attempt, reason)
             return
         attempt = self._ledger.latest(message.call_id)
         assert attempt is not None  # rejection() returned None, so it is the live attempt
-        outcome = message.outcome
-        if isinstance(outcome, Failure):
-            attempt.settle(DUPLICATE, HandlerFailed(outcome))
-        elif isinstance(outcome, str):
-            attempt.settle(DUPLICATE, Pending(outcome))
+        outcome = message.WhichOneof("outcome")
+        if outcome == "failure":
+            attempt.settle(DUPLICATE, HandlerFailed(Failure.from_proto(message.failure)))
+        elif outcome == "pending_callback_id":
+            attempt.settle(DUPLICATE, Pending(message.pending_callback_id))
+        elif outcome == "output":
+            attempt.settle(DUPLICATE, Payload.from_proto(message.output))
         else:
-            attempt.settle(DUPLICATE, outcome if outcome is not None else Payload())
+            attempt.settle(DUPLICATE, Payload())
 
-    def _chunk(self, session: WorkerSession, message: CallChunk) -> None:
+    def _chunk(self, session: WorkerSession, message: worker_pb.CallChunk) -> None:
         attempt = self._ledger.latest(message.call_id)
         if (
             attempt is None
             or attempt.number != message.attempt
             or attempt.session is not session
             or attempt.late_reason
-            or message.chunk is None
+            or not message.HasField("chunk")
         ):
             return  # a fragment of an attempt that no longer counts
         self._emit(
@@ -444,7 +442,7 @@ class WorkerDispatcher:
                 attempt=message.attempt,
                 task_id=attempt.task_id,
                 worker_id=session.worker_id,
-                chunk=message.chunk,
+                chunk=Payload.from_proto(message.chunk),
             )
         )
 
@@ -458,7 +456,11 @@ class WorkerDispatcher:
             reason,
         )
         session.send(
-            ConnectResponse(kind=CallRejected(call_id=call_id, attempt=attempt, reason=reason))
+            worker_pb.ConnectResponse(
+                call_rejected=worker_pb.CallRejected(
+                    call_id=call_id, attempt=attempt, reason=reason
+                )
+            )
         )
         self._emit(
             CompletionRejected(
@@ -469,8 +471,10 @@ class WorkerDispatcher:
     def _send_cancel(self, attempt: Attempt, reason: str) -> None:
         if attempt.session is not None:
             attempt.session.send(
-                ConnectResponse(
-                    kind=CancelCall(call_id=attempt.call_id, attempt=attempt.number, reason=reason)
+                worker_pb.ConnectResponse(
+                    cancel_call=worker_pb.CancelCall(
+                        call_id=attempt.call_id, attempt=attempt.number, reason=reason
+                    )
                 )
             )
 
@@ -498,6 +502,7 @@ class WorkerDispatcher:
         log.info("worker %s is back", session.worker_id)
         session.alive = True
         self._registry.add(session)
+        self._watch(session)  # the timer stopped when it presumed the worker dead
 
     def _lose_attempts(self, session: WorkerSession, reason: str) -> None:
         for attempt in self._ledger.live():

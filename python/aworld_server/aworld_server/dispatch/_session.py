@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aworld_client import HandlerKind, HandlerSpec, WorkerInfo
-from aworld_client.worker_service import ConnectResponse
+from aworld_client.api import worker_service_pb2 as worker_pb
 
 from aworld_server.namespaces import DEFAULT_NAMESPACE
 
@@ -24,7 +25,8 @@ class WorkerSession:
     """A worker's identity, handlers and capacity, plus the queue of messages to send it.
 
     The gRPC servicer drains :meth:`outgoing` into the stream and feeds what it reads to
-    ``WorkerDispatcher.receive``; everything else is the dispatcher's business.
+    ``WorkerDispatcher.receive``; everything else is the dispatcher's business. Messages are
+    the generated protobuf ones: a call is built once, in the form it is written in.
     """
 
     worker_id: str
@@ -36,7 +38,8 @@ class WorkerSession:
     max_concurrency: int = 1
     peer: str = ""
     connected_at: datetime = field(default_factory=_now)
-    last_seen: datetime = field(default_factory=_now)
+    # When the worker was last heard from (time.time()), stamped on every message.
+    heard_at: float = field(default_factory=time.time)
     # Attempts pushed to this worker and not finished yet, as (call_id, attempt).
     calls: set[tuple[str, int]] = field(default_factory=set)
     # False after the worker missed its heartbeats; a later message from it revives it.
@@ -44,7 +47,7 @@ class WorkerSession:
     # Sequence number of the last assignment; the tie-breaker that spreads equal load.
     last_assigned: int = 0
     close_reason: str = ""
-    _outbox: asyncio.Queue[ConnectResponse | None] = field(default_factory=asyncio.Queue)
+    _outbox: asyncio.Queue[worker_pb.ConnectResponse | None] = field(default_factory=asyncio.Queue)
     _timer: asyncio.TimerHandle | None = None
 
     @property
@@ -64,7 +67,7 @@ class WorkerSession:
             return (name, kind) in self.specs
         return any(n == name for n, _ in self.specs)
 
-    def send(self, message: ConnectResponse) -> None:
+    def send(self, message: worker_pb.ConnectResponse) -> None:
         """Queue a message for the worker; dropped once the session is closed."""
         if not self.closed:
             self._outbox.put_nowait(message)
@@ -77,18 +80,39 @@ class WorkerSession:
         self._outbox.put_nowait(None)
         self.stop_watching()
 
-    async def outgoing(self) -> AsyncIterator[ConnectResponse]:
+    async def outgoing(self) -> AsyncIterator[worker_pb.ConnectResponse]:
         """The messages to write to the worker, until the session is closed."""
         while (message := await self._outbox.get()) is not None:
             yield message
 
+    @property
+    def last_seen(self) -> datetime:
+        return datetime.fromtimestamp(self.heard_at, UTC)
+
+    def heard(self) -> None:
+        """Note that the worker spoke now (every message counts as a heartbeat)."""
+        self.heard_at = time.time()
+
     def watch(self, timeout: float, on_silent: Callable[[], None]) -> None:
-        """Note that the worker was heard from now; call ``on_silent`` if it then stays quiet
-        for ``timeout`` seconds. One timer per worker, re-armed on every message."""
-        self.last_seen = _now()
+        """Call ``on_silent`` once the worker has been quiet for ``timeout`` seconds. One timer
+        per worker, not re-armed per message: when it fires early (the worker spoke since), it
+        sleeps again for what is left of the silence it waits for."""
+        self.heard()
         self.stop_watching()
+        loop = asyncio.get_running_loop()
+
+        def check() -> None:
+            self._timer = None
+            if self.closed:
+                return
+            quiet_for = time.time() - self.heard_at
+            if quiet_for >= timeout:
+                on_silent()
+            else:
+                self._timer = loop.call_later(timeout - quiet_for, check)
+
         if not self.closed:
-            self._timer = asyncio.get_running_loop().call_later(timeout, on_silent)
+            self._timer = loop.call_later(timeout, check)
 
     def stop_watching(self) -> None:
         if self._timer is not None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from opentelemetry import trace
 
-__all__ = ["JsonFormatter", "RedactingFilter", "current_task_id", "redact"]
+__all__ = ["JsonFormatter", "RedactingFilter", "TextFormatter", "current_task_id", "redact"]
 
 current_task_id: ContextVar[str] = ContextVar("aworld_task_id", default="")
 """The task whose code is running (empty outside any task)."""
@@ -55,6 +55,26 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """``<time> <level> <logger>: [task <id>] <message>`` per line: the plain text a log file
+    or collector reads (and cheap: a busy server logs a few lines per task). ``timestamps``
+    off leaves the time to a handler that prints its own (the terminal's rich handler)."""
+
+    def __init__(self, *, timestamps: bool = True) -> None:
+        super().__init__()
+        self._timestamps = timestamps
+
+    def format(self, record: logging.LogRecord) -> str:
+        task_id = getattr(record, "task_id", "") or current_task_id.get()
+        message = f"[task {task_id}] {record.getMessage()}" if task_id else record.getMessage()
+        if self._timestamps:
+            when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            message = f"{when} {record.levelname:<7} {record.name}: {message}"
+        if record.exc_info:
+            message = f"{message}\n{self.formatException(record.exc_info)}"
+        return message
 
 
 class JsonFormatter(logging.Formatter):
