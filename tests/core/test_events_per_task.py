@@ -6,19 +6,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aworld_client import (
+    AgentSpec,
     Event,
     ExecutionMode,
+    InputRequested,
+    Payload,
     Phase,
     RunNodeKind,
     RunNodeStatus,
+    Swarm,
     Task,
     TaskStatus,
+    ToolCallStarted,
 )
-from aworld_server import Runtime
-from core_helpers import add_chain_script
+from aworld_client.handlers import Pending, tool
+from aworld_server import Context, Runtime
+from core_helpers import add_chain_script, scripted
 
 # DESIGN §9's trivial task (one agent step calling one tool, then the answer) wrote 26 events
 # before issue #16. This is the ceiling the issue set; the count must not creep back up.
@@ -100,3 +107,67 @@ async def test_the_fewer_events_still_hold_the_tree_the_model_calls_and_the_phas
     assert [i.action.is_agent_finished for i in trajectory] == [False, True]
     assert [p.value() for p in trajectory[0].reward.tool_outputs] == [1]
     assert trajectory[1].state.input.value()["tool_results"][0]["output"] == 1
+
+
+async def test_a_tool_runs_only_once_its_start_and_its_node_are_on_disk(tmp_path: Path) -> None:
+    """The durability rule with the node riding on ToolCallStarted: the tool, reading the
+    store itself (not the live tail), finds its attempt and its RUNNING node recorded."""
+    runtime = Runtime(data_dir=tmp_path)
+    stored: list[Event] = []
+
+    @tool
+    async def probe(context: Context) -> str:
+        """Read this task's stored log."""
+        stored.extend(await runtime.store.read(context.task_id))
+        return "probed"
+
+    runtime.registry.add_tool(probe)
+    script = [{"tool_calls": [{"name": "probe", "arguments": {}}]}, {"content": "done"}]
+    agent = AgentSpec(name="solver", tool_names=["probe"], model=scripted(script))
+    async with runtime:
+        response = await runtime.run(
+            Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]))
+        )
+    assert response.status == TaskStatus.SUCCEEDED
+    (started,) = [e.body for e in stored if isinstance(e.body, ToolCallStarted)]
+    assert started.tool_name == "probe" and started.node is not None
+    assert started.node.kind == RunNodeKind.TOOL and started.node.status == RunNodeStatus.RUNNING
+    assert started.node.id == started.node_id
+
+
+async def test_a_resumed_task_gets_its_steps_usage_back_from_their_nodes(tmp_path: Path) -> None:
+    """Replay takes each recorded step's usage from the model call its node carries: a task
+    parked on a callback and resumed by a new runtime reports every step's tokens."""
+    script = [
+        {"tool_calls": [{"name": "wait", "arguments": {}}]},
+        {"content": "answered {last_tool_output}"},
+    ]
+
+    @tool
+    def wait() -> Pending:
+        """Wait for a human."""
+        return Pending(prompt={"ask": "ok?"})
+
+    def runtime_at(path: Path) -> Runtime:
+        runtime = Runtime(data_dir=path)
+        runtime.registry.add_tool(wait)
+        return runtime
+
+    agent = AgentSpec(name="solver", tool_names=["wait"], model=scripted(script))
+    task = Task(input=Payload.from_text("go"), swarm=Swarm(agents=[agent]))
+    async with runtime_at(tmp_path) as first:
+        submitted = await first.submit(task)
+        async for event in first.stream(submitted.task_id):
+            if isinstance(event.body, InputRequested):
+                callback_id = event.body.callback_id
+                break
+    async with runtime_at(tmp_path) as second:
+        await second.complete_callback(submitted.task_id, callback_id, Payload.of("yes"))
+        response = await second.wait(submitted.task_id)
+        events = await second.store.read(submitted.task_id)
+    assert response.answer.value() == "answered yes"
+    calls = [e.llm_call for e in events if e.llm_call is not None]
+    assert len(calls) == 2 and all(c.usage is not None for c in calls)
+    recorded = sum(c.usage.total_tokens for c in calls if c.usage is not None)
+    assert response.usage is not None and response.usage.llm_calls == 2
+    assert response.usage.total_tokens == recorded > 0
