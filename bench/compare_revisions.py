@@ -51,6 +51,15 @@ def _child(tree: Path, arguments: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["step_ms"] = result["wall_s"] / result["steps"] * 1000
     result["tasks_per_s"] = result["tasks"] / result["wall_s"]
+    # Process CPU (loop and store writer) per step or per task: steadier than wall time on a
+    # machine shared with other work, which stretches the wall but not the CPU.
+    walls = result["walls_s"]
+    cpu = result["cpu_per_wall"] * sum(walls)
+    result["cpu_ms"] = (
+        cpu
+        * 1000
+        / (len(walls) * result["steps"] if result["kind"] == "steps" else result["tasks"])
+    )
     return result
 
 
@@ -82,14 +91,24 @@ def main() -> None:
             for label, arguments, metric in MEASUREMENTS:
                 values: dict[str, list[float]] = {"before": [], "after": []}
                 events: dict[str, list[float]] = {"before": [], "after": []}
+                cpu: dict[str, list[float]] = {"before": [], "after": []}
                 for run in range(args.runs):
                     for side in ("before", "after") if run % 2 == 0 else ("after", "before"):
                         console.print(f"[dim]{label}: {side} run {run + 1}/{args.runs}[/dim]")
                         result = _child(trees[side], arguments)
                         values[side].append(result[metric])
                         events[side].append(result["events_per_task"])
+                        cpu[side].append(result["cpu_ms"])
                 before, after = (statistics.median(values[s]) for s in ("before", "after"))
                 table.add_row(label, f"{before:.3f}", f"{after:.3f}", f"{after / before:.2f}")
+                before, after = (statistics.median(cpu[s]) for s in ("before", "after"))
+                unit = "step" if "step" in label else "task"
+                table.add_row(
+                    f"  CPU per {unit} (ms)",
+                    f"{before:.3f}",
+                    f"{after:.3f}",
+                    f"{after / before:.2f}",
+                )
                 before, after = (statistics.median(events[s]) for s in ("before", "after"))
                 table.add_row(
                     "  events per task", f"{before:g}", f"{after:g}", f"{after / before:.2f}"
