@@ -4,11 +4,12 @@
 wall clock, a cancellation, an error — into exactly one terminal status with a response.
 Subclasses implement only ``do_run``.
 
-A run writes two events of its own: the RUNNING status when ``do_run`` starts and the terminal
-status. Each carries what changed with it — the root run node (created, finished) and the
-lifecycle phase boundaries crossed since the last one, each with its time — instead of a
-RunNodeChanged and six LifecyclePhase events of their own (fewer events per task, the same
-information: see ``Event.run_node`` and ``Event.phases``).
+A run writes two events of its own: the RUNNING status (once the root run node exists, before
+any hook fires) and the terminal status. Each carries what changed with it — the root run node
+(created, finished) and the lifecycle phase boundaries crossed since the last status change,
+each with its time (``TaskLog.phase``) — instead of a RunNodeChanged and six LifecyclePhase
+events of their own: fewer events per task, the same information (``Event.run_node``,
+``Event.phases``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import ClassVar, TypeVar
 
 from aworld_client import (
     Failure,
-    LifecyclePhase,
     MessageEmitted,
     Payload,
     Phase,
@@ -32,7 +32,6 @@ from aworld_client import (
     Task,
     TaskResponse,
     TaskStatus,
-    TaskStatusChanged,
 )
 from google.protobuf.json_format import MessageToDict
 
@@ -85,7 +84,6 @@ class Runner:
         self._work: asyncio.Future[str] | None = None
         self._cancel_requested = False
         self.trace_id = ""
-        self._phases: list[LifecyclePhase] = []  # boundaries not recorded yet
         self._do_run_ended: datetime | None = None
 
     async def pre_run(self) -> None:
@@ -102,7 +100,7 @@ class Runner:
                 elapsed = (datetime.now(UTC) - replay.root.started_at).total_seconds()
                 self._started = time.monotonic() - max(0.0, elapsed)
         else:
-            # Recorded with the RUNNING status when do_run starts (see _record_running).
+            # Recorded by the RUNNING status below, not by an event of its own.
             self.execution.root = self.ctx.state.start(
                 self.task.id,
                 RunNodeKind.TASK,
@@ -110,6 +108,11 @@ class Runner:
                 session_id=self.task.session_id,
                 deferred=True,
             )
+        # On disk before the hooks (they may run on workers): a replay finds the root.
+        root = self.execution.root
+        await self.execution.log.set_status(
+            TaskStatus.RUNNING, root_node=self.ctx.state.take_start(root.id)
+        )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
         try:
@@ -179,15 +182,8 @@ class Runner:
             )
         await self.ctx.sessions.save(self.task, self.context)
         self._boundary(Phase.POST_RUN, ended=True)
-        await execution.log.emit(
-            TaskStatusChanged(
-                status=self.status,
-                reason=self.reason,
-                response=response,
-                root_node=root,
-                phases=self._take_phases(),
-            )
-        )
+        log = execution.log
+        await log.emit(log.status_change(self.status, self.reason, response, root_node=root))
         return response
 
     async def _score_steps(self, trajectories: Trajectories) -> None:
@@ -302,38 +298,10 @@ class Runner:
 
     async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
         self._boundary(phase, ended=False)
-        if phase == Phase.DO_RUN:
-            self._record_running()
         result = await body()
         self._boundary(phase, ended=True)
         return result
 
     def _boundary(self, phase: Phase, *, ended: bool) -> None:
         """Note a phase boundary; the next status change of the run records it."""
-        self._phases.append(
-            LifecyclePhase(
-                phase=phase,
-                ended=ended,
-                runner=self.name,
-                engine=self.ctx.engine,
-                time=datetime.now(UTC),
-            )
-        )
-
-    def _take_phases(self) -> list[LifecyclePhase]:
-        phases, self._phases = self._phases, []
-        return phases
-
-    def _record_running(self) -> None:
-        """do_run starts: the RUNNING status, with the root node (unless an earlier run or a
-        request for input recorded it) and pre_run's phases. Not awaited: every side effect
-        of the run flushes first (TaskLog.barrier), and the run's end is awaited."""
-        root = self.execution.root
-        self.execution.log.emit_nowait(
-            TaskStatusChanged(
-                status=TaskStatus.RUNNING,
-                response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
-                root_node=self.ctx.state.take_start(root.id) if root is not None else None,
-                phases=self._take_phases(),
-            )
-        )
+        self.execution.log.phase(phase, ended=ended, runner=self.name, engine=self.ctx.engine)

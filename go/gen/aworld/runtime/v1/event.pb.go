@@ -480,13 +480,14 @@ type TaskStatusChanged struct {
 	// The response; complete when status is terminal.
 	Response *TaskResponse `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
 	// The task's root run node as it changed with this status, recorded here instead of as a
-	// RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run, finished
-	// with the terminal status. Unset when the root did not change.
+	// RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run (before
+	// any hook fires), finished with the terminal status (ended when do_run ended). Unset when
+	// the root did not change.
 	RootNode *RunNode `protobuf:"bytes,4,opt,name=root_node,json=rootNode,proto3" json:"root_node,omitempty"`
 	// Runner lifecycle phase boundaries crossed since the last status change, in order, each
 	// with its time, recorded here instead of as LifecyclePhase events of their own: the RUNNING
-	// that starts a run carries pre_run's start and end and do_run's start; the terminal status
-	// do_run's end and post_run's start and end.
+	// that starts a run carries pre_run's start; a later status change (INPUT_REQUIRED, the
+	// terminal status) those crossed since.
 	Phases        []*LifecyclePhase `protobuf:"bytes,5,rep,name=phases,proto3" json:"phases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

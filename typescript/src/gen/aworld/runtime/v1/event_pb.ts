@@ -218,8 +218,9 @@ export type TaskStatusChanged = Message<"aworld.runtime.v1.TaskStatusChanged"> &
 
   /**
    * The task's root run node as it changed with this status, recorded here instead of as a
-   * RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run, finished
-   * with the terminal status. Unset when the root did not change.
+   * RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run (before
+   * any hook fires), finished with the terminal status (ended when do_run ended). Unset when
+   * the root did not change.
    *
    * @generated from field: aworld.runtime.v1.RunNode root_node = 4;
    */
@@ -228,8 +229,8 @@ export type TaskStatusChanged = Message<"aworld.runtime.v1.TaskStatusChanged"> &
   /**
    * Runner lifecycle phase boundaries crossed since the last status change, in order, each
    * with its time, recorded here instead of as LifecyclePhase events of their own: the RUNNING
-   * that starts a run carries pre_run's start and end and do_run's start; the terminal status
-   * do_run's end and post_run's start and end.
+   * that starts a run carries pre_run's start; a later status change (INPUT_REQUIRED, the
+   * terminal status) those crossed since.
    *
    * @generated from field: repeated aworld.runtime.v1.LifecyclePhase phases = 5;
    */
