@@ -232,7 +232,8 @@ class Cluster:
         self.client = redis.Redis.from_url(self.redis_url)
         self.record = Record(self.client, f"{self.prefix}t:", root / "gate")
 
-    async def start(self, count: int) -> list[Replica]:
+    async def start(self, count: int, *extra: str) -> list[Replica]:
+        """``count`` more replicas, each with ``extra`` arguments (see replica_server.py)."""
         started = []
         for _ in range(count):
             replica = Replica(
@@ -242,6 +243,7 @@ class Cluster:
                 self.lease_ttl,
                 "--gate",
                 str(self.record.gate),
+                *extra,
             )
             self.replicas.append(replica)
             await replica.start()

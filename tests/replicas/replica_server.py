@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--lease-ttl", type=float, required=True)
     parser.add_argument("--bus", choices=["redis", "memory"], default="redis")
     parser.add_argument("--gate", type=Path, default=None, help="the steps' gate (a file)")
+    parser.add_argument("--http-port", type=int, default=None, help="serve /api/v1 too")
     args = parser.parse_args()
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
@@ -104,6 +105,7 @@ def main() -> None:
         redis_url=args.redis_url,
         redis_prefix=args.prefix,
         lease_ttl=timedelta(seconds=args.lease_ttl),
+        http_port=args.http_port,
         shutdown_grace=timedelta(seconds=1),
     )
     args.data_dir.mkdir(parents=True, exist_ok=True)

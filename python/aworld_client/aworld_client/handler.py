@@ -49,6 +49,7 @@ class HandlerInfo(ProtoModel):
     spec: HandlerSpec | None = None
     local: bool = False
     worker_count: int = 0
+    replica_ids: list[str] = field(default_factory=list)
 
 
 @proto_model(handler_pb2.WorkerInfo)
@@ -64,3 +65,4 @@ class WorkerInfo(ProtoModel):
     connected_at: datetime | None = None
     last_seen_at: datetime | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    replica_id: str = ""

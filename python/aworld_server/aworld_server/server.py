@@ -184,11 +184,30 @@ async def start_server(
         raise OSError(f"could not bind {address}")
     # Engine workers call back on loopback when the server listens on every interface.
     host = "127.0.0.1" if config.bind_host in ("0.0.0.0", "::", "") else config.bind_host
+    replicas = None
+    sweep_interval = 30.0
+    if backends.redis_store is not None:
+        # Any number of servers may share this Redis: tasks run under leases, and each
+        # server's sweeper takes over those whose lease expired, soon after it did.
+        lease_ttl = config.lease_ttl.total_seconds()
+        replicas = Replicas(
+            config.redis_url,
+            prefix=config.redis_prefix,
+            replica_id=config.replica_id or replica_id_for(config.data_dir),
+            lease_ttl=lease_ttl,
+            store=backends.redis_store,
+        )
+        sweep_interval = lease_ttl / 4
     runtime = Runtime(
         store=store,
         bus=bus,
         engine=config.engine,
-        remote=RemoteHandlers(dispatcher),
+        # With replicas, a call no worker here serves goes to another replica's worker.
+        remote=(
+            replicas.route(dispatcher, schedule_to_start=config.schedule_to_start_timeout)
+            if replicas is not None
+            else RemoteHandlers(dispatcher)
+        ),
         control_plane=f"{host}:{port}",
         job_credentials=_job_credentials(resolver) if resolver.enabled else None,
         job_finished=resolver.revoke_job if resolver.enabled else None,
@@ -206,22 +225,9 @@ async def start_server(
     runtime.models.a2a.restrict(config.a2a.remote_agents, timeout=config.a2a.remote_timeout)
     if setup is not None:
         setup(runtime)
-    replicas = None
-    sweep_interval = 30.0
-    if backends.redis_store is not None:
-        # Any number of servers may share this Redis: tasks run under leases, and each
-        # server's sweeper takes over those whose lease expired, soon after it did.
-        lease_ttl = config.lease_ttl.total_seconds()
-        replicas = Replicas(
-            config.redis_url,
-            prefix=config.redis_prefix,
-            replica_id=config.replica_id or replica_id_for(config.data_dir),
-            lease_ttl=lease_ttl,
-            store=backends.redis_store,
-        )
+    if replicas is not None:
         replicas.attach(runtime.executor, runtime.events)
-        sweep_interval = lease_ttl / 4
-        log.info("replica %s (lease TTL %gs)", replicas.replica_id, lease_ttl)
+        log.info("replica %s (lease TTL %gs)", replicas.replica_id, replicas.lease_ttl)
     try:
         # Configured MCP servers start with the server (their tools listed like any handler's);
         # one that cannot start stops this start with McpStartupError naming it.
@@ -244,6 +250,7 @@ async def start_server(
         max_live_tasks=config.max_live_tasks,
         limits=config.limits,
         max_message_bytes=config.max_message_bytes,
+        cluster=replicas.directory if replicas is not None else None,
     )
     add_worker_service(server, dispatcher, owners)
     add_engine_service(server, runtime, dispatcher)
@@ -270,6 +277,7 @@ async def start_server(
             metrics=metrics,
             accepting=lambda: runtime_service.accepting,
             submit=runtime_service.submit,
+            cluster=replicas.directory if replicas is not None else None,
         )
         try:
             http = await start_http(

@@ -7,10 +7,10 @@ sees a pb2 object. Errors become status codes in ``api.status``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
-from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus
+from aworld_client import HandlerInfo, HandlerKind, Payload, TaskStatus, WorkerInfo
 from aworld_client.api import runtime_service_pb2 as pb
 from aworld_client.api import runtime_service_pb2_grpc as pb_grpc
 from aworld_client.runtime_service import (
@@ -103,6 +103,14 @@ def _page_size(size: int) -> int:
     return min(size or 50, _MAX_PAGE)
 
 
+class ClusterWorkers(Protocol):
+    """The workers of every replica sharing this server's Redis (``replicas.Directory``)."""
+
+    async def workers(self, handler_name: str, namespace: str) -> list[WorkerInfo]: ...
+
+    async def handlers(self, namespace: str) -> list[HandlerInfo]: ...
+
+
 class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[misc]
     """Serves RuntimeService over a runtime and (for remote handlers) a dispatcher."""
 
@@ -114,8 +122,11 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
         max_live_tasks: int = 10_000,
         limits: Limits | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
+        cluster: ClusterWorkers | None = None,
     ) -> None:
         self.runtime = runtime
+        # With replicas: ListWorkers and ListHandlers show the workers of all of them.
+        self.cluster = cluster
         self.max_message_bytes = max_message_bytes
         self.dispatcher = dispatcher
         self.max_live_tasks = max_live_tasks
@@ -412,15 +423,21 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     ) -> pb.ListHandlersResponse:
         kind = HandlerKind(request.kind)
         namespace = current_caller().namespace
-        remote = {
-            (h.spec.name, h.spec.kind): h for h in self.dispatcher.handlers(namespace) if h.spec
-        }
+        remote_infos = (
+            await self.cluster.handlers(namespace)
+            if self.cluster is not None
+            else self.dispatcher.handlers(namespace)
+        )
+        remote = {(h.spec.name, h.spec.kind): h for h in remote_infos if h.spec}
         infos: list[HandlerInfo] = []
         for spec in self.runtime.registry.specs():
             served = remote.pop((spec.name, spec.kind), None)
             infos.append(
                 HandlerInfo(
-                    spec=spec, local=True, worker_count=served.worker_count if served else 0
+                    spec=spec,
+                    local=True,
+                    worker_count=served.worker_count if served else 0,
+                    replica_ids=served.replica_ids if served else [],
                 )
             )
         infos.extend(remote.values())
@@ -432,7 +449,12 @@ class RuntimeServiceServicer(pb_grpc.RuntimeServiceServicer):  # type: ignore[mi
     async def ListWorkers(
         self, request: pb.ListWorkersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListWorkersResponse:
-        workers = self.dispatcher.workers(request.handler_name, current_caller().namespace)
+        namespace = current_caller().namespace
+        workers = (
+            await self.cluster.workers(request.handler_name, namespace)
+            if self.cluster is not None
+            else self.dispatcher.workers(request.handler_name, namespace)
+        )
         return wire(ListWorkersResponse(workers=workers), pb.ListWorkersResponse)
 
     @grpc_errors
@@ -466,6 +488,7 @@ def add_runtime_service(
     max_live_tasks: int = 10_000,
     limits: Limits | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
+    cluster: ClusterWorkers | None = None,
 ) -> RuntimeServiceServicer:
     servicer = RuntimeServiceServicer(
         runtime,
@@ -473,6 +496,7 @@ def add_runtime_service(
         max_live_tasks=max_live_tasks,
         limits=limits,
         max_message_bytes=max_message_bytes,
+        cluster=cluster,
     )
     pb_grpc.add_RuntimeServiceServicer_to_server(servicer, server)
     return servicer

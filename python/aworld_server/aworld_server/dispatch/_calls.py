@@ -48,6 +48,8 @@ class Attempt:
     session: WorkerSession | None = None
     # Why a completion arriving now is rejected; empty while the attempt may still complete.
     late_reason: str = ""
+    # The Call went out to the worker: only then can a completion of it come.
+    sent: bool = False
 
     @property
     def key(self) -> tuple[str, int]:
@@ -98,9 +100,13 @@ class CallLedger:
         self._live[attempt.call_id] = attempt
 
     def end(self, attempt: Attempt) -> None:
-        """Move a finished attempt to the bounded history."""
+        """Move a finished attempt to the bounded history. One that was never sent is
+        forgotten: no completion of it can come, and its number may be tried again (a call
+        routed from another replica that gave up on it before it started)."""
         if self._live.get(attempt.call_id) is attempt:
             del self._live[attempt.call_id]
+        if not attempt.sent:
+            return
         if not attempt.late_reason:
             attempt.late_reason = CANCELLED
         self._finished[attempt.call_id] = attempt
@@ -109,6 +115,9 @@ class CallLedger:
 
     def live(self) -> Iterator[Attempt]:
         return iter(list(self._live.values()))
+
+    def running(self, call_id: str) -> bool:
+        return call_id in self._live
 
     def rejection(self, call_id: str, number: int, session: WorkerSession) -> str | None:
         """Why a CallCompleted for ``(call_id, number)`` from ``session`` must be rejected, or

@@ -246,6 +246,7 @@ class WorkerDispatcher:
             call.deadline.seconds = int(deadline)
             call.deadline.nanos = int(deadline % 1 * 1e9)
             session.send(worker_pb.ConnectResponse(call=call))
+            current.sent = True
             self._emit(
                 AttemptStarted(
                     call_id=call_id,
@@ -288,6 +289,14 @@ class WorkerDispatcher:
         """Connected workers, optionally only those serving ``handler_name``."""
         return self._registry.workers(handler_name, namespace)
 
+    def connected(self) -> list[WorkerSession]:
+        """Every live worker, of every namespace (what a replica publishes to the others)."""
+        return self._registry.sessions()
+
+    async def changed(self) -> None:
+        """Wait until a worker joins or leaves or a slot frees."""
+        await self._registry.changed()
+
     def spec(
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE
     ) -> HandlerSpec | None:
@@ -296,6 +305,11 @@ class WorkerDispatcher:
 
     def has_handler(self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE) -> bool:
         return bool(self._registry.serving(name, kind, namespace))
+
+    def running(self, call_id: str) -> bool:
+        """Whether an attempt of ``call_id`` is in flight here (attempts of a call run one at
+        a time)."""
+        return self._ledger.running(call_id)
 
     def declared(
         self, name: str, kind: HandlerKind, namespace: str = DEFAULT_NAMESPACE

@@ -39,6 +39,10 @@ class WorkerRegistry:
             del self._sessions[session.worker_id]
             self.notify()
 
+    def sessions(self) -> list[WorkerSession]:
+        """Every live worker, of every namespace."""
+        return list(self._sessions.values())
+
     def serving(
         self, name: str, kind: HandlerKind | None = None, namespace: str = DEFAULT_NAMESPACE
     ) -> list[WorkerSession]:

@@ -7,9 +7,9 @@
 * Any replica serves any client: reads come from Redis, a stream of a task running elsewhere
   polls the log (``EventManager.poll_interval``), and requests that act on a task (cancel,
   callbacks, input) go to its owner (:mod:`.inbox`) and its answer comes back.
-
-Not (yet) across replicas: calls to handlers of workers connected to another replica, and
-``ListWorkers``/``ListHandlers`` of the whole cluster.
+* A worker may connect to any replica: each publishes its workers (:mod:`.directory`), and a
+  call whose handler no worker of the task's owner serves goes to the least loaded replica
+  whose worker does (:mod:`.routing`); ``ListWorkers``/``ListHandlers`` show the whole cluster.
 """
 
 from __future__ import annotations
@@ -17,21 +17,27 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aworld_client import Failure, Payload
 
+from aworld_server.dispatch import WorkerDispatcher
+from aworld_server.dispatch.remote_handlers import RemoteHandlers
 from aworld_server.redis_client import connect
+from aworld_server.replicas.directory import Directory
 from aworld_server.replicas.inbox import Inbox, Moved
 from aworld_server.replicas.leases import Leases
+from aworld_server.replicas.routed_handlers import RoutedHandlers
+from aworld_server.replicas.routing import Router
 
 if TYPE_CHECKING:
     from aworld_server.events import EventManager
     from aworld_server.runtime.executor import TaskExecutor
     from aworld_server.storage import RedisEventStore
 
-__all__ = ["Replicas", "replica_id_for"]
+__all__ = ["Directory", "Replicas", "RoutedHandlers", "Router", "replica_id_for"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +76,32 @@ class Replicas:
         self.route_timeout = max(10.0, 4 * lease_ttl)
         self.lease_ttl = lease_ttl
         self._executor: TaskExecutor | None = None
+        self.directory: Directory | None = None
+        self.router: Router | None = None
+
+    def route(
+        self, dispatcher: WorkerDispatcher, *, schedule_to_start: timedelta
+    ) -> RoutedHandlers:
+        """The runtime's remote handlers: ``dispatcher``'s workers, published to the other
+        replicas, else theirs (before the runtime is built)."""
+        self.directory = Directory(
+            self.client,
+            prefix=self.leases.prefix,
+            replica_id=self.replica_id,
+            dispatcher=dispatcher,
+            ttl=self.lease_ttl,
+        )
+        self.router = Router(
+            self.client,
+            prefix=self.leases.prefix,
+            replica_id=self.replica_id,
+            dispatcher=dispatcher,
+            directory=self.directory,
+            leases=self.leases,
+        )
+        return RoutedHandlers(
+            RemoteHandlers(dispatcher), self.router, schedule_to_start=schedule_to_start
+        )
 
     def attach(self, executor: TaskExecutor, events: EventManager) -> None:
         """Run the executor's tasks under leases (before it resumes or accepts anything)."""
@@ -96,9 +128,17 @@ class Replicas:
     def start(self) -> None:
         self.leases.start()
         self.inbox.start(self._handle)
+        if self.directory is not None and self.router is not None:
+            self.directory.start()
+            self.router.start()
 
     async def stop(self) -> None:
-        """Stop answering and renewing, and release every lease (after the runs stopped)."""
+        """Stop answering and renewing, and release every lease (after the runs stopped);
+        calls served for other replicas fail there as lost."""
+        if self.router is not None:
+            await self.router.stop()
+        if self.directory is not None:
+            await self.directory.stop()
         await self.inbox.stop()
         await self.leases.stop()
         await self.client.aclose()

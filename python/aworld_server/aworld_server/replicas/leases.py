@@ -188,6 +188,13 @@ class Leases:
         text = value.decode() if isinstance(value, bytes) else str(value)
         return text.rsplit(":", 1)[0]
 
+    async def token(self, task_id: str) -> str | None:
+        """The task's latest fencing token (its current owner's), or None."""
+        value = await self.client.get(self._fence(task_id))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     async def takeable_live(self) -> list[str]:
         """The unfinished tasks no other replica holds a lease on, oldest first (one script
         call: the sweep's way to find tasks to take over)."""

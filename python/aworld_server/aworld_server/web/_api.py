@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aworld_client import HandlerInfo, TaskStatus
+from aworld_client import HandlerInfo, TaskStatus, WorkerInfo
 from aworld_client.api import runtime_service_pb2 as pb
 from aworld_client.runtime_service import (
     CancelTaskResponse,
@@ -51,6 +51,7 @@ from aworld_server.errors import (
     InvalidArgument,
     NotFound,
 )
+from aworld_server.namespaces import DEFAULT_NAMESPACE
 from aworld_server.runtime import Runtime
 from aworld_server.runtime.reader import summary_of
 from aworld_server.storage import TaskQuery
@@ -149,14 +150,27 @@ async def visible(runtime: Runtime, caller: HttpCaller, task_id: str) -> None:
         raise NotFound(f"task {task_id}")
 
 
-def handler_infos(sources: Sources) -> list[HandlerInfo]:
+async def worker_infos(sources: Sources, handler: str = "") -> list[WorkerInfo]:
+    """Connected workers (with replicas: of all of them), as ListWorkers answers."""
+    if sources.cluster is not None:
+        return await sources.cluster.workers(handler, DEFAULT_NAMESPACE)
+    return sources.dispatcher.workers(handler)
+
+
+async def handler_infos(sources: Sources) -> list[HandlerInfo]:
     """In-process and remote handlers with their worker counts, as ListHandlers answers."""
-    remote = {(h.spec.name, h.spec.kind): h for h in sources.dispatcher.handlers() if h.spec}
+    served_remotely = (
+        await sources.cluster.handlers(DEFAULT_NAMESPACE)
+        if sources.cluster is not None
+        else sources.dispatcher.handlers()
+    )
+    remote = {(h.spec.name, h.spec.kind): h for h in served_remotely if h.spec}
     infos: list[HandlerInfo] = []
     for spec in sources.runtime.registry.specs():
         served = remote.pop((spec.name, spec.kind), None)
         count = served.worker_count if served else 0
-        infos.append(HandlerInfo(spec=spec, local=True, worker_count=count))
+        replicas = served.replica_ids if served else []
+        infos.append(HandlerInfo(spec=spec, local=True, worker_count=count, replica_ids=replicas))
     return [*infos, *remote.values()]
 
 
@@ -253,10 +267,10 @@ def add_api_routes(app: web.Application, sources: Sources, access: HttpAccess) -
 
     async def workers(request: web.Request) -> web.StreamResponse:
         handler = request.query.get("handler", "")
-        return _reply(ListWorkersResponse(workers=sources.dispatcher.workers(handler)).to_proto())
+        return _reply(ListWorkersResponse(workers=await worker_infos(sources, handler)).to_proto())
 
     async def handlers(request: web.Request) -> web.StreamResponse:
-        return _reply(ListHandlersResponse(handlers=handler_infos(sources)).to_proto())
+        return _reply(ListHandlersResponse(handlers=await handler_infos(sources)).to_proto())
 
     app.router.add_get("/api/v1/tasks", route("read", tasks))
     app.router.add_post("/api/v1/tasks", route("submit", submit))

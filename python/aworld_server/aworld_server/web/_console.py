@@ -18,7 +18,7 @@ from aworld_client import TaskStatus
 
 from aworld_server.errors import NotFound
 from aworld_server.web._access import CALLER, COOKIE, HttpAccess
-from aworld_server.web._api import handler_infos, list_tasks, visible
+from aworld_server.web._api import handler_infos, list_tasks, visible, worker_infos
 from aworld_server.web._sources import Sources
 
 __all__ = ["add_console_routes"]
@@ -150,14 +150,14 @@ def add_console_routes(app: web.Application, sources: Sources, access: HttpAcces
             f'<td class="mono">{escape(", ".join(w.handler_names))}</td>'
             f"<td>{load(w.in_flight, w.max_concurrency)}</td>"
             f'<td class="mono">{w.last_seen_at.isoformat() if w.last_seen_at else ""}</td></tr>'
-            for w in sources.dispatcher.workers()
+            for w in await worker_infos(sources)
         )
         in_flight = sources.metrics.calls_in_flight()
         handler_rows = "".join(
             f'<tr><td class="mono">{escape(h.spec.name)}</td><td>{h.spec.kind.name.lower()}</td>'
             f"<td>{'in process' if h.local else 'workers'}</td><td>{h.worker_count}</td>"
             f"<td>{in_flight.get(h.spec.name, 0)}</td></tr>"
-            for h in handler_infos(sources)
+            for h in await handler_infos(sources)
             if h.spec is not None
         )
         body = f"""<h1>Workers</h1><table><thead><tr><th>Worker</th><th>SDK</th><th>Handlers</th>

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aworld_client.api import task_pb2
 from aworld_client.runtime_service import SubmitTaskResponse
 
+from aworld_server.api.runtime_service import ClusterWorkers
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.runtime import Runtime
 from aworld_server.web._metrics import RuntimeMetrics
@@ -26,3 +27,5 @@ class Sources:
     metrics: RuntimeMetrics
     accepting: Callable[[], bool]
     submit: Callable[[str, task_pb2.Task], Awaitable[SubmitTaskResponse]]
+    # With replicas: the workers of all of them, as ListWorkers/ListHandlers show them.
+    cluster: ClusterWorkers | None = None

@@ -231,7 +231,10 @@ type HandlerInfo struct {
 	// True when served inside the server process.
 	Local bool `protobuf:"varint,2,opt,name=local,proto3" json:"local,omitempty"`
 	// Number of connected workers serving it. 0 for local-only handlers.
-	WorkerCount   int32 `protobuf:"varint,3,opt,name=worker_count,json=workerCount,proto3" json:"worker_count,omitempty"`
+	WorkerCount int32 `protobuf:"varint,3,opt,name=worker_count,json=workerCount,proto3" json:"worker_count,omitempty"`
+	// With replicas sharing one Redis: the replicas whose workers serve it, sorted. Empty for a
+	// single server.
+	ReplicaIds    []string `protobuf:"bytes,4,rep,name=replica_ids,json=replicaIds,proto3" json:"replica_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +290,13 @@ func (x *HandlerInfo) GetWorkerCount() int32 {
 	return 0
 }
 
+func (x *HandlerInfo) GetReplicaIds() []string {
+	if x != nil {
+		return x.ReplicaIds
+	}
+	return nil
+}
+
 // WorkerInfo describes one connected worker.
 type WorkerInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -305,7 +315,10 @@ type WorkerInfo struct {
 	// When its last heartbeat or message arrived.
 	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
 	// Free-form labels it declared.
-	Labels        map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// With replicas sharing one Redis: the replica it is connected to (its calls go through it).
+	// Empty for a single server.
+	ReplicaId     string `protobuf:"bytes,9,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -396,6 +409,13 @@ func (x *WorkerInfo) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *WorkerInfo) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
 var File_aworld_runtime_v1_handler_proto protoreflect.FileDescriptor
 
 const file_aworld_runtime_v1_handler_proto_rawDesc = "" +
@@ -416,11 +436,13 @@ const file_aworld_runtime_v1_handler_proto_rawDesc = "" +
 	"\vhook_points\x18\n" +
 	" \x03(\tR\n" +
 	"hookPoints\x12T\n" +
-	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\"z\n" +
+	"\x19schedule_to_start_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x16scheduleToStartTimeout\"\x9b\x01\n" +
 	"\vHandlerInfo\x122\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1e.aworld.runtime.v1.HandlerSpecR\x04spec\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\bR\x05local\x12!\n" +
-	"\fworker_count\x18\x03 \x01(\x05R\vworkerCount\"\xa1\x03\n" +
+	"\fworker_count\x18\x03 \x01(\x05R\vworkerCount\x12\x1f\n" +
+	"\vreplica_ids\x18\x04 \x03(\tR\n" +
+	"replicaIds\"\xc0\x03\n" +
 	"\n" +
 	"WorkerInfo\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x10\n" +
@@ -431,7 +453,9 @@ const file_aworld_runtime_v1_handler_proto_rawDesc = "" +
 	"\fconnected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt\x12<\n" +
 	"\flast_seen_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastSeenAt\x12A\n" +
-	"\x06labels\x18\b \x03(\v2).aworld.runtime.v1.WorkerInfo.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\b \x03(\v2).aworld.runtime.v1.WorkerInfo.LabelsEntryR\x06labels\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\t \x01(\tR\treplicaId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x8c\x01\n" +

@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61world/runtime/v1/handler.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n\x0bHandlerSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.aworld.runtime.v1.HandlerKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cinput_schema\x18\x04 \x01(\t\x12\x15\n\routput_schema\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x12\n\nidempotent\x18\x07 \x01(\x08\x12\x32\n\x0f\x64\x65\x66\x61ult_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x0cretry_policy\x18\t \x01(\x0b\x32\x1e.aworld.runtime.v1.RetryPolicy\x12\x13\n\x0bhook_points\x18\n \x03(\t\x12<\n\x19schedule_to_start_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\"`\n\x0bHandlerInfo\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.aworld.runtime.v1.HandlerSpec\x12\r\n\x05local\x18\x02 \x01(\x08\x12\x14\n\x0cworker_count\x18\x03 \x01(\x05\"\xbd\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0b\n\x03sdk\x18\x02 \x01(\t\x12\x15\n\rhandler_names\x18\x03 \x03(\t\x12\x17\n\x0fmax_concurrency\x18\x04 \x01(\x05\x12\x11\n\tin_flight\x18\x05 \x01(\x05\x12\x30\n\x0c\x63onnected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06labels\x18\x08 \x03(\x0b\x32).aworld.runtime.v1.WorkerInfo.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x8c\x01\n\x0bHandlerKind\x12\x1c\n\x18HANDLER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11HANDLER_KIND_TOOL\x10\x01\x12\x16\n\x12HANDLER_KIND_AGENT\x10\x02\x12\x15\n\x11HANDLER_KIND_HOOK\x10\x03\x12\x19\n\x15HANDLER_KIND_CALLBACK\x10\x04\x42\xb8\x01\n\x15\x64\x65v.aworld.runtime.v1B\x0cHandlerProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61world/runtime/v1/handler.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n\x0bHandlerSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.aworld.runtime.v1.HandlerKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cinput_schema\x18\x04 \x01(\t\x12\x15\n\routput_schema\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x12\n\nidempotent\x18\x07 \x01(\x08\x12\x32\n\x0f\x64\x65\x66\x61ult_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x0cretry_policy\x18\t \x01(\x0b\x32\x1e.aworld.runtime.v1.RetryPolicy\x12\x13\n\x0bhook_points\x18\n \x03(\t\x12<\n\x19schedule_to_start_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\"u\n\x0bHandlerInfo\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.aworld.runtime.v1.HandlerSpec\x12\r\n\x05local\x18\x02 \x01(\x08\x12\x14\n\x0cworker_count\x18\x03 \x01(\x05\x12\x13\n\x0breplica_ids\x18\x04 \x03(\t\"\xd1\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0b\n\x03sdk\x18\x02 \x01(\t\x12\x15\n\rhandler_names\x18\x03 \x03(\t\x12\x17\n\x0fmax_concurrency\x18\x04 \x01(\x05\x12\x11\n\tin_flight\x18\x05 \x01(\x05\x12\x30\n\x0c\x63onnected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06labels\x18\x08 \x03(\x0b\x32).aworld.runtime.v1.WorkerInfo.LabelsEntry\x12\x12\n\nreplica_id\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x8c\x01\n\x0bHandlerKind\x12\x1c\n\x18HANDLER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11HANDLER_KIND_TOOL\x10\x01\x12\x16\n\x12HANDLER_KIND_AGENT\x10\x02\x12\x15\n\x11HANDLER_KIND_HOOK\x10\x03\x12\x19\n\x15HANDLER_KIND_CALLBACK\x10\x04\x42\xb8\x01\n\x15\x64\x65v.aworld.runtime.v1B\x0cHandlerProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,14 +37,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\025dev.aworld.runtime.v1B\014HandlerProtoP\001ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\242\002\003ARV\252\002\021AWorld.Runtime.V1\312\002\021AWorld\\Runtime\\V1\352\002\023AWorld::Runtime::V1'
   _globals['_WORKERINFO_LABELSENTRY']._loaded_options = None
   _globals['_WORKERINFO_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_HANDLERKIND']._serialized_start=938
-  _globals['_HANDLERKIND']._serialized_end=1078
+  _globals['_HANDLERKIND']._serialized_start=979
+  _globals['_HANDLERKIND']._serialized_end=1119
   _globals['_HANDLERSPEC']._serialized_start=152
   _globals['_HANDLERSPEC']._serialized_end=517
   _globals['_HANDLERINFO']._serialized_start=519
-  _globals['_HANDLERINFO']._serialized_end=615
-  _globals['_WORKERINFO']._serialized_start=618
-  _globals['_WORKERINFO']._serialized_end=935
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=890
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=935
+  _globals['_HANDLERINFO']._serialized_end=636
+  _globals['_WORKERINFO']._serialized_start=639
+  _globals['_WORKERINFO']._serialized_end=976
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=931
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=976
 # @@protoc_insertion_point(module_scope)

@@ -52,17 +52,19 @@ class HandlerSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[HandlerKind, str]] = ..., description: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., version: _Optional[str] = ..., idempotent: _Optional[bool] = ..., default_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_policy: _Optional[_Union[_common_pb2.RetryPolicy, _Mapping]] = ..., hook_points: _Optional[_Iterable[str]] = ..., schedule_to_start_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class HandlerInfo(_message.Message):
-    __slots__ = ("spec", "local", "worker_count")
+    __slots__ = ("spec", "local", "worker_count", "replica_ids")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     LOCAL_FIELD_NUMBER: _ClassVar[int]
     WORKER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_IDS_FIELD_NUMBER: _ClassVar[int]
     spec: HandlerSpec
     local: bool
     worker_count: int
-    def __init__(self, spec: _Optional[_Union[HandlerSpec, _Mapping]] = ..., local: _Optional[bool] = ..., worker_count: _Optional[int] = ...) -> None: ...
+    replica_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, spec: _Optional[_Union[HandlerSpec, _Mapping]] = ..., local: _Optional[bool] = ..., worker_count: _Optional[int] = ..., replica_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("worker_id", "sdk", "handler_names", "max_concurrency", "in_flight", "connected_at", "last_seen_at", "labels")
+    __slots__ = ("worker_id", "sdk", "handler_names", "max_concurrency", "in_flight", "connected_at", "last_seen_at", "labels", "replica_id")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +80,7 @@ class WorkerInfo(_message.Message):
     CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_AT_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     sdk: str
     handler_names: _containers.RepeatedScalarFieldContainer[str]
@@ -86,4 +89,5 @@ class WorkerInfo(_message.Message):
     connected_at: _timestamp_pb2.Timestamp
     last_seen_at: _timestamp_pb2.Timestamp
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, worker_id: _Optional[str] = ..., sdk: _Optional[str] = ..., handler_names: _Optional[_Iterable[str]] = ..., max_concurrency: _Optional[int] = ..., in_flight: _Optional[int] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    replica_id: str
+    def __init__(self, worker_id: _Optional[str] = ..., sdk: _Optional[str] = ..., handler_names: _Optional[_Iterable[str]] = ..., max_concurrency: _Optional[int] = ..., in_flight: _Optional[int] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., replica_id: _Optional[str] = ...) -> None: ...
