@@ -32,6 +32,7 @@ from aworld_client.engine_service import AppendEventsRequest, CallHandlerRequest
 from aworld_server.facade import RunConfig, Runners
 from aworld_server.server import RunningServer
 from engine_harness import ENGINES, WAIT, WorkerProcess, chain_task, hold_task, make_task
+from process_harness import assert_eventually
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -203,6 +204,46 @@ async def test_a_killed_worker_is_retried_or_fails_per_policy(
     response = await _response(client, once)
     assert response.status == TaskStatus.FAILED  # type: ignore[attr-defined]
     assert response.failure.type == "EngineWorkerLost"  # type: ignore[attr-defined]
+
+
+async def test_jobs_sent_together_survive_their_killed_worker(
+    server: RunningServer, client: AsyncClient
+) -> None:
+    """Ray hands jobs dispatched together to an actor in one call, whose results come back
+    together. Killing that actor while one of them holds: the ones that had ended report their
+    end (nothing is appended after it, they do not run again), the open one resumes."""
+    quick_script = [
+        {"tool_calls": [{"name": "pid", "arguments": {}}]},
+        {"content": "{last_tool_output}"},
+    ]
+    quick = [make_task(quick_script, ["pid"], "ray") for _ in range(6)]
+    held = hold_task("ray")
+    # Submitted at once (in the client's namespace): their TaskSubmitted share a commit, so
+    # they are dispatched together.
+    for task in [held, *quick]:
+        task.headers["aworld-namespace"] = "team-engines"
+    await asyncio.gather(*(server.runtime.submit(t) for t in [held, *quick]))
+    pid_event = await _until(client, held.id, ToolCallFinished, tool_name="pid")
+    worker_pid = pid_event.body.result.value()  # type: ignore[union-attr]
+    await _until(client, held.id, ToolCallStarted, tool_name="hold_in")
+    answers = {t.id: await _response(client, t.id) for t in quick}
+    sharing = [i for i, r in answers.items() if r.answer.as_text() == str(worker_pid)]  # type: ignore[attr-defined]
+    assert sharing, "no task ran on the held task's actor"
+    logs_before = {i: [e.seq async for e in client.events(i)] for i in sharing}
+
+    os.kill(worker_pid, signal.SIGKILL)
+    response = await _response(client, held.id)
+    assert response.status == TaskStatus.SUCCEEDED, response  # type: ignore[attr-defined]
+    assert response.answer.as_text().startswith("resumed in ")  # type: ignore[attr-defined]
+    for task_id in sharing:
+        # The job ran again only to report its end: its log is as it was, one terminal event.
+        await assert_eventually(
+            lambda task_id=task_id: server.runtime.current_job(task_id) is None, timeout=WAIT
+        )
+        events = [e async for e in client.events(task_id)]
+        assert [e.seq for e in events] == logs_before[task_id]
+        assert sum(e.is_terminal for e in events) == 1
+        assert events[-1].body.response.status == TaskStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_a_superseded_job_can_no_longer_write_or_call(

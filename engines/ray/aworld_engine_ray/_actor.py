@@ -21,5 +21,9 @@ class EngineWorker:
     async def run(self, payload: bytes) -> bytes:
         return await self.host.run(payload)
 
+    async def run_many(self, payloads: list[bytes]) -> list[bytes]:
+        """Jobs handed over together, run concurrently; one result per job, in order."""
+        return await self.host.run_many(payloads)
+
     async def cancel(self, task_id: str) -> None:
         await self.host.cancel(task_id)

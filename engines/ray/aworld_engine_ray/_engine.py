@@ -1,10 +1,12 @@
 """``RayEngine``: the control-plane side of the Ray engine.
 
-Jobs go to a pool of ``worker_num`` warm actors (least busy first). Nothing here blocks the
-event loop: Ray object refs are awaited as futures, and ``ray.init`` / ``ray.kill`` /
-``ray.shutdown`` run in a thread. A job whose actor died (its process was killed) runs again on
-a restarted actor per the task's retry policy, resuming from the task's log; otherwise it ends
-with an ``EngineWorkerLost`` failure. Other jobs are not affected.
+Jobs go to a pool of ``worker_num`` warm actors (least busy first); jobs handed over in the
+same event-loop iteration go to an actor in one call (``run_many``), whose results come back
+together. Nothing here blocks the event loop: Ray object refs are awaited as futures, and
+``ray.init`` / ``ray.kill`` / ``ray.shutdown`` run in a thread. The jobs of an actor that died
+(its process was killed) run again on a restarted actor per their task's retry policy,
+resuming from the task's log (one that had ended just reports its end); otherwise they end with
+an ``EngineWorkerLost`` failure. Other actors' jobs are not affected.
 
 Options (``ServerConfig.engine_options["ray"]`` and friends):
 
@@ -94,6 +96,7 @@ class RayEngine:
         self._actors: list[Any] = []
         self._load: list[int] = []
         self._jobs: dict[str, _Job] = {}
+        self._pending: list[_Job] = []  # dispatched in this loop iteration, not sent yet
         self._results: asyncio.Queue[JobResult | None] = asyncio.Queue()
         self._started_ray = False
         self._closed = False
@@ -178,38 +181,66 @@ class RayEngine:
         entry.actor = index
         self._load[index] += 1
         self._jobs[entry.job.task_id] = entry
-        ref = self._actors[index].run.remote(encode_job(entry.job))
-        entry.waiter = asyncio.create_task(self._await(entry, ref))
+        if not self._pending:
+            # Jobs handed over until the loop comes back to its queue leave together: one
+            # actor call per actor instead of one per job (Ray's per-call cost is most of an
+            # engine task's overhead once the control plane's is gone).
+            asyncio.get_running_loop().call_soon(self._send)
+        self._pending.append(entry)
 
-    async def _await(self, entry: _Job, ref: Any) -> None:
-        job = entry.job
+    def _send(self) -> None:
+        pending, self._pending = self._pending, []
+        by_actor: dict[int, list[_Job]] = {}
+        for entry in pending:
+            if entry.actor >= 0 and self._jobs.get(entry.job.task_id) is entry:
+                by_actor.setdefault(entry.actor, []).append(entry)
+        for index, entries in by_actor.items():
+            ref = self._actors[index].run_many.remote([encode_job(e.job) for e in entries])
+            waiter = asyncio.create_task(self._await(entries, ref))
+            for entry in entries:
+                entry.waiter = waiter
+
+    async def _await(self, entries: list[_Job], ref: Any) -> None:
+        """The results of one actor call: each job's, in order. A lost actor loses them all;
+        each runs again per its task's retry policy (one that had ended just reports it)."""
         try:
-            result = decode_result(await ref)
+            payloads = await ref
         except ray.exceptions.RayActorError as error:
-            self._load[entry.actor] -= 1
-            entry.actor = -1
-            again = None if self._closed else next_attempt(job)
-            if again is None:
-                result = worker_lost(job, self.name, type(error).__name__)
-            else:
+            for entry in entries:
+                self._load[entry.actor] -= 1
+                entry.actor = -1
+                again = None if self._closed else next_attempt(entry.job)
+                if again is None:
+                    self._report(entry, worker_lost(entry.job, self.name, type(error).__name__))
+                    continue
                 log.warning(
                     "task %s: Ray actor lost (%s); running it again (attempt %d)",
-                    job.task_id,
+                    entry.job.task_id,
                     type(error).__name__,
                     again[0].attempt,
                 )
-                await asyncio.sleep(again[1])  # the policy's backoff, not a synchronisation
-                self._dispatch(_Job(again[0]))
-                return
+                entry.waiter = asyncio.create_task(self._again(entry, *again))
+            return
         except Exception as error:
+            failure = Failure.from_exception(error, source="ray")
+            for entry in entries:
+                self._load[entry.actor] -= 1
+                self._report(
+                    entry, JobResult(entry.job.task_id, job_id=entry.job.job_id, failure=failure)
+                )
+            return
+        for entry, payload in zip(entries, payloads, strict=True):
             self._load[entry.actor] -= 1
-            result = JobResult(
-                job.task_id, job_id=job.job_id, failure=Failure.from_exception(error, source="ray")
-            )
-        else:
-            self._load[entry.actor] -= 1
+            self._report(entry, decode_result(payload))
+
+    async def _again(self, entry: _Job, job: TaskJob, delay: float) -> None:
+        await asyncio.sleep(delay)  # the policy's backoff, not a synchronisation
         if self._jobs.get(job.task_id) is entry:
-            del self._jobs[job.task_id]
+            self._dispatch(_Job(job))
+
+    def _report(self, entry: _Job, result: JobResult) -> None:
+        if self._jobs.get(entry.job.task_id) is entry:
+            del self._jobs[entry.job.task_id]
         self._results.put_nowait(result)
 
     async def results(self) -> AsyncIterator[JobResult]:

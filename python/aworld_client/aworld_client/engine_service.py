@@ -15,7 +15,10 @@ from aworld_client.task import Task
 
 __all__ = [
     "AppendEventsRequest",
+    "AppendEventStreamRequest",
+    "AppendEventStreamResponse",
     "AppendEventsResponse",
+    "AppendResult",
     "CallHandlerRequest",
     "CallHandlerResponse",
     "OpenTaskRequest",
@@ -51,6 +54,29 @@ class AppendEventsRequest(ProtoModel):
 @dataclass(slots=True, kw_only=True)
 class AppendEventsResponse(ProtoModel):
     last_seq: int = 0
+
+
+@proto_model(pb.AppendEventStreamRequest)
+@dataclass(slots=True, kw_only=True)
+class AppendEventStreamRequest(ProtoModel):
+    batch_id: int = 0
+    appends: list[AppendEventsRequest] = field(default_factory=list)
+
+
+@proto_model(pb.AppendResult)
+@dataclass(slots=True, kw_only=True)
+class AppendResult(ProtoModel):
+    task_id: str = ""
+    last_seq: int = 0
+    code: int = 0  # a google.rpc.Code value; 0 (OK) when the append succeeded
+    message: str = ""
+
+
+@proto_model(pb.AppendEventStreamResponse)
+@dataclass(slots=True, kw_only=True)
+class AppendEventStreamResponse(ProtoModel):
+    batch_id: int = 0
+    results: list[AppendResult] = field(default_factory=list)
 
 
 @proto_model(pb.CallHandlerRequest)

@@ -55,6 +55,7 @@ _SCOPES = {
     "EngineService": {
         "OpenTask": "engine",
         "AppendEvents": "engine",
+        "AppendEventStream": "engine",
         "CallHandler": "engine",
         "SaveSessionState": "engine",
     },
@@ -92,14 +93,16 @@ def caller_of(
     return Caller(principal, namespace, authenticated, job_id)
 
 
-async def visible_task(reader: TaskReader, task_id: str) -> TaskRecord:
-    """The task's record if the current caller may see it; NotFound otherwise."""
+async def visible_task(reader: TaskReader, task_id: str, job_id: str | None = None) -> TaskRecord:
+    """The task's record if the current caller may see it; NotFound otherwise. ``job_id``:
+    the job an engine credential names for this task (default: the one in its metadata;
+    a stream of many tasks' appends names it per append instead)."""
     caller = current_caller()
     record = await reader.record(task_id)
     if (
         record is None
         or record.namespace != caller.namespace
-        or not caller.principal.may_touch_task(task_id, caller.job_id)
+        or not caller.principal.may_touch_task(task_id, caller.job_id if job_id is None else job_id)
     ):
         raise NotFound(f"task {task_id}")
     return record

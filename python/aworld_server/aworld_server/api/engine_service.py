@@ -4,6 +4,7 @@ through its dispatcher (state sync)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -11,7 +12,6 @@ from aworld_client import HandlerKind, Task
 from aworld_client.api import engine_service_pb2 as pb
 from aworld_client.api import engine_service_pb2_grpc as pb_grpc
 from aworld_client.engine_service import (
-    AppendEventsRequest,
     CallHandlerRequest,
     CallHandlerResponse,
     OpenTaskResponse,
@@ -19,9 +19,11 @@ from aworld_client.engine_service import (
 )
 from aworld_client.handlers import Pending
 
+from aworld_server.api.append_stream import serve_appends
 from aworld_server.api.authz import visible_task
 from aworld_server.api.principals import current_caller
-from aworld_server.api.status import grpc_errors, wire
+from aworld_server.api.status import grpc_errors, grpc_stream_errors, wire
+from aworld_server.api.wire_events import decode_events
 from aworld_server.context import Context
 from aworld_server.dispatch import WorkerDispatcher
 from aworld_server.errors import (
@@ -78,18 +80,45 @@ class EngineServiceServicer(pb_grpc.EngineServiceServicer):  # type: ignore[misc
             raise NotFound(f"task {task_id}")
         return wire(OpenTaskResponse(task=task, last_seq=record.last_seq), pb.OpenTaskResponse)
 
+    async def _visible(self, task_id: str, job_id: str | None) -> None:
+        """``visible_task`` without the store read for a task an engine runs here now (its
+        namespace is known). ``job_id``: the job the caller names (None: its metadata's)."""
+        namespace = self.runtime.engine_task_namespace(task_id)
+        if namespace is None:
+            await visible_task(self.runtime.reader, task_id, job_id)
+            return
+        caller = current_caller()
+        job = caller.job_id if job_id is None else job_id
+        if namespace != caller.namespace or not caller.principal.may_touch_task(task_id, job):
+            raise NotFound(f"task {task_id}")
+
+    async def _append(self, request: pb.AppendEventsRequest, job_id: str | None = None) -> int:
+        """Check and persist one append; the task's last seq. The events keep their wire bytes
+        for the store (``wire_events``)."""
+        task_id = _required(request.task_id, "task_id")
+        if not request.events:
+            raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
+        await self._visible(task_id, job_id)
+        self._check_job(task_id, request.job_id)
+        events = decode_events(request.events)
+        return await self.runtime.events.ingest(task_id, events, sync=request.sync)
+
     @grpc_errors
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendEventsResponse:
-        append = AppendEventsRequest.from_proto(request)
-        task_id = _required(append.task_id, "task_id")
-        if not append.events:
-            raise InvalidArgument("events is required", [FieldViolation("events", "is empty")])
-        await visible_task(self.runtime.reader, task_id)
-        self._check_job(task_id, append.job_id)
-        last = await self.runtime.events.ingest(task_id, append.events, sync=append.sync)
-        return pb.AppendEventsResponse(last_seq=last)
+        return pb.AppendEventsResponse(last_seq=await self._append(request))
+
+    @grpc_stream_errors
+    async def AppendEventStream(
+        self,
+        requests: AsyncIterator[pb.AppendEventStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.AppendEventStreamResponse]:
+        # One stream carries many tasks' appends, so each names its job in the append itself
+        # (there is no per-task metadata); the credential is the stream's.
+        async for response in serve_appends(requests, lambda a: self._append(a, a.job_id)):
+            yield response
 
     @grpc_errors
     async def SaveSessionState(

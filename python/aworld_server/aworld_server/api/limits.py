@@ -17,12 +17,13 @@ What it checks, for any message type (so new RPCs are covered without a line her
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
 
 from aworld_client import Task
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from aworld_server.config import Limits
@@ -88,43 +89,92 @@ def json_depth(value: Any) -> int:
 
 
 def _walk(message: Message, path: str, limits: Limits, problems: list[FieldViolation]) -> None:
-    name = message.DESCRIPTOR.full_name
-    if name == "google.protobuf.Timestamp":
-        _timestamp(message, path, problems)
-        return
-    if name == "google.protobuf.Duration":
-        _duration(message, path, problems)
-        return
-    if name == "aworld.runtime.v1.Payload" and message.WhichOneof("kind") == "json":
-        _payload_json(message.json, path, limits, problems)  # type: ignore[attr-defined]
+    special = _special(message.DESCRIPTOR)
+    if special:
+        if special == _TIMESTAMP:
+            _timestamp(message, path, problems)
+        elif special == _DURATION:
+            _duration(message, path, problems)
+        elif message.WhichOneof("kind") == "json":
+            _payload_json(message.json, path, limits, problems)  # type: ignore[attr-defined]
         return
     for field, value in message.ListFields():
+        repeated, map_value, kind = _field_plan(field)
+        if not repeated:
+            if kind != _SKIP:
+                where = f"{path}.{field.name}" if path else field.name
+                _scalar_or_message(field, kind, value, where, limits, problems)
+            continue
         where = f"{path}.{field.name}" if path else field.name
-        if field.is_repeated:
-            if len(value) > limits.max_repeated:
-                problems.append(FieldViolation(where, f"more than {limits.max_repeated} items"))
-                continue
-            if field.message_type is not None and field.message_type.GetOptions().map_entry:
-                value_field = field.message_type.fields_by_name["value"]
+        if len(value) > limits.max_repeated:
+            problems.append(FieldViolation(where, f"more than {limits.max_repeated} items"))
+        elif map_value is not None:
+            value_kind = _kind(map_value)
+            if value_kind != _SKIP:
                 for key in value:
-                    _scalar_or_message(value_field, value[key], f"{where}[{key}]", limits, problems)
-                continue
+                    _scalar_or_message(
+                        map_value, value_kind, value[key], f"{where}[{key}]", limits, problems
+                    )
+        elif kind != _SKIP:
             for i, item in enumerate(value):
-                _scalar_or_message(field, item, f"{where}[{i}]", limits, problems)
-        else:
-            _scalar_or_message(field, value, where, limits, problems)
+                _scalar_or_message(field, kind, item, f"{where}[{i}]", limits, problems)
+
+
+_TIMESTAMP, _DURATION, _PAYLOAD = 1, 2, 3
+_SPECIAL = {
+    "google.protobuf.Timestamp": _TIMESTAMP,
+    "google.protobuf.Duration": _DURATION,
+    "aworld.runtime.v1.Payload": _PAYLOAD,
+}
+
+
+@functools.cache
+def _special(descriptor: Descriptor) -> int:
+    """Message types checked as a whole rather than field by field; 0 for the others."""
+    return _SPECIAL.get(descriptor.full_name, 0)
+
+
+# What a field's values are checked as; computed once per field (a hot path: every request).
+_SKIP, _MESSAGE, _INT64_KIND, _DOUBLE_KIND, _ENUM = range(5)
+
+
+@functools.cache
+def _kind(field: FieldDescriptor) -> int:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _MESSAGE
+    if field.type in _INT64:
+        return _INT64_KIND
+    if field.type in _DOUBLE:
+        return _DOUBLE_KIND
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+        return _ENUM
+    return _SKIP  # strings, bytes, bools, 32-bit integers: any value is in range
+
+
+@functools.cache
+def _field_plan(field: FieldDescriptor) -> tuple[bool, FieldDescriptor | None, int]:
+    """(repeated, the value field when it is a map, the kind of its values)."""
+    entry = field.message_type
+    if field.is_repeated and entry is not None and entry.GetOptions().map_entry:
+        return True, entry.fields_by_name["value"], _kind(field)
+    return field.is_repeated, None, _kind(field)
 
 
 def _scalar_or_message(
-    field: FieldDescriptor, value: Any, where: str, limits: Limits, problems: list[FieldViolation]
+    field: FieldDescriptor,
+    kind: int,
+    value: Any,
+    where: str,
+    limits: Limits,
+    problems: list[FieldViolation],
 ) -> None:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if kind == _MESSAGE:
         _walk(value, where, limits, problems)
-    elif field.type in _INT64 and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+    elif kind == _INT64_KIND and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
         problems.append(FieldViolation(where, "must be within +-2**53"))
-    elif field.type in _DOUBLE and not math.isfinite(value):
+    elif kind == _DOUBLE_KIND and not math.isfinite(value):
         problems.append(FieldViolation(where, "must be a finite number"))
-    elif field.type == FieldDescriptor.TYPE_ENUM:
+    elif kind == _ENUM:
         enum = field.enum_type
         if enum is not None and value not in enum.values_by_number:
             problems.append(FieldViolation(where, f"unknown {enum.name} value {value}"))

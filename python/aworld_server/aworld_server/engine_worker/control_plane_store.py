@@ -4,9 +4,10 @@ control plane; this store forwards to it over gRPC (state sync).
 What it really implements is the :class:`~aworld_server.storage.EventLog` (appends and reads of
 the task's log) plus what a run needs of the rest: its task record, and its session (read,
 and the state it leaves behind saved). Writes are
-batched: events queued for a task while its previous AppendEvents call is in flight (or in the
-same loop iteration) go out together in the next call, in order — one call per flush of the
-runner's writes, not one per event. A write's future resolves once the control plane has
+batched: events queued for a task while its previous append is in flight (or in the same
+loop iteration) go out together in the next append, in order — one append per flush of
+the runner's writes, not one per event; appends of all tasks share one stream
+(:class:`AppendStream`). A write's future resolves once the control plane has
 persisted it, so a runner's durability barriers (an event on record before a tool's side
 effect) hold across processes.
 
@@ -34,6 +35,7 @@ from aworld_client.api import runtime_service_pb2 as runtime_pb
 from aworld_client.engine_service import AppendEventsRequest, SaveSessionStateRequest
 from aworld_client.runtime_service import GetTaskResponse
 
+from aworld_server.engine_worker.append_stream import AppendStream
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.errors import FailedPrecondition
 from aworld_server.storage import EventQuery, Page, PartialWrite, TaskQuery, TaskRecord
@@ -60,6 +62,7 @@ class ControlPlaneStore:
 
     def __init__(self, control_plane: ControlPlane) -> None:
         self.control_plane = control_plane
+        self.appends = AppendStream(control_plane)
         self._outboxes: dict[str, _Outbox] = {}
         self._senders: set[asyncio.Task[None]] = set()
         self._last_seq: dict[str, int] = {}  # known log positions, to skip OpenTask calls
@@ -68,6 +71,7 @@ class ControlPlaneStore:
         # no-op) from a change that cannot be forwarded.
         self._session_states: dict[str, Any] = {}
         self._session_of: dict[str, str] = {}  # task id -> its session, from its events
+        self._sessions: dict[str, Session] = {}  # sessions jobs brought (``seed_session``)
         self.jobs: dict[str, str] = {}  # task id -> the job this worker runs it as
 
     async def open(self) -> None:
@@ -77,17 +81,29 @@ class ControlPlaneStore:
         """Wait for queued writes, then drop the known positions (the channel is shared)."""
         if self._senders:
             await asyncio.gather(*self._senders, return_exceptions=True)
+        await self.appends.close()
         self._last_seq.clear()
         self._tasks.clear()
         self._session_states.clear()
         self._session_of.clear()
+        self._sessions.clear()
 
     def seed(self, task_id: str, last_seq: int) -> None:
         """Record a log position known without asking (a first job: just TaskSubmitted)."""
         self._last_seq[task_id] = last_seq
 
+    def seed_session(self, task_id: str, session: Session) -> None:
+        """Record a task's session as its job brought it (read instead of asking), until the
+        task is forgotten."""
+        self._sessions[session.id] = session
+        self._session_of[task_id] = session.id
+        self._session_states[session.id] = _state(session)
+
     def forget(self, task_id: str) -> None:
         """Drop what is cached about a task whose job ended on this worker."""
+        session_id = self._session_of.get(task_id)
+        if session_id is not None:
+            self._sessions.pop(session_id, None)
         self._last_seq.pop(task_id, None)
         self._tasks.pop(task_id, None)
         self._session_of.pop(task_id, None)
@@ -170,16 +186,12 @@ class ControlPlaneStore:
                 del self._outboxes[task_id]
 
     async def _append(self, task_id: str, events: list[Event], sync: bool) -> int:
+        # On the worker's one append stream, which sends again what a broken stream left
+        # unanswered (appends are idempotent by seq).
         request = AppendEventsRequest(
             task_id=task_id, events=events, sync=sync, job_id=self.jobs.get(task_id, "")
         ).to_proto()
-        # AppendEvents is idempotent, so a call that may have landed is safe to repeat.
-        response = await self._retrying(
-            lambda: self.control_plane.engine.AppendEvents(
-                request, metadata=self.control_plane.for_job(self.jobs.get(task_id, ""))
-            )
-        )
-        return int(response.last_seq)
+        return await self.appends.append(request)
 
     @staticmethod
     async def _retrying(call: Callable[[], Awaitable[Any]]) -> Any:
@@ -252,6 +264,9 @@ class ControlPlaneStore:
         )
 
     async def get_session(self, session_id: str) -> Session | None:
+        seeded = self._sessions.get(session_id)
+        if seeded is not None:
+            return seeded
         try:
             response = await self.control_plane.runtime.GetSession(
                 runtime_pb.GetSessionRequest(session_id=session_id),

@@ -22,7 +22,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aworld_client import Failure, Task
+from aworld_client import Failure, Session, Task
 
 from aworld_server.engine_worker.control_plane import ControlPlane
 from aworld_server.engine_worker.control_plane_handlers import ControlPlaneHandlers
@@ -159,6 +159,8 @@ class EngineHost:
             # The control plane hands over a task right after storing its TaskSubmitted (seq
             # 1), so a first run needs no OpenTask call; later runs ask (the log grew).
             side.store.seed(task_id, 1)
+            if job.session:  # the session as handed over: no GetSession to start from
+                side.store.seed_session(task_id, Session.from_bytes(job.session))
         try:
             task = Task.from_bytes(job.task)
             registry = side.runtime.registry

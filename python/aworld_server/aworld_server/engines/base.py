@@ -38,6 +38,9 @@ class TaskJob:
     # was started before this server (their environment is fixed by then).
     trace_endpoint: str = ""
     trace_service: str = ""
+    # The task's session (aworld.runtime.v1.Session, serialised) as the control plane handed
+    # the job over, for a first run to start from without asking (GetSession); empty: ask.
+    session: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ def encode_job(job: TaskJob) -> bytes:
             "fresh": job.fresh,
             "trace_endpoint": job.trace_endpoint,
             "trace_service": job.trace_service,
+            "session": _b64(job.session),
         }
     ).encode()
 
@@ -55,6 +56,7 @@ def decode_job(data: bytes) -> TaskJob:
         fresh=bool(doc.get("fresh", True)),
         trace_endpoint=str(doc.get("trace_endpoint", "")),
         trace_service=str(doc.get("trace_service", "")),
+        session=base64.b64decode(doc.get("session", "")),
     )
 
 

@@ -9,6 +9,7 @@ that falls behind the tail reads the store instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aworld_client import Event, EventBody, Message, MessageEmitted, TaskStatus, TaskStatusChanged
+from aworld_client._convert import ProtoModel
 
 from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import EventBus
@@ -221,13 +223,20 @@ class EventManager:
             session_id = events[0].session_id if events else ""
             await self.open_task(task_id, session_id)
         log = self._log(task_id)
+        if log.last_write is not None and any(e.seq < log.next_seq for e in events):
+            # Sent again (a broken stream, a retried call) while the first copy may still be
+            # on its way to the store: let it land, so the comparison below finds it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(log.last_write)
         fresh: list[Event] = []
         for event in sorted(events, key=lambda e: e.seq):
             if event.task_id != task_id:
                 raise FailedPrecondition(f"event {event.seq} belongs to task {event.task_id}")
             if event.seq < log.next_seq:
                 stored = await self.store.read(task_id, after_seq=event.seq - 1, limit=1)
-                if not stored or stored[0].to_bytes() != event.to_bytes():
+                # Compared as re-encoded domain values: an event may carry the bytes it
+                # arrived as (``to_bytes``), which need not be byte-identical to ours.
+                if not stored or ProtoModel.to_bytes(stored[0]) != ProtoModel.to_bytes(event):
                     raise FailedPrecondition(
                         f"task {task_id} already has a different event at seq {event.seq}"
                     )

@@ -242,6 +242,10 @@ class Runtime:
         """The engine job the task runs as now (for fencing its writes), or None."""
         return self.engines.current_job(task_id)
 
+    def engine_task_namespace(self, task_id: str) -> str | None:
+        """The namespace of a task an engine runs now (known without a store read), or None."""
+        return self.engines.namespace(task_id)
+
     @property
     def job_credentials(self) -> JobCredentials | None:
         return self.engines.job_credentials

@@ -12,10 +12,11 @@ import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 
-from aworld_client import Failure, Task, TaskResponse, TaskStatus, TaskStatusChanged
+from aworld_client import Failure, Session, Task, TaskResponse, TaskStatus, TaskStatusChanged
 
 from aworld_server.engines import Engine, TaskJob
 from aworld_server.events import EventManager
+from aworld_server.namespaces import namespace_of
 from aworld_server.storage import EventStore
 
 __all__ = ["EngineJobs", "JobCredentials"]
@@ -55,6 +56,9 @@ class EngineJobs:
         self.engines: dict[str, Engine] = {}
         self._tasks: dict[str, str] = {}  # task id -> engine, for tasks not run here
         self._jobs: dict[str, str] = {}  # task id -> the job it runs as now
+        # task id -> its namespace: the engine service checks a job's appends against it
+        # without reading the task's record from the store on every append.
+        self._namespaces: dict[str, str] = {}
         self._collectors: list[asyncio.Task[None]] = []
         self._reported = asyncio.Event()  # set whenever a job is forgotten (see ``_settle``)
 
@@ -72,6 +76,10 @@ class EngineJobs:
         """The job an engine runs the task as now, for fencing its writes; None if none."""
         return self._jobs.get(task_id)
 
+    def namespace(self, task_id: str) -> str | None:
+        """The namespace of a task an engine runs now; None if no engine runs it here."""
+        return self._namespaces.get(task_id)
+
     async def add(self, engine: Engine) -> None:
         """Start a plugin engine and collect how its jobs end."""
         await engine.start()
@@ -80,12 +88,16 @@ class EngineJobs:
             asyncio.create_task(self._collect(engine), name=f"engine:{engine.name}")
         )
 
-    async def submit(self, engine: Engine, task: Task, *, fresh: bool = True) -> None:
+    async def submit(
+        self, engine: Engine, task: Task, *, fresh: bool = True, session: Session | None = None
+    ) -> None:
         """Hand a stored task to an engine; its workers append the rest of the log.
-        ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log."""
+        ``fresh``: the log holds only TaskSubmitted; otherwise the job replays the log.
+        ``session``: the task's session as stored now, handed to a fresh job with it."""
         job_id = secrets.token_urlsafe(18)  # unguessable: with auth on it is the job's capability
         self._tasks[task.id] = engine.name
         self._jobs[task.id] = job_id
+        self._namespaces[task.id] = namespace_of(task.headers)
         token = self.job_credentials(task, job_id) if self.job_credentials else self._token
         job = TaskJob(
             task.id,
@@ -96,6 +108,7 @@ class EngineJobs:
             fresh=fresh,
             trace_endpoint=self.trace_endpoint,
             trace_service=f"aworld-engine-{engine.name}" if self.trace_endpoint else "",
+            session=session.to_bytes() if fresh and session is not None else b"",
         )
         try:
             await engine.submit(job)
@@ -126,6 +139,7 @@ class EngineJobs:
     def _forget(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
         self._jobs.pop(task_id, None)
+        self._namespaces.pop(task_id, None)
         self._reported.set()
 
     async def _collect(self, engine: Engine) -> None:

@@ -220,7 +220,10 @@ class TaskExecutor:
             if engine is None:
                 self._launch(task)
             else:
-                await self._engines.submit(engine, task)
+                # With its session as just stored: a first run need not read it back.
+                await self._engines.submit(
+                    engine, task, session=self._sessions.cached(task.session_id)
+                )
         finally:
             self._accepting.discard(task.id)
         return SubmitResult(task.id, task.session_id, created=True)

@@ -28,6 +28,10 @@ class Sessions:
     def hooks(self, session_id: str) -> Mapping[str, list[str]]:
         return self.session_hooks.get(session_id, _NO_HOOKS)
 
+    def cached(self, session_id: str) -> Session | None:
+        """The session as this process last wrote or read it, without a store read."""
+        return self._cache.get(session_id)
+
     async def load(self, session_id: str) -> Session | None:
         return self._cache.get(session_id) or await self._store.get_session(session_id)
 

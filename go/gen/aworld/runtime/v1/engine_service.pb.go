@@ -246,6 +246,191 @@ func (x *AppendEventsResponse) GetLastSeq() int64 {
 	return 0
 }
 
+// AppendEventStreamRequest is one batch of appends on an AppendEventStream.
+type AppendEventStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the client and echoed in the response; distinct among the stream's unanswered
+	// requests (a counter will do).
+	BatchId uint64 `protobuf:"varint,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// Appends of one or more tasks, each as in AppendEvents. At least one.
+	Appends       []*AppendEventsRequest `protobuf:"bytes,2,rep,name=appends,proto3" json:"appends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendEventStreamRequest) Reset() {
+	*x = AppendEventStreamRequest{}
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendEventStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendEventStreamRequest) ProtoMessage() {}
+
+func (x *AppendEventStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendEventStreamRequest.ProtoReflect.Descriptor instead.
+func (*AppendEventStreamRequest) Descriptor() ([]byte, []int) {
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AppendEventStreamRequest) GetBatchId() uint64 {
+	if x != nil {
+		return x.BatchId
+	}
+	return 0
+}
+
+func (x *AppendEventStreamRequest) GetAppends() []*AppendEventsRequest {
+	if x != nil {
+		return x.Appends
+	}
+	return nil
+}
+
+// AppendEventStreamResponse answers one AppendEventStreamRequest.
+type AppendEventStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request's batch_id.
+	BatchId uint64 `protobuf:"varint,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// One result per append of the request, in the same order.
+	Results       []*AppendResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendEventStreamResponse) Reset() {
+	*x = AppendEventStreamResponse{}
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendEventStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendEventStreamResponse) ProtoMessage() {}
+
+func (x *AppendEventStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendEventStreamResponse.ProtoReflect.Descriptor instead.
+func (*AppendEventStreamResponse) Descriptor() ([]byte, []int) {
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AppendEventStreamResponse) GetBatchId() uint64 {
+	if x != nil {
+		return x.BatchId
+	}
+	return 0
+}
+
+func (x *AppendEventStreamResponse) GetResults() []*AppendResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// AppendResult is the outcome of one append on an AppendEventStream.
+type AppendResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The append's task id.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The highest seq stored for the task, when the append succeeded.
+	LastSeq int64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// The status code AppendEvents would have returned for this append (a google.rpc.Code
+	// value); 0 (OK) when it succeeded.
+	Code int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	// Why the append was refused; empty when it succeeded.
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendResult) Reset() {
+	*x = AppendResult{}
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendResult) ProtoMessage() {}
+
+func (x *AppendResult) ProtoReflect() protoreflect.Message {
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendResult.ProtoReflect.Descriptor instead.
+func (*AppendResult) Descriptor() ([]byte, []int) {
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AppendResult) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *AppendResult) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *AppendResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *AppendResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // CallHandlerRequest is one attempt of a handler call.
 type CallHandlerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -282,7 +467,7 @@ type CallHandlerRequest struct {
 
 func (x *CallHandlerRequest) Reset() {
 	*x = CallHandlerRequest{}
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[4]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +479,7 @@ func (x *CallHandlerRequest) String() string {
 func (*CallHandlerRequest) ProtoMessage() {}
 
 func (x *CallHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[4]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +492,7 @@ func (x *CallHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallHandlerRequest.ProtoReflect.Descriptor instead.
 func (*CallHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{4}
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallHandlerRequest) GetCallId() string {
@@ -412,7 +597,7 @@ type CallHandlerResponse struct {
 
 func (x *CallHandlerResponse) Reset() {
 	*x = CallHandlerResponse{}
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[5]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +609,7 @@ func (x *CallHandlerResponse) String() string {
 func (*CallHandlerResponse) ProtoMessage() {}
 
 func (x *CallHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[5]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +622,7 @@ func (x *CallHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallHandlerResponse.ProtoReflect.Descriptor instead.
 func (*CallHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{5}
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CallHandlerResponse) GetOutcome() isCallHandlerResponse_Outcome {
@@ -514,7 +699,7 @@ type SaveSessionStateRequest struct {
 
 func (x *SaveSessionStateRequest) Reset() {
 	*x = SaveSessionStateRequest{}
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +711,7 @@ func (x *SaveSessionStateRequest) String() string {
 func (*SaveSessionStateRequest) ProtoMessage() {}
 
 func (x *SaveSessionStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[6]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +724,7 @@ func (x *SaveSessionStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveSessionStateRequest.ProtoReflect.Descriptor instead.
 func (*SaveSessionStateRequest) Descriptor() ([]byte, []int) {
-	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{6}
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SaveSessionStateRequest) GetTaskId() string {
@@ -572,7 +757,7 @@ type SaveSessionStateResponse struct {
 
 func (x *SaveSessionStateResponse) Reset() {
 	*x = SaveSessionStateResponse{}
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +769,7 @@ func (x *SaveSessionStateResponse) String() string {
 func (*SaveSessionStateResponse) ProtoMessage() {}
 
 func (x *SaveSessionStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[7]
+	mi := &file_aworld_runtime_v1_engine_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +782,7 @@ func (x *SaveSessionStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveSessionStateResponse.ProtoReflect.Descriptor instead.
 func (*SaveSessionStateResponse) Descriptor() ([]byte, []int) {
-	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{7}
+	return file_aworld_runtime_v1_engine_service_proto_rawDescGZIP(), []int{10}
 }
 
 var File_aworld_runtime_v1_engine_service_proto protoreflect.FileDescriptor
@@ -616,7 +801,18 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\x04sync\x18\x03 \x01(\bR\x04sync\x12\x15\n" +
 	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"1\n" +
 	"\x14AppendEventsResponse\x12\x19\n" +
-	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"\xbe\x04\n" +
+	"\blast_seq\x18\x01 \x01(\x03R\alastSeq\"w\n" +
+	"\x18AppendEventStreamRequest\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x12@\n" +
+	"\aappends\x18\x02 \x03(\v2&.aworld.runtime.v1.AppendEventsRequestR\aappends\"q\n" +
+	"\x19AppendEventStreamResponse\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x129\n" +
+	"\aresults\x18\x02 \x03(\v2\x1f.aworld.runtime.v1.AppendResultR\aresults\"p\n" +
+	"\fAppendResult\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x19\n" +
+	"\blast_seq\x18\x02 \x01(\x03R\alastSeq\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\xbe\x04\n" +
 	"\x12CallHandlerRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x12\n" +
@@ -645,10 +841,11 @@ const file_aworld_runtime_v1_engine_service_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x05state\x18\x02 \x01(\v2\x1a.aworld.runtime.v1.PayloadR\x05state\x12\x15\n" +
 	"\x06job_id\x18\x03 \x01(\tR\x05jobId\"\x1a\n" +
-	"\x18SaveSessionStateResponse2\x90\x03\n" +
+	"\x18SaveSessionStateResponse2\x84\x04\n" +
 	"\rEngineService\x12S\n" +
 	"\bOpenTask\x12\".aworld.runtime.v1.OpenTaskRequest\x1a#.aworld.runtime.v1.OpenTaskResponse\x12_\n" +
-	"\fAppendEvents\x12&.aworld.runtime.v1.AppendEventsRequest\x1a'.aworld.runtime.v1.AppendEventsResponse\x12\\\n" +
+	"\fAppendEvents\x12&.aworld.runtime.v1.AppendEventsRequest\x1a'.aworld.runtime.v1.AppendEventsResponse\x12r\n" +
+	"\x11AppendEventStream\x12+.aworld.runtime.v1.AppendEventStreamRequest\x1a,.aworld.runtime.v1.AppendEventStreamResponse(\x010\x01\x12\\\n" +
 	"\vCallHandler\x12%.aworld.runtime.v1.CallHandlerRequest\x1a&.aworld.runtime.v1.CallHandlerResponse\x12k\n" +
 	"\x10SaveSessionState\x12*.aworld.runtime.v1.SaveSessionStateRequest\x1a+.aworld.runtime.v1.SaveSessionStateResponseB\xbe\x01\n" +
 	"\x15dev.aworld.runtime.v1B\x12EngineServiceProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03ARV\xaa\x02\x11AWorld.Runtime.V1\xca\x02\x11AWorld\\Runtime\\V1\xea\x02\x13AWorld::Runtime::V1b\x06proto3"
@@ -665,47 +862,54 @@ func file_aworld_runtime_v1_engine_service_proto_rawDescGZIP() []byte {
 	return file_aworld_runtime_v1_engine_service_proto_rawDescData
 }
 
-var file_aworld_runtime_v1_engine_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_aworld_runtime_v1_engine_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_aworld_runtime_v1_engine_service_proto_goTypes = []any{
-	(*OpenTaskRequest)(nil),          // 0: aworld.runtime.v1.OpenTaskRequest
-	(*OpenTaskResponse)(nil),         // 1: aworld.runtime.v1.OpenTaskResponse
-	(*AppendEventsRequest)(nil),      // 2: aworld.runtime.v1.AppendEventsRequest
-	(*AppendEventsResponse)(nil),     // 3: aworld.runtime.v1.AppendEventsResponse
-	(*CallHandlerRequest)(nil),       // 4: aworld.runtime.v1.CallHandlerRequest
-	(*CallHandlerResponse)(nil),      // 5: aworld.runtime.v1.CallHandlerResponse
-	(*SaveSessionStateRequest)(nil),  // 6: aworld.runtime.v1.SaveSessionStateRequest
-	(*SaveSessionStateResponse)(nil), // 7: aworld.runtime.v1.SaveSessionStateResponse
-	nil,                              // 8: aworld.runtime.v1.CallHandlerRequest.HeadersEntry
-	(*Task)(nil),                     // 9: aworld.runtime.v1.Task
-	(*Event)(nil),                    // 10: aworld.runtime.v1.Event
-	(HandlerKind)(0),                 // 11: aworld.runtime.v1.HandlerKind
-	(*Payload)(nil),                  // 12: aworld.runtime.v1.Payload
-	(*durationpb.Duration)(nil),      // 13: google.protobuf.Duration
-	(*Failure)(nil),                  // 14: aworld.runtime.v1.Failure
+	(*OpenTaskRequest)(nil),           // 0: aworld.runtime.v1.OpenTaskRequest
+	(*OpenTaskResponse)(nil),          // 1: aworld.runtime.v1.OpenTaskResponse
+	(*AppendEventsRequest)(nil),       // 2: aworld.runtime.v1.AppendEventsRequest
+	(*AppendEventsResponse)(nil),      // 3: aworld.runtime.v1.AppendEventsResponse
+	(*AppendEventStreamRequest)(nil),  // 4: aworld.runtime.v1.AppendEventStreamRequest
+	(*AppendEventStreamResponse)(nil), // 5: aworld.runtime.v1.AppendEventStreamResponse
+	(*AppendResult)(nil),              // 6: aworld.runtime.v1.AppendResult
+	(*CallHandlerRequest)(nil),        // 7: aworld.runtime.v1.CallHandlerRequest
+	(*CallHandlerResponse)(nil),       // 8: aworld.runtime.v1.CallHandlerResponse
+	(*SaveSessionStateRequest)(nil),   // 9: aworld.runtime.v1.SaveSessionStateRequest
+	(*SaveSessionStateResponse)(nil),  // 10: aworld.runtime.v1.SaveSessionStateResponse
+	nil,                               // 11: aworld.runtime.v1.CallHandlerRequest.HeadersEntry
+	(*Task)(nil),                      // 12: aworld.runtime.v1.Task
+	(*Event)(nil),                     // 13: aworld.runtime.v1.Event
+	(HandlerKind)(0),                  // 14: aworld.runtime.v1.HandlerKind
+	(*Payload)(nil),                   // 15: aworld.runtime.v1.Payload
+	(*durationpb.Duration)(nil),       // 16: google.protobuf.Duration
+	(*Failure)(nil),                   // 17: aworld.runtime.v1.Failure
 }
 var file_aworld_runtime_v1_engine_service_proto_depIdxs = []int32{
-	9,  // 0: aworld.runtime.v1.OpenTaskResponse.task:type_name -> aworld.runtime.v1.Task
-	10, // 1: aworld.runtime.v1.AppendEventsRequest.events:type_name -> aworld.runtime.v1.Event
-	11, // 2: aworld.runtime.v1.CallHandlerRequest.kind:type_name -> aworld.runtime.v1.HandlerKind
-	12, // 3: aworld.runtime.v1.CallHandlerRequest.input:type_name -> aworld.runtime.v1.Payload
-	8,  // 4: aworld.runtime.v1.CallHandlerRequest.headers:type_name -> aworld.runtime.v1.CallHandlerRequest.HeadersEntry
-	13, // 5: aworld.runtime.v1.CallHandlerRequest.schedule_to_start_timeout:type_name -> google.protobuf.Duration
-	12, // 6: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
-	14, // 7: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
-	12, // 8: aworld.runtime.v1.SaveSessionStateRequest.state:type_name -> aworld.runtime.v1.Payload
-	0,  // 9: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
-	2,  // 10: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
-	4,  // 11: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
-	6,  // 12: aworld.runtime.v1.EngineService.SaveSessionState:input_type -> aworld.runtime.v1.SaveSessionStateRequest
-	1,  // 13: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
-	3,  // 14: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
-	5,  // 15: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
-	7,  // 16: aworld.runtime.v1.EngineService.SaveSessionState:output_type -> aworld.runtime.v1.SaveSessionStateResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 0: aworld.runtime.v1.OpenTaskResponse.task:type_name -> aworld.runtime.v1.Task
+	13, // 1: aworld.runtime.v1.AppendEventsRequest.events:type_name -> aworld.runtime.v1.Event
+	2,  // 2: aworld.runtime.v1.AppendEventStreamRequest.appends:type_name -> aworld.runtime.v1.AppendEventsRequest
+	6,  // 3: aworld.runtime.v1.AppendEventStreamResponse.results:type_name -> aworld.runtime.v1.AppendResult
+	14, // 4: aworld.runtime.v1.CallHandlerRequest.kind:type_name -> aworld.runtime.v1.HandlerKind
+	15, // 5: aworld.runtime.v1.CallHandlerRequest.input:type_name -> aworld.runtime.v1.Payload
+	11, // 6: aworld.runtime.v1.CallHandlerRequest.headers:type_name -> aworld.runtime.v1.CallHandlerRequest.HeadersEntry
+	16, // 7: aworld.runtime.v1.CallHandlerRequest.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	15, // 8: aworld.runtime.v1.CallHandlerResponse.output:type_name -> aworld.runtime.v1.Payload
+	17, // 9: aworld.runtime.v1.CallHandlerResponse.failure:type_name -> aworld.runtime.v1.Failure
+	15, // 10: aworld.runtime.v1.SaveSessionStateRequest.state:type_name -> aworld.runtime.v1.Payload
+	0,  // 11: aworld.runtime.v1.EngineService.OpenTask:input_type -> aworld.runtime.v1.OpenTaskRequest
+	2,  // 12: aworld.runtime.v1.EngineService.AppendEvents:input_type -> aworld.runtime.v1.AppendEventsRequest
+	4,  // 13: aworld.runtime.v1.EngineService.AppendEventStream:input_type -> aworld.runtime.v1.AppendEventStreamRequest
+	7,  // 14: aworld.runtime.v1.EngineService.CallHandler:input_type -> aworld.runtime.v1.CallHandlerRequest
+	9,  // 15: aworld.runtime.v1.EngineService.SaveSessionState:input_type -> aworld.runtime.v1.SaveSessionStateRequest
+	1,  // 16: aworld.runtime.v1.EngineService.OpenTask:output_type -> aworld.runtime.v1.OpenTaskResponse
+	3,  // 17: aworld.runtime.v1.EngineService.AppendEvents:output_type -> aworld.runtime.v1.AppendEventsResponse
+	5,  // 18: aworld.runtime.v1.EngineService.AppendEventStream:output_type -> aworld.runtime.v1.AppendEventStreamResponse
+	8,  // 19: aworld.runtime.v1.EngineService.CallHandler:output_type -> aworld.runtime.v1.CallHandlerResponse
+	10, // 20: aworld.runtime.v1.EngineService.SaveSessionState:output_type -> aworld.runtime.v1.SaveSessionStateResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_engine_service_proto_init() }
@@ -717,7 +921,7 @@ func file_aworld_runtime_v1_engine_service_proto_init() {
 	file_aworld_runtime_v1_event_proto_init()
 	file_aworld_runtime_v1_handler_proto_init()
 	file_aworld_runtime_v1_task_proto_init()
-	file_aworld_runtime_v1_engine_service_proto_msgTypes[5].OneofWrappers = []any{
+	file_aworld_runtime_v1_engine_service_proto_msgTypes[8].OneofWrappers = []any{
 		(*CallHandlerResponse_Output)(nil),
 		(*CallHandlerResponse_Failure)(nil),
 		(*CallHandlerResponse_PendingCallbackId)(nil),
@@ -728,7 +932,7 @@ func file_aworld_runtime_v1_engine_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aworld_runtime_v1_engine_service_proto_rawDesc), len(file_aworld_runtime_v1_engine_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

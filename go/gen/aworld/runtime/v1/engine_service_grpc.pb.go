@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EngineService_OpenTask_FullMethodName         = "/aworld.runtime.v1.EngineService/OpenTask"
-	EngineService_AppendEvents_FullMethodName     = "/aworld.runtime.v1.EngineService/AppendEvents"
-	EngineService_CallHandler_FullMethodName      = "/aworld.runtime.v1.EngineService/CallHandler"
-	EngineService_SaveSessionState_FullMethodName = "/aworld.runtime.v1.EngineService/SaveSessionState"
+	EngineService_OpenTask_FullMethodName          = "/aworld.runtime.v1.EngineService/OpenTask"
+	EngineService_AppendEvents_FullMethodName      = "/aworld.runtime.v1.EngineService/AppendEvents"
+	EngineService_AppendEventStream_FullMethodName = "/aworld.runtime.v1.EngineService/AppendEventStream"
+	EngineService_CallHandler_FullMethodName       = "/aworld.runtime.v1.EngineService/CallHandler"
+	EngineService_SaveSessionState_FullMethodName  = "/aworld.runtime.v1.EngineService/SaveSessionState"
 )
 
 // EngineServiceClient is the client API for EngineService service.
@@ -41,6 +42,16 @@ type EngineServiceClient interface {
 	// persisted. Idempotent: an event whose (task_id, seq) is already stored with the same body is
 	// accepted again; a different body under a stored seq is FAILED_PRECONDITION.
 	AppendEvents(ctx context.Context, in *AppendEventsRequest, opts ...grpc.CallOption) (*AppendEventsResponse, error)
+	// AppendEventStream is AppendEvents over one long-lived stream, for an engine worker that
+	// runs many tasks: each request carries appends of one or more tasks and is answered, once
+	// every append in it is persisted or refused, by one response with the same batch_id. Each
+	// append is checked as AppendEvents checks it (its job_id is the job credential's fence: an
+	// engine credential must name the task's current job in every append, as it names it in
+	// metadata for unary calls); a refused append fails alone, the stream goes on. Appends of one
+	// task apply in the order they were sent. Like AppendEvents it is idempotent, so after a cut
+	// stream a client sends its unanswered requests again on a new one: events already stored
+	// with the same body are accepted again, and nothing is stored twice.
+	AppendEventStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendEventStreamRequest, AppendEventStreamResponse], error)
 	// CallHandler runs one attempt of a remote handler call on a connected worker, with the same
 	// fencing, cancellation and schema validation as calls from local runners.
 	CallHandler(ctx context.Context, in *CallHandlerRequest, opts ...grpc.CallOption) (*CallHandlerResponse, error)
@@ -78,6 +89,19 @@ func (c *engineServiceClient) AppendEvents(ctx context.Context, in *AppendEvents
 	return out, nil
 }
 
+func (c *engineServiceClient) AppendEventStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendEventStreamRequest, AppendEventStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EngineService_ServiceDesc.Streams[0], EngineService_AppendEventStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AppendEventStreamRequest, AppendEventStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EngineService_AppendEventStreamClient = grpc.BidiStreamingClient[AppendEventStreamRequest, AppendEventStreamResponse]
+
 func (c *engineServiceClient) CallHandler(ctx context.Context, in *CallHandlerRequest, opts ...grpc.CallOption) (*CallHandlerResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CallHandlerResponse)
@@ -114,6 +138,16 @@ type EngineServiceServer interface {
 	// persisted. Idempotent: an event whose (task_id, seq) is already stored with the same body is
 	// accepted again; a different body under a stored seq is FAILED_PRECONDITION.
 	AppendEvents(context.Context, *AppendEventsRequest) (*AppendEventsResponse, error)
+	// AppendEventStream is AppendEvents over one long-lived stream, for an engine worker that
+	// runs many tasks: each request carries appends of one or more tasks and is answered, once
+	// every append in it is persisted or refused, by one response with the same batch_id. Each
+	// append is checked as AppendEvents checks it (its job_id is the job credential's fence: an
+	// engine credential must name the task's current job in every append, as it names it in
+	// metadata for unary calls); a refused append fails alone, the stream goes on. Appends of one
+	// task apply in the order they were sent. Like AppendEvents it is idempotent, so after a cut
+	// stream a client sends its unanswered requests again on a new one: events already stored
+	// with the same body are accepted again, and nothing is stored twice.
+	AppendEventStream(grpc.BidiStreamingServer[AppendEventStreamRequest, AppendEventStreamResponse]) error
 	// CallHandler runs one attempt of a remote handler call on a connected worker, with the same
 	// fencing, cancellation and schema validation as calls from local runners.
 	CallHandler(context.Context, *CallHandlerRequest) (*CallHandlerResponse, error)
@@ -136,6 +170,9 @@ func (UnimplementedEngineServiceServer) OpenTask(context.Context, *OpenTaskReque
 }
 func (UnimplementedEngineServiceServer) AppendEvents(context.Context, *AppendEventsRequest) (*AppendEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AppendEvents not implemented")
+}
+func (UnimplementedEngineServiceServer) AppendEventStream(grpc.BidiStreamingServer[AppendEventStreamRequest, AppendEventStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method AppendEventStream not implemented")
 }
 func (UnimplementedEngineServiceServer) CallHandler(context.Context, *CallHandlerRequest) (*CallHandlerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CallHandler not implemented")
@@ -200,6 +237,13 @@ func _EngineService_AppendEvents_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EngineService_AppendEventStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(EngineServiceServer).AppendEventStream(&grpc.GenericServerStream[AppendEventStreamRequest, AppendEventStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EngineService_AppendEventStreamServer = grpc.BidiStreamingServer[AppendEventStreamRequest, AppendEventStreamResponse]
+
 func _EngineService_CallHandler_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CallHandlerRequest)
 	if err := dec(in); err != nil {
@@ -260,6 +304,13 @@ var EngineService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _EngineService_SaveSessionState_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "AppendEventStream",
+			Handler:       _EngineService_AppendEventStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "aworld/runtime/v1/engine_service.proto",
 }

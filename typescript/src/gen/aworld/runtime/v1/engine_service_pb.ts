@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aworld/runtime/v1/engine_service.proto.
  */
 export const file_aworld_runtime_v1_engine_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhd29ybGQvcnVudGltZS92MS9lbmdpbmVfc2VydmljZS5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEiIgoPT3BlblRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiSwoQT3BlblRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcuYXdvcmxkLnJ1bnRpbWUudjEuVGFzaxIQCghsYXN0X3NlcRgCIAEoAyJuChNBcHBlbmRFdmVudHNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSKAoGZXZlbnRzGAIgAygLMhguYXdvcmxkLnJ1bnRpbWUudjEuRXZlbnQSDAoEc3luYxgDIAEoCBIOCgZqb2JfaWQYBCABKAkiKAoUQXBwZW5kRXZlbnRzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMitQMKEkNhbGxIYW5kbGVyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDAoEbmFtZRgDIAEoCRIsCgRraW5kGAQgASgOMh4uYXdvcmxkLnJ1bnRpbWUudjEuSGFuZGxlcktpbmQSKQoFaW5wdXQYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEg8KB3Rhc2tfaWQYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRJDCgdoZWFkZXJzGAggAygLMjIuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRISCgpob29rX3BvaW50GAkgASgJEhoKEnJlcXVpcmVfaWRlbXBvdGVudBgKIAEoCBI8ChlzY2hlZHVsZV90b19zdGFydF90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmpvYl9pZBgMIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKcAQoTQ2FsbEhhbmRsZXJSZXNwb25zZRIsCgZvdXRwdXQYASABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkSAASLQoHZmFpbHVyZRgCIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmVIABIdChNwZW5kaW5nX2NhbGxiYWNrX2lkGAMgASgJSABCCQoHb3V0Y29tZSJlChdTYXZlU2Vzc2lvblN0YXRlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEikKBXN0YXRlGAIgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIOCgZqb2JfaWQYAyABKAkiGgoYU2F2ZVNlc3Npb25TdGF0ZVJlc3BvbnNlMpADCg1FbmdpbmVTZXJ2aWNlElMKCE9wZW5UYXNrEiIuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXF1ZXN0GiMuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXNwb25zZRJfCgxBcHBlbmRFdmVudHMSJi5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudHNSZXF1ZXN0GicuYXdvcmxkLnJ1bnRpbWUudjEuQXBwZW5kRXZlbnRzUmVzcG9uc2USXAoLQ2FsbEhhbmRsZXISJS5hd29ybGQucnVudGltZS52MS5DYWxsSGFuZGxlclJlcXVlc3QaJi5hd29ybGQucnVudGltZS52MS5DYWxsSGFuZGxlclJlc3BvbnNlEmsKEFNhdmVTZXNzaW9uU3RhdGUSKi5hd29ybGQucnVudGltZS52MS5TYXZlU2Vzc2lvblN0YXRlUmVxdWVzdBorLmF3b3JsZC5ydW50aW1lLnYxLlNhdmVTZXNzaW9uU3RhdGVSZXNwb25zZUK+AQoVZGV2LmF3b3JsZC5ydW50aW1lLnYxQhJFbmdpbmVTZXJ2aWNlUHJvdG9QAVpLZ2l0aHViLmNvbS9hd29ybGQtcnVudGltZS9hd29ybGQtcnVudGltZS9nby9nZW4vYXdvcmxkL3J1bnRpbWUvdjE7cnVudGltZXYxogIDQVJWqgIRQVdvcmxkLlJ1bnRpbWUuVjHKAhFBV29ybGRcUnVudGltZVxWMeoCE0FXb3JsZDo6UnVudGltZTo6VjFiBnByb3RvMw", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_event, file_aworld_runtime_v1_handler, file_aworld_runtime_v1_task, file_google_protobuf_duration]);
+  fileDesc("CiZhd29ybGQvcnVudGltZS92MS9lbmdpbmVfc2VydmljZS5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEiIgoPT3BlblRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiSwoQT3BlblRhc2tSZXNwb25zZRIlCgR0YXNrGAEgASgLMhcuYXdvcmxkLnJ1bnRpbWUudjEuVGFzaxIQCghsYXN0X3NlcRgCIAEoAyJuChNBcHBlbmRFdmVudHNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSKAoGZXZlbnRzGAIgAygLMhguYXdvcmxkLnJ1bnRpbWUudjEuRXZlbnQSDAoEc3luYxgDIAEoCBIOCgZqb2JfaWQYBCABKAkiKAoUQXBwZW5kRXZlbnRzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMiZQoYQXBwZW5kRXZlbnRTdHJlYW1SZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgEEjcKB2FwcGVuZHMYAiADKAsyJi5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudHNSZXF1ZXN0Il8KGUFwcGVuZEV2ZW50U3RyZWFtUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAQSMAoHcmVzdWx0cxgCIAMoCzIfLmF3b3JsZC5ydW50aW1lLnYxLkFwcGVuZFJlc3VsdCJQCgxBcHBlbmRSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAxIMCgRjb2RlGAMgASgFEg8KB21lc3NhZ2UYBCABKAkitQMKEkNhbGxIYW5kbGVyUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDAoEbmFtZRgDIAEoCRIsCgRraW5kGAQgASgOMh4uYXdvcmxkLnJ1bnRpbWUudjEuSGFuZGxlcktpbmQSKQoFaW5wdXQYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEg8KB3Rhc2tfaWQYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRJDCgdoZWFkZXJzGAggAygLMjIuYXdvcmxkLnJ1bnRpbWUudjEuQ2FsbEhhbmRsZXJSZXF1ZXN0LkhlYWRlcnNFbnRyeRISCgpob29rX3BvaW50GAkgASgJEhoKEnJlcXVpcmVfaWRlbXBvdGVudBgKIAEoCBI8ChlzY2hlZHVsZV90b19zdGFydF90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmpvYl9pZBgMIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKcAQoTQ2FsbEhhbmRsZXJSZXNwb25zZRIsCgZvdXRwdXQYASABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkSAASLQoHZmFpbHVyZRgCIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmVIABIdChNwZW5kaW5nX2NhbGxiYWNrX2lkGAMgASgJSABCCQoHb3V0Y29tZSJlChdTYXZlU2Vzc2lvblN0YXRlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEikKBXN0YXRlGAIgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIOCgZqb2JfaWQYAyABKAkiGgoYU2F2ZVNlc3Npb25TdGF0ZVJlc3BvbnNlMoQECg1FbmdpbmVTZXJ2aWNlElMKCE9wZW5UYXNrEiIuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXF1ZXN0GiMuYXdvcmxkLnJ1bnRpbWUudjEuT3BlblRhc2tSZXNwb25zZRJfCgxBcHBlbmRFdmVudHMSJi5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudHNSZXF1ZXN0GicuYXdvcmxkLnJ1bnRpbWUudjEuQXBwZW5kRXZlbnRzUmVzcG9uc2UScgoRQXBwZW5kRXZlbnRTdHJlYW0SKy5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudFN0cmVhbVJlcXVlc3QaLC5hd29ybGQucnVudGltZS52MS5BcHBlbmRFdmVudFN0cmVhbVJlc3BvbnNlKAEwARJcCgtDYWxsSGFuZGxlchIlLmF3b3JsZC5ydW50aW1lLnYxLkNhbGxIYW5kbGVyUmVxdWVzdBomLmF3b3JsZC5ydW50aW1lLnYxLkNhbGxIYW5kbGVyUmVzcG9uc2USawoQU2F2ZVNlc3Npb25TdGF0ZRIqLmF3b3JsZC5ydW50aW1lLnYxLlNhdmVTZXNzaW9uU3RhdGVSZXF1ZXN0GisuYXdvcmxkLnJ1bnRpbWUudjEuU2F2ZVNlc3Npb25TdGF0ZVJlc3BvbnNlQr4BChVkZXYuYXdvcmxkLnJ1bnRpbWUudjFCEkVuZ2luZVNlcnZpY2VQcm90b1ABWktnaXRodWIuY29tL2F3b3JsZC1ydW50aW1lL2F3b3JsZC1ydW50aW1lL2dvL2dlbi9hd29ybGQvcnVudGltZS92MTtydW50aW1ldjGiAgNBUlaqAhFBV29ybGQuUnVudGltZS5WMcoCEUFXb3JsZFxSdW50aW1lXFYx6gITQVdvcmxkOjpSdW50aW1lOjpWMWIGcHJvdG8z", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_event, file_aworld_runtime_v1_handler, file_aworld_runtime_v1_task, file_google_protobuf_duration]);
 
 /**
  * OpenTaskRequest names a task.
@@ -139,6 +139,106 @@ export const AppendEventsResponseSchema: GenMessage<AppendEventsResponse> = /*@_
   messageDesc(file_aworld_runtime_v1_engine_service, 3);
 
 /**
+ * AppendEventStreamRequest is one batch of appends on an AppendEventStream.
+ *
+ * @generated from message aworld.runtime.v1.AppendEventStreamRequest
+ */
+export type AppendEventStreamRequest = Message<"aworld.runtime.v1.AppendEventStreamRequest"> & {
+  /**
+   * Chosen by the client and echoed in the response; distinct among the stream's unanswered
+   * requests (a counter will do).
+   *
+   * @generated from field: uint64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * Appends of one or more tasks, each as in AppendEvents. At least one.
+   *
+   * @generated from field: repeated aworld.runtime.v1.AppendEventsRequest appends = 2;
+   */
+  appends: AppendEventsRequest[];
+};
+
+/**
+ * Describes the message aworld.runtime.v1.AppendEventStreamRequest.
+ * Use `create(AppendEventStreamRequestSchema)` to create a new message.
+ */
+export const AppendEventStreamRequestSchema: GenMessage<AppendEventStreamRequest> = /*@__PURE__*/
+  messageDesc(file_aworld_runtime_v1_engine_service, 4);
+
+/**
+ * AppendEventStreamResponse answers one AppendEventStreamRequest.
+ *
+ * @generated from message aworld.runtime.v1.AppendEventStreamResponse
+ */
+export type AppendEventStreamResponse = Message<"aworld.runtime.v1.AppendEventStreamResponse"> & {
+  /**
+   * The request's batch_id.
+   *
+   * @generated from field: uint64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * One result per append of the request, in the same order.
+   *
+   * @generated from field: repeated aworld.runtime.v1.AppendResult results = 2;
+   */
+  results: AppendResult[];
+};
+
+/**
+ * Describes the message aworld.runtime.v1.AppendEventStreamResponse.
+ * Use `create(AppendEventStreamResponseSchema)` to create a new message.
+ */
+export const AppendEventStreamResponseSchema: GenMessage<AppendEventStreamResponse> = /*@__PURE__*/
+  messageDesc(file_aworld_runtime_v1_engine_service, 5);
+
+/**
+ * AppendResult is the outcome of one append on an AppendEventStream.
+ *
+ * @generated from message aworld.runtime.v1.AppendResult
+ */
+export type AppendResult = Message<"aworld.runtime.v1.AppendResult"> & {
+  /**
+   * The append's task id.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The highest seq stored for the task, when the append succeeded.
+   *
+   * @generated from field: int64 last_seq = 2;
+   */
+  lastSeq: bigint;
+
+  /**
+   * The status code AppendEvents would have returned for this append (a google.rpc.Code
+   * value); 0 (OK) when it succeeded.
+   *
+   * @generated from field: int32 code = 3;
+   */
+  code: number;
+
+  /**
+   * Why the append was refused; empty when it succeeded.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message aworld.runtime.v1.AppendResult.
+ * Use `create(AppendResultSchema)` to create a new message.
+ */
+export const AppendResultSchema: GenMessage<AppendResult> = /*@__PURE__*/
+  messageDesc(file_aworld_runtime_v1_engine_service, 6);
+
+/**
  * CallHandlerRequest is one attempt of a handler call.
  *
  * @generated from message aworld.runtime.v1.CallHandlerRequest
@@ -237,7 +337,7 @@ export type CallHandlerRequest = Message<"aworld.runtime.v1.CallHandlerRequest">
  * Use `create(CallHandlerRequestSchema)` to create a new message.
  */
 export const CallHandlerRequestSchema: GenMessage<CallHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_aworld_runtime_v1_engine_service, 4);
+  messageDesc(file_aworld_runtime_v1_engine_service, 7);
 
 /**
  * CallHandlerResponse is the outcome of the attempt. Transport errors, unknown handlers
@@ -283,7 +383,7 @@ export type CallHandlerResponse = Message<"aworld.runtime.v1.CallHandlerResponse
  * Use `create(CallHandlerResponseSchema)` to create a new message.
  */
 export const CallHandlerResponseSchema: GenMessage<CallHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_aworld_runtime_v1_engine_service, 5);
+  messageDesc(file_aworld_runtime_v1_engine_service, 8);
 
 /**
  * SaveSessionStateRequest carries the session state one task leaves behind.
@@ -318,7 +418,7 @@ export type SaveSessionStateRequest = Message<"aworld.runtime.v1.SaveSessionStat
  * Use `create(SaveSessionStateRequestSchema)` to create a new message.
  */
 export const SaveSessionStateRequestSchema: GenMessage<SaveSessionStateRequest> = /*@__PURE__*/
-  messageDesc(file_aworld_runtime_v1_engine_service, 6);
+  messageDesc(file_aworld_runtime_v1_engine_service, 9);
 
 /**
  * SaveSessionStateResponse is empty: the state is stored when it returns.
@@ -333,7 +433,7 @@ export type SaveSessionStateResponse = Message<"aworld.runtime.v1.SaveSessionSta
  * Use `create(SaveSessionStateResponseSchema)` to create a new message.
  */
 export const SaveSessionStateResponseSchema: GenMessage<SaveSessionStateResponse> = /*@__PURE__*/
-  messageDesc(file_aworld_runtime_v1_engine_service, 7);
+  messageDesc(file_aworld_runtime_v1_engine_service, 10);
 
 /**
  * EngineService is how engine workers (Ray actors, Spark executors, other processes) that run a
@@ -366,6 +466,24 @@ export const EngineService: GenService<{
     methodKind: "unary";
     input: typeof AppendEventsRequestSchema;
     output: typeof AppendEventsResponseSchema;
+  },
+  /**
+   * AppendEventStream is AppendEvents over one long-lived stream, for an engine worker that
+   * runs many tasks: each request carries appends of one or more tasks and is answered, once
+   * every append in it is persisted or refused, by one response with the same batch_id. Each
+   * append is checked as AppendEvents checks it (its job_id is the job credential's fence: an
+   * engine credential must name the task's current job in every append, as it names it in
+   * metadata for unary calls); a refused append fails alone, the stream goes on. Appends of one
+   * task apply in the order they were sent. Like AppendEvents it is idempotent, so after a cut
+   * stream a client sends its unanswered requests again on a new one: events already stored
+   * with the same body are accepted again, and nothing is stored twice.
+   *
+   * @generated from rpc aworld.runtime.v1.EngineService.AppendEventStream
+   */
+  appendEventStream: {
+    methodKind: "bidi_streaming";
+    input: typeof AppendEventStreamRequestSchema;
+    output: typeof AppendEventStreamResponseSchema;
   },
   /**
    * CallHandler runs one attempt of a remote handler call on a connected worker, with the same

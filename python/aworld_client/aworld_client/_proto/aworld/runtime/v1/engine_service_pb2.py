@@ -29,7 +29,7 @@ from aworld_client._proto.aworld.runtime.v1 import task_pb2 as aworld_dot_runtim
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&aworld/runtime/v1/engine_service.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1d\x61world/runtime/v1/event.proto\x1a\x1f\x61world/runtime/v1/handler.proto\x1a\x1c\x61world/runtime/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\"\"\n\x0fOpenTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"K\n\x10OpenTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.aworld.runtime.v1.Task\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\"n\n\x13\x41ppendEventsRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x18.aworld.runtime.v1.Event\x12\x0c\n\x04sync\x18\x03 \x01(\x08\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"(\n\x14\x41ppendEventsResponse\x12\x10\n\x08last_seq\x18\x01 \x01(\x03\"\xb5\x03\n\x12\x43\x61llHandlerRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0c\n\x04name\x18\x03 \x01(\t\x12,\n\x04kind\x18\x04 \x01(\x0e\x32\x1e.aworld.runtime.v1.HandlerKind\x12)\n\x05input\x18\x05 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\x0f\n\x07task_id\x18\x06 \x01(\t\x12\x12\n\nsession_id\x18\x07 \x01(\t\x12\x43\n\x07headers\x18\x08 \x03(\x0b\x32\x32.aworld.runtime.v1.CallHandlerRequest.HeadersEntry\x12\x12\n\nhook_point\x18\t \x01(\t\x12\x1a\n\x12require_idempotent\x18\n \x01(\x08\x12<\n\x19schedule_to_start_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06job_id\x18\x0c \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x13\x43\x61llHandlerResponse\x12,\n\x06output\x18\x01 \x01(\x0b\x32\x1a.aworld.runtime.v1.PayloadH\x00\x12-\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x1a.aworld.runtime.v1.FailureH\x00\x12\x1d\n\x13pending_callback_id\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"e\n\x17SaveSessionStateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\x0e\n\x06job_id\x18\x03 \x01(\t\"\x1a\n\x18SaveSessionStateResponse2\x90\x03\n\rEngineService\x12S\n\x08OpenTask\x12\".aworld.runtime.v1.OpenTaskRequest\x1a#.aworld.runtime.v1.OpenTaskResponse\x12_\n\x0c\x41ppendEvents\x12&.aworld.runtime.v1.AppendEventsRequest\x1a\'.aworld.runtime.v1.AppendEventsResponse\x12\\\n\x0b\x43\x61llHandler\x12%.aworld.runtime.v1.CallHandlerRequest\x1a&.aworld.runtime.v1.CallHandlerResponse\x12k\n\x10SaveSessionState\x12*.aworld.runtime.v1.SaveSessionStateRequest\x1a+.aworld.runtime.v1.SaveSessionStateResponseB\xbe\x01\n\x15\x64\x65v.aworld.runtime.v1B\x12\x45ngineServiceProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&aworld/runtime/v1/engine_service.proto\x12\x11\x61world.runtime.v1\x1a\x1e\x61world/runtime/v1/common.proto\x1a\x1d\x61world/runtime/v1/event.proto\x1a\x1f\x61world/runtime/v1/handler.proto\x1a\x1c\x61world/runtime/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\"\"\n\x0fOpenTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"K\n\x10OpenTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x17.aworld.runtime.v1.Task\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\"n\n\x13\x41ppendEventsRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x18.aworld.runtime.v1.Event\x12\x0c\n\x04sync\x18\x03 \x01(\x08\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"(\n\x14\x41ppendEventsResponse\x12\x10\n\x08last_seq\x18\x01 \x01(\x03\"e\n\x18\x41ppendEventStreamRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x37\n\x07\x61ppends\x18\x02 \x03(\x0b\x32&.aworld.runtime.v1.AppendEventsRequest\"_\n\x19\x41ppendEventStreamResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x30\n\x07results\x18\x02 \x03(\x0b\x32\x1f.aworld.runtime.v1.AppendResult\"P\n\x0c\x41ppendResult\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xb5\x03\n\x12\x43\x61llHandlerRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0c\n\x04name\x18\x03 \x01(\t\x12,\n\x04kind\x18\x04 \x01(\x0e\x32\x1e.aworld.runtime.v1.HandlerKind\x12)\n\x05input\x18\x05 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\x0f\n\x07task_id\x18\x06 \x01(\t\x12\x12\n\nsession_id\x18\x07 \x01(\t\x12\x43\n\x07headers\x18\x08 \x03(\x0b\x32\x32.aworld.runtime.v1.CallHandlerRequest.HeadersEntry\x12\x12\n\nhook_point\x18\t \x01(\t\x12\x1a\n\x12require_idempotent\x18\n \x01(\x08\x12<\n\x19schedule_to_start_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06job_id\x18\x0c \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x13\x43\x61llHandlerResponse\x12,\n\x06output\x18\x01 \x01(\x0b\x32\x1a.aworld.runtime.v1.PayloadH\x00\x12-\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x1a.aworld.runtime.v1.FailureH\x00\x12\x1d\n\x13pending_callback_id\x18\x03 \x01(\tH\x00\x42\t\n\x07outcome\"e\n\x17SaveSessionStateRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0b\x32\x1a.aworld.runtime.v1.Payload\x12\x0e\n\x06job_id\x18\x03 \x01(\t\"\x1a\n\x18SaveSessionStateResponse2\x84\x04\n\rEngineService\x12S\n\x08OpenTask\x12\".aworld.runtime.v1.OpenTaskRequest\x1a#.aworld.runtime.v1.OpenTaskResponse\x12_\n\x0c\x41ppendEvents\x12&.aworld.runtime.v1.AppendEventsRequest\x1a\'.aworld.runtime.v1.AppendEventsResponse\x12r\n\x11\x41ppendEventStream\x12+.aworld.runtime.v1.AppendEventStreamRequest\x1a,.aworld.runtime.v1.AppendEventStreamResponse(\x01\x30\x01\x12\\\n\x0b\x43\x61llHandler\x12%.aworld.runtime.v1.CallHandlerRequest\x1a&.aworld.runtime.v1.CallHandlerResponse\x12k\n\x10SaveSessionState\x12*.aworld.runtime.v1.SaveSessionStateRequest\x1a+.aworld.runtime.v1.SaveSessionStateResponseB\xbe\x01\n\x15\x64\x65v.aworld.runtime.v1B\x12\x45ngineServiceProtoP\x01ZKgithub.com/aworld-runtime/aworld-runtime/go/gen/aworld/runtime/v1;runtimev1\xa2\x02\x03\x41RV\xaa\x02\x11\x41World.Runtime.V1\xca\x02\x11\x41World\\Runtime\\V1\xea\x02\x13\x41World::Runtime::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,16 +47,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPENDEVENTSREQUEST']._serialized_end=442
   _globals['_APPENDEVENTSRESPONSE']._serialized_start=444
   _globals['_APPENDEVENTSRESPONSE']._serialized_end=484
-  _globals['_CALLHANDLERREQUEST']._serialized_start=487
-  _globals['_CALLHANDLERREQUEST']._serialized_end=924
-  _globals['_CALLHANDLERREQUEST_HEADERSENTRY']._serialized_start=878
-  _globals['_CALLHANDLERREQUEST_HEADERSENTRY']._serialized_end=924
-  _globals['_CALLHANDLERRESPONSE']._serialized_start=927
-  _globals['_CALLHANDLERRESPONSE']._serialized_end=1083
-  _globals['_SAVESESSIONSTATEREQUEST']._serialized_start=1085
-  _globals['_SAVESESSIONSTATEREQUEST']._serialized_end=1186
-  _globals['_SAVESESSIONSTATERESPONSE']._serialized_start=1188
-  _globals['_SAVESESSIONSTATERESPONSE']._serialized_end=1214
-  _globals['_ENGINESERVICE']._serialized_start=1217
-  _globals['_ENGINESERVICE']._serialized_end=1617
+  _globals['_APPENDEVENTSTREAMREQUEST']._serialized_start=486
+  _globals['_APPENDEVENTSTREAMREQUEST']._serialized_end=587
+  _globals['_APPENDEVENTSTREAMRESPONSE']._serialized_start=589
+  _globals['_APPENDEVENTSTREAMRESPONSE']._serialized_end=684
+  _globals['_APPENDRESULT']._serialized_start=686
+  _globals['_APPENDRESULT']._serialized_end=766
+  _globals['_CALLHANDLERREQUEST']._serialized_start=769
+  _globals['_CALLHANDLERREQUEST']._serialized_end=1206
+  _globals['_CALLHANDLERREQUEST_HEADERSENTRY']._serialized_start=1160
+  _globals['_CALLHANDLERREQUEST_HEADERSENTRY']._serialized_end=1206
+  _globals['_CALLHANDLERRESPONSE']._serialized_start=1209
+  _globals['_CALLHANDLERRESPONSE']._serialized_end=1365
+  _globals['_SAVESESSIONSTATEREQUEST']._serialized_start=1367
+  _globals['_SAVESESSIONSTATEREQUEST']._serialized_end=1468
+  _globals['_SAVESESSIONSTATERESPONSE']._serialized_start=1470
+  _globals['_SAVESESSIONSTATERESPONSE']._serialized_end=1496
+  _globals['_ENGINESERVICE']._serialized_start=1499
+  _globals['_ENGINESERVICE']._serialized_end=2015
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,34 @@ class AppendEventsResponse(_message.Message):
     last_seq: int
     def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
 
+class AppendEventStreamRequest(_message.Message):
+    __slots__ = ("batch_id", "appends")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    APPENDS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    appends: _containers.RepeatedCompositeFieldContainer[AppendEventsRequest]
+    def __init__(self, batch_id: _Optional[int] = ..., appends: _Optional[_Iterable[_Union[AppendEventsRequest, _Mapping]]] = ...) -> None: ...
+
+class AppendEventStreamResponse(_message.Message):
+    __slots__ = ("batch_id", "results")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    results: _containers.RepeatedCompositeFieldContainer[AppendResult]
+    def __init__(self, batch_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[AppendResult, _Mapping]]] = ...) -> None: ...
+
+class AppendResult(_message.Message):
+    __slots__ = ("task_id", "last_seq", "code", "message")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    last_seq: int
+    code: int
+    message: str
+    def __init__(self, task_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class CallHandlerRequest(_message.Message):
     __slots__ = ("call_id", "attempt", "name", "kind", "input", "task_id", "session_id", "headers", "hook_point", "require_idempotent", "schedule_to_start_timeout", "job_id")
     class HeadersEntry(_message.Message):

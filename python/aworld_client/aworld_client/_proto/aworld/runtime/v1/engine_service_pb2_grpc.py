@@ -48,6 +48,11 @@ class EngineServiceStub:
                 request_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsRequest.SerializeToString,
                 response_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsResponse.FromString,
                 _registered_method=True)
+        self.AppendEventStream = channel.stream_stream(
+                '/aworld.runtime.v1.EngineService/AppendEventStream',
+                request_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamRequest.SerializeToString,
+                response_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamResponse.FromString,
+                _registered_method=True)
         self.CallHandler = channel.unary_unary(
                 '/aworld.runtime.v1.EngineService/CallHandler',
                 request_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.CallHandlerRequest.SerializeToString,
@@ -84,6 +89,21 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppendEventStream(self, request_iterator, context):
+        """AppendEventStream is AppendEvents over one long-lived stream, for an engine worker that
+        runs many tasks: each request carries appends of one or more tasks and is answered, once
+        every append in it is persisted or refused, by one response with the same batch_id. Each
+        append is checked as AppendEvents checks it (its job_id is the job credential's fence: an
+        engine credential must name the task's current job in every append, as it names it in
+        metadata for unary calls); a refused append fails alone, the stream goes on. Appends of one
+        task apply in the order they were sent. Like AppendEvents it is idempotent, so after a cut
+        stream a client sends its unanswered requests again on a new one: events already stored
+        with the same body are accepted again, and nothing is stored twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CallHandler(self, request, context):
         """CallHandler runs one attempt of a remote handler call on a connected worker, with the same
         fencing, cancellation and schema validation as calls from local runners.
@@ -113,6 +133,11 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.AppendEvents,
                     request_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsRequest.FromString,
                     response_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsResponse.SerializeToString,
+            ),
+            'AppendEventStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.AppendEventStream,
+                    request_deserializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamRequest.FromString,
+                    response_serializer=aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamResponse.SerializeToString,
             ),
             'CallHandler': grpc.unary_unary_rpc_method_handler(
                     servicer.CallHandler,
@@ -183,6 +208,33 @@ class EngineService:
             '/aworld.runtime.v1.EngineService/AppendEvents',
             aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsRequest.SerializeToString,
             aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendEventStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aworld.runtime.v1.EngineService/AppendEventStream',
+            aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamRequest.SerializeToString,
+            aworld_dot_runtime_dot_v1_dot_engine__service__pb2.AppendEventStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
