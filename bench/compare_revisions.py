@@ -51,7 +51,27 @@ def _child(tree: Path, arguments: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["step_ms"] = result["wall_s"] / result["steps"] * 1000
     result["tasks_per_s"] = result["tasks"] / result["wall_s"]
+    # Process CPU (loop and store writer) per step or per task: steadier than wall time on a
+    # machine shared with other work, which stretches the wall but not the CPU.
+    walls = result["walls_s"]
+    cpu = result["cpu_per_wall"] * sum(walls)
+    result["cpu_ms"] = (
+        cpu
+        * 1000
+        / (len(walls) * result["steps"] if result["kind"] == "steps" else result["tasks"])
+    )
     return result
+
+
+def _event_kinds(tree: Path) -> dict[str, Any]:
+    """Events of one trivial task by type in both modes: this checkout's bench_events.py
+    (the base may predate it) run on ``tree``'s sources."""
+    sources = [tree / "python" / "aworld_server", tree / "python" / "aworld_client"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(s) for s in sources)}
+    command = [sys.executable, str(ROOT / "bench" / "bench_events.py"), "--json"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    kinds: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return kinds
 
 
 def main() -> None:
@@ -70,13 +90,33 @@ def main() -> None:
                 table.add_column(column, justify="right" if column != "measurement" else "left")
             for label, arguments, metric in MEASUREMENTS:
                 values: dict[str, list[float]] = {"before": [], "after": []}
+                events: dict[str, list[float]] = {"before": [], "after": []}
+                cpu: dict[str, list[float]] = {"before": [], "after": []}
                 for run in range(args.runs):
                     for side in ("before", "after") if run % 2 == 0 else ("after", "before"):
                         console.print(f"[dim]{label}: {side} run {run + 1}/{args.runs}[/dim]")
-                        values[side].append(_child(trees[side], arguments)[metric])
+                        result = _child(trees[side], arguments)
+                        values[side].append(result[metric])
+                        events[side].append(result["events_per_task"])
+                        cpu[side].append(result["cpu_ms"])
                 before, after = (statistics.median(values[s]) for s in ("before", "after"))
                 table.add_row(label, f"{before:.3f}", f"{after:.3f}", f"{after / before:.2f}")
+                before, after = (statistics.median(cpu[s]) for s in ("before", "after"))
+                unit = "step" if "step" in label else "task"
+                table.add_row(
+                    f"  CPU per {unit} (ms)",
+                    f"{before:.3f}",
+                    f"{after:.3f}",
+                    f"{after / before:.2f}",
+                )
+                before, after = (statistics.median(events[s]) for s in ("before", "after"))
+                table.add_row(
+                    "  events per task", f"{before:g}", f"{after:g}", f"{after / before:.2f}"
+                )
             console.print(table)
+            for side, tree in trees.items():  # exact counts, by type (bench_events.py)
+                console.print(f"{side}: events per trivial task by type")
+                console.print_json(json.dumps(_event_kinds(tree)))
         finally:
             for tree in trees.values():
                 if tree != ROOT:

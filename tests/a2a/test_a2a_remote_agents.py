@@ -41,7 +41,7 @@ async def run(server: Any, task: Task) -> tuple[TaskResponse, list[Event]]:
 
 
 def model_calls(events: list[Event], agent: str) -> list[LlmCallFinished]:
-    return [e.body for e in events if isinstance(e.body, LlmCallFinished) and e.body.agent == agent]
+    return [c for e in events if (c := e.llm_call) is not None and c.agent == agent]
 
 
 def local(name: str, *steps: dict[str, Any], handoffs: list[str] | None = None) -> AgentSpec:

@@ -58,11 +58,8 @@ async def _chunks(runtime: Runtime, task_id: str) -> list[str]:
 
 
 async def _llm_calls(runtime: Runtime, task_id: str) -> list[LlmCallFinished]:
-    return [
-        e.body
-        async for e in runtime.stream(task_id, follow=False)
-        if isinstance(e.body, LlmCallFinished)
-    ]
+    # Failed attempts are events of their own; a step's model call rides on its node.
+    return [e.llm_call async for e in runtime.stream(task_id, follow=False) if e.llm_call]
 
 
 def _expected_usage(requests: Sequence[dict[str, Any]]) -> tuple[int, int]:

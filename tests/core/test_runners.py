@@ -69,7 +69,13 @@ async def test_lifecycle_phases_are_recorded_in_order(
 
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert isinstance(events[0].body, TaskSubmitted)
-    phases = [(e.body.phase, e.body.ended) for e in events if isinstance(e.body, LifecyclePhase)]
+    # Recorded on the status changes of the run (not as events of their own), each with when.
+    recorded = [p for e in events for p in e.phases]
+    assert not any(isinstance(e.body, LifecyclePhase) for e in events)
+    times = [p.time for p in recorded]
+    assert all(times) and times == sorted(times)  # type: ignore[type-var]
+    assert {(p.runner, p.engine) for p in recorded} == {("event", "local")}
+    phases = [(p.phase, p.ended) for p in recorded]
     assert phases == [
         (Phase.PRE_RUN, False),
         (Phase.PRE_RUN, True),
@@ -99,11 +105,9 @@ async def test_custom_runner_is_chosen_by_name(runtime: Runtime) -> None:
     assert response.status == TaskStatus.SUCCEEDED
     assert response.answer.value() == "echo: hi"
     lifecycle = [
-        e.body
-        for e in [x async for x in runtime.stream(response.id, follow=False)]
-        if isinstance(e.body, LifecyclePhase)
+        p for e in [x async for x in runtime.stream(response.id, follow=False)] for p in e.phases
     ]
-    assert {p.runner for p in lifecycle} == {"echo"}
+    assert len(lifecycle) == 6 and {p.runner for p in lifecycle} == {"echo"}
 
 
 @pytest.mark.parametrize("mode", [ExecutionMode.EVENT_DRIVEN, ExecutionMode.CALL_DRIVEN])

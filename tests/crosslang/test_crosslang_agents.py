@@ -12,7 +12,6 @@ from aworld_client import (
     AgentSpec,
     AsyncClient,
     HandlerKind,
-    LlmCallFinished,
     ModelConfig,
     Payload,
     Swarm,
@@ -98,7 +97,7 @@ async def test_python_typescript_and_go_agents_review_in_turn_in_a_workflow(
         ("go", by_go),
     ]
     # Each step is recorded like a model call, named by the handler that took it.
-    calls = bodies(events, LlmCallFinished)
+    calls = [e.llm_call for e in events if e.llm_call is not None]
     assert [(c.agent, c.model, c.attempt, c.failure) for c in calls] == [
         ("py", "reviewer", 1, None),
         ("ts", "ts_review", 1, None),
@@ -145,7 +144,7 @@ async def test_a_team_leader_calls_a_typescript_member_and_a_go_member(
     assert _answer(terminal(events)) == (
         "the team says: go reviewed: TYPESCRIPT REVIEWED: TEAM TEXT"
     )
-    calls = bodies(events, LlmCallFinished)
+    calls = [e.llm_call for e in events if e.llm_call is not None]
     assert [(c.agent, c.model, c.failure) for c in calls] == [
         ("lead", "scripted", None),
         ("ts_member", "ts_review", None),
@@ -195,7 +194,7 @@ async def test_a_remote_agent_calls_a_tool_served_in_the_other_language(
         finished = bodies(events, ToolCallFinished)
         assert [(f.tool_name, f.failure) for f in finished] == [(tool, None)]
         # Two steps of the remote policy; the tool-calling one reported its tokens.
-        calls = bodies(events, LlmCallFinished)
+        calls = [e.llm_call for e in events if e.llm_call is not None]
         assert [(c.agent, c.model, c.failure) for c in calls] == [("planner", planner, None)] * 2
         assert response.usage is not None
         assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (3, 2)
@@ -226,7 +225,7 @@ async def test_killing_the_typescript_worker_mid_step_moves_the_step_to_a_go_wor
     # The surviving worker's answer, never the lost attempt's error as if it were an answer.
     assert _answer(response) == "go reviewed: JOB 42"
     assert response.failure is None
-    calls = bodies(events, LlmCallFinished)
+    calls = [e.llm_call for e in events if e.llm_call is not None]
     assert [(c.agent, c.attempt, c.failure.type if c.failure else "ok") for c in calls] == [
         ("relay", 1, "WorkerLost"),
         ("relay", 2, "ok"),

@@ -16,7 +16,6 @@ import pytest
 from aworld_client import (
     AsyncClient,
     Event,
-    LifecyclePhase,
     Payload,
     RetryPolicy,
     RunNodeKind,
@@ -67,7 +66,7 @@ async def test_submit_runs_to_the_answer_with_state_tree_and_trajectory(
 
     events = [e async for e in client.events(task_id)]
     assert [e.seq for e in events] == list(range(1, len(events) + 1))  # one gap-free log
-    phases = {e.body.engine for e in events if isinstance(e.body, LifecyclePhase)}
+    phases = {p.engine for e in events for p in e.phases}
     assert phases == {engine}  # the runner really ran on that engine
     state = await client.state(task_id)
     assert state.status == TaskStatus.SUCCEEDED

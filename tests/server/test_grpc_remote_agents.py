@@ -11,7 +11,6 @@ from aworld_client import (
     AgentSpec,
     AsyncClient,
     HandlerKind,
-    LlmCallFinished,
     Payload,
     RetryPolicy,
     Swarm,
@@ -77,8 +76,8 @@ async def test_a_remote_agent_calls_tools_and_its_usage_is_counted(
     answer = response.answer.as_text()
     assert answer.startswith("planned with ")
     assert json.loads(answer.removeprefix("planned with "))["text"] == "go"
-    events = [e.body async for e in client.events(response.id, follow=False)]
-    calls = [b for b in events if isinstance(b, LlmCallFinished)]
+    events = [e async for e in client.events(response.id, follow=False)]
+    calls = [e.llm_call for e in events if e.llm_call is not None]
     assert [(c.agent, c.model, c.failure) for c in calls] == [("plan", "planner", None)] * 2
     assert response.usage is not None and response.usage.prompt_tokens == 7
 
@@ -128,6 +127,6 @@ async def test_a_remote_agent_that_fails_fails_the_task_and_is_never_an_answer(
 
     assert response.status == TaskStatus.FAILED, response
     assert response.failure is not None and response.failure.type == "RuntimeError"
-    events = [e.body async for e in client.events(response.id, follow=False)]
-    failed = [b for b in events if isinstance(b, LlmCallFinished) and b.failure is not None]
+    events = [e async for e in client.events(response.id, follow=False)]
+    failed = [c for e in events if (c := e.llm_call) is not None and c.failure is not None]
     assert [(b.agent, b.attempt) for b in failed] == [("broken", 1), ("broken", 2)]

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aworld_client._convert import ProtoEnum, ProtoModel, proto_enum, proto_model
@@ -57,6 +57,32 @@ class Phase(ProtoEnum):
     POST_RUN = 3
 
 
+@proto_model(event_pb2.LifecyclePhase)
+@dataclass(slots=True, kw_only=True)
+class LifecyclePhase(ProtoModel):
+    """A runner lifecycle phase began (ended=False) or ended."""
+
+    phase: Phase = Phase.UNSPECIFIED
+    ended: bool = False
+    runner: str = ""
+    engine: str = ""
+    # Set when the phase is recorded inside a TaskStatusChanged (see ``phases`` there).
+    time: datetime | None = None
+
+
+@proto_model(event_pb2.LlmCallFinished)
+@dataclass(slots=True, kw_only=True)
+class LlmCallFinished(ProtoModel):
+    """A model call finished."""
+
+    agent: str = ""
+    model: str = ""
+    usage: Usage | None = None
+    duration: timedelta | None = None
+    failure: Failure | None = None
+    attempt: int = 0
+
+
 @proto_model(event_pb2.TaskSubmitted)
 @dataclass(slots=True, kw_only=True)
 class TaskSubmitted(ProtoModel):
@@ -74,6 +100,10 @@ class TaskStatusChanged(ProtoModel):
     status: TaskStatus = TaskStatus.UNSPECIFIED
     reason: str = ""
     response: TaskResponse | None = None
+    # The root run node and lifecycle phases that changed with this status (one event, not
+    # several): the RUNNING that starts a run and the terminal status carry them.
+    root_node: RunNode | None = None
+    phases: list[LifecyclePhase] = field(default_factory=list)
 
 
 @proto_model(event_pb2.MessageEmitted)
@@ -90,6 +120,8 @@ class RunNodeChanged(ProtoModel):
     """A run node as it is after a change."""
 
     node: RunNode | None = None
+    # An AGENT node's terminal change carries the model call that decided the step.
+    llm_call: LlmCallFinished | None = None
 
 
 @proto_model(event_pb2.ToolCallStarted)
@@ -104,6 +136,8 @@ class ToolCallStarted(ProtoModel):
     caller: str = ""
     node_id: str = ""
     worker_id: str = ""
+    # The TOOL node as it starts, when this attempt records that change too.
+    node: RunNode | None = None
 
 
 @proto_model(event_pb2.ToolCallFinished)
@@ -118,19 +152,8 @@ class ToolCallFinished(ProtoModel):
     failure: Failure | None = None
     duration: timedelta | None = None
     will_retry: bool = False
-
-
-@proto_model(event_pb2.LlmCallFinished)
-@dataclass(slots=True, kw_only=True)
-class LlmCallFinished(ProtoModel):
-    """A model call finished."""
-
-    agent: str = ""
-    model: str = ""
-    usage: Usage | None = None
-    duration: timedelta | None = None
-    failure: Failure | None = None
-    attempt: int = 0
+    # The TOOL node as it ended, when this attempt ends the call.
+    node: RunNode | None = None
 
 
 @proto_model(event_pb2.HookDecided)
@@ -169,17 +192,6 @@ class InputProvided(ProtoModel):
     failure: Failure | None = None
 
 
-@proto_model(event_pb2.LifecyclePhase)
-@dataclass(slots=True, kw_only=True)
-class LifecyclePhase(ProtoModel):
-    """A runner lifecycle phase began (ended=False) or ended."""
-
-    phase: Phase = Phase.UNSPECIFIED
-    ended: bool = False
-    runner: str = ""
-    engine: str = ""
-
-
 EventBody = (
     TaskSubmitted
     | TaskStatusChanged
@@ -210,3 +222,38 @@ class Event(ProtoModel):
     def is_terminal(self) -> bool:
         """True for the status change that ends the task (the last event of every stream)."""
         return isinstance(self.body, TaskStatusChanged) and self.body.status.is_terminal
+
+    @property
+    def run_node(self) -> RunNode | None:
+        """The run node this event records as changed, if any: a RunNodeChanged's node, or a
+        node carried by the event of the same moment (a tool call's start or end, the root
+        node with a task status). Fold these in seq order to rebuild a task's tree."""
+        body = self.body
+        if isinstance(body, RunNodeChanged | ToolCallStarted | ToolCallFinished):
+            return body.node
+        if isinstance(body, TaskStatusChanged):
+            return body.root_node
+        return None
+
+    @property
+    def llm_call(self) -> LlmCallFinished | None:
+        """The model call this event records, if any: an LlmCallFinished (a failed attempt, or
+        a log written before model calls rode on their step), or the call an AGENT step's
+        RunNodeChanged carries."""
+        body = self.body
+        if isinstance(body, LlmCallFinished):
+            return body
+        if isinstance(body, RunNodeChanged):
+            return body.llm_call
+        return None
+
+    @property
+    def phases(self) -> list[LifecyclePhase]:
+        """Runner lifecycle phase boundaries this event records, in order: a LifecyclePhase,
+        or those a TaskStatusChanged carries (each with its own ``time``)."""
+        body = self.body
+        if isinstance(body, LifecyclePhase):
+            return [body]
+        if isinstance(body, TaskStatusChanged):
+            return body.phases
+        return []

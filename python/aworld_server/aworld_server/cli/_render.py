@@ -124,13 +124,20 @@ class EventPrinter:
             self.learn_task(body.task)
             out.append(self._submitted(event.task_id, body))
         elif isinstance(body, TaskStatusChanged):
+            out += self._phases(event)
             out += self._status(body)
         elif isinstance(body, RunNodeChanged) and body.node is not None:
+            if body.llm_call is not None and body.llm_call.usage is not None:
+                self.tokens += body.llm_call.usage.total_tokens  # the step's model call
             out += self._node(body.node)
         elif isinstance(body, ToolCallStarted):
             out.append(self._tool_started(body))
+            if body.node is not None:
+                out += self._node(body.node)
         elif isinstance(body, ToolCallFinished):
             out.append(self._tool_finished(body))
+            if body.node is not None:
+                out += self._node(body.node)
         elif isinstance(body, LlmCallFinished):
             if body.usage is not None:
                 self.tokens += body.usage.total_tokens
@@ -158,16 +165,17 @@ class EventPrinter:
             message = body.message
             if message.category == MessageCategory.CHUNK and message.payload is not None:
                 self.activity = f"{message.sender}: …{preview(message.payload, 60)[-60:]}"
-            elif self.verbose:
+            elif message.category == MessageCategory.AGENT and message.receiver:
+                # The step's node is recorded when it ends; its message says it began.
+                self.activity = f"{message.receiver} is thinking"
+            if self.verbose and message.category != MessageCategory.CHUNK:
                 text = (
                     f"{message.category.name.lower()} {message.sender or '-'} → "
                     f"{message.receiver or '-'}: {preview(message.payload, 90)}"
                 )
                 out.append(self._line("", "✉", text, "dim"))
-        elif isinstance(body, LifecyclePhase) and self.verbose:
-            edge = "ended" if body.ended else "started"
-            text = f"{body.phase.name.lower()} {edge} (runner {body.runner}, engine {body.engine})"
-            out.append(self._line("", "·", text, "dim"))
+        elif isinstance(body, LifecyclePhase):
+            out += self._phases(event)
         if self.show_seq:
             stamp = Text(f"{event.seq:>4} {format_time(event.time)} ", style="dim")
             out = [stamp + line for line in out]
@@ -209,6 +217,20 @@ class EventPrinter:
         elif reason:
             text.append(f" · {reason}", style="dim")
         return [text]
+
+    def _phases(self, event: Event) -> list[Text]:
+        """Lifecycle phase boundaries (verbose only), as events or carried by a status."""
+        if not self.verbose:
+            return []
+        lines = []
+        for phase in event.phases:
+            edge = "ended" if phase.ended else "started"
+            text = (
+                f"{phase.phase.name.lower()} {edge} (runner {phase.runner}, engine {phase.engine})"
+            )
+            lines.append(self._line("", "·", text, "dim"))
+        root = event.run_node if isinstance(event.body, TaskStatusChanged) else None
+        return lines + (self._node(root) if root is not None else [])
 
     def _node(self, node: RunNode) -> list[Text]:
         if node.kind != RunNodeKind.AGENT:

@@ -167,21 +167,31 @@ class AgentSteps:
         run = self._run
         assert run.root is not None
         nodes = run.ctx.state
+        # One event per step: the node is recorded when it ends, with the model call that
+        # decided it (a request for input during the step records it earlier). While it runs,
+        # the AGENT message addressed to the agent says it is on.
         node = nodes.start(
             run.task_id,
             RunNodeKind.AGENT,
             agent.name,
             parent_id=run.root.id,
             session_id=run.task.session_id,
+            deferred=True,
         )
         if state.steps == 1:
             await run.hooks.fire("agent_started", agent=agent.name)
+        model_call: list[LlmCallFinished] = []  # the successful attempt's record
         try:
-            response = await self._call_model(agent, state, node.id)
+            response = await self._call_model(agent, state, node.id, model_call)
         except Exception as error:
             # Cancellation leaves the node open: a shutdown resumes it, and a task that ends
             # any other way closes its open nodes in post_run.
-            nodes.finish(node.id, RunNodeStatus.FAILED, failure=failure_of(error))
+            nodes.finish(
+                node.id,
+                RunNodeStatus.FAILED,
+                failure=failure_of(error),
+                llm_call=model_call[0] if model_call else None,
+            )
             raise
         state.messages.append(assistant_message(response))
         if response.content:
@@ -192,7 +202,12 @@ class AgentSteps:
                 {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
             ],
         }
-        nodes.finish(node.id, RunNodeStatus.SUCCEEDED, result=Payload.of(decision))
+        nodes.finish(
+            node.id,
+            RunNodeStatus.SUCCEEDED,
+            result=Payload.of(decision),
+            llm_call=model_call[0] if model_call else None,
+        )
         if not response.tool_calls:
             await run.hooks.fire("agent_stopped", agent=agent.name, output=response.content)
         run.current_agent_node = node
@@ -216,7 +231,15 @@ class AgentSteps:
             self._run.last_content = response.content
         return response
 
-    async def _call_model(self, agent: Agent, state: AgentState, node_id: str) -> ModelResponse:
+    async def _call_model(
+        self,
+        agent: Agent,
+        state: AgentState,
+        node_id: str,
+        recorded: list[LlmCallFinished],
+    ) -> ModelResponse:
+        """The model call with its hooks and retries. The successful attempt's record goes in
+        ``recorded`` (its step's node carries it); a failed attempt is an event of its own."""
         run = self._run
         tools = self.tool_declarations(agent)
         outcome = await run.hooks.fire("before_llm_call", agent=agent.name, messages=state.messages)
@@ -252,7 +275,7 @@ class AgentSteps:
             started = time.perf_counter()
             with span("llm_call", agent=agent.name, attempt=n, task_id=run.task_id):
                 response = await agent.decide(state, tools, on_chunk=chunk, messages=messages)
-            run.log.emit_nowait(
+            recorded[:] = [
                 LlmCallFinished(
                     agent=agent.name,
                     model=response.model,
@@ -260,7 +283,7 @@ class AgentSteps:
                     attempt=n,
                     duration=timedelta(seconds=time.perf_counter() - started),
                 )
-            )
+            ]
             return response
 
         async def failed(n: int, error: BaseException, will_retry: bool) -> None:

@@ -1,8 +1,15 @@
 """The runner lifecycle every execution mode shares: ``pre_run`` -> ``do_run`` -> ``post_run``.
 
-``run()`` drives the three phases, records each as LifecyclePhase events, and turns whatever
-ends the run — an answer, a budget, the wall clock, a cancellation, an error — into exactly one
-terminal status with a response. Subclasses implement only ``do_run``.
+``run()`` drives the three phases and turns whatever ends the run — an answer, a budget, the
+wall clock, a cancellation, an error — into exactly one terminal status with a response.
+Subclasses implement only ``do_run``.
+
+A run writes two events of its own: the RUNNING status (once the root run node exists, before
+any hook fires) and the terminal status. Each carries what changed with it — the root run node
+(created, finished) and the lifecycle phase boundaries crossed since the last status change,
+each with its time (``TaskLog.phase``) — instead of a RunNodeChanged and six LifecyclePhase
+events of their own: fewer events per task, the same information (``Event.run_node``,
+``Event.phases``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from typing import ClassVar, TypeVar
 
 from aworld_client import (
     Failure,
-    LifecyclePhase,
     MessageEmitted,
     Payload,
     Phase,
@@ -26,7 +32,6 @@ from aworld_client import (
     Task,
     TaskResponse,
     TaskStatus,
-    TaskStatusChanged,
 )
 from google.protobuf.json_format import MessageToDict
 
@@ -79,6 +84,7 @@ class Runner:
         self._work: asyncio.Future[str] | None = None
         self._cancel_requested = False
         self.trace_id = ""
+        self._do_run_ended: datetime | None = None
 
     async def pre_run(self) -> None:
         """Build the context from the session, create the root run node, fire start hooks."""
@@ -94,14 +100,18 @@ class Runner:
                 elapsed = (datetime.now(UTC) - replay.root.started_at).total_seconds()
                 self._started = time.monotonic() - max(0.0, elapsed)
         else:
+            # Recorded by the RUNNING status below, not by an event of its own.
             self.execution.root = self.ctx.state.start(
-                self.task.id, RunNodeKind.TASK, self.task.name, session_id=self.task.session_id
+                self.task.id,
+                RunNodeKind.TASK,
+                self.task.name,
+                session_id=self.task.session_id,
+                deferred=True,
             )
-        await self.execution.log.emit(
-            TaskStatusChanged(
-                status=TaskStatus.RUNNING,
-                response=TaskResponse(id=self.task.id, status=TaskStatus.RUNNING),
-            )
+        # On disk before the hooks (they may run on workers): a replay finds the root.
+        root = self.execution.root
+        await self.execution.log.set_status(
+            TaskStatus.RUNNING, root_node=self.ctx.state.take_start(root.id)
         )
         await self.execution.hooks.fire("session_started")
         await self.execution.hooks.fire("task_created")
@@ -159,22 +169,21 @@ class Runner:
             if execution.root is None or node.id != execution.root.id:
                 # Steps cut short by the end of the task (timeout, cancel, budget).
                 nodes.finish(node.id, RunNodeStatus.CANCELLED)
+        root = None
         if execution.root is not None:
-            nodes.finish(
+            # The root ended with do_run (its outcome); post_run's own span is in the phases.
+            root = nodes.finish(
                 execution.root.id,
                 _NODE_STATUS[self.status],
                 result=response.answer,
                 failure=self.failure,
+                emit=False,
+                ended_at=self._do_run_ended,
             )
         await self.ctx.sessions.save(self.task, self.context)
-        await execution.log.emit_many(
-            [
-                LifecyclePhase(
-                    phase=Phase.POST_RUN, ended=True, runner=self.name, engine=self.ctx.engine
-                ),
-                TaskStatusChanged(status=self.status, reason=self.reason, response=response),
-            ]
-        )
+        self._boundary(Phase.POST_RUN, ended=True)
+        log = execution.log
+        await log.emit(log.status_change(self.status, self.reason, response, root_node=root))
         return response
 
     async def _score_steps(self, trajectories: Trajectories) -> None:
@@ -252,9 +261,8 @@ class Runner:
                 Failure.from_exception(error, source=f"runner:{self.name}"),
             )
         self.execution.go_live()  # whatever ended the run, its end is recorded
-        self.execution.log.emit_nowait(
-            LifecyclePhase(phase=Phase.POST_RUN, runner=self.name, engine=self.ctx.engine)
-        )
+        self._do_run_ended = datetime.now(UTC)
+        self._boundary(Phase.POST_RUN, ended=False)
         return await self.post_run()
 
     def _end(self, status: TaskStatus, reason: str, failure: Failure | None = None) -> None:
@@ -289,8 +297,11 @@ class Runner:
         return "max_wall_time"
 
     async def _phase(self, phase: Phase, body: Callable[[], Awaitable[T]]) -> T:
-        log, engine = self.execution.log, self.ctx.engine
-        log.emit_nowait(LifecyclePhase(phase=phase, runner=self.name, engine=engine))
+        self._boundary(phase, ended=False)
         result = await body()
-        log.emit_nowait(LifecyclePhase(phase=phase, ended=True, runner=self.name, engine=engine))
+        self._boundary(phase, ended=True)
         return result
+
+    def _boundary(self, phase: Phase, *, ended: bool) -> None:
+        """Note a phase boundary; the next status change of the run records it."""
+        self.execution.log.phase(phase, ended=ended, runner=self.name, engine=self.ctx.engine)

@@ -44,6 +44,8 @@ class CallbackWaits:
         waiting = callbacks.expect(run.task_id, callback_id)
         self._waiting += 1
         if announce:
+            # The request names its node: a node started deferred is recorded before it.
+            run.ctx.state.record(node_id)
             if self._waiting == 1:  # the status is recorded before the request clients see
                 await run.log.set_status(TaskStatus.INPUT_REQUIRED, kind)
             await run.log.emit(

@@ -28,7 +28,6 @@ from aworld_client import (
     MessageCategory,
     MessageEmitted,
     RunNode,
-    RunNodeChanged,
     RunNodeKind,
     Task,
     TaskSubmitted,
@@ -79,28 +78,19 @@ class Replay:
         self._next_step = 0
         # Tool nodes are named by their call id (see TaskExecution.tool_node_id), which links a
         # call's node, attempts and callback without any other index.
-        node_of_call: dict[str, str] = {}  # call id -> its latest node (ToolCallFinished has none)
+        node_of_call: dict[str, str] = {}  # call id -> its TOOL node id
         for event in events:
             self.last_seq = event.seq
             body = event.body
+            # A node change may ride on the event of the same moment (Event.run_node): the
+            # root with a status, a TOOL node with its call's start or end.
+            node = event.run_node
+            if node is not None:
+                self._node_changed(node, event)
             if isinstance(body, TaskSubmitted):
                 self.task = body.task
-            elif isinstance(body, RunNodeChanged) and body.node is not None:
-                node = body.node
-                if node.kind == RunNodeKind.TASK and self.root is None:
-                    self.root = node
-                elif node.kind == RunNodeKind.AGENT and node.status.is_terminal:
-                    self._step_callbacks.pop(node.id, None)
-                    if node.failure is None:
-                        usages = self._usage_by_agent.get(node.name, [])
-                        self._steps.append((node, usages.pop(0) if usages else Usage()))
-                elif node.kind == RunNodeKind.TOOL:
-                    recorded = self.calls.get(node.id)
-                    if recorded is None:
-                        self.calls[node.id] = RecordedCall(node)
-                    else:
-                        recorded.node = node
             elif isinstance(body, LlmCallFinished) and body.failure is None:
+                # A log written before model calls rode on their step's node.
                 self._usage_by_agent.setdefault(body.agent, []).append(body.usage or Usage())
             elif isinstance(body, ToolCallStarted) and body.node_id in self.calls:
                 recorded = self.calls[body.node_id]
@@ -127,6 +117,26 @@ class Replay:
                 if message.category == MessageCategory.CONTEXT and message.topic == CONTEXT_TOPIC:
                     data = message.payload.value() if message.payload else {}
                     self.snapshot = ContextSnapshot(data.get("values", {}), data.get("session", {}))
+
+    def _node_changed(self, node: RunNode, event: Event) -> None:
+        if node.kind == RunNodeKind.TASK and self.root is None:
+            self.root = node
+        elif node.kind == RunNodeKind.AGENT and node.status.is_terminal:
+            self._step_callbacks.pop(node.id, None)
+            if node.failure is None:
+                call = event.llm_call  # the model call that decided the step, if it rode along
+                if call is not None:
+                    usage = call.usage or Usage()
+                else:
+                    usages = self._usage_by_agent.get(node.name, [])
+                    usage = usages.pop(0) if usages else Usage()
+                self._steps.append((node, usage))
+        elif node.kind == RunNodeKind.TOOL:
+            recorded = self.calls.get(node.id)
+            if recorded is None:
+                self.calls[node.id] = RecordedCall(node)
+            else:
+                recorded.node = node
 
     # -- agent steps ----------------------------------------------------------------------
     def next_step(self, agent: str) -> tuple[dict[str, Any], Usage] | None:

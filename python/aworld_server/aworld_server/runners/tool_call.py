@@ -4,6 +4,12 @@ events and run node, and — when resuming — calls rebuilt from the log or con
 What the log promises about a call (see ``task_log``): its ``ToolCallStarted`` is on disk
 before the tool runs, so after a crash an attempt without a finish "may have run", and only an
 idempotent tool runs again (else the call fails with OutcomeUnknown).
+
+A call's TOOL node rides on its call's events: ``ToolCallStarted`` records it RUNNING, and the
+last ``ToolCallFinished`` (written once the after_tool_call / tool_call_failed hooks are done)
+records it ended — two events for a local call that succeeds at once, where there were four. A
+call that asks a human first records its node before the question, a remote one before it waits
+for a worker; a denied one records it once.
 """
 
 from __future__ import annotations
@@ -157,6 +163,7 @@ class ToolCalls:
             parent_id=parent_id,
             session_id=run.task.session_id,
             node_id=node_id,
+            deferred=True,
         )
         outcome = await run.hooks.fire(
             "before_tool_call",
@@ -213,55 +220,87 @@ class ToolCalls:
         """Attempts of one tool call under its retry policy, then its outcome and hooks."""
         run = self._run
         request = call.request
+        last: list[ToolCallFinished] = []  # the record of the attempt that ends the call
 
         async def attempt(n: int) -> Any:
             with span(
                 "tool_call", tool=request.name, call_id=request.id, attempt=n, task_id=run.task_id
             ):
                 log.debug("tool call %s (%s) attempt %d", request.name, request.id, n)
-                return await self._attempt(call, n)
+                return await self._attempt(call, n, last)
 
         async def failed(n: int, error: BaseException, will_retry: bool) -> None:
-            run.log.emit_nowait(
-                ToolCallFinished(
-                    call_id=request.id,
-                    tool_name=request.name,
-                    attempt=call.number(n),
-                    will_retry=will_retry,
-                    failure=_failure(error, request.name),
-                )
+            finished = ToolCallFinished(
+                call_id=request.id,
+                tool_name=request.name,
+                attempt=call.number(n),
+                will_retry=will_retry,
+                failure=_failure(error, request.name),
             )
+            if will_retry:
+                run.log.emit_nowait(finished)
+            else:  # ends the call: written with its node, after the tool_call_failed hooks
+                last[:] = [finished]
 
         try:
             output = await retry_async(attempt, self._retry_policy(request.name), on_failure=failed)
         except Exception as error:
             failure = _failure(error, request.name)
-            run.ctx.state.finish(call.node_id, RunNodeStatus.FAILED, failure=failure)
-            await run.hooks.fire(
-                "tool_call_failed",
-                agent=call.agent,
-                tool_name=request.name,
-                error={"type": failure.type, "message": failure.message},
-            )
+            try:
+                await run.hooks.fire(
+                    "tool_call_failed",
+                    agent=call.agent,
+                    tool_name=request.name,
+                    error={"type": failure.type, "message": failure.message},
+                )
+            finally:
+                self._end(call.node_id, last, RunNodeStatus.FAILED, failure=failure)
             if run.conf.tool_error_policy == ToolErrorPolicy.FAIL_TASK:
                 raise TaskFailed(failure) from error
             return ToolResult(request.id, request.name, failure=failure)
-        outcome = await run.hooks.fire(
-            "after_tool_call",
-            agent=call.agent,
-            tool_name=request.name,
-            arguments=request.arguments,
-            output=output,
-        )
+        try:
+            outcome = await run.hooks.fire(
+                "after_tool_call",
+                agent=call.agent,
+                tool_name=request.name,
+                arguments=request.arguments,
+                output=output,
+            )
+        except BaseException:
+            # A hook that fails the task (or a cancel) still leaves the attempt's outcome in
+            # the log; the node is closed with the task.
+            if last:
+                run.log.emit_nowait(last[0])
+            raise
         if outcome.updated_output is not None:
             output = outcome.updated_output
         run.last_tool_output = output if isinstance(output, str) else json.dumps(output)
-        run.ctx.state.finish(call.node_id, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
+        self._end(call.node_id, last, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
         return ToolResult(request.id, request.name, output=output)
 
-    async def _attempt(self, call: _Call, n: int) -> Any:
+    def _end(
+        self,
+        node_id: str,
+        last: list[ToolCallFinished],
+        status: RunNodeStatus,
+        *,
+        result: Payload | None = None,
+        failure: Failure | None = None,
+    ) -> None:
+        """Finish the call's node, recorded by the last attempt's ToolCallFinished (or by a
+        RunNodeChanged of its own when no attempt ended it, e.g. a hook's failure)."""
+        nodes = self._run.ctx.state
+        if not last:
+            nodes.finish(node_id, status, result=result, failure=failure)
+            return
+        finished = last.pop()
+        finished.node = nodes.finish(node_id, status, result=result, failure=failure, emit=False)
+        self._run.log.emit_nowait(finished)
+
+    async def _attempt(self, call: _Call, n: int, last: list[ToolCallFinished]) -> Any:
         """The n-th try: wait for the resumed callback, or invoke the tool (recording its
-        start once a worker is chosen, on disk before it runs); then record the outcome."""
+        start once a worker is chosen, on disk before it runs); then keep the record of its
+        outcome in ``last`` (written with the call's end)."""
         run = self._run
         request = call.request
         number = call.number(n)
@@ -283,10 +322,16 @@ class ToolCalls:
                         caller=call.agent,
                         node_id=call.node_id,
                         worker_id=worker_id,
+                        # The node's RUNNING change, unless already recorded.
+                        node=run.ctx.state.take_start(call.node_id),
                     )
                 )
                 await run.log.barrier()  # a started attempt in the log may have had effects
 
+            if run.ctx.registry.tools.get(request.name) is None:
+                # A remote call may wait for a worker to connect (schedule-to-start) before it
+                # starts: its node shows it running meanwhile. A local tool starts at once.
+                run.ctx.state.record(call.node_id)
             attempt = HandlerCall(
                 name=request.name,
                 kind=HandlerKind.TOOL,
@@ -304,9 +349,10 @@ class ToolCalls:
                     "tool_callback", output.prompt, call.node_id, output.callback_id
                 )
         run.snapshot(if_changed=True)  # persisted with the call's outcome
-        # Not awaited: the next side effect flushes first (barrier), and the run's next message
-        # or end waits for it, so the outcome is on disk before it matters.
-        run.log.emit_nowait(
+        # Written with the call's end (see _end), not awaited: the next side effect flushes
+        # first (barrier), and the run's next message or end waits for it, so the outcome is
+        # on disk before it matters.
+        last[:] = [
             ToolCallFinished(
                 call_id=request.id,
                 tool_name=request.name,
@@ -314,7 +360,7 @@ class ToolCalls:
                 result=Payload.of(output),
                 duration=timedelta(seconds=time.perf_counter() - started),
             )
-        )
+        ]
         return output
 
     def _deny(self, call: ToolCallRequest, node_id: str, outcome: HookOutcome) -> ToolResult:

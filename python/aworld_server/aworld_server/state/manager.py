@@ -1,8 +1,13 @@
 """Run-node state: the execution tree of a task (task -> agent steps -> tool calls, hooks,
 sub-tasks), each node a small state machine INIT -> RUNNING -> terminal.
 
-Every change is recorded as a RunNodeChanged event, so a task's tree can be rebuilt from its log
-(:func:`fold_nodes`). Waiting for a node to finish is by notification, never by polling.
+Every change is recorded in the log, so a task's tree can be rebuilt from it (:func:`fold_nodes`):
+as a RunNodeChanged event, or carried by the event that records the same moment (a tool call's
+``ToolCallStarted``/``ToolCallFinished``, the task's status change), so a step costs one event
+where nothing reads its parts apart. A node may start *deferred*: its RUNNING change is
+recorded only when something refers to it (:meth:`StateManager.record`) or an event carries it
+(:meth:`StateManager.take_start`); a node that finishes first is recorded once, finished.
+Waiting for a node to finish is by notification, never by polling.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import UTC, datetime
 from aworld_client import (
     Event,
     Failure,
+    LlmCallFinished,
     NodeGroup,
     Payload,
     RunNode,
@@ -50,8 +56,9 @@ def fold_nodes(events: Iterable[Event]) -> list[RunNode]:
     """The latest state of every run node in a task's events, in creation order."""
     nodes: dict[str, RunNode] = {}
     for event in events:
-        if isinstance(event.body, RunNodeChanged) and event.body.node is not None:
-            nodes[event.body.node.id] = event.body.node
+        node = event.run_node
+        if node is not None:
+            nodes[node.id] = node
     return list(nodes.values())
 
 
@@ -85,6 +92,7 @@ class StateManager:
         self._groups: dict[str, NodeGroup] = {}
         self._finished: dict[str, RunNode] = {}  # only for nodes in a group, until joined
         self._finished_by_task: dict[str, list[str]] = {}  # so release() scans only its task
+        self._unrecorded: set[str] = set()  # started deferred, RUNNING not in the log yet
 
     def start(
         self,
@@ -97,8 +105,10 @@ class StateManager:
         attempt: int = 1,
         session_id: str = "",
         node_id: str = "",
+        deferred: bool = False,
     ) -> RunNode:
-        """Create a node that starts running now (one event: RUNNING)."""
+        """Create a node that starts running now (one event: RUNNING). ``deferred``: record
+        the RUNNING change only when needed (see the module docstring)."""
         now = datetime.now(UTC)
         node = RunNode(
             id=node_id or new_id(),
@@ -115,8 +125,26 @@ class StateManager:
         )
         self._nodes[node.id] = node
         self._by_task.setdefault(task_id, set()).add(node.id)
-        self._events.emit_nowait(task_id, RunNodeChanged(node=replace(node)))
+        if deferred:
+            self._unrecorded.add(node.id)
+        else:
+            self._events.emit_nowait(task_id, RunNodeChanged(node=replace(node)))
         return node
+
+    def record(self, node_id: str) -> None:
+        """Record a deferred node's RUNNING change now (something is about to refer to it by
+        id, e.g. a request for input). Nothing for a node already recorded or unknown."""
+        node = self.take_start(node_id)
+        if node is not None:
+            self._events.emit_nowait(node.task_id, RunNodeChanged(node=node))
+
+    def take_start(self, node_id: str) -> RunNode | None:
+        """A deferred node's RUNNING state, for an event that records it (then it counts as
+        recorded); None when it is recorded already."""
+        if node_id not in self._unrecorded:
+            return None
+        self._unrecorded.discard(node_id)
+        return replace(self._nodes[node_id])
 
     def adopt(self, node: RunNode) -> RunNode:
         """Take over a live node recorded by an earlier run of the task (a resumed run)."""
@@ -131,8 +159,15 @@ class StateManager:
         *,
         result: Payload | None = None,
         failure: Failure | None = None,
+        llm_call: LlmCallFinished | None = None,
+        emit: bool = True,
+        ended_at: datetime | None = None,
     ) -> RunNode:
-        """Move a running node to a terminal status (one event) and wake its waiters."""
+        """Move a running node to a terminal status (one event) and wake its waiters.
+
+        ``llm_call``: the model call that decided an AGENT step, recorded with it. ``emit``
+        False: the caller records the returned node in an event of its own (a tool call's
+        finish, the task's terminal status). ``ended_at``: when it ended, if not now."""
         node = self._nodes.pop(node_id, None)
         if node is None:
             raise NotFound(f"run node {node_id} (unknown or already finished)")
@@ -141,8 +176,11 @@ class StateManager:
         node.status = status
         node.result = result
         node.failure = failure
-        node.ended_at = datetime.now(UTC)
-        self._events.emit_nowait(node.task_id, RunNodeChanged(node=replace(node)))
+        node.ended_at = ended_at or datetime.now(UTC)
+        self._unrecorded.discard(node_id)  # the terminal change records it whole
+        if emit:
+            change = RunNodeChanged(node=replace(node), llm_call=llm_call)
+            self._events.emit_nowait(node.task_id, change)
         self._by_task.get(node.task_id, set()).discard(node_id)
         if node.group_id:  # kept only until its group is joined
             self._finished[node_id] = node
@@ -196,6 +234,7 @@ class StateManager:
         for node_id in self._by_task.pop(task_id, set()):
             self._nodes.pop(node_id, None)
             self._done.pop(node_id, None)
+            self._unrecorded.discard(node_id)
         for node_id in self._finished_by_task.pop(task_id, ()):
             self._finished.pop(node_id, None)
         for group_id in [g.id for g in self._groups.values() if g.task_id == task_id]:

@@ -130,6 +130,8 @@ class RuntimeMetrics:
             node = body.node
             if node is not None and node.kind == RunNodeKind.AGENT and node.ended_at:
                 self._step_ended(node.started_at, node.ended_at)
+            if body.llm_call is not None and body.llm_call.attempt > 1:  # the step's model call
+                self.retries.labels("llm").inc()
         elif isinstance(body, ToolCallStarted):
             if event.time is not None:
                 self._tool_started[(event.task_id, body.call_id, body.attempt)] = event.time

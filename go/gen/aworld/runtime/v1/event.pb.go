@@ -478,7 +478,17 @@ type TaskStatusChanged struct {
 	// Short machine-readable reason, e.g. "max_steps". May be empty.
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The response; complete when status is terminal.
-	Response      *TaskResponse `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
+	Response *TaskResponse `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
+	// The task's root run node as it changed with this status, recorded here instead of as a
+	// RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run (before
+	// any hook fires), finished with the terminal status (ended when do_run ended). Unset when
+	// the root did not change.
+	RootNode *RunNode `protobuf:"bytes,4,opt,name=root_node,json=rootNode,proto3" json:"root_node,omitempty"`
+	// Runner lifecycle phase boundaries crossed since the last status change, in order, each
+	// with its time, recorded here instead of as LifecyclePhase events of their own: the RUNNING
+	// that starts a run carries pre_run's start; a later status change (INPUT_REQUIRED, the
+	// terminal status) those crossed since.
+	Phases        []*LifecyclePhase `protobuf:"bytes,5,rep,name=phases,proto3" json:"phases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -534,6 +544,20 @@ func (x *TaskStatusChanged) GetResponse() *TaskResponse {
 	return nil
 }
 
+func (x *TaskStatusChanged) GetRootNode() *RunNode {
+	if x != nil {
+		return x.RootNode
+	}
+	return nil
+}
+
+func (x *TaskStatusChanged) GetPhases() []*LifecyclePhase {
+	if x != nil {
+		return x.Phases
+	}
+	return nil
+}
+
 // MessageEmitted records a message.
 type MessageEmitted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -584,7 +608,11 @@ func (x *MessageEmitted) GetMessage() *Message {
 type RunNodeChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node.
-	Node          *RunNode `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Node *RunNode `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// On an AGENT node's terminal change: the model call that decided the step (its successful
+	// attempt), recorded here instead of as an LlmCallFinished event of its own. Failed attempts
+	// are LlmCallFinished events of their own. Unset otherwise.
+	LlmCall       *LlmCallFinished `protobuf:"bytes,2,opt,name=llm_call,json=llmCall,proto3" json:"llm_call,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -626,6 +654,13 @@ func (x *RunNodeChanged) GetNode() *RunNode {
 	return nil
 }
 
+func (x *RunNodeChanged) GetLlmCall() *LlmCallFinished {
+	if x != nil {
+		return x.LlmCall
+	}
+	return nil
+}
+
 // ToolCallStarted records the start of one tool call attempt.
 type ToolCallStarted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -642,7 +677,10 @@ type ToolCallStarted struct {
 	// Run node of the call.
 	NodeId string `protobuf:"bytes,6,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// Worker serving the attempt. Empty for in-process tools.
-	WorkerId      string `protobuf:"bytes,7,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	WorkerId string `protobuf:"bytes,7,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// The call's TOOL run node as it starts running, when this attempt also records that change
+	// (instead of a RunNodeChanged of its own; usually the first attempt). Unset otherwise.
+	Node          *RunNode `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -726,6 +764,13 @@ func (x *ToolCallStarted) GetWorkerId() string {
 	return ""
 }
 
+func (x *ToolCallStarted) GetNode() *RunNode {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
 // ToolCallFinished records the end of one tool call attempt.
 type ToolCallFinished struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -742,7 +787,11 @@ type ToolCallFinished struct {
 	// Time the attempt took.
 	Duration *durationpb.Duration `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
 	// True when another attempt will follow.
-	WillRetry     bool `protobuf:"varint,7,opt,name=will_retry,json=willRetry,proto3" json:"will_retry,omitempty"`
+	WillRetry bool `protobuf:"varint,7,opt,name=will_retry,json=willRetry,proto3" json:"will_retry,omitempty"`
+	// The call's TOOL run node as it ended, when this attempt ends the call (after the
+	// after_tool_call or tool_call_failed hooks; instead of a RunNodeChanged of its own). Unset
+	// when another attempt follows.
+	Node          *RunNode `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -824,6 +873,13 @@ func (x *ToolCallFinished) GetWillRetry() bool {
 		return x.WillRetry
 	}
 	return false
+}
+
+func (x *ToolCallFinished) GetNode() *RunNode {
+	if x != nil {
+		return x.Node
+	}
+	return nil
 }
 
 // LlmCallFinished records one model call.
@@ -1174,7 +1230,10 @@ type LifecyclePhase struct {
 	// Runner name, e.g. "event", "call" or a custom runner's name.
 	Runner string `protobuf:"bytes,3,opt,name=runner,proto3" json:"runner,omitempty"`
 	// Engine the runner runs on, e.g. "local".
-	Engine        string `protobuf:"bytes,4,opt,name=engine,proto3" json:"engine,omitempty"`
+	Engine string `protobuf:"bytes,4,opt,name=engine,proto3" json:"engine,omitempty"`
+	// When the boundary was crossed, for a phase recorded inside a TaskStatusChanged. Unset in a
+	// LifecyclePhase event of its own (the event's time).
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1237,6 +1296,13 @@ func (x *LifecyclePhase) GetEngine() string {
 	return ""
 }
 
+func (x *LifecyclePhase) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_aworld_runtime_v1_event_proto protoreflect.FileDescriptor
 
 const file_aworld_runtime_v1_event_proto_rawDesc = "" +
@@ -1264,15 +1330,18 @@ const file_aworld_runtime_v1_event_proto_rawDesc = "" +
 	"\rTaskSubmitted\x12+\n" +
 	"\x04task\x18\x01 \x01(\v2\x17.aworld.runtime.v1.TaskR\x04task\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\x9f\x01\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\x93\x02\n" +
 	"\x11TaskStatusChanged\x125\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1d.aworld.runtime.v1.TaskStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12;\n" +
-	"\bresponse\x18\x03 \x01(\v2\x1f.aworld.runtime.v1.TaskResponseR\bresponse\"F\n" +
+	"\bresponse\x18\x03 \x01(\v2\x1f.aworld.runtime.v1.TaskResponseR\bresponse\x127\n" +
+	"\troot_node\x18\x04 \x01(\v2\x1a.aworld.runtime.v1.RunNodeR\brootNode\x129\n" +
+	"\x06phases\x18\x05 \x03(\v2!.aworld.runtime.v1.LifecyclePhaseR\x06phases\"F\n" +
 	"\x0eMessageEmitted\x124\n" +
-	"\amessage\x18\x01 \x01(\v2\x1a.aworld.runtime.v1.MessageR\amessage\"@\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.aworld.runtime.v1.MessageR\amessage\"\x7f\n" +
 	"\x0eRunNodeChanged\x12.\n" +
-	"\x04node\x18\x01 \x01(\v2\x1a.aworld.runtime.v1.RunNodeR\x04node\"\xe9\x01\n" +
+	"\x04node\x18\x01 \x01(\v2\x1a.aworld.runtime.v1.RunNodeR\x04node\x12=\n" +
+	"\bllm_call\x18\x02 \x01(\v2\".aworld.runtime.v1.LlmCallFinishedR\allmCall\"\x99\x02\n" +
 	"\x0fToolCallStarted\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1b\n" +
 	"\ttool_name\x18\x02 \x01(\tR\btoolName\x128\n" +
@@ -1280,7 +1349,8 @@ const file_aworld_runtime_v1_event_proto_rawDesc = "" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x16\n" +
 	"\x06caller\x18\x05 \x01(\tR\x06caller\x12\x17\n" +
 	"\anode_id\x18\x06 \x01(\tR\x06nodeId\x12\x1b\n" +
-	"\tworker_id\x18\a \x01(\tR\bworkerId\"\xa2\x02\n" +
+	"\tworker_id\x18\a \x01(\tR\bworkerId\x12.\n" +
+	"\x04node\x18\b \x01(\v2\x1a.aworld.runtime.v1.RunNodeR\x04node\"\xd2\x02\n" +
 	"\x10ToolCallFinished\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1b\n" +
 	"\ttool_name\x18\x02 \x01(\tR\btoolName\x12\x18\n" +
@@ -1289,7 +1359,8 @@ const file_aworld_runtime_v1_event_proto_rawDesc = "" +
 	"\afailure\x18\x05 \x01(\v2\x1a.aworld.runtime.v1.FailureR\afailure\x125\n" +
 	"\bduration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x1d\n" +
 	"\n" +
-	"will_retry\x18\a \x01(\bR\twillRetry\"\xf4\x01\n" +
+	"will_retry\x18\a \x01(\bR\twillRetry\x12.\n" +
+	"\x04node\x18\b \x01(\v2\x1a.aworld.runtime.v1.RunNodeR\x04node\"\xf4\x01\n" +
 	"\x0fLlmCallFinished\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12.\n" +
@@ -1316,12 +1387,13 @@ const file_aworld_runtime_v1_event_proto_rawDesc = "" +
 	"\vcallback_id\x18\x01 \x01(\tR\n" +
 	"callbackId\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.aworld.runtime.v1.PayloadR\x05value\x124\n" +
-	"\afailure\x18\x03 \x01(\v2\x1a.aworld.runtime.v1.FailureR\afailure\"\x86\x01\n" +
+	"\afailure\x18\x03 \x01(\v2\x1a.aworld.runtime.v1.FailureR\afailure\"\xb6\x01\n" +
 	"\x0eLifecyclePhase\x12.\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x18.aworld.runtime.v1.PhaseR\x05phase\x12\x14\n" +
 	"\x05ended\x18\x02 \x01(\bR\x05ended\x12\x16\n" +
 	"\x06runner\x18\x03 \x01(\tR\x06runner\x12\x16\n" +
-	"\x06engine\x18\x04 \x01(\tR\x06engine*\x93\x01\n" +
+	"\x06engine\x18\x04 \x01(\tR\x06engine\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*\x93\x01\n" +
 	"\x12PermissionDecision\x12#\n" +
 	"\x1fPERMISSION_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PERMISSION_DECISION_ALLOW\x10\x01\x12\x1c\n" +
@@ -1368,8 +1440,8 @@ var file_aworld_runtime_v1_event_proto_goTypes = []any{
 	(*Task)(nil),                  // 15: aworld.runtime.v1.Task
 	(TaskStatus)(0),               // 16: aworld.runtime.v1.TaskStatus
 	(*TaskResponse)(nil),          // 17: aworld.runtime.v1.TaskResponse
-	(*Message)(nil),               // 18: aworld.runtime.v1.Message
-	(*RunNode)(nil),               // 19: aworld.runtime.v1.RunNode
+	(*RunNode)(nil),               // 18: aworld.runtime.v1.RunNode
+	(*Message)(nil),               // 19: aworld.runtime.v1.Message
 	(*Payload)(nil),               // 20: aworld.runtime.v1.Payload
 	(*Failure)(nil),               // 21: aworld.runtime.v1.Failure
 	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
@@ -1391,26 +1463,32 @@ var file_aworld_runtime_v1_event_proto_depIdxs = []int32{
 	15, // 12: aworld.runtime.v1.TaskSubmitted.task:type_name -> aworld.runtime.v1.Task
 	16, // 13: aworld.runtime.v1.TaskStatusChanged.status:type_name -> aworld.runtime.v1.TaskStatus
 	17, // 14: aworld.runtime.v1.TaskStatusChanged.response:type_name -> aworld.runtime.v1.TaskResponse
-	18, // 15: aworld.runtime.v1.MessageEmitted.message:type_name -> aworld.runtime.v1.Message
-	19, // 16: aworld.runtime.v1.RunNodeChanged.node:type_name -> aworld.runtime.v1.RunNode
-	20, // 17: aworld.runtime.v1.ToolCallStarted.arguments:type_name -> aworld.runtime.v1.Payload
-	20, // 18: aworld.runtime.v1.ToolCallFinished.result:type_name -> aworld.runtime.v1.Payload
-	21, // 19: aworld.runtime.v1.ToolCallFinished.failure:type_name -> aworld.runtime.v1.Failure
-	22, // 20: aworld.runtime.v1.ToolCallFinished.duration:type_name -> google.protobuf.Duration
-	23, // 21: aworld.runtime.v1.LlmCallFinished.usage:type_name -> aworld.runtime.v1.Usage
-	22, // 22: aworld.runtime.v1.LlmCallFinished.duration:type_name -> google.protobuf.Duration
-	21, // 23: aworld.runtime.v1.LlmCallFinished.failure:type_name -> aworld.runtime.v1.Failure
-	0,  // 24: aworld.runtime.v1.HookDecided.decision:type_name -> aworld.runtime.v1.PermissionDecision
-	21, // 25: aworld.runtime.v1.HookDecided.failure:type_name -> aworld.runtime.v1.Failure
-	20, // 26: aworld.runtime.v1.InputRequested.prompt:type_name -> aworld.runtime.v1.Payload
-	20, // 27: aworld.runtime.v1.InputProvided.value:type_name -> aworld.runtime.v1.Payload
-	21, // 28: aworld.runtime.v1.InputProvided.failure:type_name -> aworld.runtime.v1.Failure
-	1,  // 29: aworld.runtime.v1.LifecyclePhase.phase:type_name -> aworld.runtime.v1.Phase
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	18, // 15: aworld.runtime.v1.TaskStatusChanged.root_node:type_name -> aworld.runtime.v1.RunNode
+	13, // 16: aworld.runtime.v1.TaskStatusChanged.phases:type_name -> aworld.runtime.v1.LifecyclePhase
+	19, // 17: aworld.runtime.v1.MessageEmitted.message:type_name -> aworld.runtime.v1.Message
+	18, // 18: aworld.runtime.v1.RunNodeChanged.node:type_name -> aworld.runtime.v1.RunNode
+	9,  // 19: aworld.runtime.v1.RunNodeChanged.llm_call:type_name -> aworld.runtime.v1.LlmCallFinished
+	20, // 20: aworld.runtime.v1.ToolCallStarted.arguments:type_name -> aworld.runtime.v1.Payload
+	18, // 21: aworld.runtime.v1.ToolCallStarted.node:type_name -> aworld.runtime.v1.RunNode
+	20, // 22: aworld.runtime.v1.ToolCallFinished.result:type_name -> aworld.runtime.v1.Payload
+	21, // 23: aworld.runtime.v1.ToolCallFinished.failure:type_name -> aworld.runtime.v1.Failure
+	22, // 24: aworld.runtime.v1.ToolCallFinished.duration:type_name -> google.protobuf.Duration
+	18, // 25: aworld.runtime.v1.ToolCallFinished.node:type_name -> aworld.runtime.v1.RunNode
+	23, // 26: aworld.runtime.v1.LlmCallFinished.usage:type_name -> aworld.runtime.v1.Usage
+	22, // 27: aworld.runtime.v1.LlmCallFinished.duration:type_name -> google.protobuf.Duration
+	21, // 28: aworld.runtime.v1.LlmCallFinished.failure:type_name -> aworld.runtime.v1.Failure
+	0,  // 29: aworld.runtime.v1.HookDecided.decision:type_name -> aworld.runtime.v1.PermissionDecision
+	21, // 30: aworld.runtime.v1.HookDecided.failure:type_name -> aworld.runtime.v1.Failure
+	20, // 31: aworld.runtime.v1.InputRequested.prompt:type_name -> aworld.runtime.v1.Payload
+	20, // 32: aworld.runtime.v1.InputProvided.value:type_name -> aworld.runtime.v1.Payload
+	21, // 33: aworld.runtime.v1.InputProvided.failure:type_name -> aworld.runtime.v1.Failure
+	1,  // 34: aworld.runtime.v1.LifecyclePhase.phase:type_name -> aworld.runtime.v1.Phase
+	14, // 35: aworld.runtime.v1.LifecyclePhase.time:type_name -> google.protobuf.Timestamp
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_aworld_runtime_v1_event_proto_init() }

@@ -27,12 +27,18 @@ function seconds(start, end) {
 function statusName(s) { return (s || "").replace(/^(TASK_STATUS_|RUN_NODE_STATUS_)/, "").toLowerCase(); }
 function badge(s) { const n = statusName(s); return el("span", { className: `badge s-${n}`, textContent: n }); }
 
+function phases(list) {
+  if (!list || !list.length) return "";
+  return " · " + list.map((p) => `${(p.phase || "").replace("PHASE_", "").toLowerCase()} ${p.ended ? "ended" : "started"}`).join(", ");
+}
+
 function describe(event) {
   const [kind, body] = Object.entries(event).find(([k]) => !["taskId", "seq", "time", "sessionId"].includes(k)) || ["?", {}];
   switch (kind) {
     case "taskSubmitted": return ["submitted", body.task?.name || ""];
-    case "statusChanged": return ["status", statusName(body.status) + (body.reason ? ` (${body.reason})` : "")];
-    case "runNodeChanged": return ["node", `${(body.node?.kind || "").replace("RUN_NODE_KIND_", "").toLowerCase()} ${body.node?.name} ${statusName(body.node?.status)}`];
+    // A status change carries the lifecycle phases crossed with it; a step's node its model call.
+    case "statusChanged": return ["status", statusName(body.status) + (body.reason ? ` (${body.reason})` : "") + phases(body.phases)];
+    case "runNodeChanged": return ["node", `${(body.node?.kind || "").replace("RUN_NODE_KIND_", "").toLowerCase()} ${body.node?.name} ${statusName(body.node?.status)}` + (body.llmCall ? ` · model ${body.llmCall.model || ""}` : "")];
     case "toolCallStarted": return ["tool call", `${body.toolName} #${body.attempt || 1} started${body.workerId ? " on " + body.workerId : ""}`];
     case "toolCallFinished": return ["tool call", `${body.toolName} #${body.attempt || 1} ${body.failure ? "failed: " + body.failure.type : "finished"}`];
     case "llmCallFinished": return ["model", `${body.agent} ${body.model || ""} ${body.failure ? "failed" : "answered"}`];

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aworld/runtime/v1/event.proto.
  */
 export const file_aworld_runtime_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hd29ybGQvcnVudGltZS92MS9ldmVudC5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEimQYKBUV2ZW50Eg8KB3Rhc2tfaWQYASABKAkSCwoDc2VxGAIgASgDEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlc3Npb25faWQYBCABKAkSOgoOdGFza19zdWJtaXR0ZWQYCiABKAsyIC5hd29ybGQucnVudGltZS52MS5UYXNrU3VibWl0dGVkSAASPgoOc3RhdHVzX2NoYW5nZWQYCyABKAsyJC5hd29ybGQucnVudGltZS52MS5UYXNrU3RhdHVzQ2hhbmdlZEgAEjwKD21lc3NhZ2VfZW1pdHRlZBgMIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLk1lc3NhZ2VFbWl0dGVkSAASPQoQcnVuX25vZGVfY2hhbmdlZBgNIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLlJ1bk5vZGVDaGFuZ2VkSAASPwoRdG9vbF9jYWxsX3N0YXJ0ZWQYDiABKAsyIi5hd29ybGQucnVudGltZS52MS5Ub29sQ2FsbFN0YXJ0ZWRIABJBChJ0b29sX2NhbGxfZmluaXNoZWQYDyABKAsyIy5hd29ybGQucnVudGltZS52MS5Ub29sQ2FsbEZpbmlzaGVkSAASPwoRbGxtX2NhbGxfZmluaXNoZWQYECABKAsyIi5hd29ybGQucnVudGltZS52MS5MbG1DYWxsRmluaXNoZWRIABI2Cgxob29rX2RlY2lkZWQYESABKAsyHi5hd29ybGQucnVudGltZS52MS5Ib29rRGVjaWRlZEgAEjwKD2lucHV0X3JlcXVlc3RlZBgSIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLklucHV0UmVxdWVzdGVkSAASOgoOaW5wdXRfcHJvdmlkZWQYEyABKAsyIC5hd29ybGQucnVudGltZS52MS5JbnB1dFByb3ZpZGVkSAASPAoPbGlmZWN5Y2xlX3BoYXNlGBQgASgLMiEuYXdvcmxkLnJ1bnRpbWUudjEuTGlmZWN5Y2xlUGhhc2VIAEIGCgRib2R5IkoKDVRhc2tTdWJtaXR0ZWQSJQoEdGFzaxgBIAEoCzIXLmF3b3JsZC5ydW50aW1lLnYxLlRhc2sSEgoKcmVxdWVzdF9pZBgCIAEoCSKFAQoRVGFza1N0YXR1c0NoYW5nZWQSLQoGc3RhdHVzGAEgASgOMh0uYXdvcmxkLnJ1bnRpbWUudjEuVGFza1N0YXR1cxIOCgZyZWFzb24YAiABKAkSMQoIcmVzcG9uc2UYAyABKAsyHy5hd29ybGQucnVudGltZS52MS5UYXNrUmVzcG9uc2UiPQoOTWVzc2FnZUVtaXR0ZWQSKwoHbWVzc2FnZRgBIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLk1lc3NhZ2UiOgoOUnVuTm9kZUNoYW5nZWQSKAoEbm9kZRgBIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLlJ1bk5vZGUiqQEKD1Rvb2xDYWxsU3RhcnRlZBIPCgdjYWxsX2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRItCglhcmd1bWVudHMYAyABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEg8KB2F0dGVtcHQYBCABKAUSDgoGY2FsbGVyGAUgASgJEg8KB25vZGVfaWQYBiABKAkSEQoJd29ya2VyX2lkGAcgASgJIuEBChBUb29sQ2FsbEZpbmlzaGVkEg8KB2NhbGxfaWQYASABKAkSEQoJdG9vbF9uYW1lGAIgASgJEg8KB2F0dGVtcHQYAyABKAUSKgoGcmVzdWx0GAQgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIrCgdmYWlsdXJlGAUgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuRmFpbHVyZRIrCghkdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp3aWxsX3JldHJ5GAcgASgIIsMBCg9MbG1DYWxsRmluaXNoZWQSDQoFYWdlbnQYASABKAkSDQoFbW9kZWwYAiABKAkSJwoFdXNhZ2UYAyABKAsyGC5hd29ybGQucnVudGltZS52MS5Vc2FnZRIrCghkdXJhdGlvbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCgdmYWlsdXJlGAUgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuRmFpbHVyZRIPCgdhdHRlbXB0GAYgASgFIuwBCgtIb29rRGVjaWRlZBINCgVwb2ludBgBIAEoCRIRCglob29rX25hbWUYAiABKAkSNwoIZGVjaXNpb24YAyABKA4yJS5hd29ybGQucnVudGltZS52MS5QZXJtaXNzaW9uRGVjaXNpb24SDgoGcmVhc29uGAQgASgJEhUKDXVwZGF0ZWRfaW5wdXQYBSABKAgSFgoOdXBkYXRlZF9vdXRwdXQYBiABKAgSFgoOc3lzdGVtX21lc3NhZ2UYByABKAkSKwoHZmFpbHVyZRgIIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmUicAoOSW5wdXRSZXF1ZXN0ZWQSEwoLY2FsbGJhY2tfaWQYASABKAkSKgoGcHJvbXB0GAIgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIMCgRraW5kGAMgASgJEg8KB25vZGVfaWQYBCABKAkifAoNSW5wdXRQcm92aWRlZBITCgtjYWxsYmFja19pZBgBIAEoCRIpCgV2YWx1ZRgCIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLlBheWxvYWQSKwoHZmFpbHVyZRgDIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLkZhaWx1cmUiaAoOTGlmZWN5Y2xlUGhhc2USJwoFcGhhc2UYASABKA4yGC5hd29ybGQucnVudGltZS52MS5QaGFzZRINCgVlbmRlZBgCIAEoCBIOCgZydW5uZXIYAyABKAkSDgoGZW5naW5lGAQgASgJKpMBChJQZXJtaXNzaW9uRGVjaXNpb24SIwofUEVSTUlTU0lPTl9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGVBFUk1JU1NJT05fREVDSVNJT05fQUxMT1cQARIcChhQRVJNSVNTSU9OX0RFQ0lTSU9OX0RFTlkQAhIbChdQRVJNSVNTSU9OX0RFQ0lTSU9OX0FTSxADKlcKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEQoNUEhBU0VfUFJFX1JVThABEhAKDFBIQVNFX0RPX1JVThACEhIKDlBIQVNFX1BPU1RfUlVOEANCtgEKFWRldi5hd29ybGQucnVudGltZS52MUIKRXZlbnRQcm90b1ABWktnaXRodWIuY29tL2F3b3JsZC1ydW50aW1lL2F3b3JsZC1ydW50aW1lL2dvL2dlbi9hd29ybGQvcnVudGltZS92MTtydW50aW1ldjGiAgNBUlaqAhFBV29ybGQuUnVudGltZS5WMcoCEUFXb3JsZFxSdW50aW1lXFYx6gITQVdvcmxkOjpSdW50aW1lOjpWMWIGcHJvdG8z", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_message, file_aworld_runtime_v1_state, file_aworld_runtime_v1_task, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1hd29ybGQvcnVudGltZS92MS9ldmVudC5wcm90bxIRYXdvcmxkLnJ1bnRpbWUudjEimQYKBUV2ZW50Eg8KB3Rhc2tfaWQYASABKAkSCwoDc2VxGAIgASgDEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlc3Npb25faWQYBCABKAkSOgoOdGFza19zdWJtaXR0ZWQYCiABKAsyIC5hd29ybGQucnVudGltZS52MS5UYXNrU3VibWl0dGVkSAASPgoOc3RhdHVzX2NoYW5nZWQYCyABKAsyJC5hd29ybGQucnVudGltZS52MS5UYXNrU3RhdHVzQ2hhbmdlZEgAEjwKD21lc3NhZ2VfZW1pdHRlZBgMIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLk1lc3NhZ2VFbWl0dGVkSAASPQoQcnVuX25vZGVfY2hhbmdlZBgNIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLlJ1bk5vZGVDaGFuZ2VkSAASPwoRdG9vbF9jYWxsX3N0YXJ0ZWQYDiABKAsyIi5hd29ybGQucnVudGltZS52MS5Ub29sQ2FsbFN0YXJ0ZWRIABJBChJ0b29sX2NhbGxfZmluaXNoZWQYDyABKAsyIy5hd29ybGQucnVudGltZS52MS5Ub29sQ2FsbEZpbmlzaGVkSAASPwoRbGxtX2NhbGxfZmluaXNoZWQYECABKAsyIi5hd29ybGQucnVudGltZS52MS5MbG1DYWxsRmluaXNoZWRIABI2Cgxob29rX2RlY2lkZWQYESABKAsyHi5hd29ybGQucnVudGltZS52MS5Ib29rRGVjaWRlZEgAEjwKD2lucHV0X3JlcXVlc3RlZBgSIAEoCzIhLmF3b3JsZC5ydW50aW1lLnYxLklucHV0UmVxdWVzdGVkSAASOgoOaW5wdXRfcHJvdmlkZWQYEyABKAsyIC5hd29ybGQucnVudGltZS52MS5JbnB1dFByb3ZpZGVkSAASPAoPbGlmZWN5Y2xlX3BoYXNlGBQgASgLMiEuYXdvcmxkLnJ1bnRpbWUudjEuTGlmZWN5Y2xlUGhhc2VIAEIGCgRib2R5IkoKDVRhc2tTdWJtaXR0ZWQSJQoEdGFzaxgBIAEoCzIXLmF3b3JsZC5ydW50aW1lLnYxLlRhc2sSEgoKcmVxdWVzdF9pZBgCIAEoCSLnAQoRVGFza1N0YXR1c0NoYW5nZWQSLQoGc3RhdHVzGAEgASgOMh0uYXdvcmxkLnJ1bnRpbWUudjEuVGFza1N0YXR1cxIOCgZyZWFzb24YAiABKAkSMQoIcmVzcG9uc2UYAyABKAsyHy5hd29ybGQucnVudGltZS52MS5UYXNrUmVzcG9uc2USLQoJcm9vdF9ub2RlGAQgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUnVuTm9kZRIxCgZwaGFzZXMYBSADKAsyIS5hd29ybGQucnVudGltZS52MS5MaWZlY3ljbGVQaGFzZSI9Cg5NZXNzYWdlRW1pdHRlZBIrCgdtZXNzYWdlGAEgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuTWVzc2FnZSJwCg5SdW5Ob2RlQ2hhbmdlZBIoCgRub2RlGAEgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUnVuTm9kZRI0CghsbG1fY2FsbBgCIAEoCzIiLmF3b3JsZC5ydW50aW1lLnYxLkxsbUNhbGxGaW5pc2hlZCLTAQoPVG9vbENhbGxTdGFydGVkEg8KB2NhbGxfaWQYASABKAkSEQoJdG9vbF9uYW1lGAIgASgJEi0KCWFyZ3VtZW50cxgDIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLlBheWxvYWQSDwoHYXR0ZW1wdBgEIAEoBRIOCgZjYWxsZXIYBSABKAkSDwoHbm9kZV9pZBgGIAEoCRIRCgl3b3JrZXJfaWQYByABKAkSKAoEbm9kZRgIIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLlJ1bk5vZGUiiwIKEFRvb2xDYWxsRmluaXNoZWQSDwoHY2FsbF9pZBgBIAEoCRIRCgl0b29sX25hbWUYAiABKAkSDwoHYXR0ZW1wdBgDIAEoBRIqCgZyZXN1bHQYBCABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEisKB2ZhaWx1cmUYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5GYWlsdXJlEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCndpbGxfcmV0cnkYByABKAgSKAoEbm9kZRgIIAEoCzIaLmF3b3JsZC5ydW50aW1lLnYxLlJ1bk5vZGUiwwEKD0xsbUNhbGxGaW5pc2hlZBINCgVhZ2VudBgBIAEoCRINCgVtb2RlbBgCIAEoCRInCgV1c2FnZRgDIAEoCzIYLmF3b3JsZC5ydW50aW1lLnYxLlVzYWdlEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKB2ZhaWx1cmUYBSABKAsyGi5hd29ybGQucnVudGltZS52MS5GYWlsdXJlEg8KB2F0dGVtcHQYBiABKAUi7AEKC0hvb2tEZWNpZGVkEg0KBXBvaW50GAEgASgJEhEKCWhvb2tfbmFtZRgCIAEoCRI3CghkZWNpc2lvbhgDIAEoDjIlLmF3b3JsZC5ydW50aW1lLnYxLlBlcm1pc3Npb25EZWNpc2lvbhIOCgZyZWFzb24YBCABKAkSFQoNdXBkYXRlZF9pbnB1dBgFIAEoCBIWCg51cGRhdGVkX291dHB1dBgGIAEoCBIWCg5zeXN0ZW1fbWVzc2FnZRgHIAEoCRIrCgdmYWlsdXJlGAggASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuRmFpbHVyZSJwCg5JbnB1dFJlcXVlc3RlZBITCgtjYWxsYmFja19pZBgBIAEoCRIqCgZwcm9tcHQYAiABKAsyGi5hd29ybGQucnVudGltZS52MS5QYXlsb2FkEgwKBGtpbmQYAyABKAkSDwoHbm9kZV9pZBgEIAEoCSJ8Cg1JbnB1dFByb3ZpZGVkEhMKC2NhbGxiYWNrX2lkGAEgASgJEikKBXZhbHVlGAIgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuUGF5bG9hZBIrCgdmYWlsdXJlGAMgASgLMhouYXdvcmxkLnJ1bnRpbWUudjEuRmFpbHVyZSKSAQoOTGlmZWN5Y2xlUGhhc2USJwoFcGhhc2UYASABKA4yGC5hd29ybGQucnVudGltZS52MS5QaGFzZRINCgVlbmRlZBgCIAEoCBIOCgZydW5uZXIYAyABKAkSDgoGZW5naW5lGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpMBChJQZXJtaXNzaW9uRGVjaXNpb24SIwofUEVSTUlTU0lPTl9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGVBFUk1JU1NJT05fREVDSVNJT05fQUxMT1cQARIcChhQRVJNSVNTSU9OX0RFQ0lTSU9OX0RFTlkQAhIbChdQRVJNSVNTSU9OX0RFQ0lTSU9OX0FTSxADKlcKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEQoNUEhBU0VfUFJFX1JVThABEhAKDFBIQVNFX0RPX1JVThACEhIKDlBIQVNFX1BPU1RfUlVOEANCtgEKFWRldi5hd29ybGQucnVudGltZS52MUIKRXZlbnRQcm90b1ABWktnaXRodWIuY29tL2F3b3JsZC1ydW50aW1lL2F3b3JsZC1ydW50aW1lL2dvL2dlbi9hd29ybGQvcnVudGltZS92MTtydW50aW1ldjGiAgNBUlaqAhFBV29ybGQuUnVudGltZS5WMcoCEUFXb3JsZFxSdW50aW1lXFYx6gITQVdvcmxkOjpSdW50aW1lOjpWMWIGcHJvdG8z", [file_aworld_runtime_v1_common, file_aworld_runtime_v1_message, file_aworld_runtime_v1_state, file_aworld_runtime_v1_task, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Event is the persisted form of everything that happens to a task. A task's events form its
@@ -215,6 +215,26 @@ export type TaskStatusChanged = Message<"aworld.runtime.v1.TaskStatusChanged"> &
    * @generated from field: aworld.runtime.v1.TaskResponse response = 3;
    */
   response?: TaskResponse | undefined;
+
+  /**
+   * The task's root run node as it changed with this status, recorded here instead of as a
+   * RunNodeChanged of its own: created (RUNNING) with the RUNNING that starts a run (before
+   * any hook fires), finished with the terminal status (ended when do_run ended). Unset when
+   * the root did not change.
+   *
+   * @generated from field: aworld.runtime.v1.RunNode root_node = 4;
+   */
+  rootNode?: RunNode | undefined;
+
+  /**
+   * Runner lifecycle phase boundaries crossed since the last status change, in order, each
+   * with its time, recorded here instead of as LifecyclePhase events of their own: the RUNNING
+   * that starts a run carries pre_run's start; a later status change (INPUT_REQUIRED, the
+   * terminal status) those crossed since.
+   *
+   * @generated from field: repeated aworld.runtime.v1.LifecyclePhase phases = 5;
+   */
+  phases: LifecyclePhase[];
 };
 
 /**
@@ -257,6 +277,15 @@ export type RunNodeChanged = Message<"aworld.runtime.v1.RunNodeChanged"> & {
    * @generated from field: aworld.runtime.v1.RunNode node = 1;
    */
   node?: RunNode | undefined;
+
+  /**
+   * On an AGENT node's terminal change: the model call that decided the step (its successful
+   * attempt), recorded here instead of as an LlmCallFinished event of its own. Failed attempts
+   * are LlmCallFinished events of their own. Unset otherwise.
+   *
+   * @generated from field: aworld.runtime.v1.LlmCallFinished llm_call = 2;
+   */
+  llmCall?: LlmCallFinished | undefined;
 };
 
 /**
@@ -320,6 +349,14 @@ export type ToolCallStarted = Message<"aworld.runtime.v1.ToolCallStarted"> & {
    * @generated from field: string worker_id = 7;
    */
   workerId: string;
+
+  /**
+   * The call's TOOL run node as it starts running, when this attempt also records that change
+   * (instead of a RunNodeChanged of its own; usually the first attempt). Unset otherwise.
+   *
+   * @generated from field: aworld.runtime.v1.RunNode node = 8;
+   */
+  node?: RunNode | undefined;
 };
 
 /**
@@ -383,6 +420,15 @@ export type ToolCallFinished = Message<"aworld.runtime.v1.ToolCallFinished"> & {
    * @generated from field: bool will_retry = 7;
    */
   willRetry: boolean;
+
+  /**
+   * The call's TOOL run node as it ended, when this attempt ends the call (after the
+   * after_tool_call or tool_call_failed hooks; instead of a RunNodeChanged of its own). Unset
+   * when another attempt follows.
+   *
+   * @generated from field: aworld.runtime.v1.RunNode node = 8;
+   */
+  node?: RunNode | undefined;
 };
 
 /**
@@ -629,6 +675,14 @@ export type LifecyclePhase = Message<"aworld.runtime.v1.LifecyclePhase"> & {
    * @generated from field: string engine = 4;
    */
   engine: string;
+
+  /**
+   * When the boundary was crossed, for a phase recorded inside a TaskStatusChanged. Unset in a
+   * LifecyclePhase event of its own (the event's time).
+   *
+   * @generated from field: google.protobuf.Timestamp time = 5;
+   */
+  time?: Timestamp | undefined;
 };
 
 /**

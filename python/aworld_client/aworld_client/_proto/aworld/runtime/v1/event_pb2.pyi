@@ -6,10 +6,11 @@ from aworld_client._proto.aworld.runtime.v1 import state_pb2 as _state_pb2
 from aworld_client._proto.aworld.runtime.v1 import task_pb2 as _task_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -79,14 +80,18 @@ class TaskSubmitted(_message.Message):
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class TaskStatusChanged(_message.Message):
-    __slots__ = ("status", "reason", "response")
+    __slots__ = ("status", "reason", "response", "root_node", "phases")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_NODE_FIELD_NUMBER: _ClassVar[int]
+    PHASES_FIELD_NUMBER: _ClassVar[int]
     status: _task_pb2.TaskStatus
     reason: str
     response: _task_pb2.TaskResponse
-    def __init__(self, status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., reason: _Optional[str] = ..., response: _Optional[_Union[_task_pb2.TaskResponse, _Mapping]] = ...) -> None: ...
+    root_node: _state_pb2.RunNode
+    phases: _containers.RepeatedCompositeFieldContainer[LifecyclePhase]
+    def __init__(self, status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., reason: _Optional[str] = ..., response: _Optional[_Union[_task_pb2.TaskResponse, _Mapping]] = ..., root_node: _Optional[_Union[_state_pb2.RunNode, _Mapping]] = ..., phases: _Optional[_Iterable[_Union[LifecyclePhase, _Mapping]]] = ...) -> None: ...
 
 class MessageEmitted(_message.Message):
     __slots__ = ("message",)
@@ -95,13 +100,15 @@ class MessageEmitted(_message.Message):
     def __init__(self, message: _Optional[_Union[_message_pb2.Message, _Mapping]] = ...) -> None: ...
 
 class RunNodeChanged(_message.Message):
-    __slots__ = ("node",)
+    __slots__ = ("node", "llm_call")
     NODE_FIELD_NUMBER: _ClassVar[int]
+    LLM_CALL_FIELD_NUMBER: _ClassVar[int]
     node: _state_pb2.RunNode
-    def __init__(self, node: _Optional[_Union[_state_pb2.RunNode, _Mapping]] = ...) -> None: ...
+    llm_call: LlmCallFinished
+    def __init__(self, node: _Optional[_Union[_state_pb2.RunNode, _Mapping]] = ..., llm_call: _Optional[_Union[LlmCallFinished, _Mapping]] = ...) -> None: ...
 
 class ToolCallStarted(_message.Message):
-    __slots__ = ("call_id", "tool_name", "arguments", "attempt", "caller", "node_id", "worker_id")
+    __slots__ = ("call_id", "tool_name", "arguments", "attempt", "caller", "node_id", "worker_id", "node")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
     ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +116,7 @@ class ToolCallStarted(_message.Message):
     CALLER_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     tool_name: str
     arguments: _common_pb2.Payload
@@ -116,10 +124,11 @@ class ToolCallStarted(_message.Message):
     caller: str
     node_id: str
     worker_id: str
-    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., attempt: _Optional[int] = ..., caller: _Optional[str] = ..., node_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    node: _state_pb2.RunNode
+    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., attempt: _Optional[int] = ..., caller: _Optional[str] = ..., node_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., node: _Optional[_Union[_state_pb2.RunNode, _Mapping]] = ...) -> None: ...
 
 class ToolCallFinished(_message.Message):
-    __slots__ = ("call_id", "tool_name", "attempt", "result", "failure", "duration", "will_retry")
+    __slots__ = ("call_id", "tool_name", "attempt", "result", "failure", "duration", "will_retry", "node")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +136,7 @@ class ToolCallFinished(_message.Message):
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     WILL_RETRY_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     tool_name: str
     attempt: int
@@ -134,7 +144,8 @@ class ToolCallFinished(_message.Message):
     failure: _common_pb2.Failure
     duration: _duration_pb2.Duration
     will_retry: bool
-    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., attempt: _Optional[int] = ..., result: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., failure: _Optional[_Union[_common_pb2.Failure, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., will_retry: _Optional[bool] = ...) -> None: ...
+    node: _state_pb2.RunNode
+    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., attempt: _Optional[int] = ..., result: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., failure: _Optional[_Union[_common_pb2.Failure, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., will_retry: _Optional[bool] = ..., node: _Optional[_Union[_state_pb2.RunNode, _Mapping]] = ...) -> None: ...
 
 class LlmCallFinished(_message.Message):
     __slots__ = ("agent", "model", "usage", "duration", "failure", "attempt")
@@ -195,13 +206,15 @@ class InputProvided(_message.Message):
     def __init__(self, callback_id: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Payload, _Mapping]] = ..., failure: _Optional[_Union[_common_pb2.Failure, _Mapping]] = ...) -> None: ...
 
 class LifecyclePhase(_message.Message):
-    __slots__ = ("phase", "ended", "runner", "engine")
+    __slots__ = ("phase", "ended", "runner", "engine", "time")
     PHASE_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
     RUNNER_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
     phase: Phase
     ended: bool
     runner: str
     engine: str
-    def __init__(self, phase: _Optional[_Union[Phase, str]] = ..., ended: _Optional[bool] = ..., runner: _Optional[str] = ..., engine: _Optional[str] = ...) -> None: ...
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, phase: _Optional[_Union[Phase, str]] = ..., ended: _Optional[bool] = ..., runner: _Optional[str] = ..., engine: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
