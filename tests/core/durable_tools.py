@@ -5,9 +5,10 @@ so the counts survive the SIGKILL of the first process."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
-from aworld_client import AgentSpec, ModelConfig, Payload, Swarm, Task
+from aworld_client import AgentSpec, ModelConfig, Payload, RetryPolicy, Swarm, Task
 from aworld_client.handlers import tool
 from aworld_server import Context, Runtime
 
@@ -61,3 +62,40 @@ def durable_runtime(
 
 def executions(ledger: Path) -> list[str]:
     return ledger.read_text().split() if ledger.exists() else []
+
+
+def flaky_task() -> Task:
+    script = [
+        {"tool_calls": [{"name": "flaky", "arguments": {"x": 1}}]},
+        {"content": "got {last_tool_output}"},
+    ]
+    model = ModelConfig(provider="scripted", options=Payload.of({"script": script}))
+    return Task(
+        input=Payload.from_text("go"),
+        swarm=Swarm(agents=[AgentSpec(name="a", tool_names=["flaky"], model=model)]),
+    )
+
+
+def flaky_runtime(
+    data_dir: Path, ledger: Path, behave: Callable[[int], Awaitable[None]]
+) -> Runtime:
+    """A runtime whose idempotent ``flaky`` tool (3 attempts, 10 ms apart) records each
+    execution in ``ledger``, then lets ``behave(execution number in this process)`` decide."""
+    executions_here = 0
+
+    @tool(
+        idempotent=True,
+        retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=10)),
+    )
+    async def flaky(x: int) -> int:
+        """A tool that fails now and then."""
+        nonlocal executions_here
+        executions_here += 1
+        with ledger.open("a") as out:
+            out.write("flaky\n")
+        await behave(executions_here)
+        return x
+
+    runtime = Runtime(data_dir=data_dir)
+    runtime.registry.add_tool(flaky)
+    return runtime

@@ -23,7 +23,7 @@ from aworld_client.handlers import Pending, tool
 from aworld_server import Context, Runtime, ScriptedModel
 from aworld_server.agents import Agent
 from core_helpers import add
-from durable_tools import durable_runtime, executions
+from durable_tools import durable_runtime, executions, flaky_runtime
 from process_harness import WAIT, assert_eventually
 
 HERE = Path(__file__).resolve().parent
@@ -175,6 +175,43 @@ async def test_restart_after_sigkill_resumes_without_repeating_finished_tool_cal
         ]
     trajectory_steps = [i.meta.step for i in await second_trajectory(tmp_path, record.task_id)]
     assert trajectory_steps == [1, 2, 3]
+
+
+async def test_a_resumed_call_keeps_the_retry_budget_it_had_left(tmp_path: Path) -> None:
+    """Attempt 1 failed, attempt 2 was cut by a SIGKILL: after the restart the call may use
+    only the 2 attempts of its 3 that did not fail (the cut one is the runtime's, not the
+    tool's), not a fresh budget of 3."""
+    ledger = tmp_path / "ledger"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "run_until_killed_retrying.py"),
+        str(tmp_path),
+        str(ledger),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=HERE,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), WAIT)
+        assert line.strip() == b"started", line
+    finally:
+        child.kill()
+        await child.wait()
+    assert executions(ledger) == ["flaky", "flaky"]
+
+    async def always_fails(execution: int) -> None:
+        raise ConnectionError(f"still down ({execution})")
+
+    async with flaky_runtime(tmp_path, ledger, always_fails) as second:
+        record = await second.store.find_task_by_request_id("flaky")
+        assert record is not None
+        response = await second.wait(record.task_id)
+        events = await second.store.read(record.task_id)
+    finished = [e.body for e in events if isinstance(e.body, ToolCallFinished)]
+    # 1 failure before the kill, the cut attempt run again, then 1 more: 2 failures after.
+    assert executions(ledger) == ["flaky"] * 4
+    assert [(f.attempt, f.will_retry) for f in finished] == [(1, True), (3, True), (4, False)]
+    assert "still down" in response.answer.value()
 
 
 async def second_trajectory(path: Path, task_id: str) -> list[Any]:

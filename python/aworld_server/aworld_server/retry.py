@@ -53,11 +53,15 @@ async def retry_async(
     policy: RetryPolicy | None,
     *,
     on_failure: Callable[[int, BaseException, bool], Awaitable[None]] | None = None,
+    failed_before: int = 0,
 ) -> T:
     """Run ``work(attempt)`` until it succeeds, a failure is not retryable, or attempts run out.
 
     ``on_failure(attempt, error, will_retry)`` is awaited after every failed attempt (to record
-    an event). The last error is re-raised. Cancellation is never retried.
+    an event). The last error is re-raised. Cancellation is never retried. ``failed_before``:
+    attempts that already failed before a restart, out of the same budget (``work`` still
+    counts from 1, and always runs at least once: what a restart interrupted is ours to
+    finish, never the caller's failure).
     """
     resolved = (policy or RetryPolicy()).resolved()
     attempt = 1
@@ -65,8 +69,9 @@ async def retry_async(
         try:
             return await work(attempt)
         except Exception as error:
+            used = failed_before + attempt
             will_retry = (
-                attempt < resolved.maximum_attempts
+                used < resolved.maximum_attempts
                 and is_retryable(error, resolved)
                 and not _being_cancelled()
             )
@@ -74,7 +79,7 @@ async def retry_async(
                 await on_failure(attempt, error, will_retry)
             if not will_retry:
                 raise
-            await asyncio.sleep(backoff_delay(resolved, attempt).total_seconds())
+            await asyncio.sleep(backoff_delay(resolved, used).total_seconds())
             attempt += 1
 
 

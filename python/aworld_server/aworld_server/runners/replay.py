@@ -48,6 +48,7 @@ class RecordedCall:
     node: RunNode  # the TOOL node as last recorded (RUNNING if the call never finished)
     attempts: int = 0  # the highest attempt recorded as started (0: never sent)
     in_flight: bool = False  # that attempt was sent and no outcome of it was recorded
+    failed: int = 0  # attempts recorded as failed: the retry budget they used up
     callback: InputRequested | None = None
     arguments: Any = None  # as last sent (after hooks), None if never sent
 
@@ -103,6 +104,8 @@ class Replay:
                 recorded = self.calls[node_of_call[body.call_id]]
                 if body.attempt >= recorded.attempts:
                     recorded.in_flight = False
+                if body.failure is not None:
+                    recorded.failed += 1
             elif isinstance(body, InputRequested) and body.node_id in self.calls:
                 self.calls[body.node_id].callback = body
             elif isinstance(body, InputRequested):

@@ -62,7 +62,8 @@ class _Call:
     ``awaiting``: resumed while an attempt waited on a callback — the first attempt waits for
     that callback again (it *is* attempt ``after_attempt``) instead of invoking the tool.
     ``outcome_unknown``: resumed after an attempt was sent and never answered — the first
-    attempt runs only if the tool is idempotent."""
+    attempt runs only if the tool is idempotent. ``failed_before``: attempts the log records as
+    failed, which the retry budget has already paid for."""
 
     agent: str
     request: ToolCallRequest
@@ -70,6 +71,7 @@ class _Call:
     after_attempt: int = 0
     awaiting: InputRequested | None = None
     outcome_unknown: bool = False
+    failed_before: int = 0
 
     def number(self, n: int) -> int:
         """The attempt number recorded for the n-th try of this execution."""
@@ -201,10 +203,19 @@ class ToolCalls:
             )
             if outcome.denied:
                 return self._deny(call, node.id, outcome)
-            return await self._execute(_Call(agent, call, node.id, recorded.attempts))
+            return await self._execute(
+                _Call(agent, call, node.id, recorded.attempts, failed_before=recorded.failed)
+            )
         if callback is not None:
             return await self._execute(
-                _Call(agent, call, recorded.node.id, recorded.attempts, awaiting=callback)
+                _Call(
+                    agent,
+                    call,
+                    recorded.node.id,
+                    recorded.attempts,
+                    awaiting=callback,
+                    failed_before=recorded.failed,
+                )
             )
         return await self._execute(
             _Call(
@@ -213,6 +224,7 @@ class ToolCalls:
                 recorded.node.id,
                 recorded.attempts,
                 outcome_unknown=recorded.in_flight,
+                failed_before=recorded.failed,
             )
         )
 
@@ -243,7 +255,12 @@ class ToolCalls:
                 last[:] = [finished]
 
         try:
-            output = await retry_async(attempt, self._retry_policy(request.name), on_failure=failed)
+            output = await retry_async(
+                attempt,
+                self._retry_policy(request.name),
+                on_failure=failed,
+                failed_before=call.failed_before,
+            )
         except Exception as error:
             failure = _failure(error, request.name)
             try:
