@@ -218,7 +218,10 @@ async def start_server(
     )
     if metrics is not None:
         runtime.events.observe(metrics.on_commit)
-    owners = HandlerOwners(None if config.store == "memory" else config.data_dir / "owners.json")
+    owners = HandlerOwners(
+        None if config.store == "memory" else config.data_dir / "owners.json",
+        shared=replicas.owners if replicas is not None else None,
+    )
     # Served tasks pick among the server's model endpoints; they never carry keys or URLs.
     ModelEndpoints(config.model_endpoints).install(runtime.models)
     # Likewise remote A2A agents: only those the configuration lists.

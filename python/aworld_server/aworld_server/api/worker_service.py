@@ -42,7 +42,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
     ) -> AsyncIterator[worker_pb.ConnectResponse]:
         requests = aiter(request_iterator)
         try:
-            session = self._admit(_hello(await anext(requests, None)), context)
+            session = await self._admit(_hello(await anext(requests, None)), context)
         except AWorldError as error:
             await abort(context, error)
         reader = asyncio.create_task(self._read(requests, session))
@@ -57,11 +57,14 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
             reader.cancel()
             self._dispatcher.disconnect(session, "stream ended")
 
-    def _admit(self, hello: Hello, context: Any) -> WorkerSession:
+    async def _admit(self, hello: Hello, context: Any) -> WorkerSession:
         caller = current_caller()
-        self._owners.admit(caller, hello)
+        await self._owners.admit(caller, hello)
+        if hello.worker_id:  # an id of its own is claimed before the worker serves anything
+            await self._owners.bind_worker(caller, hello.worker_id)
         session = self._dispatcher.connect(hello, peer=context.peer(), namespace=caller.namespace)
-        self._owners.bind_worker(caller, session.worker_id, chosen=bool(hello.worker_id))
+        if not hello.worker_id:
+            await self._owners.bind_worker(caller, session.worker_id, chosen=False)
         return session
 
     async def _read(self, requests: AsyncIterator[Any], session: WorkerSession) -> None:

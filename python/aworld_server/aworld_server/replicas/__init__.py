@@ -29,6 +29,7 @@ from aworld_server.redis_client import connect
 from aworld_server.replicas.directory import Directory
 from aworld_server.replicas.inbox import Inbox, Moved
 from aworld_server.replicas.leases import Leases
+from aworld_server.replicas.owners import RedisOwners
 from aworld_server.replicas.routed_handlers import RoutedHandlers
 from aworld_server.replicas.routing import Router
 
@@ -72,6 +73,8 @@ class Replicas:
             self.client, prefix=prefix, replica_id=replica_id, ttl=lease_ttl, held=store.fences
         )
         self.inbox = Inbox(self.client, prefix=prefix, replica_id=replica_id)
+        # Who owns handler names and worker ids: the same on every replica.
+        self.owners = RedisOwners(self.client, prefix=prefix)
         # How long a request waits for the owner of its task, across owner changes.
         self.route_timeout = max(10.0, 4 * lease_ttl)
         self.lease_ttl = lease_ttl
