@@ -16,16 +16,19 @@ from aworld_client import (
     InputRequested,
     Payload,
     Phase,
+    RetryPolicy,
     RunNodeKind,
     RunNodeStatus,
     Swarm,
     Task,
     TaskStatus,
+    ToolCallFinished,
     ToolCallStarted,
 )
-from aworld_client.handlers import Pending, tool
+from aworld_client.handlers import Pending, hook, tool
 from aworld_server import Context, Runtime
 from core_helpers import add_chain_script, scripted
+from process_harness import assert_eventually
 
 # DESIGN §9's trivial task (one agent step calling one tool, then the answer) wrote 26 events
 # before issue #16. This is the ceiling the issue set; the count must not creep back up.
@@ -171,3 +174,52 @@ async def test_a_resumed_task_gets_its_steps_usage_back_from_their_nodes(tmp_pat
     recorded = sum(c.usage.total_tokens for c in calls if c.usage is not None)
     assert response.usage is not None and response.usage.llm_calls == 2
     assert response.usage.total_tokens == recorded > 0
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["after_tool_call", "tool_call_failed"])
+async def test_a_calls_outcome_is_on_disk_while_its_after_hooks_run(
+    tmp_path: Path, fails: bool
+) -> None:
+    """A hook after a call may take long (remote, a human): a crash meanwhile must find the
+    tool done, not "maybe run" (which would run an idempotent tool again, and fail a
+    non-idempotent one as OutcomeUnknown). The hook waits until the stored log holds the
+    call's outcome."""
+    runtime = Runtime(data_dir=tmp_path)
+    point = "tool_call_failed" if fails else "after_tool_call"
+    seen: list[ToolCallFinished] = []
+
+    @tool
+    def charge(amount: int) -> str:
+        """Charge a card (not idempotent)."""
+        if fails:
+            raise ValueError("card declined")
+        return f"charged {amount}"
+
+    @hook(point)
+    async def audit(point: str, context: Context) -> None:
+        """Waits for the call's outcome to be stored, as a slow hook would be outlived by it."""
+
+        async def stored() -> bool:
+            events = await runtime.store.read(context.task_id)
+            seen[:] = [e.body for e in events if isinstance(e.body, ToolCallFinished)]
+            return bool(seen)
+
+        await assert_eventually(stored, timeout=5, message="the outcome is not on disk")
+
+    runtime.registry.add_tool(charge)
+    runtime.registry.add_hook(audit)
+    script = [{"tool_calls": [{"name": "charge", "arguments": {"amount": 5}}]}, {"content": "ok"}]
+    agent = AgentSpec(name="payer", tool_names=["charge"], model=scripted(script))
+    async with runtime:
+        response = await runtime.run(
+            Task(
+                input=Payload.from_text("pay"),
+                swarm=Swarm(agents=[agent]),
+                hooks={point: ["audit"]},
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        )
+    assert response.status == TaskStatus.SUCCEEDED
+    (finished,) = seen
+    assert finished.tool_name == "charge"
+    assert (finished.failure is not None) == fails

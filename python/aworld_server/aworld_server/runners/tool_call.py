@@ -6,8 +6,9 @@ before the tool runs, so after a crash an attempt without a finish "may have run
 idempotent tool runs again (else the call fails with OutcomeUnknown).
 
 A call's TOOL node rides on its call's events: ``ToolCallStarted`` records it RUNNING, and the
-last ``ToolCallFinished`` (written once the after_tool_call / tool_call_failed hooks are done)
-records it ended — two events for a local call that succeeds at once, where there were four. A
+last ``ToolCallFinished`` records it ended — two events for a local call that succeeds at once,
+where there were four. When after_tool_call / tool_call_failed hooks run, the outcome is
+written before them (they may wait long) and the node's end after them, on its own. A
 call that asks a human first records its node before the question, a remote one before it waits
 for a worker; a denied one records it once.
 """
@@ -263,6 +264,7 @@ class ToolCalls:
             )
         except Exception as error:
             failure = _failure(error, request.name)
+            self._outcome_before_hooks("tool_call_failed", last)
             try:
                 await run.hooks.fire(
                     "tool_call_failed",
@@ -275,6 +277,7 @@ class ToolCalls:
             if run.conf.tool_error_policy == ToolErrorPolicy.FAIL_TASK:
                 raise TaskFailed(failure) from error
             return ToolResult(request.id, request.name, failure=failure)
+        self._outcome_before_hooks("after_tool_call", last)
         try:
             outcome = await run.hooks.fire(
                 "after_tool_call",
@@ -294,6 +297,14 @@ class ToolCalls:
         run.last_tool_output = output if isinstance(output, str) else json.dumps(output)
         self._end(call.node_id, last, RunNodeStatus.SUCCEEDED, result=Payload.of(output))
         return ToolResult(request.id, request.name, output=output)
+
+    def _outcome_before_hooks(self, point: str, last: list[ToolCallFinished]) -> None:
+        """The attempt's outcome goes to the log now when hooks run at ``point``: they may take
+        long (a remote hook, a human's answer) and a crash meanwhile must find the tool done,
+        not "maybe run". The node then ends with an event of its own; with no hooks there it
+        rides on the outcome (two events per call, not three)."""
+        if last and self._run.hooks.names(point):
+            self._run.log.emit_nowait(last.pop())
 
     def _end(
         self,
