@@ -332,6 +332,14 @@ class WorkerDispatcher:
         while len(self._registry.serving(name, kind, namespace)) < workers:
             await self._registry.changed()
 
+    def limits(self, spec: HandlerSpec | None) -> tuple[timedelta, timedelta]:
+        """How long a call of ``spec`` may wait for a worker, and then run, by default (the
+        declared values, else this dispatcher's)."""
+        return (
+            (spec.schedule_to_start_timeout if spec else None) or self._schedule_to_start_timeout,
+            (spec.default_timeout if spec else None) or self._default_timeout,
+        )
+
     @property
     def rejected_completions(self) -> int:
         """How many CallCompleted messages were fenced off since start."""

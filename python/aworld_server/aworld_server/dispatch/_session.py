@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aworld_client import HandlerKind, HandlerSpec, WorkerInfo
 from aworld_client.api import worker_service_pb2 as worker_pb
@@ -38,8 +38,9 @@ class WorkerSession:
     max_concurrency: int = 1
     peer: str = ""
     connected_at: datetime = field(default_factory=_now)
-    # When the worker was last heard from (time.time()), stamped on every message.
-    heard_at: float = field(default_factory=time.time)
+    # When the worker was last heard from (time.monotonic(): a clock set back must not
+    # postpone noticing a silent worker), stamped on every message.
+    heard_at: float = field(default_factory=time.monotonic)
     # Attempts pushed to this worker and not finished yet, as (call_id, attempt).
     calls: set[tuple[str, int]] = field(default_factory=set)
     # False after the worker missed its heartbeats; a later message from it revives it.
@@ -87,11 +88,11 @@ class WorkerSession:
 
     @property
     def last_seen(self) -> datetime:
-        return datetime.fromtimestamp(self.heard_at, UTC)
+        return datetime.now(UTC) - timedelta(seconds=time.monotonic() - self.heard_at)
 
     def heard(self) -> None:
         """Note that the worker spoke now (every message counts as a heartbeat)."""
-        self.heard_at = time.time()
+        self.heard_at = time.monotonic()
 
     def watch(self, timeout: float, on_silent: Callable[[], None]) -> None:
         """Call ``on_silent`` once the worker has been quiet for ``timeout`` seconds. One timer
@@ -105,7 +106,7 @@ class WorkerSession:
             self._timer = None
             if self.closed:
                 return
-            quiet_for = time.time() - self.heard_at
+            quiet_for = time.monotonic() - self.heard_at
             if quiet_for >= timeout:
                 on_silent()
             else:

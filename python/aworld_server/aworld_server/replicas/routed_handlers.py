@@ -66,7 +66,7 @@ class RoutedHandlers:
             if self.dispatcher.has_handler(name, kind, namespace):
                 # This replica owns the task now: an attempt of the call still served here
                 # for its former owner gives way.
-                await self.router.supersede(call.call_id)
+                await self.router.supersede(call.key)
                 return await self.local.invoke(call)
             try:
                 picked = await self.router.pick(name, kind, namespace, tried)

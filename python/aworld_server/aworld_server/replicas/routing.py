@@ -105,7 +105,8 @@ class Router:
         self._outstanding: Counter[str] = Counter()  # attempts sent per replica, not ended
         self._serving: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()  # served attempts their caller cancelled
-        # The served attempt of each call: route id, and (lease token, attempt) to rank it.
+        # The served attempt of each call, by idempotency key: route id, and (lease token,
+        # attempt) to rank it.
         self._by_call: dict[str, tuple[str, tuple[int, int]]] = {}
         self._go: dict[str, asyncio.Future[bool]] = {}
         self._orphans: set[asyncio.Task[None]] = set()  # "stop"s being sent
@@ -175,6 +176,17 @@ class Router:
             "namespace": call.in_namespace,
             "token": token,
         }
+        # However its answers get lost, the caller gives up once the call could no longer
+        # be running there: its wait for a worker, its run, and the handshake's patience.
+        waits, runs = self.dispatcher.limits(
+            self.directory.declared(call.name, call.kind, call.in_namespace)
+        )
+        give_up = (
+            asyncio.get_running_loop().time()
+            + (schedule_to_start or waits).total_seconds()
+            + (call.timeout or runs).total_seconds()
+            + self.patience
+        )
         self._asking[route_id] = routed
         self._outstanding[target] += 1
         started, worker, idempotent = False, "", False
@@ -184,7 +196,7 @@ class Router:
             except (RedisError, OSError) as error:
                 raise NotStarted(target) from error
             while True:
-                reply = await self._next(routed, instance)
+                reply = await self._next(routed, instance, give_up)
                 kind = reply["k"]
                 if kind == "declined":
                     raise NotStarted(target)
@@ -222,13 +234,18 @@ class Router:
             if self._outstanding[target] <= 0:
                 del self._outstanding[target]
 
-    async def _next(self, routed: _Routed, instance: str) -> dict[str, Any]:
-        """The next message about the attempt; raises _Lost once its replica is gone."""
+    async def _next(self, routed: _Routed, instance: str, give_up: float) -> dict[str, Any]:
+        """The next message about the attempt; raises _Lost once its replica is gone, or at
+        ``give_up`` (loop time) when it is alive but its answers did not arrive."""
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                async with asyncio.timeout(self.beat):
+                async with asyncio.timeout(min(self.beat, max(0.0, give_up - loop.time()))):
                     return await routed.inbox.get()
             except TimeoutError:
+                if loop.time() >= give_up:
+                    log.warning("no answer from replica %s about a routed call", routed.target)
+                    raise _Lost from None
                 if not self.directory.live(routed.target, instance):
                     raise _Lost from None
 
@@ -254,26 +271,36 @@ class Router:
         token = str(message["token"])
         call_id, attempt = str(message["call_id"]), int(message["attempt"])
         task_id = str(message["task_id"])
-        if not await self.supersede(call_id, (int(token or 0), attempt)) or not (
+        # Calls are told apart by their idempotency key (task and call id): call ids are the
+        # model's, and two tasks' models may well both say "call_0".
+        key = str(message["key"]) or call_id
+        if task_id and not token:
+            # A task's call comes from the replica holding its lease, with the lease's token:
+            # without one there is nothing to fence it by.
+            unfenced = CallCancelled(f"call {call_id} of task {task_id} names no lease")
+            await self._send(origin, {**_error(unfenced), "id": route_id})
+            return
+        if not await self.supersede(key, (int(token or 0), attempt)) or not (
             await self._own_attempt_gone(call_id, task_id, token)
         ):
             stale = CallCancelled(f"a newer attempt of call {call_id} runs here")
             await self._send(origin, {**_error(stale), "id": route_id})
             return
-        self._by_call[call_id] = (route_id, (int(token or 0), attempt))
+        self._by_call[key] = (route_id, (int(token or 0), attempt))
         try:
             await self._run(message, route_id, origin, name, kind, namespace)
         finally:
-            if self._by_call.get(call_id, ("",))[0] == route_id:
-                del self._by_call[call_id]
+            if self._by_call.get(key, ("",))[0] == route_id:
+                del self._by_call[key]
 
-    async def supersede(self, call_id: str, rank: tuple[int, int] | None = None) -> bool:
-        """Make way for a new attempt of ``call_id``: an attempt served here for another
-        replica that ranks lower — an older lease token (a stale owner's) or an older attempt
-        — is cancelled (its worker gets a CancelCall; the dispatcher runs one attempt of a
-        call at a time). ``rank`` None: the attempt is this replica's own, as the task's
-        owner now. False when the attempt served here ranks higher (the new one is stale)."""
-        served = self._by_call.get(call_id)
+    async def supersede(self, key: str, rank: tuple[int, int] | None = None) -> bool:
+        """Make way for a new attempt of the call with idempotency ``key``: an attempt served
+        here for another replica that ranks lower — an older lease token (a stale owner's) or
+        an older attempt — is cancelled (its worker gets a CancelCall; the dispatcher runs one
+        attempt of a call at a time). ``rank`` None: the attempt is this replica's own, as the
+        task's owner now. False when the attempt served here ranks higher (the new one is
+        stale)."""
+        served = self._by_call.get(key)
         if served is None:
             return True
         route_id, current = served
