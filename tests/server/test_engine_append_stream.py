@@ -306,3 +306,41 @@ async def test_an_empty_request_ends_the_stream_as_invalid_argument(start: Start
         if detail.Unpack(bad):
             fields += [v.field for v in bad.field_violations]
     assert fields == ["appends"]
+
+
+async def test_an_append_too_big_for_the_control_plane_fails_alone(
+    start: StartServer,
+) -> None:
+    """A task's append past the server's message limit (a huge tool output) fails that task's
+    append, as its own unary call would; the other tasks' appends on the same stream are
+    stored."""
+    server = await start(principals=PRINCIPALS, max_message_bytes=2 << 20)
+    engine = HeldJobs()
+    await server.runtime.add_engine(engine)
+    big_job, *small_jobs = await _submit(server, engine, 4)
+    store = _worker(server.address, [big_job, *small_jobs])
+    huge = _events(big_job, 2)[0]
+    huge.body.message.payload = Payload.of({"output": "x" * (3 << 20)})
+    small = {job.task_id: _events(job, 20) for job in small_jobs}
+
+    async def run(task_id: str) -> None:
+        for event in small[task_id]:
+            await store.append([event])
+
+    try:
+        async with asyncio.timeout(WAIT):
+            outcomes = await asyncio.gather(
+                store.append([huge]), *(run(j.task_id) for j in small_jobs), return_exceptions=True
+            )
+    finally:
+        await store.close()
+        await store.control_plane.close()
+    refused, *others = outcomes
+    # The worker's store reports the task's write as failed (PartialWrite), with the reason.
+    assert isinstance(refused, PartialWrite) and "RESOURCE_EXHAUSTED" in str(refused), outcomes
+    assert others == [None] * len(small_jobs)
+    assert [e.seq for e in await server.runtime.store.read(big_job.task_id)] == [1]
+    for job in small_jobs:
+        stored = await server.runtime.store.read(job.task_id)
+        assert [e.seq for e in stored] == list(range(1, 22))
+        engine.report(job, await server.runtime.wait(job.task_id))

@@ -78,8 +78,15 @@ class AppendStream:
         chunk: list[tuple[pb.AppendEventsRequest, asyncio.Future[int]]] = []
         size = 0
         for request, done in queued:
+            request_size = request.ByteSize()
+            if chunk and size + request_size > _MAX_BYTES:
+                # Closed before it would grow past the limit: a big append (a large tool
+                # output) travels alone, so if the control plane refuses its size, it alone
+                # fails (see _run).
+                self._send(chunk)
+                chunk, size = [], 0
             chunk.append((request, done))
-            size += request.ByteSize()
+            size += request_size
             if len(chunk) == _MAX_APPENDS or size >= _MAX_BYTES:
                 self._send(chunk)
                 chunk, size = [], 0
@@ -137,6 +144,8 @@ class AppendStream:
                 outbox.put_nowait(None)
             if self._closed:
                 return
+            if error is not None and self._refuse_oversized(error):
+                continue  # the rest goes again on a new stream
             if error is None or error.code() in _RETRYABLE:
                 # Ended or broke: open another and send what is unanswered again.
                 failures += 1
@@ -161,6 +170,19 @@ class AppendStream:
         for done in batch.waiters[len(response.results) :]:
             if not done.done():
                 done.set_exception(_refused(grpc.StatusCode.INTERNAL.value[0], "no result"))
+
+    def _refuse_oversized(self, error: grpc.aio.AioRpcError) -> bool:
+        """A request past the control plane's message limit ends the stream with
+        RESOURCE_EXHAUSTED: only the appends that travel alone for their size fail with it
+        (as their unary call would), not every task's. True when there were such."""
+        if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return False
+        oversized = [i for i, b in self._unanswered.items() if b.request.ByteSize() > _MAX_BYTES]
+        for batch_id in oversized:
+            for done in self._unanswered.pop(batch_id).waiters:
+                if not done.done():
+                    done.set_exception(error)
+        return bool(oversized)
 
     def _fail_unanswered(self, error: BaseException) -> None:
         batches, self._unanswered = list(self._unanswered.values()), {}
