@@ -209,9 +209,10 @@ async def test_a_killed_worker_is_retried_or_fails_per_policy(
 async def test_jobs_sent_together_survive_their_killed_worker(
     server: RunningServer, client: AsyncClient
 ) -> None:
-    """Ray hands jobs dispatched together to an actor in one call, whose results come back
-    together. Killing that actor while one of them holds: the ones that had ended report their
-    end (nothing is appended after it, they do not run again), the open one resumes."""
+    """Ray hands jobs dispatched together to an actor in one call, which streams each job's
+    result back as it ends: the quick ones are done (their jobs over, credentials revoked)
+    while a batch-mate still holds. Killing that actor then: the held one resumes, the ones
+    that ended are untouched (nothing is appended after their end)."""
     quick_script = [
         {"tool_calls": [{"name": "pid", "arguments": {}}]},
         {"content": "{last_tool_output}"},
@@ -230,6 +231,11 @@ async def test_jobs_sent_together_survive_their_killed_worker(
     sharing = [i for i, r in answers.items() if r.answer.as_text() == str(worker_pid)]  # type: ignore[attr-defined]
     assert sharing, "no task ran on the held task's actor"
     logs_before = {i: [e.seq async for e in client.events(i)] for i in sharing}
+    for task_id in sharing:  # their jobs ended without waiting for the held batch-mate
+        await assert_eventually(
+            lambda task_id=task_id: server.runtime.current_job(task_id) is None, timeout=WAIT
+        )
+    assert server.runtime.current_job(held.id) is not None
 
     os.kill(worker_pid, signal.SIGKILL)
     response = await _response(client, held.id)

@@ -1,8 +1,8 @@
 """``RayEngine``: the control-plane side of the Ray engine.
 
 Jobs go to a pool of ``worker_num`` warm actors (least busy first); jobs handed over in the
-same event-loop iteration go to an actor in one call (``run_many``), whose results come back
-together. Nothing here blocks the event loop: Ray object refs are awaited as futures, and
+same event-loop iteration go to an actor in one call (``run_each``), which streams each job's
+result back as soon as that job ends. Nothing here blocks the event loop: Ray object refs are awaited as futures, and
 ``ray.init`` / ``ray.kill`` / ``ray.shutdown`` run in a thread. The jobs of an actor that died
 (its process was killed) run again on a restarted actor per their task's retry policy,
 resuming from the task's log (one that had ended just reports its end); otherwise they end with
@@ -209,18 +209,28 @@ class RayEngine:
             if entry.actor >= 0 and self._jobs.get(entry.job.task_id) is entry:
                 by_actor.setdefault(entry.actor, []).append(entry)
         for index, entries in by_actor.items():
-            ref = self._actors[index].run_many.remote([encode_job(e.job) for e in entries])
-            waiter = asyncio.create_task(self._await(entries, ref))
+            results = (
+                self._actors[index]
+                .run_each.options(num_returns="streaming")
+                .remote([encode_job(e.job) for e in entries])
+            )
+            waiter = asyncio.create_task(self._await(entries, results))
             for entry in entries:
                 entry.waiter = waiter
 
-    async def _await(self, entries: list[_Job], ref: Any) -> None:
-        """The results of one actor call: each job's, in order. A lost actor loses them all;
-        each runs again per its task's retry policy (one that had ended just reports it)."""
+    async def _await(self, entries: list[_Job], results: Any) -> None:
+        """The results of one actor call, each as its job ends. A lost actor loses those not
+        ended yet; each runs again per its task's retry policy (one that had ended just
+        reports it)."""
+        waiting = dict(enumerate(entries))
         try:
-            payloads = await ref
+            async for ref in results:
+                index, payload = await ref
+                entry = waiting.pop(index)
+                self._load[entry.actor] -= 1
+                self._report(entry, decode_result(payload))
         except ray.exceptions.RayActorError as error:
-            for entry in entries:
+            for entry in waiting.values():
                 self._load[entry.actor] -= 1
                 entry.actor = -1
                 again = None if self._closed else next_attempt(entry.job)
@@ -234,18 +244,13 @@ class RayEngine:
                     again[0].attempt,
                 )
                 entry.waiter = asyncio.create_task(self._again(entry, *again))
-            return
         except Exception as error:
             failure = Failure.from_exception(error, source="ray")
-            for entry in entries:
+            for entry in waiting.values():
                 self._load[entry.actor] -= 1
                 self._report(
                     entry, JobResult(entry.job.task_id, job_id=entry.job.job_id, failure=failure)
                 )
-            return
-        for entry, payload in zip(entries, payloads, strict=True):
-            self._load[entry.actor] -= 1
-            self._report(entry, decode_result(payload))
 
     async def _again(self, entry: _Job, job: TaskJob, delay: float) -> None:
         await asyncio.sleep(delay)  # the policy's backoff, not a synchronisation
