@@ -3,10 +3,10 @@
 Jobs go to a pool of ``worker_num`` warm actors (least busy first); jobs handed over in the
 same event-loop iteration go to an actor in one call (``run_each``), which streams each job's
 result back as soon as that job ends. Nothing here blocks the event loop: Ray object refs are
-awaited as futures, and ``ray.init`` / ``ray.kill`` / ``ray.shutdown`` run in a thread. The jobs of an actor that died
-(its process was killed) run again on a restarted actor per their task's retry policy,
-resuming from the task's log (one that had ended just reports its end); otherwise they end with
-an ``EngineWorkerLost`` failure. Other actors' jobs are not affected.
+awaited as futures, and ``ray.init`` / ``ray.kill`` / ``ray.shutdown`` run in a thread. The
+jobs of an actor that died (its process was killed) run again on a restarted actor per their
+task's retry policy, resuming from the task's log (one that had ended just reports its end);
+otherwise they end with an ``EngineWorkerLost`` failure. Other actors' jobs are not affected.
 
 Options (``ServerConfig.engine_options["ray"]`` and friends):
 
