@@ -423,6 +423,17 @@ async def test_a_stale_owner_does_not_get_its_call_served(
     assert done["k"] == "done" and done["id"] == "r4"
     assert runs(cluster, "again", 1, "done") == [("w-a", 1)]
 
+    # The lease moves on between start and go (another replica took the task): the call that
+    # was let start is still refused before the worker gets it.
+    ghost.call("r5", task_id=task_id, call_id="c5", attempt=1, token="5", x=5, n=1, name="moved")
+    assert (await ghost.reply())["k"] == "start"
+    cluster.client.set(f"{cluster.prefix}fence:{task_id}", 6)
+    ghost.send({"k": "go", "id": "r5"})
+    refused = await ghost.reply()
+    assert refused["k"] == "error" and refused["id"] == "r5", refused
+    assert "lost the lease" in Failure.from_bytes(refused["failure"]).message
+    assert runs(cluster, "moved", 1, "start") == []
+
 
 async def test_a_replica_that_lost_a_task_gives_its_own_attempt_up_to_the_new_owners_call(
     cluster: Cluster, workers: Workers

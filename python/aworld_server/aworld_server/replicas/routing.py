@@ -374,6 +374,10 @@ class Router:
                 raise CallCancelled(f"replica {origin} stopped answering") from None
             finally:
                 self._go.pop(route_id, None)
+            # Again just before the worker gets the call: the lease may have moved during the
+            # handshake (it waits up to ``patience``), and a stale owner's call must not run.
+            if task_id and token and await self.leases.token(task_id) != token:
+                raise CallCancelled(f"replica {origin} lost the lease of task {task_id}")
 
         timeout, schedule = message["timeout"], message["schedule_to_start"]
         reply: dict[str, Any]
