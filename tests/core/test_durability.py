@@ -126,13 +126,19 @@ async def test_restarted_runtime_resumes_a_parked_task_when_answered(tmp_path: P
 
 async def _killed_mid_call(tmp_path: Path, *, idempotent: bool) -> Path:
     """Run the durable task in a child process and SIGKILL it while ``add`` runs."""
+    return await _killed_once_started(tmp_path, "run_until_killed.py", "1" if idempotent else "0")
+
+
+async def _killed_once_started(tmp_path: Path, script: str, *args: str) -> Path:
+    """Run ``script`` (a child process writing ``tmp_path/ledger``) until it prints
+    ``started``, then SIGKILL it; returns the ledger."""
     ledger = tmp_path / "ledger"
     child = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(HERE / "run_until_killed.py"),
+        str(HERE / script),
         str(tmp_path),
         str(ledger),
-        "1" if idempotent else "0",
+        *args,
         stdout=asyncio.subprocess.PIPE,
         cwd=HERE,
     )
@@ -181,22 +187,7 @@ async def test_a_resumed_call_keeps_the_retry_budget_it_had_left(tmp_path: Path)
     """Attempt 1 failed, attempt 2 was cut by a SIGKILL: after the restart the call may use
     only the 2 attempts of its 3 that did not fail (the cut one is the runtime's, not the
     tool's), not a fresh budget of 3."""
-    ledger = tmp_path / "ledger"
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE / "run_until_killed_retrying.py"),
-        str(tmp_path),
-        str(ledger),
-        stdout=asyncio.subprocess.PIPE,
-        cwd=HERE,
-    )
-    try:
-        assert child.stdout is not None
-        line = await asyncio.wait_for(child.stdout.readline(), WAIT)
-        assert line.strip() == b"started", line
-    finally:
-        child.kill()
-        await child.wait()
+    ledger = await _killed_once_started(tmp_path, "run_until_killed_retrying.py")
     assert executions(ledger) == ["flaky", "flaky"]
 
     async def always_fails(execution: int) -> None:

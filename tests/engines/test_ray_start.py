@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 import ray
@@ -20,7 +21,20 @@ TIMED_OUT = (
 )
 
 
-def _failing_init(failures: int, left_behind: list[subprocess.Popen[bytes]]):
+@pytest.fixture
+def left_behind() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The processes the stand-in leaves running, each stopped by pid at the end."""
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def _failing_init(
+    monkeypatch: pytest.MonkeyPatch, failures: int, left_behind: list[subprocess.Popen[bytes]]
+) -> list[dict[str, object]]:
+    """Put in a ``ray.init`` that fails ``failures`` times, each leaving a process of ours."""
     calls: list[dict[str, object]] = []
 
     def init(**kwargs: object) -> None:
@@ -32,40 +46,26 @@ def _failing_init(failures: int, left_behind: list[subprocess.Popen[bytes]]):
             )
             raise Exception(TIMED_OUT)
 
-    return init, calls
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    return calls
 
 
 def test_a_local_ray_that_does_not_come_up_is_started_again_and_its_leftovers_killed(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, left_behind: list[subprocess.Popen[bytes]]
 ) -> None:
-    left_behind: list[subprocess.Popen[bytes]] = []
-    init, calls = _failing_init(failures=2, left_behind=left_behind)
-    monkeypatch.setattr(ray, "init", init)
-    monkeypatch.setattr(ray, "shutdown", lambda: None)
-    try:
-        RayEngine({"num_cpus": 1})._start_local_ray()
-        assert len(calls) == 3
-        assert calls[-1]["num_cpus"] == 1
-        for process in left_behind:  # killed by the engine, not by this test
-            assert process.wait(timeout=10) == -9
-    finally:
-        for process in left_behind:
-            process.kill()
-            process.wait()
+    calls = _failing_init(monkeypatch, 2, left_behind)
+    RayEngine({"num_cpus": 1})._start_local_ray()
+    assert len(calls) == 3
+    assert calls[-1]["num_cpus"] == 1
+    for process in left_behind:  # killed by the engine, not by this test
+        assert process.wait(timeout=10) == -9
 
 
 def test_a_local_ray_that_never_comes_up_fails_with_rays_reason(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, left_behind: list[subprocess.Popen[bytes]]
 ) -> None:
-    left_behind: list[subprocess.Popen[bytes]] = []
-    init, calls = _failing_init(failures=5, left_behind=left_behind)
-    monkeypatch.setattr(ray, "init", init)
-    monkeypatch.setattr(ray, "shutdown", lambda: None)
-    try:
-        with pytest.raises(Exception, match="timed out during startup"):
-            RayEngine({})._start_local_ray()
-        assert len(calls) == 3
-    finally:
-        for process in left_behind:
-            process.kill()
-            process.wait()
+    calls = _failing_init(monkeypatch, 5, left_behind)
+    with pytest.raises(Exception, match="timed out during startup"):
+        RayEngine({})._start_local_ray()
+    assert len(calls) == 3

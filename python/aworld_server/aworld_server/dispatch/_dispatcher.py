@@ -229,7 +229,7 @@ class WorkerDispatcher:
             check_input(spec, input)
             if on_start is not None:
                 await on_start(session.worker_id)
-            limit = timeout or spec.default_timeout or self._default_timeout
+            limit = timeout or self.limits(spec)[1]
             call = worker_pb.Call(
                 call_id=call_id,
                 attempt=attempt,
@@ -355,11 +355,7 @@ class WorkerDispatcher:
         all is waited out for the schedule-to-start timeout."""
         handler, kind, namespace = attempt.handler, attempt.kind, attempt.namespace
         declared = self._declared.get((namespace, handler, kind))
-        limit = (
-            schedule_to_start
-            or (declared.schedule_to_start_timeout if declared else None)
-            or self._schedule_to_start_timeout
-        ).total_seconds()
+        limit = (schedule_to_start or self.limits(declared)[0]).total_seconds()
         loop = asyncio.get_running_loop()
         unserved_since: float | None = None
         while True:

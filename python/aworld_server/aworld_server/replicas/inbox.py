@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aworld_server import errors
-from aworld_server.redis_client import stop_loop
+from aworld_server.redis_client import stop_loop, tail_stream
 
 __all__ = ["Inbox", "Moved"]
 
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 # Entries kept per inbox: requests are answered within seconds, so only a short history stays.
 _INBOX_LENGTH: Final = 1000
 _ANSWER_TTL_S: Final = 60
-_BLOCK_MS: Final = 1000
 
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
 """``handler(op, task_id, args)``: acts on a request; its result is the answer. It raises
@@ -101,26 +100,10 @@ class Inbox:
 
     async def _read(self, handler: Handler) -> None:
         stream = self._stream(self.replica_id)
-        last = ""
-        while not self._stopping:
-            try:
-                if not last:
-                    # Requests sent before this start were given up on by their askers. A
-                    # concrete id, never "$" again: "$" on every read would skip what arrives
-                    # between two reads.
-                    newest: Any = await self.client.xrevrange(stream, count=1)
-                    last = newest[0][0] if newest else "0-0"
-                batches: Any = await self.client.xread({stream: last}, block=_BLOCK_MS)
-            except RedisError:
-                log.warning("reading the replica inbox failed; trying again", exc_info=True)
-                await asyncio.sleep(_BLOCK_MS / 1000)  # Redis away: a retry period
-                continue
-            for _, entries in batches or []:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    handling = asyncio.create_task(self._answer(handler, fields))
-                    self._handling.add(handling)
-                    handling.add_done_callback(self._handling.discard)
+        async for _, fields in tail_stream(self.client, stream, lambda: self._stopping):
+            handling = asyncio.create_task(self._answer(handler, fields))
+            self._handling.add(handling)
+            handling.add_done_callback(self._handling.discard)
 
     async def _answer(self, handler: Handler, fields: dict[bytes, bytes]) -> None:
         op, task_id = fields[b"op"].decode(), fields[b"task"].decode()

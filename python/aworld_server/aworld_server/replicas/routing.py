@@ -47,7 +47,7 @@ from aworld_server.errors import (
     WorkerLost,
 )
 from aworld_server.observability import call_headers
-from aworld_server.redis_client import stop_loop
+from aworld_server.redis_client import stop_loop, tail_stream
 from aworld_server.replicas.directory import Directory
 from aworld_server.replicas.leases import Leases
 
@@ -56,7 +56,6 @@ __all__ = ["NotStarted", "Router"]
 log = logging.getLogger(__name__)
 
 _STREAM_LENGTH: Final = 10_000
-_BLOCK_MS: Final = 1000
 _ANSWER_TRIES: Final = 5
 # A view of the other replicas' workers this recent is good enough to pick one: they publish
 # at most this often anyway (directory._MIN_GAP_S).
@@ -452,25 +451,11 @@ class Router:
 
     async def _read(self) -> None:
         stream = self._stream(self.replica_id)
-        last = ""
-        while not self._stopping:
+        async for entry_id, fields in tail_stream(self.client, stream, lambda: self._stopping):
             try:
-                if not last:
-                    # What was sent before this start was given up on by its senders.
-                    newest: Any = await self.client.xrevrange(stream, count=1)
-                    last = newest[0][0] if newest else "0-0"
-                batches: Any = await self.client.xread({stream: last}, block=_BLOCK_MS)
-            except Exception:  # Redis away (or worse): callers wait on while we publish
-                log.warning("reading the routing stream failed; trying again", exc_info=True)
-                await asyncio.sleep(_BLOCK_MS / 1000)  # Redis away: a retry period
-                continue
-            for _, entries in batches or []:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    try:
-                        self._dispatch(msgpack.unpackb(fields[b"m"], raw=False))
-                    except Exception:  # one bad entry must not stop the stream
-                        log.exception("ignored a malformed routing message %s", entry_id)
+                self._dispatch(msgpack.unpackb(fields[b"m"], raw=False))
+            except Exception:  # one bad entry must not stop the stream
+                log.exception("ignored a malformed routing message %s", entry_id)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind, route_id = message["k"], str(message["id"])
