@@ -366,6 +366,7 @@ class EventManager:
         """Events of a task with seq > ``after_seq``; with ``follow``, live ones until the
         terminal event (which is always the last one yielded)."""
         last = after_seq
+        ended = False  # the index said the task ended: one more read of the store, then stop
         while True:
             log = self._logs.get(task_id)
             batch = log.after(last) if log is not None else None
@@ -381,9 +382,15 @@ class EventManager:
             if log is None:
                 if batch:
                     continue
+                if ended:
+                    return  # ended before the position asked for
                 record = await self.store.get_task(task_id)
-                if record is None or record.status.is_terminal:
-                    return  # unknown, or ended before the position asked for
+                if record is None:
+                    return
+                if record.status.is_terminal:
+                    # It may have ended (elsewhere) after the read above: read its end.
+                    ended = True
+                    continue
                 await self._opened(task_id)
                 continue
             if log.ended and log.stored_seq <= last:
