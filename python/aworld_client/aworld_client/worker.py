@@ -40,6 +40,7 @@ from opentelemetry import trace
 from aworld_client._address import parse_address
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2 as pb
 from aworld_client._proto.aworld.runtime.v1 import worker_service_pb2_grpc
+from aworld_client._stream_writer import StreamWriter
 from aworld_client._tracing import call_span
 from aworld_client.common import Failure, Payload, RetryPolicy
 from aworld_client.handler import HandlerKind
@@ -339,30 +340,36 @@ class _Connection:
         self._slots = slots
         self._stopping = stopping
         self._heartbeat = (welcome.heartbeat_interval or _DEFAULT_HEARTBEAT).total_seconds()
-        self._outbox: asyncio.Queue[pb.ConnectRequest | None] = asyncio.Queue()
+        # Results are written from the call's own task when the stream is idle (no outbox and
+        # writer task in between); a write is never awaited by a call, so a call cancelled
+        # after it sent its result cannot cut that write short.
+        self._writer: StreamWriter[pb.ConnectRequest] = StreamWriter(
+            stream.write, on_error=lambda _: self._write_failed.set()
+        )
+        self._write_failed = asyncio.Event()
         self._calls: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._accepting = True
 
     async def serve(self) -> None:
         """Run until the stream ends; the calls still running are then cancelled."""
         reader = asyncio.create_task(self._read())
-        writer = asyncio.create_task(self._write())
-        helpers = [asyncio.create_task(self._beat()), asyncio.create_task(self._drain_on_stop())]
+        closer = asyncio.create_task(self._close_on_stop())
+        helpers = [asyncio.create_task(self._beat())]
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if reader not in done and writer.exception() is None:
+            done, _ = await asyncio.wait({reader, closer}, return_when=asyncio.FIRST_COMPLETED)
+            if reader not in done and closer.exception() is None:
                 # Graceful stop: we half-closed; the server ends the stream in response.
                 await reader
             for task in done:
                 task.result()
         finally:
-            tasks = [reader, writer, *helpers, *self._calls.values()]
+            tasks = [reader, closer, *helpers, *self._calls.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _send(self, message: pb.ConnectRequest) -> None:
-        self._outbox.put_nowait(message)
+        self._writer.send(message)
 
     async def _read(self) -> None:
         while (raw := await self._stream.read()) is not grpc.aio.EOF:
@@ -389,19 +396,24 @@ class _Connection:
                     message.reason,
                 )
 
-    async def _write(self) -> None:
-        while (message := await self._outbox.get()) is not None:
-            await self._stream.write(message)
-        await self._stream.done_writing()
-
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
             in_flight = sorted({c for c, _ in self._calls})
             self._send(pb.ConnectRequest(heartbeat=pb.Heartbeat(in_flight_call_ids=in_flight)))
 
-    async def _drain_on_stop(self) -> None:
-        await self._stopping.wait()
+    async def _close_on_stop(self) -> None:
+        """Raises the error of a failed write (the stream is then done for); on stop, lets the
+        running calls finish and half-closes."""
+        stop = asyncio.ensure_future(self._stopping.wait())
+        failed = asyncio.ensure_future(self._write_failed.wait())
+        try:
+            await asyncio.wait({stop, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            failed.cancel()
+        if self._writer.error is not None:
+            raise self._writer.error
         self._accepting = False
         running = list(self._calls.values())
         if running:
@@ -411,7 +423,11 @@ class _Connection:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
-        self._outbox.put_nowait(None)  # the writer flushes what is queued, then half-closes
+        # Flush what was sent, then half-close: the server ends the stream in response.
+        await self._writer.drained()
+        if self._writer.error is not None:
+            raise self._writer.error
+        await self._stream.done_writing()
 
     def _start(self, call: Call) -> None:
         key = (call.call_id, call.attempt)

@@ -40,15 +40,22 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         request_iterator: AsyncIterator[worker_pb.ConnectRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[worker_pb.ConnectResponse]:
+        # The dispatcher writes to the stream itself (``WorkerSession.send`` through
+        # ``context.write``), from the sender's step when the stream is idle: yielding the
+        # messages from here would cost each a pass through this handler's task.
         requests = aiter(request_iterator)
         try:
             session = await self._admit(_hello(await anext(requests, None)), context)
         except AWorldError as error:
             await abort(context, error)
+        session.attach(
+            context.write,
+            lambda error: self._dispatcher.disconnect(session, f"stream write failed: {error}"),
+        )
         reader = asyncio.create_task(self._read(requests, session))
         try:
-            async for response in session.outgoing():
-                yield response
+            await session.ended()
+            await session.flushed()
             if not reader.done():
                 # The server ended the session (e.g. replaced by a newer connection): say so,
                 # so the worker reconnects instead of taking it for a clean shutdown.
@@ -56,6 +63,10 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
         finally:
             reader.cancel()
             self._dispatcher.disconnect(session, "stream ended")
+        # Never reached: this makes Connect an async generator, the shape the interceptors
+        # wrapping a streaming RPC (authentication, OpenTelemetry) iterate over.
+        if False:
+            yield
 
     async def _admit(self, hello: Hello, context: Any) -> WorkerSession:
         caller = current_caller()

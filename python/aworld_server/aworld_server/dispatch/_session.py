@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aworld_client import HandlerKind, HandlerSpec, WorkerInfo
+from aworld_client._stream_writer import StreamWriter
 from aworld_client.api import worker_service_pb2 as worker_pb
 
 from aworld_server.namespaces import DEFAULT_NAMESPACE
@@ -22,11 +24,13 @@ def _now() -> datetime:
 
 @dataclass(eq=False, kw_only=True)
 class WorkerSession:
-    """A worker's identity, handlers and capacity, plus the queue of messages to send it.
+    """A worker's identity, handlers and capacity, plus the writer of its stream.
 
-    The gRPC servicer drains :meth:`outgoing` into the stream and feeds what it reads to
-    ``WorkerDispatcher.receive``; everything else is the dispatcher's business. Messages are
-    the generated protobuf ones: a call is built once, in the form it is written in.
+    The gRPC servicer attaches the stream's ``write`` (:meth:`attach`), feeds what it reads
+    to ``WorkerDispatcher.receive`` and ends the stream once :meth:`ended`; everything else is
+    the dispatcher's business. :meth:`send` writes from the sender's own step when the stream
+    is idle (no queue and writer task in between; see ``StreamWriter``). Messages are the
+    generated protobuf ones: a call is built once, in the form it is written in.
     """
 
     worker_id: str
@@ -48,7 +52,10 @@ class WorkerSession:
     # Sequence number of the last assignment; the tie-breaker that spreads equal load.
     last_assigned: int = 0
     close_reason: str = ""
-    _outbox: asyncio.Queue[worker_pb.ConnectResponse | None] = field(default_factory=asyncio.Queue)
+    # Messages sent before the servicer attached the stream (the Welcome).
+    _early: list[worker_pb.ConnectResponse] = field(default_factory=list)
+    _writer: StreamWriter[worker_pb.ConnectResponse] | None = None
+    _ended: asyncio.Event = field(default_factory=asyncio.Event)
     _timer: asyncio.TimerHandle | None = None
 
     @property
@@ -68,23 +75,45 @@ class WorkerSession:
             return (name, kind) in self.specs
         return any(n == name for n, _ in self.specs)
 
+    def attach(
+        self,
+        write: Callable[[worker_pb.ConnectResponse], Coroutine[Any, Any, Any]],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        """Write to the worker through ``write`` (the stream's), starting with what was sent
+        before; ``on_error`` is told when a write fails (the stream is then done for)."""
+        writer = self._writer = StreamWriter(write, on_error)
+        early, self._early = self._early, []
+        for message in early:
+            writer.send(message)
+
     def send(self, message: worker_pb.ConnectResponse) -> None:
-        """Queue a message for the worker; dropped once the session is closed."""
-        if not self.closed:
-            self._outbox.put_nowait(message)
+        """Write a message to the worker after those sent before; dropped once the session is
+        closed. Returns at once: a sender cancelled later cannot cut the write short."""
+        if self.closed:
+            return
+        if self._writer is None:
+            self._early.append(message)
+        else:
+            self._writer.send(message)
 
     def close(self, reason: str) -> None:
-        """End the stream: :meth:`outgoing` stops after the messages already queued."""
+        """End the session: the stream ends after the messages already sent (:meth:`ended`,
+        :meth:`flushed`)."""
         if self.closed:
             return
         self.close_reason = reason
-        self._outbox.put_nowait(None)
+        self._ended.set()
         self.stop_watching()
 
-    async def outgoing(self) -> AsyncIterator[worker_pb.ConnectResponse]:
-        """The messages to write to the worker, until the session is closed."""
-        while (message := await self._outbox.get()) is not None:
-            yield message
+    async def ended(self) -> None:
+        """Wait until the session is closed."""
+        await self._ended.wait()
+
+    async def flushed(self) -> None:
+        """Wait until every message sent so far is written (or the stream broke)."""
+        if self._writer is not None:
+            await self._writer.drained()
 
     @property
     def last_seen(self) -> datetime:
