@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import grpc
+import pytest
 from aworld_client import (
     AsyncClient,
+    RuntimeServiceError,
     HandlerKind,
     HookDecided,
     PermissionDecision,
@@ -218,3 +221,24 @@ async def test_killing_a_typescript_worker_mid_call_moves_the_call_to_a_go_worke
         (1, "WorkerLost", True),
         (2, "ok", False),
     ]
+
+
+async def test_input_that_fails_the_schema_of_a_typescript_or_go_tool_is_refused_with_its_fields(
+    server: RunningServer, client: AsyncClient, spawn: Spawn, programs: Programs
+) -> None:
+    # Neither SDK validates input itself: the server is the one place the schema is checked,
+    # and a refusal names the offending field before any worker sees the call.
+    ts = await ts_worker(spawn, programs, server, "--tool", "ts_echo=echo")
+    go = await go_worker(spawn, programs, server, "--tool", "go_echo=echo")
+    await serving(server, "ts_echo")
+    await serving(server, "go_echo")
+
+    for name in ("ts_echo", "go_echo"):
+        with pytest.raises(RuntimeServiceError) as caught:
+            await client.invoke(name, {"data": 5})
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, name
+        assert [field for field, _ in caught.value.violations] == ["input.data"], name
+        assert caught.value.violations[0][1], name  # says what is wrong with it
+        answer = await client.invoke(name, {"data": "fine"})
+        assert answer.output is not None and answer.output.value() == "fine", name
+    assert ts.process.returncode is None and go.process.returncode is None
