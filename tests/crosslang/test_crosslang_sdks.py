@@ -11,10 +11,10 @@ import grpc
 import pytest
 from aworld_client import (
     AsyncClient,
-    RuntimeServiceError,
     HandlerKind,
     HookDecided,
     PermissionDecision,
+    RuntimeServiceError,
     TaskResponse,
     TaskStatus,
     ToolCallFinished,
