@@ -106,6 +106,11 @@ class WorkerSession:
         self._ended.set()
         self.stop_watching()
 
+    @property
+    def writing(self) -> bool:
+        """A write to the worker is in flight (messages sent now wait behind it)."""
+        return self._writer is not None and self._writer.busy
+
     async def ended(self) -> None:
         """Wait until the session is closed."""
         await self._ended.wait()
