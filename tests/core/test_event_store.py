@@ -383,3 +383,20 @@ async def test_reopen_keeps_everything(tmp_path: Path) -> None:
         assert await second.last_seq("t1") == 3
     finally:
         await second.close()
+
+
+async def test_a_later_small_append_never_settles_before_an_earlier_one(
+    sqlite_store: SqliteEventStore,
+) -> None:
+    """A small enqueue may be committed on the caller's thread when the writer is idle; while
+    an earlier append is still queued or being written, it waits its turn instead."""
+    await sqlite_store.append([submitted("big"), submitted("small")])
+    big = sqlite_store.enqueue([message("big", seq) for seq in range(2, 1002)])  # to the writer
+    small = sqlite_store.enqueue([message("small", 2)])
+    await small
+    assert big.done() and big.exception() is None
+    assert len(await sqlite_store.read("big")) == 1001
+    # With the writer idle again, a small append is committed before enqueue returns.
+    commits = sqlite_store.stats.commits
+    assert sqlite_store.enqueue([message("small", 3)]).done()
+    assert sqlite_store.stats.commits == commits + 1

@@ -89,14 +89,15 @@ class Payload(ProtoModel):
             return self.data.decode("utf-8", errors="replace")
         return ""
 
-    def to_proto(self) -> common_pb2.Payload:
+    def _fill(self, message: Any) -> None:
         if self.json is not None:
-            return common_pb2.Payload(json=self.json, media_type=self.media_type)
-        if self.text is not None:
-            return common_pb2.Payload(text=self.text, media_type=self.media_type)
-        if self.data is not None:
-            return common_pb2.Payload(data=self.data, media_type=self.media_type)
-        return common_pb2.Payload(media_type=self.media_type)
+            message.json = self.json
+        elif self.text is not None:
+            message.text = self.text
+        elif self.data is not None:
+            message.data = self.data
+        if self.media_type:
+            message.media_type = self.media_type
 
     @classmethod
     def from_proto(cls, message: Any) -> Self:
