@@ -11,7 +11,8 @@ the moment the job ends. Spark calls (``collect``, ``cancelJobGroup``, start and
 this engine's own threads, never on the event loop.
 
 Each session has its own job group (cancelled as a whole on close). A single task is cancelled
-through the feed: its runner records CANCELLED as on any engine. A lost Python worker (killed
+through the feed: its runner records CANCELLED as on any engine (a job whose session is lost
+while its cancel is on the way ends CANCELLED instead of running again). A lost Python worker (killed
 process) fails its session's Spark job: every job of that session that had not reported its end
 runs again per its task's retry policy, resuming from its log, or ends with
 ``EngineWorkerLost``; jobs that had ended are not touched. Spark's own task retries are turned
@@ -108,6 +109,9 @@ class SparkEngine:
         self._sessions: dict[str, _Session] = {}  # job group -> session
         self._session_of: dict[str, _Session] = {}  # task id -> the session running it
         self._waiting: dict[str, asyncio.Task[None]] = {}  # jobs in their retry backoff
+        # Cancels sent down to a running job: if its session is lost before the job reports,
+        # the job ends CANCELLED instead of running again.
+        self._cancelling: set[str] = set()
         self._running: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[JobResult | None] = asyncio.Queue()
         self._feed: JobFeed | None = None
@@ -240,6 +244,7 @@ class SparkEngine:
             return  # not a job this session runs (already counted lost): not its end
         if self._session_of.get(result.task_id) is session:
             del self._session_of[result.task_id]
+        self._cancelling.discard(result.task_id)
         self._results.put_nowait(result)
         self._pump()
         self._end_if_idle(session)
@@ -285,6 +290,10 @@ class SparkEngine:
     def _lost(self, jobs: list[TaskJob], error: Exception) -> None:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         for job in jobs:
+            if job.task_id in self._cancelling:  # it was being cancelled: do not run it again
+                self._cancelling.discard(job.task_id)
+                self._results.put_nowait(cancelled(job.task_id))
+                continue
             again = None if self._closed else next_attempt(job)
             if again is None:
                 self._results.put_nowait(worker_lost(job, self.name, detail[:500]))
@@ -327,6 +336,7 @@ class SparkEngine:
             del session.jobs[task_id], self._session_of[task_id]
             self._results.put_nowait(cancelled(task_id))
             return
+        self._cancelling.add(task_id)
         session.link.send_cancel(task_id)
 
 
