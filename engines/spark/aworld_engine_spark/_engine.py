@@ -12,9 +12,9 @@ this engine's own threads, never on the event loop.
 
 Each session has its own job group (cancelled as a whole on close). A single task is cancelled
 through the feed: its runner records CANCELLED as on any engine (a job whose session is lost
-while its cancel is on the way ends CANCELLED instead of running again). A lost Python worker (killed
-process) fails its session's Spark job: every job of that session that had not reported its end
-runs again per its task's retry policy, resuming from its log, or ends with
+while its cancel is on the way ends CANCELLED instead of running again). A lost Python worker
+(killed process) fails its session's Spark job: every job of that session that had not reported
+its end runs again per its task's retry policy, resuming from its log, or ends with
 ``EngineWorkerLost``; jobs that had ended are not touched. Spark's own task retries are turned
 off (``spark.task.maxFailures=1``) so attempts are counted once, here.
 
