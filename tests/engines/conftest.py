@@ -50,7 +50,11 @@ async def server(
         data_dir=tmp_path_factory.mktemp("engines"),
         engines=["ray", "spark"],
         engine_setup="engine_handlers:setup",
-        engine_options={"ray": {"num_cpus": 2, "worker_num": 2}},
+        engine_options={
+            "ray": {"num_cpus": 2, "worker_num": 2},
+            # Small, so the suite sees a full Spark session hold jobs back (test_spark_sessions).
+            "spark": {"max_concurrency": 2},
+        },
         heartbeat_interval=timedelta(milliseconds=200),
         heartbeat_timeout=timedelta(seconds=5),
         principals={

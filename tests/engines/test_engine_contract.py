@@ -206,19 +206,21 @@ async def test_a_killed_worker_is_retried_or_fails_per_policy(
     assert response.failure.type == "EngineWorkerLost"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("engine", ["ray", "spark"])
 async def test_jobs_sent_together_survive_their_killed_worker(
-    server: RunningServer, client: AsyncClient
+    server: RunningServer, client: AsyncClient, engine: str
 ) -> None:
-    """Ray hands jobs dispatched together to an actor in one call, which streams each job's
-    result back as it ends: the quick ones are done (their jobs over, credentials revoked)
-    while a batch-mate still holds. Killing that actor then: the held one resumes, the ones
-    that ended are untouched (nothing is appended after their end)."""
+    """Ray hands jobs dispatched together to an actor in one call, Spark to a running session
+    (one Spark task on one Python worker); both stream each job's result back as it ends: the
+    quick ones are done (their jobs over, credentials revoked) while a batch-mate still holds.
+    Killing that worker then: the held one resumes, the ones that ended are untouched (nothing
+    is appended after their end, one terminal event each)."""
     quick_script = [
         {"tool_calls": [{"name": "pid", "arguments": {}}]},
         {"content": "{last_tool_output}"},
     ]
-    quick = [make_task(quick_script, ["pid"], "ray") for _ in range(6)]
-    held = hold_task("ray")
+    quick = [make_task(quick_script, ["pid"], engine) for _ in range(6)]
+    held = hold_task(engine)
     # Submitted at once (in the client's namespace): their TaskSubmitted share a commit, so
     # they are dispatched together.
     for task in [held, *quick]:
@@ -229,7 +231,7 @@ async def test_jobs_sent_together_survive_their_killed_worker(
     await _until(client, held.id, ToolCallStarted, tool_name="hold_in")
     answers = {t.id: await _response(client, t.id) for t in quick}
     sharing = [i for i, r in answers.items() if r.answer.as_text() == str(worker_pid)]  # type: ignore[attr-defined]
-    assert sharing, "no task ran on the held task's actor"
+    assert sharing, "no task ran on the held task's worker"
     logs_before = {i: [e.seq async for e in client.events(i)] for i in sharing}
     for task_id in sharing:  # their jobs ended without waiting for the held batch-mate
         await assert_eventually(

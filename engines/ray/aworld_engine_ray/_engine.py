@@ -53,6 +53,11 @@ log = logging.getLogger("aworld_engine_ray")
 
 _init_lock = threading.Lock()
 _LOCAL_START_ATTEMPTS = 3
+# A lost job is sent again only once the actors answer (a killed one is restarting; a job sent
+# to it meanwhile fails at once and would spend another of the task's attempts): asked every
+# _RESTART_POLL seconds, for at most _RESTART_PATIENCE, then sent anyway.
+_RESTART_POLL = 0.2
+_RESTART_PATIENCE = 60.0
 
 
 def _startup_logs(lines: int = 15) -> str:
@@ -254,8 +259,28 @@ class RayEngine:
 
     async def _again(self, entry: _Job, job: TaskJob, delay: float) -> None:
         await asyncio.sleep(delay)  # the policy's backoff, not a synchronisation
+        await self._actors_back()
         if self._jobs.get(job.task_id) is entry:
             self._dispatch(_Job(job))
+
+    async def _actors_back(self) -> None:
+        """Return once every actor answers, or after ``_RESTART_PATIENCE``. A restart is the
+        runtime's trouble to wait out: on a busy machine it takes seconds, and each call sent
+        meanwhile fails with ActorUnavailableError, which would count against the task."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _RESTART_PATIENCE
+        for actor in self._actors:
+            while True:
+                try:
+                    await actor.ready.remote()
+                    break
+                except ray.exceptions.ActorUnavailableError:
+                    if loop.time() >= deadline:
+                        return
+                    # Ray tells of a restart's end only by answering; ask again shortly.
+                    await asyncio.sleep(_RESTART_POLL)
+                except ray.exceptions.RayActorError:
+                    break  # gone for good: sending the job finds out, and counts it
 
     def _report(self, entry: _Job, result: JobResult) -> None:
         if self._jobs.get(entry.job.task_id) is entry:

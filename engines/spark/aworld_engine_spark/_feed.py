@@ -1,32 +1,91 @@
-"""The cancel feed: how the Spark engine reaches a job inside a running partition.
+"""The job feed: the connection between the Spark engine and each running partition.
 
-Spark can only cancel whole jobs (job groups), and a Spark job here carries a batch of tasks; so
-cancelling one task is cooperative instead. The engine listens on a TCP port (port 0, on the
-driver's host); each running partition connects, says which tasks it runs (``hello SECRET ID...``)
-and receives ``cancel ID`` lines, which it hands to its EngineHost: the runner then records
-CANCELLED as on any engine. Lines are ASCII; the secret keeps other local processes out.
+A Spark job here is one long-running partition (a *session*) on a warm Python worker, not one
+batch: the partition connects back to the engine (a TCP port on the driver's host, port 0), says
+hello with the feed's secret and its job group, and from then on the engine sends it jobs as
+they are queued and cancels of single tasks, and the partition sends back each job's result the
+moment that job ends. A partition ends when the engine tells it to (it has nothing left to run)
+or when the connection is gone.
+
+Frames: one kind byte, a 4-byte big-endian length, the body. Engine to partition: ``J`` a job
+(``wire.encode_job`` bytes), ``C`` cancel (a task id), ``E`` end. Partition to engine: ``H``
+hello (``SECRET GROUP``, ASCII), ``R`` a result (``wire.encode_result`` bytes). The secret keeps
+other local processes out; a hello is read with a small size limit before it is checked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import secrets
+import struct
 from collections.abc import Awaitable, Callable
 
-__all__ = ["CancelFeed", "follow_feed"]
+__all__ = ["JOB", "CANCEL", "END", "HELLO", "RESULT", "JobFeed", "Link", "read_frame", "frame"]
+
+JOB, CANCEL, END, HELLO, RESULT = b"J", b"C", b"E", b"H", b"R"
+_HEADER = struct.Struct(">cI")
+_MAX_HELLO = 1024
+_MAX_FRAME = 1 << 30  # a job carries a whole task; anything near this is a broken peer
 
 
-class CancelFeed:
-    """Engine side: a small line server; ``cancel`` reaches the partition running the task."""
+def frame(kind: bytes, body: bytes = b"") -> bytes:
+    return _HEADER.pack(kind, len(body)) + body
 
-    def __init__(self, host: str) -> None:
+
+async def read_frame(reader: asyncio.StreamReader, limit: int = _MAX_FRAME) -> tuple[bytes, bytes]:
+    """The next frame; ``IncompleteReadError`` at the end of the stream."""
+    kind, size = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if size > limit:
+        raise ValueError(f"job feed frame of {size} bytes (limit {limit})")
+    return kind, await reader.readexactly(size)
+
+
+class Link:
+    """The engine's end of one partition's connection.
+
+    Writes are not awaited: they are small next to what the engine already holds in memory,
+    and the engine's bookkeeping stays synchronous (no job is in two states across an await).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self.closed = asyncio.Event()  # set once the partition's side is fully read
+
+    def send_job(self, payload: bytes) -> None:
+        self._writer.write(frame(JOB, payload))
+
+    def send_cancel(self, task_id: str) -> None:
+        self._writer.write(frame(CANCEL, task_id.encode()))
+
+    def send_end(self) -> None:
+        self._writer.write(frame(END))
+
+    def abort(self) -> None:
+        self._writer.close()
+
+
+class JobFeed:
+    """Engine side: accepts partitions' connections and hands them to the engine.
+
+    ``attach(group, link)`` is called on a valid hello and says whether the group is one of the
+    engine's running sessions; ``on_result(group, body)`` is called for each result frame, in
+    order, before ``link.closed`` is set."""
+
+    def __init__(
+        self,
+        host: str,
+        attach: Callable[[str, Link], bool],
+        on_result: Callable[[str, bytes], None],
+    ) -> None:
         self.host = host
         self.secret = secrets.token_hex(16)
         self.address = ""
+        self._attach = attach
+        self._on_result = on_result
         self._server: asyncio.Server | None = None
-        self._writers: dict[str, asyncio.StreamWriter] = {}
-        self._pending: set[str] = set()  # cancelled before their partition said hello
+        self._links: set[Link] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, 0)
@@ -36,56 +95,76 @@ class CancelFeed:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            for writer in set(self._writers.values()):
-                writer.close()
+            for link in set(self._links):
+                link.abort()
             await self._server.wait_closed()
 
-    def forget(self, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self._writers.pop(task_id, None)
-            self._pending.discard(task_id)
-
-    async def cancel(self, task_id: str) -> None:
-        writer = self._writers.get(task_id)
-        if writer is None:
-            self._pending.add(task_id)
-            return
-        writer.write(f"cancel {task_id}\n".encode())
-        await writer.drain()
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        hello = (await reader.readline()).decode().split()
-        if len(hello) < 2 or hello[0] != "hello" or not hmac.compare_digest(hello[1], self.secret):
-            writer.close()
-            return
-        task_ids = hello[2:]
-        for task_id in task_ids:
-            self._writers[task_id] = writer
-            if task_id in self._pending:
-                self._pending.discard(task_id)
-                writer.write(f"cancel {task_id}\n".encode())
-        await writer.drain()
+        link = Link(writer)
         try:
-            await reader.read()  # until the partition hangs up
+            try:
+                kind, body = await read_frame(reader, _MAX_HELLO)
+            except (asyncio.IncompleteReadError, ValueError, ConnectionError):
+                return
+            secret, _, group = body.decode("ascii", "replace").partition(" ")
+            if kind != HELLO or not hmac.compare_digest(secret, self.secret):
+                return
+            if not self._attach(group, link):
+                return
+            self._links.add(link)
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:
+                    kind, body = await read_frame(reader)
+                    if kind == RESULT:
+                        self._on_result(group, body)
         finally:
-            for task_id in task_ids:
-                if self._writers.get(task_id) is writer:
-                    del self._writers[task_id]
+            self._links.discard(link)
+            link.closed.set()
             writer.close()
 
 
 async def follow_feed(
-    address: str, secret: str, task_ids: list[str], cancel: Callable[[str], Awaitable[None]]
+    address: str,
+    secret: str,
+    group: str,
+    run: Callable[[bytes], Awaitable[bytes]],
+    cancel: Callable[[str], Awaitable[None]],
 ) -> None:
-    """Partition side: say hello, then cancel each task the engine names, until cancelled."""
+    """Partition side: run each job the engine sends (concurrently) and send its result back as
+    soon as it ends, until the engine says ``E``. A connection lost before that raises
+    ``ConnectionError`` after cancelling the jobs still running (the engine counts them lost
+    and runs them again per their retry policy, as for a killed worker)."""
     host, _, port = address.rpartition(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(f"hello {secret} {' '.join(task_ids)}\n".encode())
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(payload: bytes) -> None:
+        result = await run(payload)
+        writer.write(frame(RESULT, result))
         await writer.drain()
-        while line := await reader.readline():
-            command, _, task_id = line.decode().strip().partition(" ")
-            if command == "cancel":
-                await cancel(task_id)
+
+    try:
+        writer.write(frame(HELLO, f"{secret} {group}".encode("ascii")))
+        await writer.drain()
+        while True:
+            try:
+                kind, body = await read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError) as error:
+                raise ConnectionError("the Spark engine's job feed closed") from error
+            if kind == JOB:
+                task = asyncio.create_task(one(body))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            elif kind == CANCEL:
+                await cancel(body.decode())
+            elif kind == END:
+                break
+        # The engine ends a session only when all its jobs reported; wait for stragglers anyway.
+        await asyncio.gather(*running)
     finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()

@@ -1,10 +1,11 @@
-"""What runs inside a Spark Python worker: a batch of jobs (one partition) on the worker's warm
-EngineHost.
+"""What runs inside a Spark Python worker: one session (a partition) that runs the jobs the
+engine feeds it on the worker's warm EngineHost.
 
 With ``spark.python.worker.reuse`` a Python worker serves many Spark tasks, so the host, its
 Runtime and its gRPC channel live on an event loop in a background thread of the worker process
-and are reused; a partition hands its jobs to that loop and blocks (the executor's thread, not an
-event loop) until they all ended.
+and are reused; a partition hands its session to that loop and blocks (the executor's thread,
+not an event loop) until the engine ends the session. Jobs and results travel over the job
+feed (``_feed``), each result as soon as its job ends; the partition itself returns nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from aworld_server.engine_worker import EngineHost
-from aworld_server.engines import decode_job
 
 from aworld_engine_spark._feed import follow_feed
 
-__all__ = ["run_partition"]
+__all__ = ["run_session"]
 
 _lock = threading.Lock()
 _warm: dict[str, tuple[EngineHost, asyncio.AbstractEventLoop]] = {}
@@ -34,20 +34,10 @@ def _host(setup: str) -> tuple[EngineHost, asyncio.AbstractEventLoop]:
         return warm
 
 
-def run_partition(setup: str, feed: str, secret: str, payloads: Iterable[bytes]) -> Iterator[bytes]:
-    """``mapPartitions`` function: encoded jobs in, encoded results out (same order)."""
-    jobs = list(payloads)
-    if not jobs:
-        return iter(())
+def run_session(setup: str, feed: str, secret: str, groups: Iterable[bytes]) -> Iterator[bytes]:
+    """``mapPartitions`` function: the partition's one record is its job group."""
     host, loop = _host(setup)
-    return iter(asyncio.run_coroutine_threadsafe(_run(host, feed, secret, jobs), loop).result())
-
-
-async def _run(host: EngineHost, feed: str, secret: str, jobs: list[bytes]) -> list[bytes]:
-    task_ids = [decode_job(job).task_id for job in jobs]
-    following = asyncio.ensure_future(follow_feed(feed, secret, task_ids, host.cancel))
-    try:
-        return await host.run_many(jobs)
-    finally:
-        following.cancel()
-        await asyncio.gather(following, return_exceptions=True)
+    for group in groups:
+        session = follow_feed(feed, secret, group.decode(), host.run, host.cancel)
+        asyncio.run_coroutine_threadsafe(session, loop).result()
+    return iter(())
