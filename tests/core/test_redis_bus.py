@@ -99,3 +99,30 @@ async def test_an_entry_that_keeps_killing_its_consumers_is_dead_lettered(
 
 async def _dead_letters(bus: RedisEventBus, count: int) -> bool:
     return len(await bus.dead_letters()) == count
+
+
+async def test_closing_is_not_held_up_by_a_refresh_that_swallows_its_cancellation(
+    bus: RedisEventBus,
+) -> None:
+    """redis-py can swallow a cancellation that lands inside a command; the refresh of held
+    entries is one. Closing the bus then still returns, and the refresh loop ends (a test's
+    teardown once hung here for 300 s)."""
+    await bus.publish(_msg(1))
+    assert (await bus.consume("t")).id == "1"  # held: the refresh loop runs
+    refreshing = asyncio.Event()
+
+    async def swallowing(*args: object, **kwargs: object) -> list[bytes]:
+        refreshing.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # as redis-py can
+        return []
+
+    bus._keep_alive = swallowing  # type: ignore[assignment]
+    await asyncio.wait_for(refreshing.wait(), 10)
+    keeper = bus._keeper
+    async with asyncio.timeout(10):
+        await bus.aclose()
+    assert keeper is not None
+    await assert_eventually(keeper.done, timeout=10)

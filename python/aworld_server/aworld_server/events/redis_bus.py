@@ -49,7 +49,7 @@ from aworld_client import Message, MessageCategory
 
 from aworld_server.errors import FailedPrecondition
 from aworld_server.events.bus import Subscription
-from aworld_server.redis_client import connect
+from aworld_server.redis_client import connect, stop_loop
 
 __all__ = ["DeadLetter", "RedisEventBus"]
 
@@ -214,6 +214,7 @@ class RedisEventBus:
         self._held: dict[str, _Held] = {}
         self._queued: dict[str, int] = {}  # as Redis last said, for the synchronous pending()
         self._keeper: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisEventBus:
@@ -328,10 +329,9 @@ class RedisEventBus:
     async def aclose(self) -> None:
         """Stop refreshing held entries and close the connection pool. Entries still held are
         taken over by another consumer after ``claim_idle``."""
+        self._closing = True
         if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            await stop_loop(self._keeper)  # bounded: redis-py can swallow the cancel
             self._keeper = None
         await self.client.aclose()
 
@@ -380,7 +380,7 @@ class RedisEventBus:
 
     async def _keep_held(self) -> None:
         """Refresh held entries so no other consumer takes them over while this one lives."""
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.claim_idle.total_seconds() / 3)
             for task_id, held in list(self._held.items()):
                 ids = held.ids()
