@@ -114,6 +114,7 @@ class RayEngine:
         self._load: list[int] = []
         self._jobs: dict[str, _Job] = {}
         self._pending: list[_Job] = []  # dispatched in this loop iteration, not sent yet
+        self._back: asyncio.Task[None] | None = None  # waiting for lost actors to answer
         self._results: asyncio.Queue[JobResult | None] = asyncio.Queue()
         self._started_ray = False
         self._closed = False
@@ -175,6 +176,8 @@ class RayEngine:
         if self._closed:
             return
         self._closed = True
+        if self._back is not None:
+            self._back.cancel()
         for job in list(self._jobs.values()):
             if job.waiter is not None:
                 job.waiter.cancel()
@@ -259,7 +262,9 @@ class RayEngine:
 
     async def _again(self, entry: _Job, job: TaskJob, delay: float) -> None:
         await asyncio.sleep(delay)  # the policy's backoff, not a synchronisation
-        await self._actors_back()
+        if self._back is None or self._back.done():  # one check shared by every lost job
+            self._back = asyncio.create_task(self._actors_back())
+        await asyncio.shield(self._back)
         if self._jobs.get(job.task_id) is entry:
             self._dispatch(_Job(job))
 
@@ -272,8 +277,10 @@ class RayEngine:
         for actor in self._actors:
             while True:
                 try:
-                    await actor.ready.remote()
+                    await asyncio.wait_for(actor.ready.remote(), deadline - loop.time())
                     break
+                except TimeoutError:
+                    return  # sent anyway: its failure, if any, counts as an attempt
                 except ray.exceptions.ActorUnavailableError:
                     if loop.time() >= deadline:
                         return
