@@ -138,8 +138,10 @@ def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator | None:
         return None
     # The schema comes from the MCP server: a $ref to http:// or file:// is refused, never
     # fetched or read (the server would otherwise send requests or read local files).
-    return cls(schema, registry=referencing.Registry(retrieve=_refuse))
+    registry = referencing.Registry(retrieve=_refuse)  # type: ignore[call-arg]
+    return cls(schema, registry=registry)
 
 
 def _refuse(uri: str) -> referencing.Resource[Any]:
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    # referencing builds its classes with attrs in a way mypy cannot see through.
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
