@@ -18,6 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
 from aworld_client import HandlerKind, HandlerSpec
 from aworld_client.handlers import InvalidHandlerInput
 from mcp.shared.exceptions import MCPError
@@ -73,7 +75,13 @@ class McpTool:
             )
         if self._validator is None:
             return
-        errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.path))
+        try:
+            errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.path))
+        except referencing.exceptions.Unresolvable as error:
+            raise InvalidHandlerInput(
+                self.name,
+                [{"loc": (), "msg": f"input schema $ref {error.ref!r} refused: not fetched"}],
+            ) from error
         if errors:
             raise InvalidHandlerInput(
                 self.name, [{"loc": tuple(e.path), "msg": e.message} for e in errors]
@@ -128,4 +136,12 @@ def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator | None:
         cls.check_schema(schema)
     except jsonschema.SchemaError:
         return None
-    return cls(schema)
+    # The schema comes from the MCP server: a $ref to http:// or file:// is refused, never
+    # fetched or read (the server would otherwise send requests or read local files).
+    registry = referencing.Registry(retrieve=_refuse)  # type: ignore[call-arg]
+    return cls(schema, registry=registry)
+
+
+def _refuse(uri: str) -> referencing.Resource[Any]:
+    # referencing builds its classes with attrs in a way mypy cannot see through.
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
