@@ -5,6 +5,7 @@ a consumer killed while holding entries loses none of them (another takes them o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -113,10 +114,8 @@ async def test_closing_is_not_held_up_by_a_refresh_that_swallows_its_cancellatio
 
     async def swallowing(*args: object, **kwargs: object) -> list[bytes]:
         refreshing.set()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # as redis-py can
             await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass  # as redis-py can
         return []
 
     bus._keep_alive = swallowing  # type: ignore[assignment]

@@ -96,15 +96,19 @@ def _refs(lure: _Lure, schema_file: Path) -> list[str]:
 async def test_hello_with_a_remote_or_file_ref_is_refused_and_nothing_is_fetched(
     server: Server, lure: _Lure, schema_file: Path
 ) -> None:
-    for i, ref in enumerate(_refs(lure, schema_file)):
+    for ref in _refs(lure, schema_file):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await _hello(server.target, _spec(_schema(ref), name=f"t{i}"))
+            await _hello(server.target, _spec(_schema(ref), name="t"))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         details = caught.value.details() or ""
         assert "handlers[0].input_schema" in details
         assert ref in details and "refused" in details
         assert server.dispatcher.workers() == []
     assert lure.requests == []
+    # A refused Hello claimed nothing: the name is free for a worker with another schema.
+    welcomed = await _hello(server.target, _spec({"type": "object"}, name="t"))
+    assert welcomed and welcomed[0].kind is not None
+    assert type(welcomed[0].kind).__name__ == "Welcome"
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["http", "file"])

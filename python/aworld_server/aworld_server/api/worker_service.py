@@ -20,7 +20,7 @@ from aworld_client.worker_service import Hello
 from aworld_server.api.ownership import HandlerOwners
 from aworld_server.api.principals import current_caller
 from aworld_server.api.status import abort
-from aworld_server.dispatch import WorkerDispatcher, WorkerSession
+from aworld_server.dispatch import WorkerDispatcher, WorkerSession, check_hello
 from aworld_server.errors import AWorldError, InvalidArgument
 
 __all__ = ["WorkerServiceServicer", "add_worker_service"]
@@ -70,6 +70,7 @@ class WorkerServiceServicer(worker_service_pb2_grpc.WorkerServiceServicer):  # t
 
     async def _admit(self, hello: Hello, context: Any) -> WorkerSession:
         caller = current_caller()
+        check_hello(hello)  # a refused Hello claims nothing (no handler name, no worker id)
         await self._owners.admit(caller, hello)
         if hello.worker_id:  # an id of its own is claimed before the worker serves anything
             await self._owners.bind_worker(caller, hello.worker_id)

@@ -18,6 +18,7 @@ from aworld_server.dispatch._types import (
     OnStart,
     Pending,
 )
+from aworld_server.dispatch._validation import check_hello
 from aworld_server.dispatch.handler_call import HandlerCall
 from aworld_server.errors import (
     AttemptTimedOut,
@@ -46,4 +47,5 @@ __all__ = [
     "WorkerDispatcher",
     "WorkerLost",
     "WorkerSession",
+    "check_hello",
 ]
