@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -400,3 +401,60 @@ async def test_a_later_small_append_never_settles_before_an_earlier_one(
     commits = sqlite_store.stats.commits
     assert sqlite_store.enqueue([message("small", 3)]).done()
     assert sqlite_store.stats.commits == commits + 1
+
+
+async def test_appends_settle_in_the_order_they_were_made(sqlite_store: SqliteEventStore) -> None:
+    """An fsynced append goes to the writer thread; once it is committed but before the loop
+    has seen it settle, a small append must not be committed inline and settle first (the
+    event manager would then see a task's events out of order, and a stream skip one)."""
+    await sqlite_store.append([submitted("t")])
+    settled: list[str] = []
+    commits = sqlite_store.stats.commits
+    first = sqlite_store.enqueue([message("t", 2)], sync=True)  # to the writer
+    first.add_done_callback(lambda _: settled.append("first"))
+    deadline = time.monotonic() + 10
+    while sqlite_store.stats.commits == commits:  # the loop stays busy meanwhile, as a step
+        assert time.monotonic() < deadline, "the writer did not commit"
+        time.sleep(0.001)
+    second = sqlite_store.enqueue([message("t", 3)])
+    second.add_done_callback(lambda _: settled.append("second"))
+    await asyncio.gather(first, second)
+    await asyncio.sleep(0)  # let the done callbacks of the last one run
+    assert settled == ["first", "second"]
+    assert [e.seq for e in await sqlite_store.read("t")] == [1, 2, 3]
+
+
+async def test_a_small_append_does_not_wait_on_the_loop_for_another_process_lock(
+    sqlite_store: SqliteEventStore,
+) -> None:
+    """Another connection (another process on the same file) holds the write lock: a small
+    append goes to the writer thread, which waits for the lock, instead of blocking the
+    event loop; it is written once the lock is released."""
+    await sqlite_store.append([submitted("t")])
+    other = sqlite3.connect(sqlite_store.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        pending = sqlite_store.enqueue([message("t", 2)])
+        assert not pending.done()  # inline, it would have waited out the lock and failed
+        other.execute("ROLLBACK")
+        await asyncio.wait_for(pending, 10)
+    finally:
+        other.close()
+    assert [e.seq for e in await sqlite_store.read("t")] == [1, 2]
+
+
+async def test_the_wal_is_checkpointed_by_the_writer_when_commits_are_inline(
+    sqlite_store: SqliteEventStore,
+) -> None:
+    """Small appends committed on the caller's thread never reach the writer; the WAL is
+    still checkpointed (by the writer, off the event loop), so it does not grow unbounded."""
+    await sqlite_store.append([submitted("t")])
+    inline = 0
+    for seq in range(2, 1202):
+        done = sqlite_store.enqueue([message("t", seq)])
+        inline += done.done()  # committed inline: the writer had nothing to do
+        await done
+    assert inline >= 1100  # the rest queued behind a checkpoint request
+    await sqlite_store.append([message("t", 1202)])  # queued behind any checkpoint request
+    assert sqlite_store.stats.checkpoints >= 4
+    assert len(await sqlite_store.read("t")) == 1202

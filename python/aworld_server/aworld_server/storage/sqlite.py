@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import os
 import queue
 import sqlite3
@@ -50,6 +51,8 @@ from aworld_server.namespaces import DEFAULT_NAMESPACE, namespace_of
 from aworld_server.storage._store import EventQuery, Page, TaskQuery, TaskRecord
 
 __all__ = ["SqliteEventStore", "StoreStats"]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -131,6 +134,15 @@ _MAX_BATCH: Final = 1024
 # answer costs more than the commit (~0.1 ms per step of a task that waits for its events
 # before each tool call). Bigger or fsynced appends, and any while the writer is busy, queue.
 _INLINE_MAX: Final = 64
+# How long a write waits for another connection's (another process's) write lock. An inline
+# commit does not wait at all: it goes to the writer instead, so the loop never blocks on it.
+_BUSY_TIMEOUT_S: Final = 30.0
+# The writer connection checkpoints the WAL itself, on the writer thread (SQLite's automatic
+# checkpoint would run inside whichever commit crosses its threshold, inline ones included, and
+# stall the event loop), after this many commits or events, whichever comes first: about the
+# 1000 pages of SQLite's default (a small commit writes ~4 pages, an event ~0.5).
+_CHECKPOINT_COMMITS: Final = 250
+_CHECKPOINT_EVENTS: Final = 2000
 
 
 @dataclass(slots=True)
@@ -143,6 +155,8 @@ class StoreStats:
     """Transactions committed; one per group of appends, not one per append."""
     syncs: int = 0
     """Commits flushed to disk with fsync because an append in the group asked for ``sync``."""
+    checkpoints: int = 0
+    """WAL checkpoints, made by the writer thread."""
 
 
 class SqliteEventStore:
@@ -172,6 +186,8 @@ class SqliteEventStore:
         self._conn_lock = threading.Lock()
         self._pending = 0
         self._pending_lock = threading.Lock()
+        # Under _conn_lock: commits and events since the last checkpoint.
+        self._since_checkpoint = (0, 0)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -227,14 +243,27 @@ class SqliteEventStore:
         inline = inline and not sync and len(events) <= _INLINE_MAX
         if inline and self._claim_idle_writer():
             try:
-                assert self._conn is not None
-                outcome = self._write_batch(self._conn, [write])
+                outcome = self._commit_now(write)
             finally:
                 self._conn_lock.release()
-            _settle(outcome.items())
-        else:
-            self._queue_write(write)
+            if outcome is not None:
+                _settle(outcome.items())
+                return future
+        self._queue_write(write)
         return future
+
+    def _commit_now(self, write: _Write) -> dict[_Write, BaseException | None] | None:
+        """Commit one write on this thread (holding _conn_lock); None when another
+        connection holds the file's write lock: then it is the writer's, which waits."""
+        assert self._conn is not None
+        try:
+            outcome = self._write_batch(self._conn, [write], wait_for_lock=False)
+        except _Busy:
+            return None
+        if self._checkpoint_due():
+            checkpoint = _Write(asyncio.get_running_loop().create_future(), (), checkpoint=True)
+            self._queue_write(checkpoint)
+        return outcome
 
     def _claim_idle_writer(self) -> bool:
         """Take the writer's connection if nothing is queued or being written."""
@@ -377,6 +406,7 @@ class SqliteEventStore:
         try:
             conn = _connect(self.path, check_same_thread=False)
             self._sync_commits = False  # _connect sets synchronous = NORMAL
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _CHECKPOINT_EVENTS
             _create_schema(conn)
         except BaseException as exc:
             ready.set_exception(exc)
@@ -400,29 +430,71 @@ class SqliteEventStore:
                 if batch:
                     with self._conn_lock:
                         outcome = self._write_batch(conn, batch)
-                    with self._pending_lock:
-                        self._pending -= len(batch)
-                    _settle_threadsafe(outcome)
+                        if self._checkpoint_due() or any(w.checkpoint for w in batch):
+                            self._checkpoint(conn)
+                    self._settle_threadsafe(outcome)
         finally:
             with self._conn_lock:
                 self._conn = None
                 conn.close()
 
+    def _checkpoint_due(self) -> bool:
+        commits, events = self._since_checkpoint
+        return commits >= _CHECKPOINT_COMMITS or events >= _CHECKPOINT_EVENTS
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.stats.checkpoints += 1
+        except sqlite3.Error:  # e.g. busy: the next one goes on from where this one got
+            logger.warning("WAL checkpoint failed", exc_info=True)
+        self._since_checkpoint = (0, 0)
+
+    def _settle_threadsafe(self, outcome: dict[_Write, BaseException | None]) -> None:
+        """Resolve futures on their loops with one wake-up per loop, not one per caller. The
+        writes stop counting as pending only there, after their futures: an inline commit of a
+        later write must not settle (and be seen) before an earlier one."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, BaseException | None]]] = {}
+        for write, exc in outcome.items():
+            by_loop.setdefault(write.future.get_loop(), []).append((write, exc))
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(self._settled, results)
+            except RuntimeError:  # a closed loop: nobody is waiting there any more
+                self._written(len(results))
+
+    def _settled(self, results: list[tuple[_Write, BaseException | None]]) -> None:
+        _settle(results)
+        self._written(len(results))
+
+    def _written(self, count: int) -> None:
+        with self._pending_lock:
+            self._pending -= count
+
     def _write_batch(
-        self, conn: sqlite3.Connection, batch: list[_Write]
+        self, conn: sqlite3.Connection, batch: list[_Write], *, wait_for_lock: bool = True
     ) -> dict[_Write, BaseException | None]:
-        """Write the batch in one transaction; every write's outcome (None: committed)."""
+        """Write the batch in one transaction; every write's outcome (None: committed).
+        Raises _Busy, having written nothing, when not ``wait_for_lock`` and another
+        connection holds the write lock."""
         outcome: dict[_Write, BaseException | None] = {}
+        # Checkpoint requests (of inline commits) have nothing to write: the writer loop
+        # checkpoints after the batch.
+        outcome.update(dict.fromkeys(w for w in batch if w.checkpoint))
         try:
             now_us = _to_us(datetime.now(UTC))
             ready: list[tuple[_Write, _Rows]] = []
             for write in batch:
+                if write.checkpoint:
+                    continue
                 try:
                     ready.append((write, _rows_of(write, now_us)))
                 except Exception as exc:  # an event that cannot be serialised fails its call
                     outcome[write] = exc
             if ready:
-                outcome.update(self._commit(conn, ready))
+                outcome.update(self._commit(conn, ready, wait_for_lock))
+        except _Busy:
+            raise
         except BaseException as exc:
             # Unexpected (disk full, I/O error): nothing of the batch is committed. The futures
             # must be settled whatever happens, or their callers wait forever.
@@ -433,7 +505,7 @@ class SqliteEventStore:
         return outcome
 
     def _commit(
-        self, conn: sqlite3.Connection, ready: list[tuple[_Write, _Rows]]
+        self, conn: sqlite3.Connection, ready: list[tuple[_Write, _Rows]], wait_for_lock: bool
     ) -> dict[_Write, BaseException | None]:
         outcome: dict[_Write, BaseException | None] = {w: None for w, _ in ready}
         sync = any(w.sync for w, _ in ready)
@@ -442,7 +514,16 @@ class SqliteEventStore:
             # survives a crash of this process but not of the machine.
             conn.execute(f"PRAGMA synchronous = {'FULL' if sync else 'NORMAL'}")
             self._sync_commits = sync
-        conn.execute("BEGIN IMMEDIATE")
+        if wait_for_lock:
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked by another connection
+                raise _Busy from exc
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         try:
             _Rows.merged(r for _, r in ready).apply(conn)
         except sqlite3.IntegrityError:
@@ -460,7 +541,10 @@ class SqliteEventStore:
         conn.execute("COMMIT")
         self.stats.commits += 1
         self.stats.syncs += int(sync)
-        self.stats.events += sum(len(w.events) for w, exc in outcome.items() if exc is None)
+        committed = sum(len(w.events) for w, exc in outcome.items() if exc is None)
+        self.stats.events += committed
+        commits, events = self._since_checkpoint
+        self._since_checkpoint = (commits + 1, events + committed)
         return outcome
 
 
@@ -472,6 +556,11 @@ class _Write:
     events: Sequence[Event]
     sync: bool = False
     session: Session | None = None
+    checkpoint: bool = False  # a request to checkpoint the WAL (nothing to write)
+
+
+class _Busy(Exception):
+    """Another connection holds the database's write lock (an inline commit does not wait)."""
 
 
 @dataclass(slots=True)
@@ -559,17 +648,6 @@ def _conflict(write: _Write, exc: sqlite3.IntegrityError) -> FailedPrecondition:
     return FailedPrecondition(f"append for task {', '.join(tasks)} rejected: {what}")
 
 
-def _settle_threadsafe(outcome: dict[_Write, BaseException | None]) -> None:
-    """Resolve futures on their loops with one wake-up per loop, not one per caller."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, BaseException | None]]] = {}
-    for write, exc in outcome.items():
-        by_loop.setdefault(write.future.get_loop(), []).append((write, exc))
-    for loop, results in by_loop.items():
-        # A closed loop raises RuntimeError: nobody is waiting there any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, results)
-
-
 def _settle(results: Iterable[tuple[_Write, BaseException | None]]) -> None:
     for write, exc in results:
         future = write.future
@@ -598,7 +676,7 @@ def _private_file(path: Path) -> None:
 def _connect(path: Path, *, check_same_thread: bool) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN/COMMIT), never implicit.
     conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=check_same_thread, timeout=30.0
+        path, isolation_level=None, check_same_thread=check_same_thread, timeout=_BUSY_TIMEOUT_S
     )
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
