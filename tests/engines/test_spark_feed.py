@@ -5,9 +5,12 @@ Spark Python worker run them)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from aworld_engine_spark._feed import HELLO, JobFeed, Link, follow_feed, frame
+from aworld_server.engine_worker import EngineHost
+from aworld_server.engines import decode_result
 from engine_harness import WAIT
 from process_harness import assert_eventually
 
@@ -119,3 +122,120 @@ async def test_a_connection_without_a_valid_hello_gets_nothing(hello: bytes | st
         assert not engine.links and engine.results.empty()
     finally:
         await engine.feed.close()
+
+
+def _address(feed: JobFeed) -> tuple[str, int]:
+    host, _, port = feed.address.rpartition(":")
+    return host, int(port)
+
+
+async def test_a_hello_of_any_bytes_is_refused_quietly_and_the_feed_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    engine, jobs = _Engine(), _Jobs()
+    await engine.feed.start()
+    try:
+        for hello in ["été session-1".encode(), b"\xff\xfe\x00 session-1"]:  # not ASCII
+            reader, writer = await asyncio.open_connection(*_address(engine.feed))
+            writer.write(frame(HELLO, hello))
+            await writer.drain()
+            async with asyncio.timeout(WAIT):
+                assert await reader.read() == b""  # closed by the engine, nothing sent
+            writer.close()
+        # A partition with the right secret is still served.
+        partition = asyncio.create_task(
+            follow_feed(engine.feed.address, engine.feed.secret, "session-1", jobs.run, jobs.cancel)
+        )
+        await assert_eventually(lambda: "session-1" in engine.links, timeout=WAIT)
+        async with asyncio.timeout(WAIT):
+            engine.links["session-1"].send_job(b"quick")
+            assert await engine.results.get() == b"done quick"
+            engine.links["session-1"].send_end()
+            await partition
+    finally:
+        await engine.feed.close()
+        loop.set_exception_handler(None)
+    assert unhandled == []  # no exception escaped the feed's connection handler
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].exc_info is None  # once, without a traceback
+
+
+async def test_a_job_that_raises_before_the_runner_gets_a_failure_and_the_session_goes_on() -> None:
+    """The real EngineHost: a job it cannot decode raises out of ``run`` (before its own try)."""
+    engine, jobs, host = _Engine(), _Jobs(), EngineHost("spark")
+
+    async def run(payload: bytes) -> bytes:
+        return await (host.run(payload) if payload.startswith(b"{") else jobs.run(payload))
+
+    await engine.feed.start()
+    try:
+        partition = asyncio.create_task(
+            follow_feed(engine.feed.address, engine.feed.secret, "session-1", run, jobs.cancel)
+        )
+        await assert_eventually(lambda: "session-1" in engine.links, timeout=WAIT)
+        link = engine.links["session-1"]
+        async with asyncio.timeout(WAIT):
+            link.send_job(json.dumps({"v": 99, "task_id": "task-7", "job_id": "job-7"}).encode())
+            result = decode_result(await engine.results.get())
+            assert (result.task_id, result.job_id, result.response) == ("task-7", "job-7", None)
+            assert result.failure is not None
+            assert result.failure.type == "ValueError"
+            assert "unsupported job version 99" in result.failure.message
+            assert result.failure.source == "engine:spark"
+            link.send_job(b"quick")  # the same session runs the next job
+            assert await engine.results.get() == b"done quick"
+            link.send_end()
+            await partition
+    finally:
+        await engine.feed.close()
+
+
+async def test_a_job_naming_no_task_fails_the_session_so_its_jobs_count_as_lost() -> None:
+    engine, jobs = _Engine(), _Jobs()
+
+    async def run(payload: bytes) -> bytes:
+        if payload == b"garbage":
+            raise ValueError("not a job")
+        return await jobs.run(payload)
+
+    await engine.feed.start()
+    try:
+        partition = asyncio.create_task(
+            follow_feed(engine.feed.address, engine.feed.secret, "session-1", run, jobs.cancel)
+        )
+        await assert_eventually(lambda: "session-1" in engine.links, timeout=WAIT)
+        async with asyncio.timeout(WAIT):
+            engine.links["session-1"].send_job(b"slow")
+            engine.links["session-1"].send_job(b"garbage")
+            with pytest.raises(ValueError, match="naming no task"):
+                await partition  # its Spark job fails: the engine runs its jobs again per policy
+            await jobs.stopped.wait()
+        assert engine.results.empty()
+    finally:
+        await engine.feed.close()
+
+
+async def test_a_feed_off_loopback_is_refused_unless_allowed_and_then_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = _Engine()
+    with pytest.raises(ValueError, match="plaintext TCP"):
+        JobFeed("0.0.0.0", engine.attach, engine.on_result)
+    feed = JobFeed("0.0.0.0", engine.attach, engine.on_result, allow_plaintext=True)
+    await feed.start()
+    try:
+        warnings = [
+            r for r in caplog.records if r.levelname == "WARNING" and "plaintext" in r.getMessage()
+        ]
+        assert len(warnings) == 1 and feed.address in warnings[0].getMessage()
+    finally:
+        await feed.close()
+    with caplog.at_level("WARNING"):
+        caplog.clear()
+        loopback = JobFeed("127.0.0.1", engine.attach, engine.on_result)
+        await loopback.start()
+        await loopback.close()
+    assert not [r for r in caplog.records if "plaintext" in r.getMessage()]

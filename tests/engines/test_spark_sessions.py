@@ -79,6 +79,10 @@ async def test_running_sessions_take_more_jobs_up_to_max_concurrency(
     [
         ({"max_batch": 10}, "max_batch option is gone"),
         ({"max_concurrency": 0}, "max_concurrency must be at least 1"),
+        # The job feed is plaintext (task credentials): off loopback only when allowed.
+        ({"master": "spark://cluster:7077"}, "not loopback: it is plaintext TCP"),
+        ({"feed_host": "10.1.2.3"}, "would listen on 10.1.2.3"),
+        ({"master": "spark://h:7077", "allow_plaintext_feed": "yes"}, "must be true or false"),
     ],
 )
 def test_spark_options_that_would_do_nothing_are_refused(
@@ -86,3 +90,10 @@ def test_spark_options_that_would_do_nothing_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         load_engine("spark", options)
+
+
+def test_a_plaintext_feed_off_loopback_is_accepted_when_allowed() -> None:
+    engine: Any = load_engine(
+        "spark", {"master": "spark://cluster:7077", "allow_plaintext_feed": True}
+    )
+    assert engine.allow_plaintext_feed is True  # handed to the job feed at start (see its tests)

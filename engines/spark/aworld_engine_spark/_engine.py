@@ -21,9 +21,18 @@ off (``spark.task.maxFailures=1``) so attempts are counted once, here.
 Options: ``master`` (default ``local[2]``), ``app_name``, ``setup`` (see EngineHost),
 ``max_concurrency`` (jobs one session runs at once, default 1000; more wait at the engine),
 ``feed_host`` (where executors reach the job feed; default loopback for local masters, else
-``spark.driver.host``) and ``conf`` (extra Spark settings). When this engine creates the
-SparkContext it sets ``PYSPARK_PYTHON`` to this interpreter unless already set, so Python
-workers import the same packages.
+``spark.driver.host``), ``allow_plaintext_feed`` (default false) and ``conf`` (extra Spark
+settings).
+
+The job feed is plaintext TCP: every job on it carries its task's engine credential
+(``TaskJob.token``) and each partition's hello the feed's secret, unencrypted. A loopback feed
+(local masters) keeps them on this machine; any other address (a cluster master, whose feed
+listens on ``spark.driver.host``, or a non-loopback ``feed_host``) is refused with a
+``ValueError`` unless ``allow_plaintext_feed`` is true, and then logged as a WARNING when the
+feed starts: allow it only where the network between driver and executors is trusted.
+
+When this engine creates the SparkContext it sets ``PYSPARK_PYTHON`` to this interpreter unless
+already set, so Python workers import the same packages.
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ from aworld_server.engines import (
 )
 from pyspark import SparkConf, SparkContext
 
-from aworld_engine_spark._feed import JobFeed, Link
+from aworld_engine_spark._feed import JobFeed, Link, is_loopback
 from aworld_engine_spark._partition import run_session
 
 __all__ = ["SparkEngine"]
@@ -98,6 +107,17 @@ class SparkEngine:
         self.feed_host = str(options.get("feed_host") or "")
         if not self.feed_host and self.master.startswith("local"):
             self.feed_host = "127.0.0.1"
+        self.allow_plaintext_feed = options.get("allow_plaintext_feed", False)
+        if not isinstance(self.allow_plaintext_feed, bool):
+            raise ValueError("allow_plaintext_feed must be true or false")
+        # Decided here, before any Spark starts: an empty feed_host means spark.driver.host.
+        if not is_loopback(self.feed_host) and not self.allow_plaintext_feed:
+            raise ValueError(
+                f"the Spark job feed would listen on {self.feed_host or 'spark.driver.host'} "
+                f"(master {self.master}), not loopback: it is plaintext TCP and carries each "
+                "task's engine credential. Set allow_plaintext_feed: true only on a trusted "
+                "network, or feed_host to a loopback address"
+            )
         self.conf: dict[str, str] = {k: str(v) for k, v in (options.get("conf") or {}).items()}
         self._sc: SparkContext | None = None
         self._started_spark = False
@@ -134,6 +154,7 @@ class SparkEngine:
             self.feed_host or self._sc.getConf().get("spark.driver.host") or "127.0.0.1",
             self._attach,
             self._on_result,
+            allow_plaintext=self.allow_plaintext_feed,
         )
         await self._feed.start()
 

@@ -10,7 +10,17 @@ or when the connection is gone.
 Frames: one kind byte, a 4-byte big-endian length, the body. Engine to partition: ``J`` a job
 (``wire.encode_job`` bytes), ``C`` cancel (a task id), ``E`` end. Partition to engine: ``H``
 hello (``SECRET GROUP``, ASCII), ``R`` a result (``wire.encode_result`` bytes). The secret keeps
-other local processes out; a hello is read with a small size limit before it is checked.
+other local processes out; a hello is read with a small size limit and compared as bytes, so a
+hello of any bytes is refused without an error (the first refusal of a feed is logged).
+
+The feed is plaintext TCP: jobs carry the task's engine credential (``TaskJob.token``) and the
+hello the feed's secret. It binds loopback for local masters; on any other address it must be
+allowed explicitly (the engine's ``allow_plaintext_feed``) and warns once, since anyone on that
+network can read both.
+
+A job the partition's host fails to run (it raised instead of returning a result: an unreadable
+job, a tracing exporter that cannot start...) is answered with a failure result for that job,
+so its task ends FAILED with the error and the session goes on with its other jobs.
 """
 
 from __future__ import annotations
@@ -18,16 +28,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
+import json
+import logging
 import secrets
 import struct
 from collections.abc import Awaitable, Callable
 
-__all__ = ["JOB", "CANCEL", "END", "HELLO", "RESULT", "JobFeed", "Link", "read_frame", "frame"]
+from aworld_client import Failure
+from aworld_server.engines import JobResult, encode_result
+
+__all__ = [
+    "JOB",
+    "CANCEL",
+    "END",
+    "HELLO",
+    "RESULT",
+    "JobFeed",
+    "Link",
+    "read_frame",
+    "frame",
+    "is_loopback",
+]
+
+log = logging.getLogger("aworld_engine_spark")
 
 JOB, CANCEL, END, HELLO, RESULT = b"J", b"C", b"E", b"H", b"R"
 _HEADER = struct.Struct(">cI")
 _MAX_HELLO = 1024
 _MAX_FRAME = 1 << 30  # a job carries a whole task; anything near this is a broken peer
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def frame(kind: bytes, body: bytes = b"") -> bytes:
@@ -78,10 +117,20 @@ class JobFeed:
         host: str,
         attach: Callable[[str, Link], bool],
         on_result: Callable[[str, bytes], None],
+        *,
+        allow_plaintext: bool = False,
     ) -> None:
+        if not is_loopback(host) and not allow_plaintext:
+            raise ValueError(
+                f"the Spark job feed would listen on {host}, not loopback: it is plaintext TCP "
+                "and carries each task's engine credential; set allow_plaintext_feed only on a "
+                "trusted network"
+            )
         self.host = host
         self.secret = secrets.token_hex(16)
+        self._secret = self.secret.encode("ascii")
         self.address = ""
+        self._refused_logged = False
         self._attach = attach
         self._on_result = on_result
         self._server: asyncio.Server | None = None
@@ -91,6 +140,12 @@ class JobFeed:
         self._server = await asyncio.start_server(self._serve, self.host, 0)
         port = self._server.sockets[0].getsockname()[1]
         self.address = f"{self.host}:{port}"
+        if not is_loopback(self.host):
+            log.warning(
+                "the Spark job feed listens on %s in plaintext: task engine credentials and the "
+                "feed's secret cross the network unencrypted; run it on a trusted network only",
+                self.address,
+            )
 
     async def close(self) -> None:
         if self._server is not None:
@@ -106,8 +161,9 @@ class JobFeed:
                 kind, body = await read_frame(reader, _MAX_HELLO)
             except (asyncio.IncompleteReadError, ValueError, ConnectionError):
                 return
-            secret, _, group = body.decode("ascii", "replace").partition(" ")
-            if kind != HELLO or not hmac.compare_digest(secret, self.secret):
+            group = self._hello_group(kind, body)
+            if group is None:
+                self._refused()
                 return
             if not self._attach(group, link):
                 return
@@ -121,6 +177,23 @@ class JobFeed:
             self._links.discard(link)
             link.closed.set()
             writer.close()
+
+    def _hello_group(self, kind: bytes, body: bytes) -> str | None:
+        """The group a valid hello names; None for anything else (any bytes at all)."""
+        secret, _, group = body.partition(b" ")
+        # Bytes, not str: compare_digest raises on non-ASCII str, which any local peer can send.
+        if kind != HELLO or not hmac.compare_digest(secret, self._secret):
+            return None
+        try:
+            return group.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+
+    def _refused(self) -> None:
+        # Once per feed: a peer that keeps knocking must not fill the log.
+        if not self._refused_logged:
+            self._refused_logged = True
+            log.warning("the Spark job feed refused a connection without a valid hello")
 
 
 async def follow_feed(
@@ -137,11 +210,22 @@ async def follow_feed(
     host, _, port = address.rpartition(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     running: set[asyncio.Task[None]] = set()
+    unreadable: list[Exception] = []  # a job that failed and names no task to report it for
 
     async def one(payload: bytes) -> None:
-        result = await run(payload)
+        try:
+            result = await run(payload)
+        except Exception as error:  # run's own try did not cover it: answer for the job here
+            failed = _failure_result(payload, error)
+            if failed is None:
+                # No task to report for: end the session so the engine counts its jobs lost.
+                unreadable.append(error)
+                writer.close()
+                return
+            result = failed
         writer.write(frame(RESULT, result))
-        await writer.drain()
+        with contextlib.suppress(ConnectionError):  # the reading loop reports a lost feed
+            await writer.drain()
 
     try:
         writer.write(frame(HELLO, f"{secret} {group}".encode("ascii")))
@@ -150,6 +234,10 @@ async def follow_feed(
             try:
                 kind, body = await read_frame(reader)
             except (asyncio.IncompleteReadError, ConnectionError) as error:
+                if unreadable:
+                    raise ValueError("the Spark engine sent a job naming no task") from unreadable[
+                        0
+                    ]
                 raise ConnectionError("the Spark engine's job feed closed") from error
             if kind == JOB:
                 task = asyncio.create_task(one(body))
@@ -168,3 +256,16 @@ async def follow_feed(
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+def _failure_result(payload: bytes, error: Exception) -> bytes | None:
+    """The failure result of a job that raised, as EngineHost reports its own runs' errors; None
+    when the payload does not even name its task."""
+    try:
+        doc = json.loads(payload)
+        task_id, job_id = str(doc["task_id"]), str(doc.get("job_id", ""))
+    except Exception:
+        return None
+    log.warning("task %s: its Spark job failed outside the runner: %r", task_id, error)
+    failure = Failure.from_exception(error, source="engine:spark")
+    return encode_result(JobResult(task_id, job_id=job_id, failure=failure))
