@@ -14,6 +14,19 @@ from aworld_server.storage import EventStore
 from core_helpers import add_chain_script
 
 
+def _gated_add(runtime: Runtime) -> asyncio.Event:
+    """Replace the runtime's ``add`` tool with one that waits until the returned event is set."""
+    gate = asyncio.Event()
+
+    @tool(name="add")
+    async def gated_add(a: int, b: int) -> int:
+        await gate.wait()
+        return a + b
+
+    runtime.registry.add_tool(gated_add)
+    return gate
+
+
 async def test_replay_from_a_seq_returns_exactly_the_later_events(
     runtime: Runtime, make_task: Callable[..., Task]
 ) -> None:
@@ -27,14 +40,7 @@ async def test_replay_from_a_seq_returns_exactly_the_later_events(
 async def test_live_stream_resumed_from_last_seq_sees_every_event_once(
     runtime: Runtime, make_task: Callable[..., Task]
 ) -> None:
-    gate = asyncio.Event()
-
-    @tool(name="add")
-    async def gated_add(a: int, b: int) -> int:
-        await gate.wait()
-        return a + b
-
-    runtime.registry.add_tool(gated_add)
+    gate = _gated_add(runtime)
     submitted = await runtime.submit(make_task(add_chain_script(4)))
 
     first: list[Event] = []
@@ -70,14 +76,7 @@ async def test_a_stream_of_a_task_running_elsewhere_ends_with_its_terminal_event
 ) -> None:
     """A replica's stream of a task that another process runs: when the task ends between
     the stream's read of the log and its look at the index, the stream still reads the end."""
-    gate = asyncio.Event()
-
-    @tool(name="add")
-    async def gated_add(a: int, b: int) -> int:
-        await gate.wait()
-        return a + b
-
-    runtime.registry.add_tool(gated_add)
+    gate = _gated_add(runtime)
     submitted = await runtime.submit(make_task(add_chain_script(1)))
     seen: list[Event] = []
     async for event in runtime.stream(submitted.task_id):
